@@ -1,0 +1,127 @@
+//! The command line: `serve`, `check` and `demo`. This is the only code that
+//! prints to stdout and stderr directly; everything else logs.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use crate::{config, demo, server, telemetry};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// portcullis: a security gateway for the Model Context Protocol.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, default_value = "portcullis.yaml")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file without starting anything.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Run the gateway in front of an embedded demo MCP server and print what to try.
+    Demo {
+        /// Where the gateway listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check { file } => match config::load(&file) {
+            Ok(rt) => {
+                println!(
+                    "{}: OK: MCP on {}{} -> {}",
+                    file.display(),
+                    rt.listen.address,
+                    rt.listen.path,
+                    rt.upstream.url
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => {
+            let rt = match config::load(&config) {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Err(e) = telemetry::init(rt.logging.0, &rt.logging.1) {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+            serve_until_signal(rt).await
+        }
+        Command::Demo { listen } => {
+            if let Err(e) = telemetry::init(false, "warn,portcullis::access=info") {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+            match demo::start(&listen).await {
+                Ok(running) => {
+                    println!("{}", demo::instructions(running.mcp_addr()));
+                    wait_for_signal().await;
+                    running.shutdown().await;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("demo: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve_until_signal(rt: config::Runtime) -> ExitCode {
+    match server::start(rt).await {
+        Ok(running) => {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            running.shutdown().await;
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

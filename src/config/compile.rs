@@ -1,0 +1,328 @@
+//! Compiles raw configuration into the [`Runtime`] the gateway runs on.
+//!
+//! Everything that can be wrong with the configuration is found here: addresses
+//! parse, URLs are absolute, patterns are valid, bounds are positive, TLS files
+//! load. Relative file paths are resolved against the configuration file's folder.
+
+use super::hosts::{Admission, HostPattern, OriginPattern};
+use super::raw::{RawConfig, RawLimits, RawListen, RawUpstream};
+use super::{ConfigError, tls};
+use crate::protocol::ParseLimits;
+use http::{HeaderValue, Uri};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The compiled configuration: one immutable snapshot.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The file this came from.
+    pub file: PathBuf,
+    /// The MCP listener.
+    pub listen: Listen,
+    /// The operations listener, if any.
+    pub admin: Option<SocketAddr>,
+    /// Host and Origin allow-lists.
+    pub admission: Admission,
+    /// The upstream MCP server.
+    pub upstream: UpstreamSettings,
+    /// Bounds.
+    pub limits: Limits,
+    /// Log output: (`json` or not, filter).
+    pub logging: (bool, String),
+    /// How often to check watched files; `None` = SIGHUP only.
+    pub poll_interval: Option<Duration>,
+    /// Files whose change triggers a reload: the config file and the TLS files.
+    pub watched: Vec<PathBuf>,
+}
+
+/// The MCP listener.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Bound address (changing it needs a restart).
+    pub address: SocketAddr,
+    /// The MCP endpoint path.
+    pub path: String,
+    /// The public URL, if configured.
+    pub public_url: Option<Uri>,
+    /// TLS, if configured.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether HTTP/2 is accepted.
+    pub http2: bool,
+}
+
+/// The upstream MCP server.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// The endpoint URL.
+    pub url: Uri,
+    /// The `Host` header sent upstream.
+    pub host: HeaderValue,
+    /// The `Origin` sent upstream in place of an (already validated) client Origin.
+    pub origin: HeaderValue,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// Time until response headers.
+    pub response_timeout: Duration,
+    /// HTTP/2 prior knowledge.
+    pub http2: bool,
+}
+
+/// Bounds, all already validated.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// JSON-RPC parsing bounds.
+    pub parse: ParseLimits,
+    /// Largest request body, bytes.
+    pub max_request_body: usize,
+    /// Largest JSON response body, bytes.
+    pub max_response_body: usize,
+    /// Largest SSE event, bytes.
+    pub max_sse_event: usize,
+    /// Most request headers.
+    pub max_headers: usize,
+    /// Largest request head, bytes.
+    pub max_header_bytes: usize,
+    /// Header read and HTTP/1.1 keep-alive idle timeout.
+    pub header_read_timeout: Duration,
+    /// Whole-body read timeout.
+    pub body_read_timeout: Duration,
+    /// Idle timeout of response streams.
+    pub stream_idle_timeout: Duration,
+    /// Global connection cap.
+    pub max_connections: usize,
+    /// Per-client-IP connection cap.
+    pub max_connections_per_client: usize,
+    /// Legacy sessions remembered.
+    pub max_sessions: usize,
+    /// Shutdown drain bound.
+    pub shutdown_grace: Duration,
+}
+
+/// Compiles `raw`, read from `file`.
+pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut watched = vec![file.to_path_buf()];
+    let listen = listen(&raw.listen, file, base, &mut watched)?;
+    let admission = admission(&raw.listen, &listen, file)?;
+    let admin = raw
+        .admin
+        .as_ref()
+        .map(|a| socket_addr(&a.address, file, "admin.address"))
+        .transpose()?;
+    let logging = match raw.logging.format.as_str() {
+        "json" => (true, raw.logging.level.clone()),
+        "text" => (false, raw.logging.level.clone()),
+        other => {
+            return Err(ConfigError::at(
+                file,
+                "logging.format",
+                format!("`{other}` is not a log format; use json or text"),
+            ));
+        }
+    };
+    Ok(Runtime {
+        file: file.to_path_buf(),
+        listen,
+        admin,
+        admission,
+        upstream: upstream(&raw.upstream, file)?,
+        limits: limits(&raw.limits, file)?,
+        logging,
+        poll_interval: match raw.reload.poll_interval {
+            None => Some(Duration::from_secs(2)),
+            Some(d) if d.0.is_zero() => None,
+            Some(d) => Some(d.0),
+        },
+        watched,
+    })
+}
+
+fn socket_addr(s: &str, file: &Path, path: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| {
+        ConfigError::at(
+            file,
+            path,
+            format!("`{s}` is not an ip:port socket address"),
+        )
+    })
+}
+
+fn listen(
+    raw: &RawListen,
+    file: &Path,
+    base: &Path,
+    watched: &mut Vec<PathBuf>,
+) -> Result<Listen, ConfigError> {
+    let address = socket_addr(&raw.address, file, "listen.address")?;
+    let path = raw.path.clone().unwrap_or_else(|| "/mcp".into());
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        return Err(ConfigError::at(
+            file,
+            "listen.path",
+            "must be an absolute path such as /mcp",
+        ));
+    }
+    let public_url = raw
+        .public_url
+        .as_deref()
+        .map(|u| absolute_url(u, file, "listen.public_url"))
+        .transpose()?;
+    let tls = match &raw.tls {
+        None => None,
+        Some(t) => {
+            let (cert, key) = (base.join(&t.cert), base.join(&t.key));
+            let config = tls::server_config(&cert, &key, raw.http2)
+                .map_err(|m| ConfigError::at(file, "listen.tls", m))?;
+            watched.extend([cert, key]);
+            Some(config)
+        }
+    };
+    Ok(Listen {
+        address,
+        path,
+        public_url,
+        tls,
+        http2: raw.http2,
+    })
+}
+
+fn admission(raw: &RawListen, listen: &Listen, file: &Path) -> Result<Admission, ConfigError> {
+    let hosts = match &raw.allowed_hosts {
+        Some(list) => parse_all(list, file, "listen.allowed_hosts", HostPattern::parse)?,
+        None => {
+            let mut hosts = Vec::new();
+            if let Some(authority) = listen.public_url.as_ref().and_then(Uri::authority) {
+                let h = HostPattern::parse(authority.as_str())
+                    .map_err(|m| ConfigError::at(file, "listen.public_url", m))?;
+                hosts.push(h);
+            }
+            if listen.address.ip().is_loopback() {
+                for h in ["localhost:*", "127.0.0.1:*", "[::1]:*"] {
+                    hosts.extend(HostPattern::parse(h));
+                }
+            }
+            if hosts.is_empty() {
+                return Err(ConfigError::at(
+                    file,
+                    "listen.allowed_hosts",
+                    "required when listening on a non-loopback address without a public_url: \
+                     list the host names clients use (DNS-rebinding protection)",
+                ));
+            }
+            hosts
+        }
+    };
+    let origins = match &raw.allowed_origins {
+        Some(list) => parse_all(list, file, "listen.allowed_origins", OriginPattern::parse)?,
+        None => hosts.iter().flat_map(OriginPattern::both_schemes).collect(),
+    };
+    Ok(Admission { hosts, origins })
+}
+
+fn parse_all<T>(
+    list: &[String],
+    file: &Path,
+    path: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| parse(s).map_err(|m| ConfigError::at(file, &format!("{path}[{i}]"), m)))
+        .collect()
+}
+
+fn absolute_url(s: &str, file: &Path, path: &str) -> Result<Uri, ConfigError> {
+    let uri: Uri = s
+        .parse()
+        .map_err(|_| ConfigError::at(file, path, format!("`{s}` is not a URL")))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(ConfigError::at(
+            file,
+            path,
+            format!("`{s}` must be an absolute http:// or https:// URL"),
+        )),
+    }
+}
+
+fn upstream(raw: &RawUpstream, file: &Path) -> Result<UpstreamSettings, ConfigError> {
+    let url = absolute_url(&raw.url, file, "upstream.url")?;
+    if url.scheme_str() != Some("http") {
+        return Err(ConfigError::at(
+            file,
+            "upstream.url",
+            "only http:// upstreams are supported yet; TLS to upstreams comes with federation",
+        ));
+    }
+    let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+    let header = |v: String| {
+        HeaderValue::try_from(v).map_err(|_| ConfigError::at(file, "upstream.url", "invalid host"))
+    };
+    Ok(UpstreamSettings {
+        host: header(authority.to_owned())?,
+        origin: header(format!("http://{authority}"))?,
+        url,
+        connect_timeout: raw.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
+        response_timeout: raw
+            .response_timeout
+            .map_or(Duration::from_secs(60), |d| d.0),
+        http2: raw.http2,
+    })
+}
+
+fn limits(raw: &RawLimits, file: &Path) -> Result<Limits, ConfigError> {
+    let positive = |v: usize, path: &str| {
+        if v == 0 {
+            Err(ConfigError::at(file, path, "must be greater than zero"))
+        } else {
+            Ok(v)
+        }
+    };
+    let size = |v: Option<super::units::ByteSize>, default: usize, path: &str| {
+        positive(v.map_or(default, |b| b.as_usize()), path)
+    };
+    let time = |v: Option<super::units::HumanDuration>, default: u64, path: &str| {
+        let d = v.map_or(Duration::from_secs(default), |d| d.0);
+        if d.is_zero() {
+            Err(ConfigError::at(file, path, "must be longer than zero"))
+        } else {
+            Ok(d)
+        }
+    };
+    let depth = raw.max_json_depth.unwrap_or(64);
+    if !(1..=crate::protocol::jsonrpc::MAX_DEPTH).contains(&depth) {
+        return Err(ConfigError::at(
+            file,
+            "limits.max_json_depth",
+            "must be between 1 and 120",
+        ));
+    }
+    Ok(Limits {
+        parse: ParseLimits {
+            max_depth: depth,
+            max_batch_len: positive(raw.max_batch_len.unwrap_or(32), "limits.max_batch_len")?,
+            max_id_len: positive(raw.max_id_length.unwrap_or(256), "limits.max_id_length")?,
+            max_method_len: 256,
+        },
+        max_request_body: size(raw.max_request_body, 4 << 20, "limits.max_request_body")?,
+        max_response_body: size(raw.max_response_body, 16 << 20, "limits.max_response_body")?,
+        max_sse_event: size(raw.max_sse_event, 4 << 20, "limits.max_sse_event")?,
+        max_headers: positive(raw.max_headers.unwrap_or(64), "limits.max_headers")?,
+        max_header_bytes: size(raw.max_header_bytes, 32 << 10, "limits.max_header_bytes")?,
+        header_read_timeout: time(raw.header_read_timeout, 10, "limits.header_read_timeout")?,
+        body_read_timeout: time(raw.body_read_timeout, 30, "limits.body_read_timeout")?,
+        stream_idle_timeout: time(raw.stream_idle_timeout, 600, "limits.stream_idle_timeout")?,
+        max_connections: positive(
+            raw.max_connections.unwrap_or(4096),
+            "limits.max_connections",
+        )?,
+        max_connections_per_client: positive(
+            raw.max_connections_per_client.unwrap_or(256),
+            "limits.max_connections_per_client",
+        )?,
+        max_sessions: positive(raw.max_sessions.unwrap_or(100_000), "limits.max_sessions")?,
+        shutdown_grace: time(raw.shutdown_grace, 20, "limits.shutdown_grace")?,
+    })
+}

@@ -1,0 +1,85 @@
+//! Reading and parsing the file, with errors located by file, line and path.
+
+use super::raw::RawConfig;
+use super::{ConfigError, Runtime, compile};
+use std::path::Path;
+
+/// Reads, parses and compiles the configuration file at `file`.
+pub fn load(file: &Path) -> Result<Runtime, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    load_str(&text, file)
+}
+
+/// Parses and compiles configuration text; `file` names it in errors and anchors
+/// relative paths.
+pub fn load_str(text: &str, file: &Path) -> Result<Runtime, ConfigError> {
+    let raw = parse(text, file)?;
+    compile::compile(raw, file)
+}
+
+/// Parses the text into raw types.
+pub fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let position = inner.location().map(|l| (l.line(), l.column()));
+        ConfigError::Invalid {
+            file: file.to_path_buf(),
+            path,
+            message: strip_location(&inner.to_string()),
+            position,
+        }
+    })
+}
+
+/// serde_yaml_ng appends " at line L column C" to messages; the position is
+/// reported separately, so the suffix is dropped.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:3000/mcp\n";
+
+    #[test]
+    fn a_minimal_file_compiles_with_safe_defaults() {
+        let rt = load_str(MINIMAL, Path::new("p.yaml")).unwrap();
+        assert_eq!(rt.listen.path, "/mcp");
+        assert!(rt.admission.host_allowed("localhost:8080"));
+        assert!(!rt.admission.host_allowed("evil.example"));
+        assert_eq!(rt.limits.max_request_body, 4 << 20);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_its_path_and_line() {
+        let text = "listen:\n  address: 127.0.0.1:0\n  adress: x\nupstream:\n  url: http://a/\n";
+        let err = load_str(text, Path::new("p.yaml")).unwrap_err().to_string();
+        assert!(err.starts_with("p.yaml:3:"), "{err}");
+        assert!(err.contains("unknown field `adress`"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_value_names_the_path_and_what_was_expected() {
+        let text = "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://a/\nlimits:\n  header_read_timeout: 10\n";
+        let err = load_str(text, Path::new("p.yaml")).unwrap_err().to_string();
+        assert!(err.contains("limits.header_read_timeout"), "{err}");
+        assert!(err.contains("unit"), "{err}");
+        let text = "listen:\n  address: nowhere\nupstream:\n  url: http://a/\n";
+        let err = load_str(text, Path::new("p.yaml")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml: listen.address: `nowhere` is not an ip:port socket address"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! portcullis: a security gateway for the Model Context Protocol.
+//!
+//! The module tree is the architecture:
+//!
+//! - [`protocol`]: JSON-RPC envelopes, SSE framing, protocol eras (pure).
+//! - [`config`]: the YAML file, compiled once into a runtime snapshot; reload.
+//! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
+//! - [`pipeline`]: the ordered stages every MCP request passes through.
+//! - [`upstream`]: the connection to the MCP server behind the gateway.
+//! - [`demo`]: the embedded demo MCP server behind `portcullis demo`.
+//! - [`telemetry`]: structured logs.
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod pipeline;
+pub mod protocol;
+pub mod server;
+pub mod telemetry;
+pub mod upstream;

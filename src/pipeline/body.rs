@@ -1,0 +1,44 @@
+//! Bodies in both directions: the response body type the gateway serves, and the
+//! bounded, timed read of a request body.
+
+use super::respond::Rejection;
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+use std::time::Duration;
+
+/// An error inside a response body stream; hyper resets the stream on it.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every response body the gateway produces.
+pub type GatewayBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// A complete body from bytes.
+pub fn full(bytes: Bytes) -> GatewayBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// An empty body.
+pub fn empty() -> GatewayBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// Reads a whole body, refusing more than `max` bytes or taking longer than `within`.
+pub async fn read_bounded(
+    body: Incoming,
+    max: usize,
+    within: Duration,
+) -> Result<Bytes, Rejection> {
+    let limited = Limited::new(body, max);
+    match tokio::time::timeout(within, limited.collect()).await {
+        Err(_) => Err(Rejection::BodyTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(Rejection::BodyTooLarge(max))
+        }
+        Ok(Err(e)) => Err(Rejection::BodyUnreadable(e.to_string())),
+    }
+}

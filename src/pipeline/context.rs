@@ -1,0 +1,62 @@
+//! The per-request context: everything the stages learn about one request, in one
+//! place, for the stages after them and for the access record written at the end.
+
+use super::authenticate::Principal;
+use crate::protocol::{Era, RequestId, Target, Version};
+use http::{Method, Version as HttpVersion};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// What the pipeline knows about the request it is handling.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// When the request's head arrived.
+    pub started: Instant,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The HTTP method.
+    pub http_method: Method,
+    /// The HTTP version (connection-level decisions differ for HTTP/1.1 and h2).
+    pub http_version: HttpVersion,
+    /// Who is calling, once authenticated.
+    pub principal: Option<Principal>,
+    /// The `Mcp-Session-Id` the client sent, if any.
+    pub session: Option<String>,
+    /// The protocol era of the request, once known.
+    pub era: Option<Era>,
+    /// The protocol version, when the request or its session names one.
+    pub version: Option<Version>,
+    /// The JSON-RPC method of the (first) message.
+    pub rpc_method: Option<String>,
+    /// The JSON-RPC id of the (first) message.
+    pub rpc_id: Option<RequestId>,
+    /// The tool, prompt or resource acted on.
+    pub target: Option<Target>,
+    /// How many JSON-RPC messages the body held.
+    pub messages: usize,
+}
+
+impl RequestContext {
+    /// A context for a request that has just arrived.
+    pub fn new(peer: SocketAddr, http_method: Method, http_version: HttpVersion) -> RequestContext {
+        RequestContext {
+            started: Instant::now(),
+            peer,
+            http_method,
+            http_version,
+            principal: None,
+            session: None,
+            era: None,
+            version: None,
+            rpc_method: None,
+            rpc_id: None,
+            target: None,
+            messages: 0,
+        }
+    }
+
+    /// Whether the connection speaks HTTP/1.x (where `Connection: close` applies).
+    pub fn is_http1(&self) -> bool {
+        self.http_version < HttpVersion::HTTP_2
+    }
+}

@@ -1,0 +1,182 @@
+//! The request pipeline: the ordered stages every MCP request passes through.
+//!
+//! ```text
+//!  client ──► 1 admit ──► 2 authenticate ──► 3 rate-limit ──► 4 parse ──► 5 authorize
+//!                                                                              │ Permit
+//!  client ◄── 8 inspect response ◄── upstream ◄── 7 forward ◄── 6 scan request ◄┘
+//!                          9 audit runs on every path, refusals included
+//! ```
+//!
+//! Why this order: admission costs nothing and refuses rebinding and malformed
+//! framing before any work; identity comes before the body is read, so an
+//! anonymous flood is cheap to refuse and rate limits can key on the caller;
+//! the body is parsed once, strictly, and every later stage reads that one
+//! parse; authorization decides on the parsed body (never on headers alone) and
+//! its [`authorize::Permit`] is required to forward; scanning runs on what is
+//! allowed, so findings describe real traffic; responses are inspected message by
+//! message as they stream.
+//!
+//! Each request reads one [`Snapshot`] of the compiled configuration, so a reload
+//! never changes the rules halfway through a request.
+
+pub mod admit;
+pub mod authenticate;
+pub mod authorize;
+pub mod body;
+pub mod context;
+pub mod forward;
+pub mod inspect;
+pub mod parse;
+pub mod respond;
+pub mod sessions;
+pub mod sse_body;
+pub mod stages;
+
+use crate::config::Runtime;
+use crate::upstream::Upstream;
+use crate::upstream::catalog::Catalog;
+use arc_swap::ArcSwap;
+use body::GatewayBody;
+use context::RequestContext;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use respond::Rejection;
+use sessions::Sessions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// One compiled configuration and the upstream client built from it.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The compiled configuration.
+    pub config: Arc<Runtime>,
+    /// The upstream client.
+    pub upstream: Upstream,
+}
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct Shared {
+    snapshot: ArcSwap<Snapshot>,
+    /// Legacy sessions seen negotiated.
+    pub sessions: Sessions,
+    /// What the gateway learnt about the upstream's tools.
+    pub catalog: Catalog,
+    drain: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// State for a gateway starting on `runtime`; `drain` turns true on shutdown.
+    pub fn new(runtime: Runtime, drain: watch::Receiver<bool>) -> Shared {
+        let sessions = Sessions::new(runtime.limits.max_sessions);
+        Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot::of(runtime)),
+            sessions,
+            catalog: Catalog::default(),
+            drain,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Replaces the configuration (a reload). Requests in flight keep theirs.
+    pub fn install(&self, runtime: Runtime) {
+        self.snapshot.store(Arc::new(Snapshot::of(runtime)));
+    }
+
+    /// Whether the gateway is shutting down.
+    pub fn is_draining(&self) -> bool {
+        *self.drain.borrow()
+    }
+
+    /// Completes when the gateway starts shutting down.
+    pub fn draining(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut drain = self.drain.clone();
+        async move {
+            let _ = drain.wait_for(|d| *d).await;
+        }
+    }
+}
+
+impl Snapshot {
+    fn of(runtime: Runtime) -> Snapshot {
+        Snapshot {
+            upstream: Upstream::new(&runtime.upstream),
+            config: Arc::new(runtime),
+        }
+    }
+}
+
+/// Handles one HTTP request on the MCP listener. Never fails: every refusal is a
+/// response, and the audit stage sees every one.
+pub async fn handle(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> Response<GatewayBody> {
+    let snapshot = shared.snapshot();
+    let mut cx = RequestContext::new(peer, request.method().clone(), request.version());
+    let response = match run(&mut cx, request, &snapshot, &shared).await {
+        Ok(response) => response,
+        Err(rejection) => {
+            if rejection.is_server_side() {
+                tracing::warn!(error = %cause_chain(&rejection), rpc.id = ?cx.rpc_id, "upstream failure");
+            } else {
+                tracing::debug!(reason = %rejection, "request refused");
+            }
+            respond::reject(&rejection, cx.is_http1())
+        }
+    };
+    // 9. audit: on every path, after the response head is decided.
+    stages::audit(&cx, response.status());
+    response
+}
+
+/// Stages 1–8, in order. Each `?` is a refusal the client is told about.
+async fn run(
+    cx: &mut RequestContext,
+    request: Request<Incoming>,
+    snapshot: &Snapshot,
+    shared: &Arc<Shared>,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &snapshot.config;
+    let (parts, body) = request.into_parts();
+    // 1. admit: path, method, Host and Origin (DNS rebinding), framing, media type.
+    admit::admit(&parts, rt)?;
+    cx.session = parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // 2. authenticate: who is calling.
+    cx.principal = Some(authenticate::authenticate(&parts));
+    // 3. rate-limit: before the body is read.
+    stages::rate_limit(cx)?;
+    // 4. parse: one strict parse of the body; era, version, header/body agreement.
+    let inbound = parse::parse(cx, parts, body, rt, shared).await?;
+    // 5. authorize: the Permit is the only key to the upstream.
+    let permit = authorize::authorize(cx, &inbound);
+    // 6. scan request: injection and secrets in what is about to leave.
+    stages::scan_request(cx, &inbound)?;
+    // 7. forward: the bytes as received, with filtered headers.
+    let upstream_response = forward::forward(&permit, cx, &inbound, &snapshot.upstream).await?;
+    // 8. inspect response: every upstream message, as it streams.
+    inspect::response(cx, &inbound, upstream_response, rt, shared).await
+}
+
+/// An error and its sources, for logs.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}

@@ -1,0 +1,269 @@
+//! Every way the gateway refuses a request, and the one place that turns a refusal
+//! into a response.
+//!
+//! Before the body is parsed a refusal is an HTTP status; after, it is a JSON-RPC
+//! error echoing the request's id. Either way the body is a JSON-RPC error object
+//! (the Streamable HTTP transport allows one without an id). What the client is
+//! told is precise about *its* mistake and says nothing about the gateway's or the
+//! upstream's internals: upstream failures are logged with their cause chain and
+//! reported only as "upstream unavailable".
+
+use super::body::{GatewayBody, full};
+use crate::protocol::mirrored::Mismatch;
+use crate::protocol::rpc_error::{self, error_body};
+use crate::protocol::{ParseError, RequestId, Version};
+use crate::upstream::UpstreamError;
+use http::{HeaderValue, Response, StatusCode, header};
+use serde_json::json;
+
+/// A refusal, with what is needed to phrase it.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The path is not the MCP endpoint.
+    #[error("not the MCP endpoint")]
+    UnknownPath,
+    /// The HTTP method is not one the endpoint serves.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// No usable Host / :authority, or conflicting ones.
+    #[error("missing or conflicting Host header")]
+    BadHost,
+    /// The Host is not in the allow-list (DNS rebinding).
+    #[error("host not allowed")]
+    HostNotAllowed,
+    /// The Origin is not in the allow-list.
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    /// Both Content-Length and Transfer-Encoding.
+    #[error("ambiguous message framing")]
+    AmbiguousFraming,
+    /// A POST whose Content-Type is not application/json.
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    /// The body exceeds the configured bound.
+    #[error("request body exceeds {0} bytes")]
+    BodyTooLarge(usize),
+    /// The body did not arrive in time.
+    #[error("request body not received in time")]
+    BodyTimeout,
+    /// The body could not be read (client reset, bad chunking).
+    #[error("request body unreadable: {0}")]
+    BodyUnreadable(String),
+    /// A GET or DELETE in the 2026-07-28 era, which has neither.
+    #[error("the 2026-07-28 revision has no {0} on the MCP endpoint")]
+    NoStreamsInModernEra(&'static str),
+    /// The body is not an acceptable JSON-RPC message.
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    /// A batch outside a 2025-03-26 session.
+    #[error("batches are only allowed on sessions that negotiated 2025-03-26")]
+    BatchNotAllowed,
+    /// A protocol version the gateway does not know.
+    #[error("unsupported protocol version")]
+    UnsupportedVersion {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// The version asked for, as sent (shortened).
+        requested: String,
+    },
+    /// A mirrored header disagrees with the body.
+    #[error("{mismatch}")]
+    HeaderMismatch {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// Which header and how.
+        mismatch: Mismatch,
+    },
+    /// The upstream could not be reached or did not answer in time.
+    #[error("{error}")]
+    Upstream {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// The cause (logged, not sent).
+        error: UpstreamError,
+    },
+    /// The upstream answered with something the gateway will not forward.
+    #[error("upstream answered with {what}")]
+    UpstreamInvalid {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// What was wrong (logged, not sent).
+        what: String,
+    },
+}
+
+impl Rejection {
+    /// Whether the connection should be closed after answering (HTTP/1.1): the
+    /// body may not have been consumed, or the framing cannot be trusted.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            Rejection::AmbiguousFraming
+                | Rejection::BodyTooLarge(_)
+                | Rejection::BodyTimeout
+                | Rejection::BodyUnreadable(_)
+        )
+    }
+
+    /// Whether this is the gateway's or upstream's fault rather than the client's.
+    pub fn is_server_side(&self) -> bool {
+        matches!(
+            self,
+            Rejection::Upstream { .. } | Rejection::UpstreamInvalid { .. }
+        )
+    }
+}
+
+/// Turns a refusal into the response the client gets.
+pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
+    use Rejection as R;
+    let invalid = rpc_error::INVALID_REQUEST;
+    let (status, id, code, message, data) = match rejection {
+        R::UnknownPath => (
+            StatusCode::NOT_FOUND,
+            None,
+            invalid,
+            "Not Found: no MCP endpoint at this path".to_owned(),
+            None,
+        ),
+        R::MethodNotAllowed => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            invalid,
+            "Method Not Allowed: use POST, GET or DELETE".to_owned(),
+            None,
+        ),
+        R::BadHost => (
+            StatusCode::BAD_REQUEST,
+            None,
+            invalid,
+            "Bad Request: exactly one Host header is required".to_owned(),
+            None,
+        ),
+        R::HostNotAllowed => (
+            StatusCode::MISDIRECTED_REQUEST,
+            None,
+            invalid,
+            "Misdirected Request: Host not allowed".to_owned(),
+            None,
+        ),
+        R::OriginNotAllowed => (
+            StatusCode::FORBIDDEN,
+            None,
+            invalid,
+            "Forbidden: Origin not allowed".to_owned(),
+            None,
+        ),
+        R::AmbiguousFraming => (
+            StatusCode::BAD_REQUEST,
+            None,
+            invalid,
+            "Bad Request: both Content-Length and Transfer-Encoding".to_owned(),
+            None,
+        ),
+        R::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            invalid,
+            "Unsupported Media Type: Content-Type must be application/json".to_owned(),
+            None,
+        ),
+        R::BodyTooLarge(max) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            invalid,
+            format!("Payload Too Large: the body exceeds {max} bytes"),
+            None,
+        ),
+        R::BodyTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            None,
+            invalid,
+            "Request Timeout: the body did not arrive in time".to_owned(),
+            None,
+        ),
+        R::BodyUnreadable(_) => (
+            StatusCode::BAD_REQUEST,
+            None,
+            invalid,
+            "Bad Request: the body could not be read".to_owned(),
+            None,
+        ),
+        R::NoStreamsInModernEra(m) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            invalid,
+            format!("Method Not Allowed: protocol version 2026-07-28 has no {m} stream"),
+            None,
+        ),
+        R::Parse(e) => (
+            StatusCode::BAD_REQUEST,
+            e.id().cloned(),
+            e.code(),
+            e.to_string(),
+            None,
+        ),
+        R::BatchNotAllowed => (
+            StatusCode::BAD_REQUEST,
+            None,
+            invalid,
+            rejection.to_string(),
+            None,
+        ),
+        R::UnsupportedVersion { id, requested } => (
+            StatusCode::BAD_REQUEST,
+            id.clone(),
+            rpc_error::UNSUPPORTED_PROTOCOL_VERSION,
+            "Unsupported protocol version".to_owned(),
+            Some(json!({"supported": Version::supported_json(), "requested": requested})),
+        ),
+        R::HeaderMismatch { id, mismatch } => (
+            StatusCode::BAD_REQUEST,
+            id.clone(),
+            rpc_error::HEADER_MISMATCH,
+            format!("Header mismatch: {mismatch}"),
+            None,
+        ),
+        R::Upstream { id, error } => {
+            let status = match error {
+                UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            (
+                status,
+                id.clone(),
+                rpc_error::INTERNAL_ERROR,
+                "Upstream MCP server unavailable".to_owned(),
+                None,
+            )
+        }
+        R::UpstreamInvalid { id, .. } => (
+            StatusCode::BAD_GATEWAY,
+            id.clone(),
+            rpc_error::INTERNAL_ERROR,
+            "Upstream MCP server sent an invalid response".to_owned(),
+            None,
+        ),
+    };
+    let mut response = Response::new(full(error_body(id.as_ref(), code, &message, data)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if matches!(rejection, R::MethodNotAllowed | R::NoStreamsInModernEra(_)) {
+        headers.insert(
+            header::ALLOW,
+            HeaderValue::from_static(if matches!(rejection, R::MethodNotAllowed) {
+                "GET, POST, DELETE"
+            } else {
+                "POST"
+            }),
+        );
+    }
+    if http1 && rejection.closes_connection() {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}

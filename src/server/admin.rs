@@ -1,0 +1,65 @@
+//! The admin listener: liveness and readiness for orchestrators, on an address
+//! separate from the MCP listener so that it can stay off the public network.
+//!
+//! `/healthz`: 200 while the process serves. `/readyz`: 200 while the gateway
+//! accepts MCP traffic, 503 once it drains (so a load balancer stops sending new
+//! requests before in-flight ones end).
+
+use crate::pipeline::Shared;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Serves the admin endpoints until the gateway drains.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut drain: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = super::drained(&mut drain) => return,
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(answer(&req, &shared)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn answer(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    let (status, body) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/healthz") => (StatusCode::OK, r#"{"status":"ok"}"#),
+        (&Method::GET, "/readyz") if shared.is_draining() => {
+            (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"draining"}"#)
+        }
+        (&Method::GET, "/readyz") => (StatusCode::OK, r#"{"status":"ready"}"#),
+        _ => (StatusCode::NOT_FOUND, r#"{"status":"not found"}"#),
+    };
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}

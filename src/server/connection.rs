@@ -1,0 +1,175 @@
+//! Accepting and serving MCP connections: caps, TLS, HTTP/1.1 and HTTP/2.
+//!
+//! hyper's header-read timeout only works with a timer installed, so every
+//! connection gets one; over HTTP/1.1 that timeout also closes a keep-alive
+//! connection idle between requests. Header size and count are bounded (431 past
+//! them). HTTP/2 streams are capped per connection and reset floods get GOAWAY.
+
+use super::limits::ConnectionLimits;
+use crate::config::Runtime;
+use crate::pipeline::{self, Shared, body::GatewayBody};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::Service;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Accepts connections until the gateway drains, then waits for them to finish
+/// within the shutdown grace and aborts the rest.
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut drain: watch::Receiver<bool>,
+) {
+    let limits = Arc::new(ConnectionLimits::default());
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = super::drained(&mut drain) => break,
+        };
+        let snapshot = shared.snapshot();
+        let caps = &snapshot.config.limits;
+        let Some(slot) = limits.admit(
+            peer.ip(),
+            caps.max_connections,
+            caps.max_connections_per_client,
+        ) else {
+            tracing::warn!(%peer, open = limits.open(), "connection refused: connection cap reached");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        let drain = drain.clone();
+        connections.spawn(async move {
+            serve(stream, peer, shared, drain).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let grace = shared.snapshot().config.limits.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "shutdown grace elapsed; closing remaining connections"
+        );
+        connections.abort_all();
+    }
+}
+
+/// The per-connection service: every request goes through the pipeline.
+#[derive(Clone)]
+struct Gateway {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+}
+
+impl Service<Request<Incoming>> for Gateway {
+    type Response = Response<GatewayBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        let peer = self.peer;
+        Box::pin(async move { Ok(pipeline::handle(request, peer, shared).await) })
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    drain: watch::Receiver<bool>,
+) {
+    let snapshot = shared.snapshot();
+    let rt = &snapshot.config;
+    let builder = builder(rt);
+    let service = Gateway {
+        shared: Arc::clone(&shared),
+        peer,
+    };
+    match rt.listen.tls.clone() {
+        None => drive(&builder, stream, service, drain).await,
+        Some(config) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            match tokio::time::timeout(rt.limits.header_read_timeout, acceptor.accept(stream)).await
+            {
+                Ok(Ok(tls)) => drive(&builder, tls, service, drain).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+/// Serves one connection; on drain, asks it to finish gracefully.
+async fn drive<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    service: Gateway,
+    mut drain: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = super::drained(&mut drain) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+fn builder(rt: &Runtime) -> auto::Builder<TokioExecutor> {
+    let limits = &rt.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(100)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(20)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    if rt.listen.http2 {
+        builder
+    } else {
+        builder.http1_only()
+    }
+}

@@ -1,0 +1,125 @@
+//! Sockets and lifecycles: the MCP listener, the admin listener, configuration
+//! reload, and graceful shutdown.
+//!
+//! [`start`] binds both listeners and returns a [`Running`] gateway. Dropping it, or
+//! calling [`Running::shutdown`], stops accepting connections, ends standalone
+//! streams, lets in-flight requests finish within `limits.shutdown_grace`, and
+//! then closes whatever is left.
+
+mod admin;
+mod connection;
+mod limits;
+mod reload;
+
+use crate::config::Runtime;
+use crate::pipeline::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started gateway.
+#[derive(Debug)]
+pub struct Running {
+    mcp_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    drain: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Binds the listeners of `runtime` and starts serving.
+pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
+    let bind = |address: SocketAddr| async move {
+        TcpListener::bind(address)
+            .await
+            .map_err(|source| ServerError::Bind { address, source })
+    };
+    let mcp = bind(runtime.listen.address).await?;
+    let admin = match runtime.admin {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    let local = |l: &TcpListener, configured: SocketAddr| l.local_addr().unwrap_or(configured);
+    let mcp_addr = local(&mcp, runtime.listen.address);
+    let admin_addr = admin.as_ref().zip(runtime.admin).map(|(l, a)| local(l, a));
+    let (drain, drain_rx) = watch::channel(false);
+    let shared = Arc::new(Shared::new(runtime, drain_rx.clone()));
+    let mut tasks = vec![
+        tokio::spawn(connection::accept_loop(
+            mcp,
+            Arc::clone(&shared),
+            drain_rx.clone(),
+        )),
+        tokio::spawn(reload::watch(Arc::clone(&shared), drain_rx.clone())),
+    ];
+    if let Some(listener) = admin {
+        tasks.push(tokio::spawn(admin::serve(
+            listener,
+            Arc::clone(&shared),
+            drain_rx,
+        )));
+    }
+    tracing::info!(mcp = %mcp_addr, admin = ?admin_addr, "portcullis listening");
+    Ok(Running {
+        mcp_addr,
+        admin_addr,
+        shared,
+        drain,
+        tasks,
+    })
+}
+
+/// Completes once `drain` turns true (the receiver's guard is not held across
+/// the caller's awaits, which keeps the caller's future `Send`).
+async fn drained(drain: &mut watch::Receiver<bool>) {
+    let _ = drain.wait_for(|d| *d).await;
+}
+
+impl Running {
+    /// The bound MCP listener address (useful when the port was 0).
+    pub fn mcp_addr(&self) -> SocketAddr {
+        self.mcp_addr
+    }
+
+    /// The bound admin listener address, if any.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The state shared by requests (sessions, catalog, configuration snapshot).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Drains and stops: no new connections, standalone streams end, in-flight
+    /// requests get `limits.shutdown_grace` to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.drain.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+        tracing::info!("portcullis stopped");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Without an explicit shutdown the tasks still drain in the background.
+        let _ = self.drain.send(true);
+    }
+}

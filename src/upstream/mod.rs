@@ -1,0 +1,79 @@
+//! The MCP server behind the gateway: a pooled HTTP client, the request the
+//! gateway sends it, and what the gateway learns from its answers.
+//!
+//! [`Upstream::send`] takes a [`Permit`]: the value only the authorization stage
+//! creates. Nothing reaches the upstream without one.
+
+pub mod catalog;
+pub mod headers;
+
+use crate::config::UpstreamSettings;
+use crate::pipeline::authorize::Permit;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::time::Duration;
+
+/// Why the upstream could not be used. Details stay in the gateway's logs.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Connecting or sending failed.
+    #[error("upstream request failed: {0}")]
+    Unavailable(#[source] hyper_util::client::legacy::Error),
+    /// No response headers within the configured time.
+    #[error("upstream did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The request could not be built (a configuration/URL problem).
+    #[error("upstream request could not be built: {0}")]
+    Build(#[from] http::Error),
+}
+
+/// A client for one upstream, with its settings.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    client: Client<HttpConnector, Full<Bytes>>,
+    settings: UpstreamSettings,
+}
+
+impl Upstream {
+    /// Builds the client. No connection is opened until the first request.
+    pub fn new(settings: &UpstreamSettings) -> Upstream {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .http2_only(settings.http2)
+            .build(connector);
+        Upstream {
+            client,
+            settings: settings.clone(),
+        }
+    }
+
+    /// The settings this client was built from.
+    pub fn settings(&self) -> &UpstreamSettings {
+        &self.settings
+    }
+
+    /// Sends `request` upstream and waits for the response head.
+    pub async fn send(
+        &self,
+        _permit: &Permit,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let timeout = self.settings.response_timeout;
+        match tokio::time::timeout(timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(UpstreamError::Unavailable(e)),
+            Err(_) => Err(UpstreamError::Timeout(timeout)),
+        }
+    }
+}
