@@ -27,10 +27,16 @@ pub fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let position = inner.location().map(|l| (l.line(), l.column()));
+        let message = strip_location(&inner.to_string());
+        // serde_yaml_ng may lead with the path itself; it is reported separately.
+        let message = match message.strip_prefix(&format!("{path}: ")) {
+            Some(rest) => rest.to_owned(),
+            None => message,
+        };
         ConfigError::Invalid {
             file: file.to_path_buf(),
             path,
-            message: strip_location(&inner.to_string()),
+            message,
             position,
         }
     })
@@ -80,6 +86,15 @@ mod tests {
         assert_eq!(
             err,
             "p.yaml: listen.address: `nowhere` is not an ip:port socket address"
+        );
+        let err = load_str(
+            "listen: [a]\nupstream:\n  url: http://a/\n",
+            Path::new("p.yaml"),
+        );
+        let err = err.unwrap_err().to_string();
+        assert!(
+            err.starts_with("p.yaml:1:9: listen: invalid type: sequence"),
+            "{err}"
         );
     }
 }

@@ -17,7 +17,12 @@ pub fn server_config(cert: &Path, key: &Path, http2: bool) -> Result<Arc<ServerC
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("cannot read a private key from {}: {e}", key.display()))?;
-    let mut config = ServerConfig::builder()
+    // An explicit provider: the process-wide default is ambiguous when more than
+    // one rustls provider is linked in, and the gateway must not depend on that.
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| format!("certificate and key do not form a usable pair: {e}"))?;

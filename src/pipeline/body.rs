@@ -32,6 +32,10 @@ pub async fn read_bounded(
     max: usize,
     within: Duration,
 ) -> Result<Bytes, Rejection> {
+    // A declared Content-Length over the bound is refused before waiting for it.
+    if usize::try_from(http_body::Body::size_hint(&body).lower()).unwrap_or(usize::MAX) > max {
+        return Err(Rejection::BodyTooLarge(max));
+    }
     let limited = Limited::new(body, max);
     match tokio::time::timeout(within, limited.collect()).await {
         Err(_) => Err(Rejection::BodyTimeout),

@@ -74,6 +74,7 @@ impl Observer {
                 }
             }
             Some("tools/list") => self.shared.catalog.learn_tools(result),
+            Some("server/discover") => self.shared.catalog.learn_versions(result),
             _ => {}
         }
     }

@@ -13,8 +13,8 @@ use super::context::RequestContext;
 use super::respond::Rejection;
 use crate::config::Runtime;
 use crate::protocol::jsonrpc::{self, Kind, Message};
-use crate::protocol::mirrored::{self, MirroredHeaders, Sent};
-use crate::protocol::{Envelope, Era, ParseError, Target, Version};
+use crate::protocol::mirrored::{self, MirroredHeaders, Mismatch, Sent};
+use crate::protocol::{Envelope, Era, ParseError, RequestId, Target, Version};
 use http::request::Parts;
 use http::{HeaderMap, Method};
 use hyper::body::Incoming;
@@ -42,6 +42,18 @@ pub enum InboundKind {
     EndSession,
 }
 
+/// Methods the 2026-07-28 revision removed. The gateway answers them itself
+/// (404 / -32601, as the revision prescribes) instead of forwarding a request the
+/// revision says does not exist.
+const REMOVED_IN_2026: [&str; 6] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "notifications/roots/list_changed",
+];
+
 /// Parses the request and fills the era, version and message facts of `cx`.
 pub async fn parse(
     cx: &mut RequestContext,
@@ -50,11 +62,11 @@ pub async fn parse(
     rt: &Runtime,
     shared: &Shared,
 ) -> Result<Inbound, Rejection> {
-    let header_version = header_version(&parts.headers)?;
     let negotiated = cx
         .session
         .as_deref()
         .and_then(|s| shared.sessions.negotiated(s));
+    let header = HeaderVersion::read(&parts.headers);
     let kind = match parts.method {
         Method::POST => {
             let bytes = read_bounded(
@@ -64,18 +76,12 @@ pub async fn parse(
             )
             .await?;
             let envelope = jsonrpc::parse(bytes, &rt.limits.parse)?;
-            classify(
-                cx,
-                &envelope,
-                &parts.headers,
-                header_version,
-                negotiated,
-                shared,
-            )?;
+            classify(cx, &envelope, &parts.headers, &header, negotiated, shared)?;
             InboundKind::Messages(envelope)
         }
         ref m => {
-            if header_version.is_some_and(|v| v.era() == Era::Modern) {
+            let version = header.known(None, shared)?;
+            if version.is_some_and(|v| v.era() == Era::Modern) {
                 return Err(Rejection::NoStreamsInModernEra(if *m == Method::GET {
                     "GET"
                 } else {
@@ -83,7 +89,7 @@ pub async fn parse(
                 }));
             }
             cx.era = Some(Era::Legacy);
-            cx.version = header_version.or(negotiated);
+            cx.version = version.or(negotiated);
             if *m == Method::GET {
                 InboundKind::OpenStream
             } else {
@@ -94,21 +100,42 @@ pub async fn parse(
     Ok(Inbound { parts, kind })
 }
 
-/// Reads `MCP-Protocol-Version`: absent, or exactly one known version.
-fn header_version(headers: &HeaderMap) -> Result<Option<Version>, Rejection> {
-    match one(headers, PROTOCOL_VERSION_HEADER) {
-        None => Ok(None),
-        Some(Sent::Once(v)) => match Version::parse(v.trim()) {
-            Some(v) => Ok(Some(v)),
-            None => Err(Rejection::UnsupportedVersion {
-                id: None,
-                requested: v.chars().take(64).collect(),
+/// The `MCP-Protocol-Version` header as sent.
+enum HeaderVersion<'a> {
+    Absent,
+    Once(&'a str),
+    Repeated,
+}
+
+impl<'a> HeaderVersion<'a> {
+    fn read(headers: &'a HeaderMap) -> HeaderVersion<'a> {
+        match one(headers, PROTOCOL_VERSION_HEADER) {
+            None => HeaderVersion::Absent,
+            Some(Sent::Once(v)) => HeaderVersion::Once(v.trim()),
+            Some(_) => HeaderVersion::Repeated,
+        }
+    }
+
+    /// The version the header names: absent, or one the gateway knows.
+    fn known(&self, id: Option<&RequestId>, shared: &Shared) -> Result<Option<Version>, Rejection> {
+        match self {
+            HeaderVersion::Absent => Ok(None),
+            HeaderVersion::Once(raw) => Version::parse(raw)
+                .map(Some)
+                .ok_or_else(|| unsupported(id, raw, shared)),
+            HeaderVersion::Repeated => Err(Rejection::HeaderMismatch {
+                id: id.cloned(),
+                mismatch: Mismatch::Repeated("MCP-Protocol-Version".into()),
             }),
-        },
-        Some(_) => Err(Rejection::HeaderMismatch {
-            id: None,
-            mismatch: mirrored::Mismatch::Repeated("MCP-Protocol-Version".into()),
-        }),
+        }
+    }
+}
+
+fn unsupported(id: Option<&RequestId>, requested: &str, shared: &Shared) -> Rejection {
+    Rejection::UnsupportedVersion {
+        id: id.cloned(),
+        requested: requested.chars().take(64).collect(),
+        supported: shared.catalog.supported_versions(),
     }
 }
 
@@ -116,114 +143,127 @@ fn classify(
     cx: &mut RequestContext,
     envelope: &Envelope,
     headers: &HeaderMap,
-    header_version: Option<Version>,
+    header: &HeaderVersion<'_>,
     negotiated: Option<Version>,
     shared: &Shared,
 ) -> Result<(), Rejection> {
     cx.messages = envelope.messages().len();
     let Some(m) = envelope.single() else {
-        // Only 2025-03-26 had batches, and only inside a session that negotiated it.
-        let batch_ok = negotiated.is_some_and(Version::allows_batches)
-            && header_version.is_none_or(Version::allows_batches)
-            && envelope
-                .messages()
-                .iter()
-                .all(|m| m.method() != Some("initialize") && m.meta_protocol_version().is_none());
-        if !batch_ok {
-            return Err(Rejection::BatchNotAllowed);
-        }
-        cx.era = Some(Era::Legacy);
-        cx.version = negotiated;
-        return Ok(());
+        return classify_batch(cx, envelope, header, negotiated, shared);
     };
     cx.rpc_method = m.method().map(str::to_owned);
     cx.rpc_id = m.id().cloned();
     cx.target = m.target().cloned();
-    if m.method() == Some("initialize") {
-        cx.era = Some(Era::Legacy);
-        cx.version = m
+    let id = m.id();
+    let (era, version) = if m.method() == Some("initialize") {
+        let asked = m
             .params()
             .and_then(|p| p.get("protocolVersion"))
             .and_then(|v| v.as_str())
             .and_then(Version::parse);
-        return Ok(());
+        (Era::Legacy, asked)
+    } else {
+        match m.meta_protocol_version() {
+            Some(Err(())) => return Err(invalid_params(m, "must be a string")),
+            Some(Ok(meta)) => {
+                // Header/body disagreement is reported before the version itself,
+                // as the 2026-07-28 transport orders its checks.
+                match header {
+                    HeaderVersion::Once(h) if *h == meta => {}
+                    HeaderVersion::Absent => {
+                        return Err(mismatch(id, Mismatch::Missing(VERSION.into())));
+                    }
+                    HeaderVersion::Repeated => {
+                        return Err(mismatch(id, Mismatch::Repeated(VERSION.into())));
+                    }
+                    HeaderVersion::Once(_) => {
+                        return Err(mismatch(id, Mismatch::Differs(VERSION.into())));
+                    }
+                }
+                let v = Version::parse(meta).ok_or_else(|| unsupported(id, meta, shared))?;
+                (v.era(), Some(v))
+            }
+            None => {
+                let v = header.known(id, shared)?;
+                if v.is_some_and(Version::requires_mirrored_headers) {
+                    if m.kind() == Kind::Request {
+                        return Err(invalid_params(m, "is required in the 2026-07-28 revision"));
+                    }
+                    (Era::Modern, v)
+                } else {
+                    (Era::Legacy, v.or(negotiated))
+                }
+            }
+        }
+    };
+    cx.era = Some(era);
+    cx.version = version;
+    if era == Era::Modern {
+        if m.method()
+            .is_some_and(|method| REMOVED_IN_2026.contains(&method))
+        {
+            return Err(Rejection::MethodNotFound { id: id.cloned() });
+        }
+        if m.kind() == Kind::Request && m.meta_protocol_version().is_some() {
+            check_mirrored(m, headers, shared)?;
+        }
     }
-    match m.meta_protocol_version() {
-        Some(Err(())) => Err(Rejection::Parse(ParseError::Invalid {
-            id: m.id().cloned(),
-            reason: "`params._meta[\"io.modelcontextprotocol/protocolVersion\"]` must be a string"
-                .into(),
-        })),
-        Some(Ok(raw)) => match Version::parse(raw) {
-            None => Err(Rejection::UnsupportedVersion {
-                id: m.id().cloned(),
-                requested: raw.chars().take(64).collect(),
-            }),
-            Some(v) if v.requires_mirrored_headers() => {
-                cx.era = Some(Era::Modern);
-                cx.version = Some(v);
-                check_modern(m, headers, header_version, v, shared)
-            }
-            Some(v) => {
-                cx.era = Some(Era::Legacy);
-                cx.version = Some(v);
-                Ok(())
-            }
-        },
-        None if header_version.is_some_and(Version::requires_mirrored_headers) => {
-            if m.kind() == Kind::Request {
-                // A 2026-07-28 request must name its version in `_meta` too; a
-                // header that claims an era the body does not is a mismatch.
-                return Err(Rejection::HeaderMismatch {
-                    id: m.id().cloned(),
-                    mismatch: mirrored::Mismatch::Differs("MCP-Protocol-Version".into()),
-                });
-            }
-            cx.era = Some(Era::Modern);
-            cx.version = header_version;
-            Ok(())
-        }
-        None => {
-            cx.era = Some(Era::Legacy);
-            cx.version = header_version.or(negotiated);
-            Ok(())
-        }
+    match m.target_error() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
 }
 
-/// The 2026-07-28 header/body agreement (SEP-2243).
-fn check_modern(
-    m: &Message,
-    headers: &HeaderMap,
-    header_version: Option<Version>,
-    version: Version,
+/// Only 2025-03-26 had batches, and only inside a session that negotiated it.
+fn classify_batch(
+    cx: &mut RequestContext,
+    envelope: &Envelope,
+    header: &HeaderVersion<'_>,
+    negotiated: Option<Version>,
     shared: &Shared,
 ) -> Result<(), Rejection> {
-    let mismatch = |mismatch| Rejection::HeaderMismatch {
-        id: m.id().cloned(),
+    let header = header.known(None, shared)?;
+    let allowed = negotiated.is_some_and(Version::allows_batches)
+        && header.is_none_or(Version::allows_batches)
+        && envelope
+            .messages()
+            .iter()
+            .all(|m| m.method() != Some("initialize") && m.meta_protocol_version().is_none());
+    if !allowed {
+        return Err(Rejection::BatchNotAllowed);
+    }
+    if let Some(e) = envelope.messages().iter().find_map(Message::target_error) {
+        return Err(e.into());
+    }
+    cx.era = Some(Era::Legacy);
+    cx.version = negotiated;
+    Ok(())
+}
+
+const VERSION: &str = "MCP-Protocol-Version";
+
+fn mismatch(id: Option<&RequestId>, mismatch: Mismatch) -> Rejection {
+    Rejection::HeaderMismatch {
+        id: id.cloned(),
         mismatch,
-    };
-    match header_version {
-        Some(h) if h == version => {}
-        Some(_) => {
-            return Err(mismatch(mirrored::Mismatch::Differs(
-                "MCP-Protocol-Version".into(),
-            )));
-        }
-        None => {
-            return Err(mismatch(mirrored::Mismatch::Missing(
-                "MCP-Protocol-Version".into(),
-            )));
-        }
     }
-    if m.kind() != Kind::Request {
-        return Ok(());
-    }
+}
+
+fn invalid_params(m: &Message, problem: &str) -> Rejection {
+    Rejection::Parse(ParseError::InvalidParams {
+        id: m.id().cloned(),
+        reason: format!("`params._meta[\"io.modelcontextprotocol/protocolVersion\"]` {problem}"),
+    })
+}
+
+/// The SEP-2243 method, name and `Mcp-Param-*` agreement.
+fn check_mirrored(m: &Message, headers: &HeaderMap, shared: &Shared) -> Result<(), Rejection> {
     let declared = match m.target() {
         Some(Target::Tool(name)) => shared.catalog.param_headers(name),
         _ => None,
     };
-    mirrored::check(m, &mirrored_headers(headers), declared.as_deref()).map_err(mismatch)
+    mirrored::check(m, &mirrored_headers(headers), declared.as_deref())
+        .map_err(|e| mismatch(m.id(), e))
 }
 
 fn one<'a>(headers: &'a HeaderMap, name: &str) -> Option<Sent<'a>> {

@@ -65,6 +65,14 @@ pub enum Rejection {
         id: Option<RequestId>,
         /// The version asked for, as sent (shortened).
         requested: String,
+        /// The versions both the gateway and the upstream support.
+        supported: Vec<Version>,
+    },
+    /// A method the request's protocol revision does not have.
+    #[error("method not found")]
+    MethodNotFound {
+        /// The request's id.
+        id: Option<RequestId>,
     },
     /// A mirrored header disagrees with the body.
     #[error("{mismatch}")]
@@ -210,12 +218,26 @@ pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
             rejection.to_string(),
             None,
         ),
-        R::UnsupportedVersion { id, requested } => (
+        R::UnsupportedVersion {
+            id,
+            requested,
+            supported,
+        } => (
             StatusCode::BAD_REQUEST,
             id.clone(),
             rpc_error::UNSUPPORTED_PROTOCOL_VERSION,
             "Unsupported protocol version".to_owned(),
-            Some(json!({"supported": Version::supported_json(), "requested": requested})),
+            Some(json!({
+                "supported": supported.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+                "requested": requested,
+            })),
+        ),
+        R::MethodNotFound { id } => (
+            StatusCode::NOT_FOUND,
+            id.clone(),
+            rpc_error::METHOD_NOT_FOUND,
+            "Method not found".to_owned(),
+            None,
         ),
         R::HeaderMismatch { id, mismatch } => (
             StatusCode::BAD_REQUEST,

@@ -8,7 +8,7 @@
 //! Shapes are checked as MCP requires: `jsonrpc` is `"2.0"`; an id is a string or an
 //! integer and never null on a request; `params` is an object; a response carries
 //! exactly one of `result` and `error`. A request naming a tool, prompt or resource
-//! must name it with a string.
+//! must name it with a string ([`Message::target_error`] says when it does not).
 
 use super::mcp::{self, Target};
 use super::strict;
@@ -98,7 +98,7 @@ pub struct Message {
     object: Map<String, Value>,
     kind: Kind,
     id: Option<RequestId>,
-    target: Option<Target>,
+    target: Result<Option<Target>, String>,
 }
 
 /// A POST body: one message, or (2025-03-26 only) a batch.
@@ -297,13 +297,8 @@ impl Message {
             Some(_) => return Err(invalid(id, "`params` must be an object")),
         };
         let target = match object.get("method").and_then(Value::as_str) {
-            Some(method) => {
-                mcp::target_of(method, params).map_err(|reason| ParseError::InvalidParams {
-                    id: id.clone(),
-                    reason,
-                })?
-            }
-            None => None,
+            Some(method) => mcp::target_of(method, params),
+            None => Ok(None),
         };
         Ok(Message {
             object,
@@ -335,7 +330,21 @@ impl Message {
 
     /// The tool, prompt or resource the request acts on.
     pub fn target(&self) -> Option<&Target> {
-        self.target.as_ref()
+        self.target.as_ref().ok().and_then(Option::as_ref)
+    }
+
+    /// Why the request's target is unusable (a method that names an object
+    /// without a string name or URI): a `-32602` the pipeline must answer with.
+    /// Kept apart from parsing so that a method the request's era does not have
+    /// is reported as unknown rather than as malformed.
+    pub fn target_error(&self) -> Option<ParseError> {
+        self.target
+            .as_ref()
+            .err()
+            .map(|reason| ParseError::InvalidParams {
+                id: self.id.clone(),
+                reason: reason.clone(),
+            })
     }
 
     /// `params.arguments` of `tools/call` and `prompts/get`.

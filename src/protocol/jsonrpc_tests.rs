@@ -119,13 +119,16 @@ fn huge_ids_are_refused() {
 
 #[test]
 fn a_call_without_a_string_target_is_invalid_params() {
-    let err = parse_str(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}"#)
-        .unwrap_err();
+    let env =
+        parse_str(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}"#).unwrap();
+    let err = env.single().unwrap().target_error().unwrap();
     assert_eq!(err.code(), -32602);
     assert_eq!(err.id(), Some(&RequestId::Number(1)));
-    let err =
-        parse_str(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#).unwrap_err();
-    assert_eq!(err.code(), -32602);
+    let env =
+        parse_str(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#).unwrap();
+    assert_eq!(env.single().unwrap().target_error().unwrap().code(), -32602);
+    let ok = parse_str(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+    assert!(ok.single().unwrap().target_error().is_none());
 }
 
 #[test]

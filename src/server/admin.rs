@@ -16,20 +16,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-/// Serves the admin endpoints until the gateway drains.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut drain: watch::Receiver<bool>) {
+/// Serves the admin endpoints until the task is aborted (after the MCP side
+/// has stopped).
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = super::drained(&mut drain) => return,
+        let (stream, _) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {

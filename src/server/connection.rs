@@ -112,6 +112,18 @@ async fn serve(
         shared: Arc::clone(&shared),
         peer,
     };
+    // hyper's header timeout starts at the first byte (the HTTP/1 vs HTTP/2
+    // detection reads before it): a connection that sends nothing would be held
+    // forever, so the first byte must arrive within the same bound.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(rt.limits.header_read_timeout, stream.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        Ok(_) => return,
+        Err(_) => {
+            tracing::debug!(%peer, "closing a connection that sent nothing");
+            return;
+        }
+    }
     match rt.listen.tls.clone() {
         None => drive(&builder, stream, service, drain).await,
         Some(config) => {

@@ -39,7 +39,11 @@ pub struct Running {
     admin_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     drain: watch::Sender<bool>,
+    /// The MCP accept loop and the reload watcher: both end once drained.
     tasks: Vec<JoinHandle<()>>,
+    /// The admin listener keeps answering (readiness 503) during the drain and
+    /// stops when the MCP side has.
+    admin: Option<JoinHandle<()>>,
 }
 
 /// Binds the listeners of `runtime` and starts serving.
@@ -59,21 +63,15 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
     let admin_addr = admin.as_ref().zip(runtime.admin).map(|(l, a)| local(l, a));
     let (drain, drain_rx) = watch::channel(false);
     let shared = Arc::new(Shared::new(runtime, drain_rx.clone()));
-    let mut tasks = vec![
+    let tasks = vec![
         tokio::spawn(connection::accept_loop(
             mcp,
             Arc::clone(&shared),
             drain_rx.clone(),
         )),
-        tokio::spawn(reload::watch(Arc::clone(&shared), drain_rx.clone())),
+        tokio::spawn(reload::watch(Arc::clone(&shared), drain_rx)),
     ];
-    if let Some(listener) = admin {
-        tasks.push(tokio::spawn(admin::serve(
-            listener,
-            Arc::clone(&shared),
-            drain_rx,
-        )));
-    }
+    let admin = admin.map(|listener| tokio::spawn(admin::serve(listener, Arc::clone(&shared))));
     tracing::info!(mcp = %mcp_addr, admin = ?admin_addr, "portcullis listening");
     Ok(Running {
         mcp_addr,
@@ -81,6 +79,7 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
         shared,
         drain,
         tasks,
+        admin,
     })
 }
 
@@ -113,13 +112,19 @@ impl Running {
         for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
+        if let Some(admin) = self.admin.take() {
+            admin.abort();
+        }
         tracing::info!("portcullis stopped");
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // Without an explicit shutdown the tasks still drain in the background.
+        // Without an explicit shutdown the MCP side still drains in the background.
         let _ = self.drain.send(true);
+        if let Some(admin) = self.admin.take() {
+            admin.abort();
+        }
     }
 }

@@ -1,0 +1,25 @@
+//! portcullis integration tests: one binary. Every test starts the gateway
+//! in-process on 127.0.0.1:0 and the real peers it needs (installed by
+//! `scripts/install-peers`), and stops them when it ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    missing_docs
+)]
+
+/// Harness: the gateway, peers, an HTTP client, a recording upstream.
+mod support;
+
+/// Real SDK clients through the gateway give the same results as direct.
+mod clients;
+/// The official conformance suite: verdicts direct vs through the gateway.
+mod conformance;
+/// Malformed, oversized and slow input: precise errors, nothing forwarded.
+mod hostile;
+/// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
+mod lifecycle;
+/// Statuses the gateway produces or preserves; streaming without buffering.
+mod wire;

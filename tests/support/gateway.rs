@@ -1,0 +1,62 @@
+//! The gateway, started in-process on 127.0.0.1:0 and stopped on drop.
+
+use portcullis::server::{self, Running};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A running gateway with its configuration file in a temporary folder.
+pub struct Gateway {
+    running: Option<Running>,
+    pub addr: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    pub config_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The configuration tests use unless they need something else.
+pub fn default_yaml(upstream: &str) -> String {
+    format!(
+        "listen:\n  address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nupstream:\n  url: {upstream}\n  response_timeout: 20s\nlimits:\n  shutdown_grace: 5s\nreload:\n  poll_interval: 0s\nlogging:\n  format: text\n"
+    )
+}
+
+/// Installs a log subscriber once (RUST_LOG selects what to show).
+pub fn logs() {
+    let _ = portcullis::telemetry::init(false, "warn");
+}
+
+impl Gateway {
+    /// A gateway in front of `upstream` with the default test configuration.
+    pub async fn start(upstream: &str) -> Gateway {
+        Gateway::start_yaml(&default_yaml(upstream)).await
+    }
+
+    /// A gateway running the given configuration text.
+    pub async fn start_yaml(yaml: &str) -> Gateway {
+        logs();
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("portcullis.yaml");
+        std::fs::write(&config_file, yaml).unwrap();
+        let runtime = portcullis::config::load(&config_file).unwrap();
+        let running = server::start(runtime).await.unwrap();
+        Gateway {
+            addr: running.mcp_addr(),
+            admin: running.admin_addr(),
+            running: Some(running),
+            config_file,
+            _dir: dir,
+        }
+    }
+
+    /// The MCP endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// Drains and stops, waiting for the drain to finish.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Test harness.
+
+pub mod gateway;
+pub mod http;
+pub mod peers;
+pub mod recorder;
+
+pub use gateway::Gateway;
+pub use peers::Peer;
+pub use recorder::Recorder;

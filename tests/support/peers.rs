@@ -1,0 +1,151 @@
+//! Real peers: the Python SDK fixture server, server-everything, Node and Python
+//! interpreters from the test-peer folder. A missing peer is a failure that says
+//! how to install it, never a silent skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where `scripts/install-peers` put the peers.
+pub fn peers_dir() -> PathBuf {
+    std::env::var_os("PORTCULLIS_PEERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".peers"))
+}
+
+fn require(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "test peer {} is missing: run scripts/install-peers (scripts/test does it)",
+        path.display()
+    );
+    path
+}
+
+/// The virtualenv's Python.
+pub fn python() -> PathBuf {
+    require(peers_dir().join("venv/bin/python"))
+}
+
+/// Node 22 from the peer folder.
+pub fn node() -> PathBuf {
+    require(peers_dir().join("node/node_modules/.bin/node"))
+}
+
+/// A file inside the peer folder's node_modules.
+pub fn node_module(rel: &str) -> PathBuf {
+    require(peers_dir().join("node/node_modules").join(rel))
+}
+
+/// A script in tests/peers.
+pub fn script(name: &str) -> PathBuf {
+    require(repo().join("tests/peers").join(name))
+}
+
+/// A free loopback port (bound and released; fine for peers that need a number).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A peer process, killed on drop.
+pub struct Peer {
+    _child: Child,
+    pub url: String,
+}
+
+impl Peer {
+    /// The conformance fixture (Python SDK 2.x, dual-era), on a port of its choosing.
+    pub async fn python_fixture() -> Peer {
+        let mut child = Command::new(python())
+            .arg(script("conformance_fixture.py"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("fixture did not start within 60s")
+            .unwrap()
+            .expect("fixture exited before listening");
+        let url = line
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected fixture output: {line}"))
+            .to_owned();
+        Peer { _child: child, url }
+    }
+
+    /// `@modelcontextprotocol/server-everything` over Streamable HTTP, forced onto loopback.
+    pub async fn everything() -> Peer {
+        let port = free_port();
+        let child = Command::new(node())
+            .arg("--require")
+            .arg(script("loopback.cjs"))
+            .arg(node_module(
+                "@modelcontextprotocol/server-everything/dist/index.js",
+            ))
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        wait_for_port(port).await;
+        Peer {
+            _child: child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        }
+    }
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub async fn wait_for_port(port: u16) {
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after 30s");
+}
+
+/// Runs a peer command to completion and returns its stdout, failing with its
+/// stderr if it fails.
+pub async fn run(program: &Path, args: &[&str], cwd: Option<&Path>) -> String {
+    let mut command = Command::new(program);
+    command.args(args).kill_on_drop(true);
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .expect("peer command timed out")
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} {:?} failed: {}\n{}",
+        program.display(),
+        args,
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
