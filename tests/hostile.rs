@@ -261,3 +261,132 @@ async fn wrong_methods_paths_and_media_types_are_refused() {
     assert_eq!(upstream.count(), 0);
     still_serves(&gw).await;
 }
+
+/// An upstream whose SSE answer holds one event larger than the gateway allows.
+#[tokio::test]
+async fn an_oversized_sse_event_ends_the_stream_with_an_error_for_the_request() {
+    use crate::support::recorder::full;
+    let upstream = Recorder::start(|_req| {
+        let big = format!(
+            "event: message\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"data\":\"{}\"}}}}\n\n",
+            "z".repeat(64 * 1024)
+        );
+        full(StatusCode::OK, Some("text/event-stream"), format!(": first\n\n{big}data: {{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{{}}}}\n\n"))
+    })
+    .await;
+    let yaml = tight(&upstream.url()).replace(
+        "  max_json_depth: 32\n",
+        "  max_json_depth: 32\n  max_sse_event: 16KiB\n",
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let reply = Req::post(&gw.url())
+        .mcp()
+        .body(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t"}}))
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(
+        !body.contains("zzzz"),
+        "the oversized event was not forwarded"
+    );
+    let last = reply.message();
+    assert_eq!(last["id"], 3);
+    assert_eq!(
+        last["error"]["code"], -32603,
+        "the request is answered with an error: {last}"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_answering_garbage_gets_502_and_nothing_of_it_is_forwarded() {
+    use crate::support::recorder::full;
+    let upstream = Recorder::start(|req| {
+        let text = String::from_utf8_lossy(&req.body);
+        if text.contains("\"html\"") {
+            full(
+                StatusCode::OK,
+                Some("text/html"),
+                "<html>proxy error</html>",
+            )
+        } else if text.contains("\"broken\"") {
+            full(
+                StatusCode::OK,
+                Some("application/json"),
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":",
+            )
+        } else {
+            full(
+                StatusCode::OK,
+                Some("text/event-stream"),
+                "data: not json\n\n",
+            )
+        }
+    })
+    .await;
+    let gw = Gateway::start_yaml(&tight(&upstream.url())).await;
+    for (tool, want) in [
+        ("html", StatusCode::BAD_GATEWAY),
+        ("broken", StatusCode::BAD_GATEWAY),
+    ] {
+        let reply = Req::post(&gw.url())
+            .mcp()
+            .body(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool}}))
+            .send()
+            .await;
+        assert_eq!(reply.status, want, "{tool}");
+        assert_eq!(reply.json()["error"]["code"], -32603);
+        assert_eq!(reply.json()["id"], 1);
+        assert!(!String::from_utf8_lossy(&reply.body).contains("proxy error"));
+    }
+    let sse = Req::post(&gw.url())
+        .mcp()
+        .body(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sse"}}))
+        .send()
+        .await;
+    assert!(!String::from_utf8_lossy(&sse.body).contains("not json"));
+    assert_eq!(sse.message()["error"]["code"], -32603);
+    assert_eq!(sse.message()["id"], 2);
+}
+
+#[tokio::test]
+async fn a_silent_stream_is_closed_after_the_idle_timeout() {
+    use crate::support::recorder::Body;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+    let upstream = Recorder::start(|_req| -> http::Response<Body> {
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+        tokio::spawn(async move {
+            let _ = tx
+                .send(Ok(Frame::data(Bytes::from_static(b": open\n\n"))))
+                .await;
+            tx.closed().await;
+        });
+        let mut r = http::Response::new(
+            StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)).boxed_unsync(),
+        );
+        r.headers_mut()
+            .insert("content-type", "text/event-stream".parse().unwrap());
+        r
+    })
+    .await;
+    let yaml = tight(&upstream.url()).replace(
+        "  max_json_depth: 32\n",
+        "  max_json_depth: 32\n  stream_idle_timeout: 1s\n",
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let started = Instant::now();
+    let stream = Req::get(&gw.url())
+        .header("accept", "text/event-stream")
+        .open()
+        .await;
+    let body = tokio::time::timeout(Duration::from_secs(5), stream.into_body().collect())
+        .await
+        .expect("the idle stream was closed")
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&body[..], b": open\n\n");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}

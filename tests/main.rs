@@ -13,6 +13,8 @@
 /// Harness: the gateway, peers, an HTTP client, a recording upstream.
 mod support;
 
+/// The binary and its shipped examples.
+mod cli;
 /// Real SDK clients through the gateway give the same results as direct.
 mod clients;
 /// The official conformance suite: verdicts direct vs through the gateway.

@@ -1,0 +1,150 @@
+//! The binary and its shipped examples: `check`, `serve` with SIGTERM, `demo`.
+
+use crate::support::http::{Req, modern_body};
+use crate::support::peers::repo;
+use http::StatusCode;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+#[test]
+fn every_shipped_example_configuration_passes_check() {
+    let out = Command::new(BIN)
+        .arg("check")
+        .arg(repo().join("examples/portcullis.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": OK"));
+}
+
+#[test]
+fn check_names_the_file_line_and_path_of_a_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "listen:\n  address: 127.0.0.1:8080\nupstream:\n  url: ftp://x/\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml: upstream.url:") && err.contains("http://"),
+        "{err}"
+    );
+    std::fs::write(
+        &file,
+        "listen:\n  address: 127.0.0.1:8080\n  tls: {cert: a.pem}\nupstream:\n  url: http://x/\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:3:")
+            && err.contains("listen.tls")
+            && err.contains("missing field `key`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn serve_drains_and_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::peers::free_port();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\n"),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    crate::support::peers::wait_for_port(port).await;
+    let down = Req::post(&format!("http://127.0.0.1:{port}/mcp"))
+        .mcp()
+        .body(json!({"jsonrpc":"2.0","id":"a","method":"ping"}))
+        .send()
+        .await;
+    assert_eq!(
+        down.status,
+        StatusCode::BAD_GATEWAY,
+        "an unreachable upstream is a 502"
+    );
+    assert_eq!(down.json()["id"], "a");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exited after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    let access = stderr
+        .lines()
+        .find(|l| l.contains("portcullis::access"))
+        .expect("an access record");
+    let record: serde_json::Value = serde_json::from_str(access).unwrap();
+    assert_eq!(record["http.status"], 502);
+    assert_eq!(record["rpc.method"], "ping");
+}
+
+#[tokio::test]
+async fn the_demo_serves_an_allowed_call_and_refuses_a_smuggled_header() {
+    crate::support::gateway::logs();
+    let running = portcullis::demo::start("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", running.mcp_addr());
+    let text = portcullis::demo::instructions(running.mcp_addr());
+    assert!(
+        text.contains(&url),
+        "the instructions name the real address"
+    );
+    let call = modern_body(
+        1,
+        "tools/call",
+        json!({"name":"echo","arguments":{"text":"hello"}}),
+    );
+    let ok = Req::post(&url)
+        .modern("tools/call", Some("echo"))
+        .body(&call)
+        .send()
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.json()["result"]["content"][0]["text"], "hello");
+    let smuggled = Req::post(&url)
+        .modern("tools/call", Some("delete_records"))
+        .body(&call)
+        .send()
+        .await;
+    assert_eq!(smuggled.status, StatusCode::BAD_REQUEST);
+    assert_eq!(smuggled.json()["error"]["code"], -32020);
+    let legacy = crate::support::http::initialize(&url, "2025-06-18").await.1;
+    assert_eq!(legacy.json()["result"]["protocolVersion"], "2025-06-18");
+    running.shutdown().await;
+}
