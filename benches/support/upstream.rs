@@ -1,7 +1,7 @@
-//! A small, fast MCP server for load runs: answers every JSON-RPC request on
-//! POST /mcp with a fixed `tools/call` result (JSON), notifications with 202.
-//! It parses nothing but the id, so that the benchmark measures the hops in
-//! front of it rather than the server.
+//! A small, fast MCP server for load runs. It does what a real tool server does
+//! per call and nothing more: parses the JSON-RPC request, checks the method,
+//! runs the `echo` tool (returns its `text` argument) and serialises the
+//! result; notifications get 202. Single-threaded, JSON responses.
 //!
 //! Run: `cargo run --release --example bench-upstream -- 127.0.0.1:3000`
 //! It prints `LISTENING <addr>` once ready.
@@ -19,12 +19,23 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 
-/// Finds the raw `"id":<value>` of a request without a JSON parser.
-fn id_of(body: &[u8]) -> Option<&[u8]> {
-    let start = memchr::memmem::find(body, b"\"id\":")? + 5;
-    let rest = &body[start..];
-    let end = rest.iter().position(|b| *b == b',' || *b == b'}')?;
-    Some(&rest[..end])
+/// Answers one JSON-RPC message: `None` means 202 (notification or response).
+fn answer(body: &[u8]) -> Option<Vec<u8>> {
+    let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let id = request.get("id")?.clone();
+    let reply = match request.get("method").and_then(|m| m.as_str()) {
+        Some("tools/call") => {
+            let text = request
+                .pointer("/params/arguments/text")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default();
+            serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
+                "content":[{"type":"text","text":text}],"isError":false,"resultType":"complete"}})
+        }
+        Some(_) => serde_json::json!({"jsonrpc":"2.0","id":id,"result":{}}),
+        None => return None,
+    };
+    serde_json::to_vec(&reply).ok()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -45,14 +56,8 @@ async fn main() {
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
-                let response = match id_of(&body) {
-                    Some(id) => {
-                        let mut out = Vec::with_capacity(128);
-                        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-                        out.extend_from_slice(id);
-                        out.extend_from_slice(
-                            b",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"isError\":false}}",
-                        );
+                let response = match answer(&body) {
+                    Some(out) => {
                         let mut r = Response::new(Full::new(Bytes::from(out)));
                         r.headers_mut()
                             .insert("content-type", "application/json".parse().unwrap());

@@ -3,7 +3,7 @@
 //! (`compile`), loaded with errors that name the file, the path inside it and what
 //! was expected (`load`), and watched for changes (`reload`).
 //!
-//! Invariant: once [`load`] returns a runtime, nothing can fail later because of
+//! Invariant: once [`load()`] returns a runtime, nothing can fail later because of
 //! configuration. A reload that fails leaves the running runtime in place.
 
 pub mod compile;
