@@ -62,7 +62,7 @@ async fn serve_drains_and_exits_zero_on_sigterm() {
     let file = dir.path().join("p.yaml");
     std::fs::write(
         &file,
-        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\n"),
+        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\nauthentication:\n  mode: none\n"),
     )
     .unwrap();
     let mut child = tokio::process::Command::new(BIN)

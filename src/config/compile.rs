@@ -29,6 +29,8 @@ pub struct Runtime {
     pub upstream: UpstreamSettings,
     /// Bounds.
     pub limits: Limits,
+    /// Authentication.
+    pub authentication: super::authn::Authentication,
     /// Log output: (`json` or not, filter).
     pub logging: (bool, String),
     /// How often to check watched files; `None` = SIGHUP only.
@@ -111,6 +113,24 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         .as_ref()
         .map(|a| socket_addr(&a.address, file, "admin.address"))
         .transpose()?;
+    let upstream = upstream(&raw.upstream, file)?;
+    let limits = limits(&raw.limits, file)?;
+    let Some(raw_authn) = &raw.authentication else {
+        return Err(ConfigError::at(
+            file,
+            "authentication",
+            "required: configure `mode: jwt` with issuers, or write `authentication: { mode: none }` \
+             to accept anonymous callers (only behind something that authenticates)",
+        ));
+    };
+    let authentication = super::authn::compile(
+        raw_authn,
+        listen.public_url.as_ref(),
+        &listen.path,
+        file,
+        base,
+        &mut watched,
+    )?;
     let logging = match raw.logging.format.as_str() {
         "json" => (true, raw.logging.level.clone()),
         "text" => (false, raw.logging.level.clone()),
@@ -127,8 +147,9 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         listen,
         admin,
         admission,
-        upstream: upstream(&raw.upstream, file)?,
-        limits: limits(&raw.limits, file)?,
+        upstream,
+        limits,
+        authentication,
         logging,
         poll_interval: match raw.reload.poll_interval {
             None => Some(Duration::from_secs(2)),

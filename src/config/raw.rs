@@ -20,6 +20,9 @@ pub struct RawConfig {
     pub admin: Option<RawAdmin>,
     /// The MCP server behind the gateway.
     pub upstream: RawUpstream,
+    /// Who may call (required: `mode: jwt`, or an explicit `mode: none`).
+    #[serde(default)]
+    pub authentication: Option<super::authn::RawAuthentication>,
     /// Size, count and time bounds.
     #[serde(default)]
     pub limits: RawLimits,

@@ -32,6 +32,9 @@ pub mod sessions;
 pub mod sse_body;
 pub mod stages;
 
+use crate::authn::Authn;
+use crate::authn::reason::ReasonCounts;
+use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
 use crate::upstream::Upstream;
 use crate::upstream::catalog::Catalog;
@@ -64,6 +67,10 @@ pub struct Shared {
     pub sessions: Sessions,
     /// What the gateway learnt about the upstream's tools.
     pub catalog: Catalog,
+    /// Token ids revoked at run time (admin endpoint); kept across reloads.
+    pub revocations: RevocationList,
+    /// Authentication failures by category, since start.
+    pub auth_failures: ReasonCounts,
     drain: watch::Receiver<bool>,
 }
 
@@ -71,10 +78,14 @@ impl Shared {
     /// State for a gateway starting on `runtime`; `drain` turns true on shutdown.
     pub fn new(runtime: Runtime, drain: watch::Receiver<bool>) -> Shared {
         let sessions = Sessions::new(runtime.limits.max_sessions);
+        let revocations = RevocationList::new(runtime.authentication.max_revocations);
+        announce(&runtime);
         Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::of(runtime)),
             sessions,
             catalog: Catalog::default(),
+            revocations,
+            auth_failures: ReasonCounts::default(),
             drain,
         }
     }
@@ -86,6 +97,7 @@ impl Shared {
 
     /// Replaces the configuration (a reload). Requests in flight keep theirs.
     pub fn install(&self, runtime: Runtime) {
+        announce(&runtime);
         self.snapshot.store(Arc::new(Snapshot::of(runtime)));
     }
 
@@ -100,6 +112,17 @@ impl Shared {
         async move {
             let _ = drain.wait_for(|d| *d).await;
         }
+    }
+}
+
+/// Starts fetching remote keys, and says loudly when nobody is authenticated.
+fn announce(runtime: &Runtime) {
+    match &runtime.authentication.authn {
+        Authn::None => tracing::warn!(
+            "authentication is OFF (authentication.mode: none): every caller is anonymous; \
+             run this only behind something that authenticates"
+        ),
+        Authn::Jwt(authenticator) => authenticator.prefetch(),
     }
 }
 
@@ -146,6 +169,10 @@ async fn run(
 ) -> Result<Response<GatewayBody>, Rejection> {
     let rt = &snapshot.config;
     let (parts, body) = request.into_parts();
+    // 0. the protected resource metadata is public: clients need it to get a token.
+    if let Some(metadata) = authenticate::metadata(&parts, rt) {
+        return Ok(metadata);
+    }
     // 1. admit: path, method, Host and Origin (DNS rebinding), framing, media type.
     admit::admit(&parts, rt)?;
     cx.session = parts
@@ -154,7 +181,7 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     // 2. authenticate: who is calling.
-    cx.principal = Some(authenticate::authenticate(&parts));
+    cx.principal = Some(authenticate::authenticate(cx, &parts, rt, shared).await?);
     // 3. rate-limit: before the body is read.
     stages::rate_limit(cx)?;
     // 4. parse: one strict parse of the body; era, version, header/body agreement.
