@@ -13,6 +13,10 @@
 /// Harness: the gateway, peers, an HTTP client, a recording upstream.
 mod support;
 
+/// Authentication: tokens from independent libraries, the resource-server face.
+mod auth;
+/// The token attack corpus, one test per attack.
+mod auth_attacks;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

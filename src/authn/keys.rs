@@ -97,8 +97,14 @@ impl KeySet {
 
     /// The key for a token's `kid` and `alg`. Without a `kid`, the set's only key.
     pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<&Arc<VerifyKey>> {
+        // A token's kid selects among named keys; a set of one unnamed key (an
+        // HMAC secret, a single-key JWKS without kid) has nothing to select.
+        let only_unnamed = || match self.all.as_slice() {
+            [k] if k.kid.is_none() => Some(k),
+            _ => None,
+        };
         let key = match kid {
-            Some(kid) => self.by_kid.get(kid)?,
+            Some(kid) => self.by_kid.get(kid).or_else(only_unnamed)?,
             None if self.all.len() == 1 => self.all.first()?,
             None => return None,
         };

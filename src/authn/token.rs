@@ -51,14 +51,15 @@ pub fn read(token: &str, max_bytes: usize) -> Result<Unverified<'_>, Reason> {
     else {
         return Err(Reason::Malformed);
     };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(Reason::Malformed);
-    }
     if header.len() > MAX_HEADER_BYTES {
         return Err(Reason::Oversized);
     }
+    // The header first: an `alg: none` token (empty signature) is reported as such.
     let header = object(header)?;
     let (alg, kid, typ) = check_header(&header)?;
+    if payload.is_empty() || signature.is_empty() {
+        return Err(Reason::Malformed);
+    }
     let claims = object(payload)?;
     let signing_input = &token[..token.len() - signature.len() - 1];
     Ok(Unverified {

@@ -1,0 +1,171 @@
+//! Authentication in the running gateway: tokens from independent libraries for
+//! every algorithm, the resource-server face (metadata, challenges, 403 on
+//! scope), no token passthrough, revocation through the admin endpoint.
+
+use crate::support::auth::{self, ADMIN_TOKEN, ALGORITHMS, Keys, claims, claims_with};
+use crate::support::http::Req;
+use crate::support::{Gateway, Recorder};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn tokens_from_pyjwt_and_jose_are_accepted_for_every_algorithm() {
+    let keys = Keys::generate().await;
+    let upstream = Recorder::ok().await;
+    let gw = auth::gateway(&upstream, &keys, "").await;
+    let specs: Vec<Value> = ALGORITHMS
+        .iter()
+        .map(|alg| json!({"alg": alg, "claims": claims()}))
+        .collect();
+    let mut tokens = keys.mint(&specs).await;
+    tokens.extend(keys.jose(&specs).await);
+    let hmac_claims = claims_with(json!({"iss": auth::HMAC_ISSUER}));
+    tokens.push(
+        keys.token(json!({"alg": "HS256", "key": "hmac", "claims": hmac_claims}))
+            .await,
+    );
+    for (i, token) in tokens.iter().enumerate() {
+        let reply = auth::call(&gw, Some(token)).await;
+        assert_eq!(reply.status, 200, "token {i}: {reply:?}");
+    }
+    assert_eq!(upstream.count(), tokens.len());
+    for request in upstream.requests() {
+        assert!(
+            request.headers.get("authorization").is_none(),
+            "the client's token must never reach the upstream"
+        );
+    }
+    assert_eq!(auth::failures(&gw).await, json!({}));
+}
+
+#[tokio::test]
+async fn a_missing_token_gets_401_with_resource_metadata_and_nothing_is_forwarded() {
+    let keys = Keys::generate().await;
+    let upstream = Recorder::ok().await;
+    let gw = auth::gateway(&upstream, &keys, "").await;
+    let reply = auth::call(&gw, None).await;
+    auth::assert_refused(&gw, &upstream, &reply, 401, "missing_token").await;
+    let challenge = reply.header("www-authenticate").unwrap();
+    assert!(!challenge.contains("error="), "RFC 6750 §3.1: {challenge}");
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], -32600);
+    // GET (standalone stream) and DELETE need a token too.
+    let get = Req::get(&gw.url())
+        .header("accept", "text/event-stream")
+        .send()
+        .await;
+    assert_eq!(get.status, 401);
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_is_served_at_both_well_known_uris_without_a_token() {
+    let keys = Keys::generate().await;
+    let upstream = Recorder::ok().await;
+    let gw = auth::gateway(&upstream, &keys, "").await;
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let reply = Req::get(&format!("http://{}{path}", gw.addr)).send().await;
+        assert_eq!(reply.status, 200, "{path}");
+        let doc = reply.json();
+        assert_eq!(doc["resource"], auth::RESOURCE);
+        assert_eq!(
+            doc["authorization_servers"],
+            json!([auth::ISSUER, auth::HMAC_ISSUER])
+        );
+        assert_eq!(doc["scopes_supported"], json!(["mcp:tools"]));
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    }
+    let other = Req::get(&format!(
+        "http://{}/.well-known/oauth-protected-resource/x",
+        gw.addr
+    ))
+    .send()
+    .await;
+    assert_eq!(other.status, 404);
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn a_token_without_the_required_scope_gets_403_insufficient_scope() {
+    let keys = Keys::generate().await;
+    let upstream = Recorder::ok().await;
+    let gw = auth::gateway(&upstream, &keys, "  required_scopes: [mcp:admin]\n").await;
+    let token = keys
+        .token(json!({"alg": "ES256", "claims": claims()}))
+        .await;
+    let reply = auth::call(&gw, Some(&token)).await;
+    auth::assert_refused(&gw, &upstream, &reply, 403, "insufficient_scope").await;
+    let challenge = reply.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"mcp:admin\""), "{challenge}");
+    let admin = claims_with(json!({"scope": "mcp:tools mcp:admin"}));
+    let token = keys.token(json!({"alg": "ES256", "claims": admin})).await;
+    assert_eq!(auth::call(&gw, Some(&token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_jti_revoked_through_the_admin_endpoint_is_refused_even_when_cached() {
+    let keys = Keys::generate().await;
+    let upstream = Recorder::ok().await;
+    let gw = auth::gateway(&upstream, &keys, "").await;
+    let c = claims();
+    let jti = c["jti"].as_str().unwrap().to_owned();
+    let token = keys.token(json!({"alg": "EdDSA", "claims": c})).await;
+    assert_eq!(auth::call(&gw, Some(&token)).await.status, 200);
+    assert_eq!(auth::call(&gw, Some(&token)).await.status, 200, "cached");
+    let admin = format!("http://{}/authn/revocations", gw.admin.unwrap());
+    let body = json!({"jti": jti, "exp": auth::now() + 300}).to_string();
+    let wrong = Req::post(&admin)
+        .header(
+            "authorization",
+            "Bearer not-the-admin-token-0123456789abcdef",
+        )
+        .body(&body)
+        .send()
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        auth::call(&gw, Some(&token)).await.status,
+        200,
+        "not revoked yet"
+    );
+    let revoked = Req::post(&admin)
+        .header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
+        .body(&body)
+        .send()
+        .await;
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    let reply = auth::call(&gw, Some(&token)).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(auth::failures(&gw).await, json!({"revoked": 1}));
+    assert_eq!(upstream.count(), 3);
+    // The endpoint does not exist on the MCP listener.
+    let on_mcp = Req::post(&format!("http://{}/authn/revocations", gw.addr))
+        .header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
+        .body(&body)
+        .send()
+        .await;
+    assert_eq!(on_mcp.status, 404);
+}
+
+#[tokio::test]
+async fn without_an_authentication_section_the_gateway_does_not_start() {
+    let upstream = Recorder::ok().await;
+    let yaml = crate::support::gateway::default_yaml(&upstream.url())
+        .replace("authentication:\n  mode: none\n", "");
+    let err = portcullis::config::load_str(&yaml, std::path::Path::new("p.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("authentication: required"), "{err}");
+    let gw = Gateway::start(&upstream.url()).await;
+    assert_eq!(
+        auth::call(&gw, None).await.status,
+        200,
+        "mode: none is explicit"
+    );
+}
