@@ -201,10 +201,13 @@ impl Issuer {
             KeySource::Static(set) => set.find(kid, alg).cloned().ok_or(Reason::UnknownKey),
             KeySource::Remote(remote) => {
                 remote.refresh_if_due();
-                if let Some(key) = remote.keys().and_then(|s| s.find(kid, alg).cloned()) {
-                    return Ok(key);
+                match remote.keys() {
+                    Some(keys) => match keys.find(kid, alg) {
+                        Some(key) => return Ok(Arc::clone(key)),
+                        None => remote.refresh_for_unknown_kid().await,
+                    },
+                    None => remote.refresh_now().await,
                 }
-                remote.refresh_for_unknown_kid().await;
                 let keys = remote.keys().ok_or(Reason::KeysUnavailable)?;
                 keys.find(kid, alg).cloned().ok_or(Reason::UnknownKey)
             }

@@ -65,8 +65,17 @@ pub struct RemoteKeys {
     state: ArcSwapOption<Fetched>,
     jwks_url: Mutex<Option<Uri>>,
     flight: tokio::sync::Mutex<()>,
-    last_attempt: Mutex<Option<Instant>>,
+    attempts: Mutex<Attempts>,
     fetches: AtomicU64,
+}
+
+/// When fetches were last tried, for rate limiting.
+#[derive(Debug, Default)]
+struct Attempts {
+    /// The last fetch of any kind, and whether it failed.
+    last: Option<(Instant, bool)>,
+    /// The last fetch caused by an unknown `kid`.
+    last_miss: Option<Instant>,
 }
 
 /// What asked for a fetch.
@@ -94,7 +103,7 @@ impl RemoteKeys {
             state: ArcSwapOption::empty(),
             jwks_url: Mutex::new(None),
             flight: tokio::sync::Mutex::new(()),
-            last_attempt: Mutex::new(None),
+            attempts: Mutex::new(Attempts::default()),
             fetches: AtomicU64::new(0),
         }
     }
@@ -135,28 +144,38 @@ impl RemoteKeys {
         self.refresh(Trigger::UnknownKid).await;
     }
 
+    /// When no keys are held: a coalesced fetch, retried after a failure only
+    /// once the cooldown has passed.
+    pub async fn refresh_now(&self) {
+        self.refresh(Trigger::Due).await;
+    }
+
     async fn refresh(&self, trigger: Trigger) {
         let asked = Instant::now();
         let _flight = self.flight.lock().await;
         if self.state.load().as_ref().is_some_and(|f| f.at >= asked) {
             return; // another request fetched while this one waited
         }
+        let now = Instant::now();
         {
-            let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            if let Some(at) = *last {
-                let cooled = now.saturating_duration_since(at) >= self.policy.unknown_kid_cooldown;
-                let last_succeeded = self.state.load().as_ref().is_some_and(|f| f.at >= at);
-                // Misses wait for the cooldown; a due refresh waits only after a failure.
-                let allowed = match trigger {
-                    Trigger::UnknownKid => cooled,
-                    Trigger::Due => cooled || last_succeeded,
-                };
-                if !allowed {
-                    return;
-                }
+            let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            let cooled =
+                |at: Instant| now.saturating_duration_since(at) >= self.policy.unknown_kid_cooldown;
+            // Misses: one fetch per cooldown, whatever else happened. Due
+            // refreshes: at once, unless the last fetch failed recently.
+            let allowed = match trigger {
+                Trigger::UnknownKid => attempts.last_miss.is_none_or(cooled),
+                Trigger::Due => attempts
+                    .last
+                    .is_none_or(|(at, failed)| !failed || cooled(at)),
+            };
+            if !allowed {
+                return;
             }
-            *last = Some(now);
+            if trigger == Trigger::UnknownKid {
+                attempts.last_miss = Some(now);
+            }
+            attempts.last = Some((now, false));
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         match self.fetch().await {
@@ -172,6 +191,8 @@ impl RemoteKeys {
                 })));
             }
             Err(e) => {
+                let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+                attempts.last = Some((now, true));
                 tracing::warn!(source = ?self.source, error = %e, "JWKS fetch failed; keeping the last good keys");
             }
         }
