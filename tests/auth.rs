@@ -169,3 +169,73 @@ async fn without_an_authentication_section_the_gateway_does_not_start() {
         "mode: none is explicit"
     );
 }
+
+#[tokio::test]
+async fn unknown_kids_cost_one_jwks_fetch_and_a_jwks_outage_keeps_the_last_good_keys() {
+    use crate::support::recorder::full;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let keys = Keys::generate().await;
+    let jwks = std::fs::read(keys.file("jwks.json")).unwrap();
+    let down = Arc::new(AtomicBool::new(false));
+    let outage = Arc::clone(&down);
+    let idp = Recorder::start(move |_| {
+        if outage.load(Ordering::SeqCst) {
+            full(http::StatusCode::SERVICE_UNAVAILABLE, None, "down")
+        } else {
+            full(http::StatusCode::OK, Some("application/json"), jwks.clone())
+        }
+    })
+    .await;
+    let upstream = Recorder::ok().await;
+    let extra = format!(
+        "  issuers:\n    - issuer: {iss}\n      algorithms: [ES256]\n      jwks_url: http://{addr}/jwks\n      \
+         refresh:\n        interval: 1s\n        min_interval: 1s\n        unknown_kid_cooldown: 60s\n",
+        iss = auth::ISSUER,
+        addr = idp.addr
+    );
+    let yaml = crate::support::gateway::default_yaml(&upstream.url()).replace(
+        "authentication:\n  mode: none\n",
+        &format!(
+            "authentication:\n  mode: jwt\n  resource: {}\n{extra}",
+            auth::RESOURCE
+        ),
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let good = keys
+        .token(json!({"alg": "ES256", "claims": claims()}))
+        .await;
+    assert_eq!(auth::call(&gw, Some(&good)).await.status, 200);
+    let before = idp.count();
+
+    // A flood of made-up kids: one refetch per cooldown, not one per token.
+    let specs: Vec<Value> = (0..20)
+        .map(|i| json!({"alg": "ES256", "kid": format!("made-up-{i}"), "key": "es256", "claims": claims()}))
+        .collect();
+    let forged = keys.mint(&specs).await;
+    let mut flood = tokio::task::JoinSet::new();
+    for token in forged {
+        let url = gw.url();
+        flood.spawn(async move { auth::call_url(&url, Some(&token)).await.status });
+    }
+    while let Some(status) = flood.join_next().await {
+        assert_eq!(status.unwrap(), 401);
+    }
+    assert!(
+        idp.count() <= before + 1,
+        "{} fetches for 20 unknown kids",
+        idp.count() - before
+    );
+    assert_eq!(auth::failures(&gw).await, json!({"unknown_key": 20}));
+
+    // The JWKS endpoint goes down: the keys fetched last keep working.
+    down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for _ in 0..3 {
+        let fresh = keys
+            .token(json!({"alg": "ES256", "claims": claims()}))
+            .await;
+        assert_eq!(auth::call(&gw, Some(&fresh)).await.status, 200);
+    }
+    assert!(idp.count() > before + 1, "refresh was attempted while down");
+}
