@@ -27,12 +27,15 @@ use std::task::{Context, Poll, Waker};
 const RESOURCE: &str = "https://gw.bench/mcp";
 const ISSUER: &str = "https://issuer.bench";
 
+/// Signs a JWS signing input.
+type SignFn = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 struct Signer {
     alg: Algorithm,
     name: &'static str,
     jwk: Value,
     key: DecodingKey,
-    sign: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+    sign: SignFn,
 }
 
 fn rsa(alg: Algorithm, name: &'static str, pss: bool) -> Signer {
@@ -128,7 +131,7 @@ fn authenticator(
     let rt = portcullis::config::load_str(&yaml, &dir.join("bench.yaml")).unwrap();
     match rt.authentication.authn {
         Authn::Jwt(a) => a,
-        Authn::None => unreachable!(),
+        Authn::None | Authn::Certificate => unreachable!(),
     }
 }
 

@@ -17,6 +17,8 @@ mod support;
 mod auth;
 /// The token attack corpus, one test per attack.
 mod auth_attacks;
+/// Mutual TLS: client certificates as principals, certificate-bound tokens.
+mod auth_mtls;
 /// A real OpenID provider: key rotation, SDK discovery, upstream tokens.
 mod auth_oidc;
 /// The binary and its shipped examples.

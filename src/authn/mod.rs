@@ -17,14 +17,18 @@
 //! - [`upstream_token`]: tokens the gateway itself obtains for upstreams
 //!   (client credentials, RFC 8693 token exchange), cached until near expiry.
 //! - [`http`]: the bounded HTTPS client for authorization servers.
+//! - [`certificate`]: the identity of a mutual-TLS client certificate (pure).
 //!
 //! Invariant: with `authentication: { mode: jwt }` no request reaches a later
 //! stage without a [`Principal`] built from a verified, unexpired, unrevoked
-//! token for this resource. Anonymous principals exist only under the explicit
+//! token for this resource (and, if the token is certificate-bound, presented
+//! over a connection with that client certificate); with `mode: mtls`, without
+//! a client certificate verified by the configured CA. Anonymous principals exist only under the explicit
 //! `mode: none`.
 
 pub mod authenticator;
 pub mod cache;
+pub mod certificate;
 pub mod claims;
 pub mod http;
 pub mod jwks;
@@ -51,6 +55,8 @@ pub enum Authn {
     None,
     /// `mode: jwt`: bearer JWTs from the configured issuers.
     Jwt(Arc<Authenticator>),
+    /// `mode: mtls`: the verified client certificate is the caller.
+    Certificate,
 }
 
 /// The bearer token of a request head, or why there is none usable.

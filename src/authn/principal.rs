@@ -14,6 +14,8 @@ pub enum Authenticated {
     Anonymous,
     /// By a validated bearer token.
     Token,
+    /// By a client certificate (`mode: mtls`).
+    Certificate,
 }
 
 /// One party in a delegation chain (RFC 8693 `act`), outermost (current actor) first.
@@ -52,6 +54,8 @@ pub struct Principal {
     pub token_id: Option<String>,
     /// The token's `exp` (seconds since the epoch).
     pub expires_at: Option<u64>,
+    /// RFC 8705 `cnf.x5t#S256`: the token is bound to this client certificate.
+    pub certificate_binding: Option<String>,
 }
 
 impl Principal {
@@ -69,6 +73,7 @@ impl Principal {
             actors: Vec::new(),
             token_id: None,
             expires_at: None,
+            certificate_binding: None,
         }
     }
 
@@ -125,6 +130,11 @@ pub fn from_claims(claims: &Map<String, Value>, names: &ClaimNames, exp: u64) ->
         actors: actors(claims.get("act")),
         token_id: string("jti"),
         expires_at: Some(exp),
+        certificate_binding: claims
+            .get("cnf")
+            .and_then(|c| c.get("x5t#S256"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     }
 }
 

@@ -70,11 +70,17 @@ pub enum Reason {
     /// The token is valid but lacks a required scope (403).
     #[error("insufficient_scope")]
     InsufficientScope,
+    /// A certificate-bound token (RFC 8705) without that client certificate.
+    #[error("certificate_mismatch")]
+    CertificateMismatch,
+    /// `mode: mtls` and no client certificate.
+    #[error("missing_certificate")]
+    MissingCertificate,
 }
 
 impl Reason {
     /// Every category, for counters.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 23] = [
         Reason::MissingToken,
         Reason::TokenInQuery,
         Reason::Malformed,
@@ -96,6 +102,8 @@ impl Reason {
         Reason::MissingClaim,
         Reason::Revoked,
         Reason::InsufficientScope,
+        Reason::CertificateMismatch,
+        Reason::MissingCertificate,
     ];
 
     /// The category's stable name, as logged.
@@ -122,6 +130,8 @@ impl Reason {
             Reason::MissingClaim => "missing_claim",
             Reason::Revoked => "revoked",
             Reason::InsufficientScope => "insufficient_scope",
+            Reason::CertificateMismatch => "certificate_mismatch",
+            Reason::MissingCertificate => "missing_certificate",
         }
     }
 
@@ -136,7 +146,7 @@ impl Reason {
 /// reloads) and shown on the admin listener.
 #[derive(Debug, Default)]
 pub struct ReasonCounts {
-    counts: [std::sync::atomic::AtomicU64; 21],
+    counts: [std::sync::atomic::AtomicU64; 23],
 }
 
 impl ReasonCounts {

@@ -27,9 +27,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthentication {
-    /// `jwt`: bearer JWT access tokens are required. `none`: no authentication,
-    /// every caller is anonymous (PERMISSIVE: only behind something that
-    /// authenticates, or for local experiments).
+    /// `jwt`: bearer JWT access tokens are required. `mtls`: the client
+    /// certificate verified by `listen.tls.client_ca` (required) is the caller.
+    /// `none`: no authentication, every caller is anonymous (PERMISSIVE: only
+    /// behind something that authenticates, or for local experiments).
     pub mode: RawMode,
     /// The gateway's canonical resource URI (RFC 8707), which tokens must have
     /// in `aud`. Default: `listen.public_url`. Required with `mode: jwt`.
@@ -71,6 +72,8 @@ pub enum RawMode {
     None,
     /// JWT bearer tokens.
     Jwt,
+    /// Client certificates.
+    Mtls,
 }
 
 /// One trusted issuer.
@@ -184,11 +187,10 @@ impl Ctx<'_> {
     }
 }
 
-/// Compiles the section. `public_url` and `listen_path` come from `listen:`.
+/// Compiles the section; `listen` is the compiled listener.
 pub fn compile(
     raw: &RawAuthentication,
-    public_url: Option<&Uri>,
-    listen_path: &str,
+    listen: &super::Listen,
     file: &Path,
     base: &Path,
     watched: &mut Vec<PathBuf>,
@@ -207,19 +209,30 @@ pub fn compile(
         .as_ref()
         .map(|f| admin_token(&cx, f, watched))
         .transpose()?;
-    if raw.mode == RawMode::None {
+    if raw.mode != RawMode::Jwt {
         if !raw.issuers.is_empty() {
             return Err(cx.err(
                 "authentication.issuers",
-                "issuers are configured but mode is `none`: use `mode: jwt`",
+                "issuers are configured but mode is not `jwt`",
+            ));
+        }
+        if raw.mode == RawMode::Mtls && !listen.client_certificates_required {
+            return Err(cx.err(
+                "authentication.mode",
+                "mode: mtls needs listen.tls.client_ca with client_auth: required",
             ));
         }
         return Ok(Authentication {
-            authn: Authn::None,
+            authn: if raw.mode == RawMode::Mtls {
+                Authn::Certificate
+            } else {
+                Authn::None
+            },
             max_revocations,
             admin_token,
         });
     }
+    let (public_url, listen_path) = (listen.public_url.as_ref(), listen.path.as_str());
     let resource = match (&raw.resource, public_url) {
         (Some(r), _) => parse_url(&cx, r, "authentication.resource")?,
         (None, Some(u)) => u.clone(),

@@ -50,6 +50,8 @@ pub struct Listen {
     pub public_url: Option<Uri>,
     /// TLS, if configured.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether every TLS client must present a verified certificate.
+    pub client_certificates_required: bool,
     /// Whether HTTP/2 is accepted.
     pub http2: bool,
 }
@@ -123,14 +125,7 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
              to accept anonymous callers (only behind something that authenticates)",
         ));
     };
-    let authentication = super::authn::compile(
-        raw_authn,
-        listen.public_url.as_ref(),
-        &listen.path,
-        file,
-        base,
-        &mut watched,
-    )?;
+    let authentication = super::authn::compile(raw_authn, &listen, file, base, &mut watched)?;
     let logging = match raw.logging.format.as_str() {
         "json" => (true, raw.logging.level.clone()),
         "text" => (false, raw.logging.level.clone()),
@@ -190,13 +185,29 @@ fn listen(
         .as_deref()
         .map(|u| absolute_url(u, file, "listen.public_url"))
         .transpose()?;
+    let mut client_certificates_required = false;
     let tls = match &raw.tls {
         None => None,
         Some(t) => {
             let (cert, key) = (base.join(&t.cert), base.join(&t.key));
-            let config = tls::server_config(&cert, &key, raw.http2)
+            let client_ca = t.client_ca.as_ref().map(|ca| base.join(ca));
+            if client_ca.is_none() && t.client_auth.is_some() {
+                return Err(ConfigError::at(
+                    file,
+                    "listen.tls.client_auth",
+                    "needs listen.tls.client_ca, the CA client certificates chain to",
+                ));
+            }
+            client_certificates_required =
+                client_ca.is_some() && t.client_auth != Some(super::raw::RawClientAuth::Optional);
+            let client = client_ca.as_deref().map(|ca| tls::ClientAuth {
+                ca,
+                required: client_certificates_required,
+            });
+            let config = tls::server_config(&cert, &key, raw.http2, client)
                 .map_err(|m| ConfigError::at(file, "listen.tls", m))?;
             watched.extend([cert, key]);
+            watched.extend(client_ca);
             Some(config)
         }
     };
@@ -205,6 +216,7 @@ fn listen(
         path,
         public_url,
         tls,
+        client_certificates_required,
         http2: raw.http2,
     })
 }

@@ -6,7 +6,9 @@
 //! `insufficient_scope` when it lacks a required scope. The failure's category is
 //! put in the context for the access record and counted; the client learns only
 //! `invalid_token`. With `authentication: { mode: none }` every caller is the
-//! anonymous principal.
+//! anonymous principal; with `mode: mtls`, the principal is the connection's
+//! verified client certificate. A certificate-bound token (RFC 8705) is refused
+//! on a connection without that certificate.
 //!
 //! Also here: the RFC 9728 metadata document, served on the MCP listener at the
 //! well-known URIs without a token (clients need it to obtain one).
@@ -38,6 +40,7 @@ pub async fn authenticate(
 ) -> Result<Arc<Principal>, Rejection> {
     let authenticator = match &rt.authentication.authn {
         Authn::None => return Ok(anonymous()),
+        Authn::Certificate => return certificate(cx, shared),
         Authn::Jwt(a) => a,
     };
     let outcome = match authn::bearer(
@@ -52,6 +55,7 @@ pub async fn authenticate(
         }
         Err(reason) => Err(reason),
     };
+    let outcome = outcome.and_then(|p| bound(&p, cx).map(|()| p));
     let principal = match outcome {
         Ok(p) if authenticator.has_required_scopes(&p) => p,
         Ok(p) => {
@@ -61,6 +65,34 @@ pub async fn authenticate(
         Err(reason) => return Err(refuse(cx, shared, reason, authenticator)),
     };
     Ok(principal)
+}
+
+/// RFC 8705: a token bound to a client certificate (`cnf.x5t#S256`) is only
+/// accepted on a connection that presented that certificate.
+fn bound(principal: &Principal, cx: &RequestContext) -> Result<(), Reason> {
+    let Some(expected) = principal.certificate_binding.as_deref() else {
+        return Ok(());
+    };
+    match &cx.client_certificate {
+        Some(cert) if cert.thumbprint == expected => Ok(()),
+        _ => Err(Reason::CertificateMismatch),
+    }
+}
+
+/// `mode: mtls`: the connection's verified client certificate is the caller.
+fn certificate(cx: &mut RequestContext, shared: &Shared) -> Result<Arc<Principal>, Rejection> {
+    match &cx.client_certificate {
+        Some(cert) => Ok(Arc::new(cert.principal())),
+        None => {
+            // Unreachable with client_auth: required (checked at load), kept fail-closed.
+            cx.auth_reason = Some(Reason::MissingCertificate);
+            shared.auth_failures.record(Reason::MissingCertificate);
+            Err(Rejection::Unauthenticated {
+                reason: Reason::MissingCertificate,
+                challenge: None,
+            })
+        }
+    }
 }
 
 fn refuse(
@@ -78,15 +110,15 @@ fn refuse(
         },
         Reason::MissingToken => Rejection::Unauthenticated {
             reason,
-            challenge: metadata.challenge(None),
+            challenge: Some(metadata.challenge(None)),
         },
         Reason::TokenInQuery | Reason::Malformed => Rejection::Unauthenticated {
             reason,
-            challenge: metadata.challenge(Some("invalid_request")),
+            challenge: Some(metadata.challenge(Some("invalid_request"))),
         },
         _ => Rejection::Unauthenticated {
             reason,
-            challenge: metadata.challenge(Some("invalid_token")),
+            challenge: Some(metadata.challenge(Some("invalid_token"))),
         },
     }
 }

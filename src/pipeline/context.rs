@@ -3,6 +3,7 @@
 
 use super::authenticate::Principal;
 use crate::authn::Reason;
+use crate::authn::certificate::ClientCertificate;
 use crate::protocol::{Era, RequestId, Target, Version};
 use http::{Method, Version as HttpVersion};
 use std::net::SocketAddr;
@@ -25,6 +26,8 @@ pub struct RequestContext {
     pub principal: Option<Arc<Principal>>,
     /// Why authentication failed, for the access record.
     pub auth_reason: Option<Reason>,
+    /// The verified client certificate of the connection (mutual TLS).
+    pub client_certificate: Option<Arc<ClientCertificate>>,
     /// The `Mcp-Session-Id` the client sent, if any.
     pub session: Option<String>,
     /// The protocol era of the request, once known.
@@ -51,6 +54,7 @@ impl RequestContext {
             http_version,
             principal: None,
             auth_reason: None,
+            client_certificate: None,
             session: None,
             era: None,
             version: None,

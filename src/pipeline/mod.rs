@@ -33,6 +33,7 @@ pub mod sse_body;
 pub mod stages;
 
 use crate::authn::Authn;
+use crate::authn::certificate::ClientCertificate;
 use crate::authn::reason::ReasonCounts;
 use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
@@ -123,6 +124,7 @@ fn announce(runtime: &Runtime) {
              run this only behind something that authenticates"
         ),
         Authn::Jwt(authenticator) => authenticator.prefetch(),
+        Authn::Certificate => {}
     }
 }
 
@@ -140,10 +142,12 @@ impl Snapshot {
 pub async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
+    client_certificate: Option<Arc<ClientCertificate>>,
     shared: Arc<Shared>,
 ) -> Response<GatewayBody> {
     let snapshot = shared.snapshot();
     let mut cx = RequestContext::new(peer, request.method().clone(), request.version());
+    cx.client_certificate = client_certificate;
     let response = match run(&mut cx, request, &snapshot, &shared).await {
         Ok(response) => response,
         Err(rejection) => {

@@ -54,8 +54,8 @@ pub enum Rejection {
     Unauthenticated {
         /// The category (logged, not sent).
         reason: crate::authn::Reason,
-        /// The `WWW-Authenticate` challenge.
-        challenge: HeaderValue,
+        /// The `WWW-Authenticate` challenge (none for client certificates).
+        challenge: Option<HeaderValue>,
     },
     /// A valid token without a required scope (403).
     #[error("insufficient scope")]
@@ -312,8 +312,15 @@ pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
             }),
         );
     }
-    if let R::Unauthenticated { challenge, .. } | R::InsufficientScope { challenge } = rejection {
-        headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+    match rejection {
+        R::Unauthenticated {
+            challenge: Some(challenge),
+            ..
+        }
+        | R::InsufficientScope { challenge } => {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        _ => {}
     }
     if http1 && rejection.closes_connection() {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
