@@ -239,3 +239,58 @@ async fn unknown_kids_cost_one_jwks_fetch_and_a_jwks_outage_keeps_the_last_good_
     }
     assert!(idp.count() > before + 1, "refresh was attempted while down");
 }
+
+#[tokio::test]
+async fn a_reload_while_the_issuer_is_down_keeps_the_keys_already_fetched() {
+    use crate::support::recorder::full;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let keys = Keys::generate().await;
+    let jwks = std::fs::read(keys.file("jwks.json")).unwrap();
+    let down = Arc::new(AtomicBool::new(false));
+    let outage = Arc::clone(&down);
+    let idp = Recorder::start(move |_| {
+        if outage.load(Ordering::SeqCst) {
+            full(http::StatusCode::SERVICE_UNAVAILABLE, None, "down")
+        } else {
+            full(http::StatusCode::OK, Some("application/json"), jwks.clone())
+        }
+    })
+    .await;
+    let upstream = Recorder::ok().await;
+    let yaml = |name: &str| {
+        crate::support::gateway::default_yaml(&upstream.url())
+            .replace("poll_interval: 0s", "poll_interval: 100ms")
+            .replace(
+                "authentication:\n  mode: none\n",
+                &format!(
+                    "authentication:\n  mode: jwt\n  resource: {}\n  resource_name: {name}\n  issuers:\n    \
+                     - issuer: {}\n      algorithms: [EdDSA]\n      jwks_url: http://{}/jwks\n",
+                    auth::RESOURCE,
+                    auth::ISSUER,
+                    idp.addr
+                ),
+            )
+    };
+    let gw = Gateway::start_yaml(&yaml("before")).await;
+    let first = keys
+        .token(json!({"alg": "EdDSA", "claims": claims()}))
+        .await;
+    assert_eq!(auth::call(&gw, Some(&first)).await.status, 200);
+    down.store(true, Ordering::SeqCst);
+    std::fs::write(&gw.config_file, yaml("after")).unwrap();
+    let metadata = format!("http://{}/.well-known/oauth-protected-resource", gw.addr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Req::get(&metadata).send().await.json()["resource_name"] != "after" {
+        assert!(std::time::Instant::now() < deadline, "no reload within 10s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fresh = keys
+        .token(json!({"alg": "EdDSA", "claims": claims()}))
+        .await;
+    assert_eq!(
+        auth::call(&gw, Some(&fresh)).await.status,
+        200,
+        "the reloaded configuration still has the keys"
+    );
+}

@@ -89,6 +89,23 @@ impl Authenticator {
         }
     }
 
+    /// Takes over the remote keys of `previous` (the configuration this one
+    /// replaces) for issuers whose key source did not change.
+    pub fn adopt_keys(&self, previous: &Authenticator) {
+        for issuer in &self.issuers {
+            let KeySource::Remote(remote) = &issuer.keys else {
+                continue;
+            };
+            let before = previous.issuers.iter().find_map(|p| match &p.keys {
+                KeySource::Remote(r) if p.rules.issuer == issuer.rules.issuer => Some(r),
+                _ => None,
+            });
+            if let Some(before) = before {
+                remote.adopt(before);
+            }
+        }
+    }
+
     /// Validates `token` at `now` (seconds since the epoch). `revoked` holds
     /// revocations made at run time (admin endpoint); the file's are checked too.
     pub async fn validate(

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Where the keys come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A JWKS URL.
     Jwks(Uri),
@@ -113,6 +113,22 @@ impl RemoteKeys {
         let state = self.state.load();
         let fetched = state.as_ref()?;
         (fetched.at.elapsed() <= self.policy.max_stale).then(|| Arc::clone(&fetched.keys))
+    }
+
+    /// Takes over the keys `previous` holds when it reads the same source for
+    /// the same algorithms (a configuration reload), so that a reload while the
+    /// issuer is unreachable keeps the last good keys.
+    pub fn adopt(&self, previous: &RemoteKeys) {
+        if self.source != previous.source || self.allowed != previous.allowed {
+            return;
+        }
+        self.state.store(previous.state.load_full());
+        let url = previous
+            .jwks_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        *self.jwks_url.lock().unwrap_or_else(|p| p.into_inner()) = url;
     }
 
     /// How many fetches were attempted (for tests and metrics).

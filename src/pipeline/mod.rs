@@ -98,6 +98,13 @@ impl Shared {
 
     /// Replaces the configuration (a reload). Requests in flight keep theirs.
     pub fn install(&self, runtime: Runtime) {
+        let current = self.snapshot();
+        if let (Authn::Jwt(next), Authn::Jwt(before)) = (
+            &runtime.authentication.authn,
+            &current.config.authentication.authn,
+        ) {
+            next.adopt_keys(before);
+        }
         announce(&runtime);
         self.snapshot.store(Arc::new(Snapshot::of(runtime)));
     }
