@@ -21,6 +21,8 @@ mod auth_attacks;
 mod auth_mtls;
 /// A real OpenID provider: key rotation, SDK discovery, upstream tokens.
 mod auth_oidc;
+/// Revocations shared between replicas through a real Redis server.
+mod auth_redis;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

@@ -16,6 +16,7 @@ use super::keys::{KeySet, VerifyKey};
 use super::metadata::ResourceMetadata;
 use super::principal::{self, ClaimNames, Principal};
 use super::revocation::{RevocationList, Revocations};
+use super::shared_revocations::SharedRevocations;
 use super::{Reason, token};
 use jsonwebtoken::Algorithm;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct Authenticator {
     pub metadata: ResourceMetadata,
     /// Revocations from the configured file.
     pub revoked: Option<RevocationList>,
+    /// Revocations shared through Redis, if configured.
+    pub shared: Option<Arc<SharedRevocations>>,
     cache: TokenCache,
 }
 
@@ -76,12 +79,23 @@ impl Authenticator {
             required_scopes,
             metadata,
             revoked,
+            shared: None,
             cache: TokenCache::new(cache_size),
         }
     }
 
-    /// Starts fetching every remote key set (at start-up and after a reload).
+    /// Adds revocations shared through Redis.
+    pub fn with_shared_revocations(mut self, shared: Arc<SharedRevocations>) -> Authenticator {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Starts fetching every remote key set and mirroring shared revocations
+    /// (at start-up and after a reload).
     pub fn prefetch(&self) {
+        if let Some(shared) = &self.shared {
+            shared.start();
+        }
         for issuer in &self.issuers {
             if let KeySource::Remote(remote) = &issuer.keys {
                 remote.refresh_if_due();
@@ -205,7 +219,8 @@ impl Authenticator {
             .revoked
             .as_ref()
             .is_some_and(|r| r.is_revoked(jti, now));
-        if in_file || revoked.is_revoked(jti, now) {
+        let shared = self.shared.as_ref().is_some_and(|r| r.is_revoked(jti, now));
+        if in_file || shared || revoked.is_revoked(jti, now) {
             return Err(Reason::Revoked);
         }
         Ok(())

@@ -11,7 +11,7 @@
 //! - [`claims`]: registered-claim checks, lifetime and age bounds (pure).
 //! - [`principal`]: the identity later stages read (pure).
 //! - [`cache`]: validated tokens until they expire.
-//! - [`revocation`]: revoked `jti`s.
+//! - [`revocation`]: revoked `jti`s; [`shared_revocations`]: shared through Redis.
 //! - [`metadata`]: protected resource metadata and challenges (pure).
 //! - [`authenticator`]: the above, in order, for one token.
 //! - [`upstream_token`]: tokens the gateway itself obtains for upstreams
@@ -37,6 +37,7 @@ pub mod metadata;
 pub mod principal;
 pub mod reason;
 pub mod revocation;
+pub mod shared_revocations;
 pub mod token;
 pub mod upstream_token;
 

@@ -7,7 +7,10 @@
 //! reachable cannot be used to deny service by revoking. It is never served on
 //! the MCP listener. Body: `{"jti": "...", "exp": 1767225600}`; `exp` (the
 //! revoked token's expiry, seconds since the epoch) defaults to 24 hours from
-//! now, the longest token lifetime the gateway accepts.
+//! now, the longest token lifetime the gateway accepts. With
+//! `revocation.redis`, the entry is also written to Redis so every replica
+//! applies it; if that fails the answer is 502 and the entry holds on this
+//! replica only.
 
 use super::admin::json;
 use crate::authn;
@@ -62,16 +65,23 @@ pub async fn revoke(req: Request<Incoming>, shared: &Shared) -> Response<Full<By
             None => return bad("`exp` must be seconds since the epoch"),
         },
     };
-    match shared.revocations.revoke(jti, exp, now) {
-        Ok(()) => {
-            tracing::info!(target: "portcullis::admin", jti, exp, "token id revoked");
-            json(
-                StatusCode::OK,
-                j!({"revoked": jti, "until": exp}).to_string(),
-            )
-        }
-        Err(e) => bad(&e.to_string()),
+    if let Err(e) = shared.revocations.revoke(jti, exp, now) {
+        return bad(&e.to_string());
     }
+    tracing::info!(target: "portcullis::admin", jti, exp, "token id revoked");
+    if let authn::Authn::Jwt(a) = &snapshot.config.authentication.authn
+        && let Some(store) = &a.shared
+        && let Err(e) = store.revoke(jti, exp).await
+    {
+        tracing::error!(error = %e, jti, "revocation not shared through redis");
+        let body = j!({"revoked": jti, "until": exp, "shared": false,
+                       "error": "revoked on this replica only: redis unavailable"});
+        return json(StatusCode::BAD_GATEWAY, body.to_string());
+    }
+    json(
+        StatusCode::OK,
+        j!({"revoked": jti, "until": exp}).to_string(),
+    )
 }
 
 fn bad(message: &str) -> Response<Full<Bytes>> {

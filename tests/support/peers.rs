@@ -223,3 +223,44 @@ fn basic((id, secret): (&str, &str)) -> String {
     let pair = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
     format!("Basic {pair}")
 }
+
+/// A real Redis server (Debian's `redis-server`) on a free loopback port,
+/// without persistence; killed on drop.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub url: String,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let found = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "redis-server is missing: run scripts/install-peers (it installs Debian's redis-server)"
+        );
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        wait_for_port(port).await;
+        RedisServer {
+            child: Some(child),
+            url: format!("redis://127.0.0.1:{port}/0"),
+        }
+    }
+
+    /// Stops the server (and waits for it to exit).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}

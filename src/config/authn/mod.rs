@@ -8,13 +8,14 @@
 mod issuer;
 pub mod raw;
 
-pub use raw::{RawAuthentication, RawIssuer, RawMode, RawRefresh, RawRevocation};
+pub use raw::{RawAuthentication, RawIssuer, RawMode, RawRedis, RawRefresh, RawRevocation};
 
 use super::ConfigError;
 use super::units::{ByteSize, HumanDuration};
 use crate::authn::http::HttpClient;
 use crate::authn::metadata::ResourceMetadata;
 use crate::authn::revocation::RevocationList;
+use crate::authn::shared_revocations::SharedRevocations;
 use crate::authn::{Authenticator, Authn};
 use http::Uri;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,12 @@ pub fn compile(
                 .as_ref()
                 .map(|f| revocation_file(&cx, f, max_revocations, watched))
                 .transpose()?;
-            Authn::Jwt(Arc::new(jwt(&cx, raw, listen, revoked, watched)?))
+            let mut authenticator = jwt(&cx, raw, listen, revoked, watched)?;
+            if let Some(redis) = &revocation.redis {
+                authenticator =
+                    authenticator.with_shared_revocations(shared(&cx, redis, max_revocations)?);
+            }
+            Authn::Jwt(Arc::new(authenticator))
         }
         _ if !raw.issuers.is_empty() => {
             return Err(cx.err(
@@ -157,6 +163,24 @@ fn jwt(
         revoked,
         raw.cache_size.unwrap_or(10_000),
     ))
+}
+
+fn shared(
+    cx: &Ctx<'_>,
+    raw: &RawRedis,
+    capacity: usize,
+) -> Result<Arc<SharedRevocations>, ConfigError> {
+    let poll = duration(raw.poll_interval, 2);
+    if poll.is_zero() {
+        return Err(cx.err(
+            "authentication.revocation.redis.poll_interval",
+            "must be longer than zero",
+        ));
+    }
+    let key = raw.key.as_deref().unwrap_or("portcullis:revoked");
+    SharedRevocations::new(&raw.url, key, poll, capacity)
+        .map(Arc::new)
+        .map_err(|m| cx.err("authentication.revocation.redis.url", m))
 }
 
 fn revocation_file(

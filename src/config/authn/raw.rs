@@ -145,4 +145,21 @@ pub struct RawRevocation {
     /// endpoint is off.
     #[serde(default)]
     pub admin_token_file: Option<PathBuf>,
+    /// Revocations shared by every replica through Redis.
+    #[serde(default)]
+    pub redis: Option<RawRedis>,
+}
+
+/// `revocation.redis:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    /// e.g. `redis://127.0.0.1:6379/0` (`rediss://` for TLS).
+    pub url: String,
+    /// The sorted set holding `jti` -> `exp`. Default `portcullis:revoked`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// How often each replica mirrors the set. Default `2s`.
+    #[serde(default)]
+    pub poll_interval: Option<HumanDuration>,
 }
