@@ -294,3 +294,69 @@ async fn a_reload_while_the_issuer_is_down_keeps_the_keys_already_fetched() {
         "the reloaded configuration still has the keys"
     );
 }
+
+#[tokio::test]
+async fn the_access_record_names_the_principal_or_the_reason_for_refusal() {
+    let keys = Keys::generate().await;
+    let upstream = Recorder::ok().await;
+    let port = crate::support::peers::free_port();
+    let file = keys.file("serve.yaml");
+    let yaml = crate::support::gateway::default_yaml(&upstream.url())
+        .replace(
+            "address: 127.0.0.1:0\nadmin",
+            &format!("address: 127.0.0.1:{port}\nadmin"),
+        )
+        .replace("format: text", "format: json")
+        .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
+    std::fs::write(&file, yaml).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    crate::support::peers::wait_for_port(port).await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let delegated = claims_with(json!({"act": {"sub": "orchestrator"}}));
+    let good = keys
+        .token(json!({"alg": "PS384", "claims": delegated}))
+        .await;
+    assert_eq!(auth::call_url(&url, Some(&good)).await.status, 200);
+    let now = auth::now();
+    let expired = claims_with(json!({"iat": now - 900, "exp": now - 600}));
+    let expired = keys.token(json!({"alg": "PS384", "claims": expired})).await;
+    assert_eq!(auth::call_url(&url, Some(&expired)).await.status, 401);
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let records: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.contains("portcullis::access"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{stderr}");
+    let ok = &records[0];
+    assert_eq!(ok["principal"], "alice");
+    assert_eq!(ok["principal.issuer"], auth::ISSUER);
+    assert_eq!(ok["principal.tenant"], "acme");
+    assert_eq!(ok["principal.client"], "agent-1");
+    assert_eq!(
+        ok["principal.actor"], "orchestrator",
+        "the delegation chain"
+    );
+    assert!(ok.get("auth.reason").is_none());
+    let refused = &records[1];
+    assert_eq!(refused["http.status"], 401);
+    assert_eq!(refused["auth.reason"], "expired");
+    assert!(refused.get("principal").is_none());
+    assert!(!stderr.contains(&expired), "the token is never logged");
+    assert!(!stderr.contains(&good), "the token is never logged");
+}
