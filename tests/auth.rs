@@ -213,6 +213,7 @@ async fn unknown_kids_cost_one_jwks_fetch_and_a_jwks_outage_keeps_the_last_good_
         .map(|i| json!({"alg": "ES256", "kid": format!("made-up-{i}"), "key": "es256", "claims": claims()}))
         .collect();
     let forged = keys.mint(&specs).await;
+    let started = std::time::Instant::now();
     let mut flood = tokio::task::JoinSet::new();
     for token in forged {
         let url = gw.url();
@@ -221,11 +222,11 @@ async fn unknown_kids_cost_one_jwks_fetch_and_a_jwks_outage_keeps_the_last_good_
     while let Some(status) = flood.join_next().await {
         assert_eq!(status.unwrap(), 401);
     }
-    assert!(
-        idp.count() <= before + 1,
-        "{} fetches for 20 unknown kids",
-        idp.count() - before
-    );
+    // One refetch for all the misses; the 1s refresh interval may add a due
+    // refresh per second elapsed (the machine may be slow), never one per kid.
+    let due = started.elapsed().as_secs() as usize + 1;
+    let fetched = idp.count() - before;
+    assert!(fetched <= 1 + due, "{fetched} fetches for 20 unknown kids");
     assert_eq!(auth::failures(&gw).await, json!({"unknown_key": 20}));
 
     // The JWKS endpoint goes down: the keys fetched last keep working.

@@ -20,7 +20,7 @@ fn section(op: &OidcProvider, resource: &str, extra: &str) -> String {
     format!(
         "authentication:\n  mode: jwt\n  resource: {resource}\n{extra}  issuers:\n    - issuer: {issuer}\n      \
          algorithms: [RS256]\n      discovery: true\n      required_claims: [jti, client_id]\n      \
-         refresh:\n        interval: 2s\n        min_interval: 1s\n        unknown_kid_cooldown: 1s\n",
+         refresh:\n        interval: 2s\n        min_interval: 1s\n        max_interval: 2s\n        unknown_kid_cooldown: 1s\n",
         issuer = op.issuer
     )
 }
