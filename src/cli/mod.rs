@@ -65,17 +65,23 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            if let Err(e) = telemetry::init(rt.logging.0, &rt.logging.1) {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+            let _logs = match telemetry::init(rt.logging.0, &rt.logging.1) {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             serve_until_signal(rt).await
         }
         Command::Demo { listen } => {
-            if let Err(e) = telemetry::init(false, "warn,portcullis::access=info") {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+            let _logs = match telemetry::init(false, "warn,portcullis::access=info") {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             match demo::start(&listen).await {
                 Ok(running) => {
                     println!("{}", demo::instructions(running.mcp_addr()));
