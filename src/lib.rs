@@ -7,6 +7,8 @@
 //! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
 //! - [`pipeline`]: the ordered stages every MCP request passes through.
 //! - [`upstream`]: the connection to the MCP server behind the gateway.
+//! - [`federation`]: naming and merging across several upstreams.
+//! - [`session`]: sealed, replica-safe legacy session ids.
 //! - [`demo`]: the embedded demo MCP server behind `portcullis demo`.
 //! - [`telemetry`]: structured logs.
 //! - [`cli`]: the command line.
@@ -14,8 +16,10 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod federation;
 pub mod pipeline;
 pub mod protocol;
 pub mod server;
+pub mod session;
 pub mod telemetry;
 pub mod upstream;
