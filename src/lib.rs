@@ -6,6 +6,7 @@
 //! - [`config`]: the YAML file, compiled once into a runtime snapshot; reload.
 //! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
 //! - [`pipeline`]: the ordered stages every MCP request passes through.
+//! - [`scan`]: the in-process injection and secret scanner (pure).
 //! - [`upstream`]: the connection to the MCP server behind the gateway.
 //! - [`demo`]: the embedded demo MCP server behind `portcullis demo`.
 //! - [`telemetry`]: structured logs.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod pipeline;
 pub mod protocol;
+pub mod scan;
 pub mod server;
 pub mod telemetry;
 pub mod upstream;

@@ -1,0 +1,1 @@
+//! Tool pinning (see below).
