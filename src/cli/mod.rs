@@ -3,6 +3,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use crate::{config, demo, server, telemetry};
+
+pub mod scan;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,12 @@ pub enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Offline injection scanning, evaluation and training.
+    Scan {
+        /// What to do.
+        #[command(subcommand)]
+        command: scan::ScanCommand,
+    },
     /// Run the gateway in front of an embedded demo MCP server and print what to try.
     Demo {
         /// Where the gateway listens.
@@ -41,6 +49,7 @@ pub enum Command {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Scan { command } => scan::run(command),
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {
                 println!(

@@ -151,7 +151,7 @@ pub fn score_file(scanner: &Scanner, model: Option<&Model>, file: &str, rows: &[
                     .findings
                     .iter()
                     .filter(|f| f.severity >= min)
-                    .map(|f| f.rule_id.to_string())
+                    .map(|f| format!("{} {}", f.rule_id, f.explanation))
                     .collect();
                 s.samples.push(format!(
                     "false positive [{}]: {}",
@@ -302,20 +302,21 @@ pub fn train_shipped(scanner: &Scanner, files: &[(String, Vec<Row>)], opts: &Opt
     model
 }
 
-/// Leave-one-file-out evaluation: for each file, a model trained on the other
-/// trainable files with thresholds from their own out-of-fold scores (3 inner
-/// folds); files that are not trainable get the model trained on every
-/// trainable file, likewise thresholded.
+/// Leave-one-file-out models, one per file: for a trainable file, a model
+/// trained on the other trainable files with thresholds from their own
+/// out-of-fold scores (3 inner folds); for any other file, the model trained
+/// on every trainable file, likewise thresholded. Score each file with its
+/// model through [`score_file`].
 pub fn leave_one_file_out(
     scanner: &Scanner,
     files: &[(String, Vec<Row>)],
     opts: &Options,
-) -> Vec<FileScore> {
+) -> Vec<Model> {
     let feats = featurize_files(scanner, files);
     let all_train: Vec<&Featurized> = feats.iter().filter(|f| trainable(&f.name)).collect();
     let mut shared: Option<Model> = None;
     let mut out = Vec::new();
-    for (name, rows) in files {
+    for (name, _) in files {
         let model = if trainable(name) {
             let rest: Vec<&Featurized> = all_train
                 .iter()
@@ -334,7 +335,7 @@ pub fn leave_one_file_out(
                 })
                 .clone()
         };
-        out.push(score_file(scanner, Some(&model), name, rows));
+        out.push(model);
     }
     out
 }

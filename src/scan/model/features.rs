@@ -160,6 +160,7 @@ struct SentenceState {
     tokens: usize,
     leader: bool,
     first_token_line: usize,
+    code_chars: usize,
 }
 
 /// Computes the features of folded text `text` for `group`. `extras` must be
@@ -183,6 +184,7 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
         tokens: 0,
         leader: false,
         first_token_line: 0,
+        code_chars: 0,
     };
     let mut sentences_on_line = 0usize;
     // The last finished sentence: (imperative opening, its line, first on its line).
@@ -190,10 +192,10 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        let (tok_end, single) = if c.is_ascii_alphanumeric() {
+        let (tok_end, single) = if is_word_byte(c) {
             let mut j = i + 1;
             while j < b.len()
-                && (b[j].is_ascii_alphanumeric() || (b[j] >= 0x80 && !is_cjk_at(text, j)))
+                && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j)))
             {
                 j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
             }
@@ -205,7 +207,7 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
             } else if text[i..].chars().next().is_some_and(char::is_alphanumeric) {
                 let mut j = i + len;
                 while j < b.len()
-                    && (b[j].is_ascii_alphanumeric() || (b[j] >= 0x80 && !is_cjk_at(text, j)))
+                    && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j)))
                 {
                     j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
                 }
@@ -242,11 +244,18 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
                     tokens: 0,
                     leader: false,
                     first_token_line: line,
+                    code_chars: 0,
                 };
             }
             if c == b'\n' {
                 line += 1;
                 sentences_on_line = 0;
+            }
+            if matches!(
+                c,
+                b'=' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b'<' | b'>' | b'$' | b'#'
+            ) {
+                sent.code_chars += 1;
             }
             i += 1;
             continue;
@@ -378,6 +387,10 @@ fn end_sentence(
         question && first_line_alone,
     );
     let span = s.start..end;
+    // Structural findings are for prose: long or code-like "sentences" are left to the model.
+    if s.tokens > 48 || s.code_chars >= 3 {
+        return;
+    }
     if s.imp0 && resp && you {
         doc.structs
             .push((StructKind::InstructionToResponder, span.clone()));
@@ -408,6 +421,11 @@ fn grams(word: &[u8], out: &mut Vec<u32>) {
         let h = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
         out.push(index(h, NS_GRAM));
     }
+}
+
+#[inline]
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 #[inline]
