@@ -54,6 +54,9 @@ pub enum ScanCommand {
         /// Print missed injections and false positives.
         #[arg(long)]
         samples: bool,
+        /// Write every missed injection and false positive to DIR/<file>.misses.jsonl.
+        #[arg(long)]
+        dump: Option<PathBuf>,
         /// Rule packs folder (default: built in).
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -189,6 +192,7 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
             rules_only,
             check,
             samples,
+            dump,
             rules,
             model,
         } => {
@@ -210,6 +214,9 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
                 let score = eval::score_file(&s, m.as_ref(), name, rows);
                 let secs = t0.elapsed().as_secs_f64();
                 print_score(&score, secs, &format, samples);
+                if let Some(d) = &dump {
+                    dump_misses(d, &score, rows)?;
+                }
                 scores.push(score);
             }
             match check {
@@ -251,6 +258,25 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn dump_misses(dir: &Path, s: &FileScore, rows: &[Row]) -> Result<(), String> {
+    let mut out = String::new();
+    for (what, list) in [
+        ("missed", &s.missed_rows),
+        ("false_positive", &s.false_positive_rows),
+    ] {
+        for &i in list {
+            if let Some(r) = rows.get(i) {
+                out.push_str(
+                    &serde_json::json!({"what": what, "row": i, "text": r.text}).to_string(),
+                );
+                out.push('\n');
+            }
+        }
+    }
+    let path = dir.join(format!("{}.misses.jsonl", s.file));
+    std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn pct(x: Option<f64>) -> String {

@@ -32,7 +32,7 @@ pub const TRAINABLE: &[&str] = &[
 ];
 
 /// The false-positive rate the model's thresholds aim at, per benign-bearing file.
-pub const TARGET_MODEL_FPR: f64 = 0.004;
+pub const TARGET_MODEL_FPR: f64 = 0.003;
 
 /// One labelled row.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,8 +93,12 @@ pub struct FileScore {
     pub rules_false_positives: usize,
     /// Bytes of text.
     pub bytes: usize,
-    /// Up to 5 missed injections and 5 false positives (first 160 chars), for reports.
+    /// Up to 5 missed injections and 10 false positives (first 160 chars), for reports.
     pub samples: Vec<String>,
+    /// Row indices of every missed injection.
+    pub missed_rows: Vec<usize>,
+    /// Row indices of every false positive.
+    pub false_positive_rows: Vec<usize>,
 }
 
 impl FileScore {
@@ -125,7 +129,7 @@ pub fn score_file(scanner: &Scanner, model: Option<&Model>, file: &str, rows: &[
         file: file.to_owned(),
         ..FileScore::default()
     };
-    for row in rows {
+    for (index, row) in rows.iter().enumerate() {
         let surface = row.surface();
         let report = scanner.scan_text_with(surface, &row.text, model);
         let min = scanner.settings().min_severity(surface);
@@ -139,6 +143,9 @@ pub fn score_file(scanner: &Scanner, model: Option<&Model>, file: &str, rows: &[
             s.injection += 1;
             s.detected += usize::from(flagged);
             s.rules_detected += usize::from(by_rules);
+            if !flagged {
+                s.missed_rows.push(index);
+            }
             if !flagged && s.samples.len() < 5 {
                 s.samples.push(format!("missed: {}", one_line(&row.text)));
             }
@@ -146,7 +153,10 @@ pub fn score_file(scanner: &Scanner, model: Option<&Model>, file: &str, rows: &[
             s.benign += 1;
             s.false_positives += usize::from(flagged);
             s.rules_false_positives += usize::from(by_rules);
-            if flagged && s.samples.len() < 10 {
+            if flagged {
+                s.false_positive_rows.push(index);
+            }
+            if flagged && s.samples.len() < 15 {
                 let why: Vec<_> = report
                     .findings
                     .iter()

@@ -284,6 +284,10 @@ impl Scanner {
                         "struct.override-instructions",
                         "an order to drop instructions",
                     ),
+                    StructKind::InstructionAtEdge => (
+                        "struct.instruction-at-edge",
+                        "an order or question alone at the edge of a record-like document",
+                    ),
                 };
                 let orig = norm.original_span(span.clone(), text);
                 out.push(finding(
@@ -468,7 +472,7 @@ impl Scanner {
 pub fn group_of(surface: Surface) -> Group {
     match surface {
         Surface::ToolArguments | Surface::PromptArguments => Group::Direct,
-        Surface::ToolDescription => Group::Description,
+        // Descriptions are data from a server, like results: one model group.
         _ => Group::Indirect,
     }
 }

@@ -42,6 +42,9 @@ pub enum StructKind {
     AddressedToAi,
     /// An override verb next to "instructions" / "prompt" / "rules".
     OverrideInstructions,
+    /// An order or question alone on the first or last line of a document that
+    /// otherwise holds records (table rows, `key: value` headers, code fences).
+    InstructionAtEdge,
 }
 
 /// The features of one text, grouped by token.
@@ -189,14 +192,17 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
     let mut sentences_on_line = 0usize;
     // The last finished sentence: (imperative opening, its line, first on its line).
     let mut last = (false, 0usize, false);
+    // Lines that look like records, and the candidate edge sentences.
+    let mut data_lines = usize::from(is_data_line(b));
+    let mut code_total = 0usize;
+    let mut first_edge: Option<Range<usize>> = None;
+    let mut last_edge: Option<Range<usize>> = None;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         let (tok_end, single) = if is_word_byte(c) {
             let mut j = i + 1;
-            while j < b.len()
-                && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j)))
-            {
+            while j < b.len() && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j))) {
                 j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
             }
             (j, false)
@@ -206,9 +212,7 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
                 (i + len, true)
             } else if text[i..].chars().next().is_some_and(char::is_alphanumeric) {
                 let mut j = i + len;
-                while j < b.len()
-                    && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j)))
-                {
+                while j < b.len() && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j))) {
                     j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
                 }
                 (j, false)
@@ -236,6 +240,12 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
                     lone_line && line == 0,
                 );
                 last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
+                let edge_like = (sent.imp0 || question) && sent.tokens >= 4 && sent.code_chars < 3;
+                if line == 0 && lone_line && edge_like {
+                    first_edge = Some(sent.start..i + 1);
+                }
+                last_edge = (edge_like && sentences_on_line == 0 && sent.first_token_line > 0)
+                    .then(|| sent.start..i + 1);
                 sentences_on_line += 1;
                 sent = SentenceState {
                     start: i + 1,
@@ -250,12 +260,14 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
             if c == b'\n' {
                 line += 1;
                 sentences_on_line = 0;
+                data_lines += usize::from(is_data_line(&b[i + 1..]));
             }
             if matches!(
                 c,
                 b'=' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b'<' | b'>' | b'$' | b'#'
             ) {
                 sent.code_chars += 1;
+                code_total += 1;
             }
             i += 1;
             continue;
@@ -313,6 +325,15 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
             lone && line == 0,
         );
         last = (sent.imp0, sent.first_token_line, lone);
+        let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3;
+        last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
+    }
+    // Edge instructions are a prose-in-records signal; code has too many
+    // imperative comments and docstrings for it.
+    if line >= 2 && data_lines >= 1 && code_total * 40 < b.len() {
+        for span in [first_edge, last_edge].into_iter().flatten() {
+            doc.structs.push((StructKind::InstructionAtEdge, span));
+        }
     }
     // Last-line feature: the final sentence, an order alone on its line, after other lines.
     push_sent(
@@ -421,6 +442,27 @@ fn grams(word: &[u8], out: &mut Vec<u32>) {
         let h = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
         out.push(index(h, NS_GRAM));
     }
+}
+
+/// A line that reads as a record: a table row, a code fence, or `key: value`.
+fn is_data_line(line: &[u8]) -> bool {
+    let mut i = 0;
+    while i < line.len() && line[i] == b' ' {
+        i += 1;
+    }
+    let rest = &line[i..];
+    if rest.first() == Some(&b'|') || rest.starts_with(b"```") {
+        return true;
+    }
+    let key = rest
+        .iter()
+        .take(25)
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b' ')
+        .count();
+    key >= 2
+        && rest.get(key) == Some(&b':')
+        && rest.get(key + 1) == Some(&b' ')
+        && rest.get(key + 2).is_some_and(|c| *c != b'\n' && *c != b' ')
 }
 
 #[inline]

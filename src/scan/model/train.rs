@@ -38,9 +38,9 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            epochs: 12,
-            learning_rate: 0.2,
-            l2: 1e-5,
+            epochs: 8,
+            learning_rate: 0.1,
+            l2: 1e-3,
             seed: 0x5EED_CAFE,
         }
     }
