@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check` and `demo`. This is the only code that
+//! The command line: `serve`, `check`, `demo`, `scan` and `pins`. This is the only code that
 //! prints to stdout and stderr directly; everything else logs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -38,6 +38,12 @@ pub enum Command {
         #[command(subcommand)]
         command: scan::ScanCommand,
     },
+    /// Tool pinning: diff and approve tool definitions against a pins file.
+    Pins {
+        /// What to do.
+        #[command(subcommand)]
+        command: scan::PinsCommand,
+    },
     /// Run the gateway in front of an embedded demo MCP server and print what to try.
     Demo {
         /// Where the gateway listens.
@@ -50,6 +56,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Scan { command } => scan::run(command),
+        Command::Pins { command } => scan::run_pins(command),
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {
                 println!(
