@@ -231,43 +231,41 @@ fn as_text(bytes: Vec<u8>) -> Option<String> {
 /// words separated by two or more. Needs a run of at least 12 such letters.
 fn spaced(text: &str) -> Option<Derived> {
     let b = text.as_bytes();
+    let n = b.len();
+    let is_gap = |c: u8| c == b' ' || c == b'\n';
     let mut best: Option<Range<usize>> = None;
+    // The current run of one-character tokens: (start, letters, end).
+    let mut run: Option<(usize, usize, usize)> = None;
+    let close = |run: Option<(usize, usize, usize)>, best: &mut Option<Range<usize>>| {
+        if let Some((start, letters, end)) = run
+            && letters >= 12
+            && best.as_ref().is_none_or(|r| end - start > r.len())
+        {
+            *best = Some(start..end);
+        }
+    };
     let mut i = 0;
-    while i + 2 < b.len() {
+    while i < n {
+        while i < n && is_gap(b[i]) {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
         let start = i;
-        let mut letters = 0;
-        let mut j = i;
-        // A run is: char, then (one space, char | 2+ spaces, char)*.
-        while j < b.len() && b[j] != b' ' && b[j] != b'\n' {
-            let next = text[j..].chars().next().map_or(1, char::len_utf8);
-            let after = j + next;
-            if after < b.len() && b[after] != b' ' && b[after] != b'\n' {
-                break;
-            }
-            letters += 1;
-            let mut k = after;
-            while k < b.len() && (b[k] == b' ' || b[k] == b'\n') {
-                k += 1;
-            }
-            if k == after || k >= b.len() {
-                j = after;
-                break;
-            }
-            j = k;
+        let first_end = (start + utf8_len(b[start])).min(n);
+        let mut j = first_end;
+        while j < n && !is_gap(b[j]) {
+            j += 1;
         }
-        if letters >= 12 {
-            let end = j.min(b.len());
-            if best.as_ref().is_none_or(|r| end - start > r.len()) {
-                best = Some(start..end);
-            }
-            i = end.max(i + 1);
+        if j == first_end {
+            run = Some(run.map_or((start, 1, j), |(s, l, _)| (s, l + 1, j)));
         } else {
-            i = text[i..]
-                .char_indices()
-                .nth(1)
-                .map_or(b.len(), |(k, _)| i + k);
+            close(run.take(), &mut best);
         }
+        i = j;
     }
+    close(run, &mut best);
     let span = best?;
     let run = &text[span.clone()];
     let mut joined = String::with_capacity(run.len() / 2);
@@ -288,6 +286,15 @@ fn spaced(text: &str) -> Option<Derived> {
         span,
         text: joined,
     })
+}
+
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
 }
 
 /// Rotates ASCII letters by 13.

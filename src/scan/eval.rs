@@ -34,6 +34,9 @@ pub const TRAINABLE: &[&str] = &[
 /// The false-positive rate the model's thresholds aim at, per benign-bearing file.
 pub const TARGET_MODEL_FPR: f64 = 0.003;
 
+/// The least model threshold on direct surfaces (prompts and arguments).
+pub const DIRECT_MIN_THRESHOLD: f32 = 0.99;
+
 /// One labelled row.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Row {
@@ -256,6 +259,9 @@ fn thresholds_from(scores: &[(String, Group, bool, f32)]) -> [f32; 4] {
     for ((_, g), mut v) in per {
         t[g] = t[g].max(threshold_for(&mut v, TARGET_MODEL_FPR));
     }
+    // A user's own prompt addresses the assistant in the second person by
+    // design; the model may only overrule that with near certainty.
+    t[Group::Direct as usize] = t[Group::Direct as usize].max(DIRECT_MIN_THRESHOLD);
     t
 }
 

@@ -78,7 +78,8 @@ pub struct Normalized {
 pub fn normalize(input: &str) -> Normalized {
     let mut n = Folder {
         out: Vec::with_capacity(input.len() + 8),
-        anchors: Vec::new(),
+        // The map starts at (0, 0) so that a text without any change maps 1:1.
+        anchors: vec![(0, 0)],
         delta: 0,
         pending: None,
         signals: Vec::new(),
@@ -90,6 +91,22 @@ pub fn normalize(input: &str) -> Normalized {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        // Fast path: a run of printable ASCII with single spaces maps 1:1
+        // (only lower-casing), so it is copied in bulk.
+        if (0x21..0x7F).contains(&b) && n.pending.is_none() {
+            let start = i;
+            while i < bytes.len() {
+                let c = bytes[i];
+                let simple = (0x21..0x7F).contains(&c)
+                    || (c == b' ' && bytes.get(i + 1).is_some_and(|d| (0x21..0x7F).contains(d)));
+                if !simple {
+                    break;
+                }
+                i += 1;
+            }
+            n.copy_ascii(&bytes[start..i], start);
+            continue;
+        }
         if b < 0x80 {
             n.ascii(b, i);
             i += 1;
@@ -125,7 +142,7 @@ impl Folder {
     #[inline]
     fn sync(&mut self, orig: usize) {
         let d = self.out.len() as i64 - orig as i64;
-        if d != self.delta || self.anchors.is_empty() {
+        if d != self.delta {
             self.anchors.push((self.out.len() as u32, orig as u32));
             self.delta = d;
         }
@@ -151,6 +168,17 @@ impl Folder {
             }
             None => self.pending = Some((if newline { b'\n' } else { b' ' }, at)),
         }
+    }
+
+    /// Appends printable ASCII (with single spaces) lower-cased, starting at original `at`.
+    fn copy_ascii(&mut self, run: &[u8], at: usize) {
+        self.variation_run = 0;
+        if self.delta != self.out.len() as i64 - at as i64 {
+            self.sync(at);
+        }
+        let from = self.out.len();
+        self.out.extend_from_slice(run);
+        self.out[from..].make_ascii_lowercase();
     }
 
     #[inline]

@@ -109,3 +109,10 @@ fn many_variation_selectors_are_flagged() {
 fn literals_fold_like_text() {
     assert_eq!(fold_literal("  IGNORE  Previous "), "ignore previous");
 }
+
+#[test]
+fn an_unchanged_text_maps_spans_one_to_one() {
+    let original = "an unfiltered chatbot";
+    let n = normalize(original);
+    assert_eq!(&original[n.original_span(3..13, original)], "unfiltered");
+}

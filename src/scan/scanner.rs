@@ -9,9 +9,11 @@
 use super::ScanError;
 use super::config::ScanSettings;
 use super::decode::{self, Budget, Derived, Encoding};
-use super::model::features::{Doc, Extra, Group, StructKind, extra_hash, featurize};
+use super::model::features::{
+    Doc, Extra, Group, Scores, StructKind, extra_hash, featurize, featurize_into,
+};
 use super::model::{Model, weights};
-use super::normalize::{Normalized, normalize};
+use super::normalize::{Normalized, SignalKind, normalize};
 use super::rules::{Matches, RuleSet};
 use super::types::{Category, Finding, Report, Severity, Surface};
 use serde_json::Value;
@@ -256,10 +258,16 @@ impl Scanner {
         let matches = self.rules.find(surface, text, &norm);
         self.rule_findings(&matches, text, out);
         for s in &norm.signals {
+            // Text spelled in tag characters is invisible to people and read by
+            // models; no legitimate text does that beyond short emoji flag tags.
+            let severity = match (&s.kind, &norm.tag_text) {
+                (SignalKind::TagSmuggling, Some((_, t))) if is_smuggled_text(t) => Severity::High,
+                _ => Severity::Info,
+            };
             out.push(finding(
                 Arc::from(s.kind.rule_id()),
                 Category::Obfuscation,
-                Severity::Info,
+                severity,
                 Some(s.span.clone()),
                 format!("{} occurrence(s)", s.count),
             ));
@@ -268,7 +276,10 @@ impl Scanner {
             self.scan_derived(surface, text, &norm, &matches, depth, model, out);
         }
         let group = group_of(surface);
-        let doc = self.doc(surface, &norm, &matches);
+        // Scanning featurises straight into per-token scores: no feature list.
+        let extras = self.extras(&norm, &matches);
+        let mut doc = Scores::new(model.map_or(&[][..], |m| &m.weights[..]));
+        featurize_into(&norm.text, group, &self.rules.lexicon, &extras, &mut doc);
         if !surface.is_outbound() {
             for (kind, span) in &doc.structs {
                 let (id, what) = match kind {
@@ -300,10 +311,14 @@ impl Scanner {
             }
         }
         let model = model?;
-        if doc.is_empty() {
+        if doc.sums.is_empty() {
             return None;
         }
-        let s = model.score(&doc, group);
+        let (margin, window) = model.best_window_of(&doc.sums, &doc.counts, group);
+        let s = super::model::Score {
+            probability: super::model::sigmoid(margin),
+            window,
+        };
         let threshold = self.settings.model_threshold[surface as usize]
             .unwrap_or_else(|| model.threshold(group));
         if s.probability >= threshold {
@@ -314,8 +329,13 @@ impl Scanner {
                 }
                 _ => None,
             };
-            let strongest: Vec<String> = model
-                .strongest_tokens(&doc, s.window, 5)
+            let mut top: Vec<(usize, f32)> = (a..b)
+                .filter_map(|t| Some((t, *doc.sums.get(t)?)))
+                .filter(|&(_, w)| w > 0.0)
+                .collect();
+            top.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            top.truncate(5);
+            let strongest: Vec<String> = top
                 .into_iter()
                 .filter_map(|(t, w)| {
                     let r = doc.spans.get(t)?;
@@ -439,7 +459,7 @@ impl Scanner {
     }
 
     /// The model's features for a folded text and its rule matches.
-    fn doc(&self, surface: Surface, norm: &Normalized, matches: &Matches) -> Doc {
+    fn extras(&self, norm: &Normalized, matches: &Matches) -> Vec<Extra> {
         let mut extras: Vec<Extra> = matches
             .hits
             .iter()
@@ -457,15 +477,25 @@ impl Scanner {
             });
         }
         extras.sort_by_key(|e| e.at);
-        featurize(&norm.text, group_of(surface), &self.rules.lexicon, &extras)
+        extras
     }
 
     /// The model's features for `text` on `surface` (for training).
     pub fn features(&self, surface: Surface, text: &str) -> Doc {
         let norm = normalize(text);
         let matches = self.rules.find(surface, text, &norm);
-        self.doc(surface, &norm, &matches)
+        let extras = self.extras(&norm, &matches);
+        featurize(&norm.text, group_of(surface), &self.rules.lexicon, &extras)
     }
+}
+
+/// True when tag characters spell more than an emoji subdivision flag
+/// (lowercase letters and digits, at most 7): words, spaces, capitals.
+fn is_smuggled_text(t: &str) -> bool {
+    let flag_like = t.len() <= 7
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    t.len() >= 8 && !flag_like
 }
 
 /// The model group a surface belongs to.

@@ -79,6 +79,108 @@ impl Doc {
     }
 }
 
+/// Where featurisation puts features: a stored [`Doc`] (training) or running
+/// per-token scores ([`Scores`], scanning), so scanning allocates no feature list.
+pub trait Sink {
+    /// Adds a feature to the token being built.
+    fn feature(&mut self, f: u32);
+    /// Closes the token being built.
+    fn end_token(&mut self, span: Range<u32>);
+    /// Adds a feature to the last closed token.
+    fn late(&mut self, f: u32);
+    /// Number of closed tokens.
+    fn tokens(&self) -> usize;
+    /// Where structural findings go.
+    fn structs(&mut self) -> &mut Vec<(StructKind, Range<usize>)>;
+}
+
+impl Sink for Doc {
+    #[inline]
+    fn feature(&mut self, f: u32) {
+        self.feats.push(f);
+    }
+    #[inline]
+    fn end_token(&mut self, span: Range<u32>) {
+        self.ends.push(self.feats.len() as u32);
+        self.spans.push(span);
+    }
+    fn late(&mut self, f: u32) {
+        if self.ends.is_empty() {
+            return;
+        }
+        self.feats.push(f);
+        if let Some(last) = self.ends.last_mut() {
+            *last = self.feats.len() as u32;
+        }
+    }
+    fn tokens(&self) -> usize {
+        self.ends.len()
+    }
+    fn structs(&mut self) -> &mut Vec<(StructKind, Range<usize>)> {
+        &mut self.structs
+    }
+}
+
+/// Per-token weight sums and feature counts, computed while featurising.
+#[derive(Debug, Clone, Default)]
+pub struct Scores<'a> {
+    weights: &'a [f32],
+    cur: f32,
+    cur_n: u32,
+    /// Sum of the weights of each token's features.
+    pub sums: Vec<f32>,
+    /// Number of features of each token.
+    pub counts: Vec<u32>,
+    /// Folded byte range of each token.
+    pub spans: Vec<Range<u32>>,
+    /// Structural patterns found.
+    pub structs: Vec<(StructKind, Range<usize>)>,
+}
+
+impl<'a> Scores<'a> {
+    /// Scores against `weights` (empty: structure only).
+    pub fn new(weights: &'a [f32]) -> Scores<'a> {
+        Scores {
+            weights,
+            ..Scores::default()
+        }
+    }
+
+    #[inline]
+    fn weight(&self, f: u32) -> f32 {
+        self.weights.get(f as usize).copied().unwrap_or(0.0)
+    }
+}
+
+impl Sink for Scores<'_> {
+    #[inline]
+    fn feature(&mut self, f: u32) {
+        self.cur += self.weight(f);
+        self.cur_n += 1;
+    }
+    #[inline]
+    fn end_token(&mut self, span: Range<u32>) {
+        self.sums.push(self.cur);
+        self.counts.push(self.cur_n);
+        self.spans.push(span);
+        self.cur = 0.0;
+        self.cur_n = 0;
+    }
+    fn late(&mut self, f: u32) {
+        let w = self.weight(f);
+        if let (Some(s), Some(c)) = (self.sums.last_mut(), self.counts.last_mut()) {
+            *s += w;
+            *c += 1;
+        }
+    }
+    fn tokens(&self) -> usize {
+        self.sums.len()
+    }
+    fn structs(&mut self) -> &mut Vec<(StructKind, Range<usize>)> {
+        &mut self.structs
+    }
+}
+
 /// Extra features anchored at a folded offset: rule hits, signals.
 #[derive(Debug, Clone, Copy)]
 pub struct Extra {
@@ -170,12 +272,23 @@ struct SentenceState {
 /// sorted by offset.
 pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) -> Doc {
     let mut doc = Doc {
-        feats: Vec::with_capacity(text.len() * 2),
+        feats: Vec::with_capacity(text.len() + 16),
         ends: Vec::with_capacity(text.len() / 5 + 1),
         spans: Vec::with_capacity(text.len() / 5 + 1),
         structs: Vec::new(),
     };
-    let leaders: Vec<u64> = LEADERS.iter().map(|w| word_hash(w.as_bytes())).collect();
+    featurize_into(text, group, lexicon, extras, &mut doc);
+    doc
+}
+
+/// Featurises into any [`Sink`]; see [`featurize`].
+pub fn featurize_into<S: Sink>(
+    text: &str,
+    group: Group,
+    lexicon: &Lexicon,
+    extras: &[Extra],
+    doc: &mut S,
+) {
     let b = text.as_bytes();
     let mut prev: u64 = 0;
     let mut extra_i = 0;
@@ -230,15 +343,7 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
                     && (i + 1 >= b.len()
                         || b[i + 1] == b'\n'
                         || b.get(i + 1..i + 2) == Some(b" ") && b.get(i + 2) == Some(&b'\n'));
-                end_sentence(
-                    &mut doc,
-                    &sent,
-                    group,
-                    i,
-                    line,
-                    question,
-                    lone_line && line == 0,
-                );
+                end_sentence(doc, &sent, group, i, line, question, lone_line && line == 0);
                 last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
                 let edge_like = (sent.imp0 || question) && sent.tokens >= 4 && sent.code_chars < 3;
                 if line == 0 && lone_line && edge_like {
@@ -275,20 +380,20 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
         let end = tok_end.min(b.len());
         let word = &b[i..end];
         let h = word_hash(word);
-        doc.feats.push(index(h, NS_WORD));
+        doc.feature(index(h, NS_WORD));
         if prev != 0 {
-            doc.feats.push(index(prev.rotate_left(17) ^ h, NS_BIGRAM));
+            doc.feature(index(prev.rotate_left(17) ^ h, NS_BIGRAM));
         }
         prev = h;
         if !single {
-            grams(word, &mut doc.feats);
+            grams(word, doc);
         }
         let classes = lexicon.classes(h);
         if sent.tokens == 0 {
             sent.first_token_line = line;
         }
         let initial = sent.tokens == 0 || (sent.tokens == 1 && sent.leader);
-        if sent.tokens == 0 && leaders.contains(&h) {
+        if sent.tokens == 0 && LEADERS.iter().any(|l| l.as_bytes() == word) {
             sent.leader = true;
         }
         if initial && classes & Cue::Imperative.bit() != 0 {
@@ -297,33 +402,23 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
         if classes != 0 {
             for cue in Cue::ALL {
                 if classes & cue.bit() != 0 {
-                    doc.feats
-                        .push(index(cue as u64 + 16 * group as u64, NS_CUE));
-                    doc.feats.push(index(cue as u64, NS_CUE));
+                    doc.feature(index(cue as u64 + 16 * group as u64, NS_CUE));
+                    doc.feature(index(cue as u64, NS_CUE));
                 }
             }
             sent.mask |= classes;
         }
         sent.tokens += 1;
         while extra_i < extras.len() && extras[extra_i].at < end {
-            doc.feats.push(index(extras[extra_i].hash, NS_EXTRA));
+            doc.feature(index(extras[extra_i].hash, NS_EXTRA));
             extra_i += 1;
         }
-        doc.ends.push(doc.feats.len() as u32);
-        doc.spans.push(i as u32..end as u32);
+        doc.end_token(i as u32..end as u32);
         i = end;
     }
     if sent.tokens > 0 {
         let lone = sentences_on_line == 0;
-        end_sentence(
-            &mut doc,
-            &sent,
-            group,
-            b.len(),
-            line,
-            false,
-            lone && line == 0,
-        );
+        end_sentence(doc, &sent, group, b.len(), line, false, lone && line == 0);
         last = (sent.imp0, sent.first_token_line, lone);
         let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3;
         last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
@@ -332,42 +427,32 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
     // imperative comments and docstrings for it.
     if line >= 2 && data_lines >= 1 && code_total * 40 < b.len() {
         for span in [first_edge, last_edge].into_iter().flatten() {
-            doc.structs.push((StructKind::InstructionAtEdge, span));
+            doc.structs().push((StructKind::InstructionAtEdge, span));
         }
     }
     // Last-line feature: the final sentence, an order alone on its line, after other lines.
     push_sent(
-        &mut doc,
+        doc,
         group,
         Sent::Imp0LastLine,
         last.0 && last.1 > 0 && last.2,
     );
     while extra_i < extras.len() {
-        if doc.ends.is_empty() {
-            break;
-        }
-        doc.feats.push(index(extras[extra_i].hash, NS_EXTRA));
+        doc.late(index(extras[extra_i].hash, NS_EXTRA));
         extra_i += 1;
-        if let Some(last) = doc.ends.last_mut() {
-            *last = doc.feats.len() as u32;
-        }
     }
-    doc
 }
 
-fn push_sent(doc: &mut Doc, group: Group, s: Sent, on: bool) {
-    if !on || doc.ends.is_empty() {
+fn push_sent<S: Sink>(doc: &mut S, group: Group, s: Sent, on: bool) {
+    if !on || doc.tokens() == 0 {
         return;
     }
-    doc.feats.push(index(s as u64, NS_SENT));
-    doc.feats.push(index(s as u64 + 64 * group as u64, NS_SENT));
-    if let Some(last) = doc.ends.last_mut() {
-        *last = doc.feats.len() as u32;
-    }
+    doc.late(index(s as u64, NS_SENT));
+    doc.late(index(s as u64 + 64 * group as u64, NS_SENT));
 }
 
-fn end_sentence(
-    doc: &mut Doc,
+fn end_sentence<S: Sink>(
+    doc: &mut S,
     s: &SentenceState,
     group: Group,
     end: usize,
@@ -413,19 +498,20 @@ fn end_sentence(
         return;
     }
     if s.imp0 && resp && you {
-        doc.structs
+        doc.structs()
             .push((StructKind::InstructionToResponder, span.clone()));
     }
     if ai && you && (s.imp0 || has(Cue::Urgency)) {
-        doc.structs.push((StructKind::AddressedToAi, span.clone()));
+        doc.structs()
+            .push((StructKind::AddressedToAi, span.clone()));
     }
     if over && instr && (s.imp0 || you) {
-        doc.structs.push((StructKind::OverrideInstructions, span));
+        doc.structs().push((StructKind::OverrideInstructions, span));
     }
 }
 
 #[inline]
-fn grams(word: &[u8], out: &mut Vec<u32>) {
+fn grams<S: Sink>(word: &[u8], out: &mut S) {
     let w = &word[..word.len().min(MAX_GRAM_TOKEN)];
     let mut buf = [b' '; MAX_GRAM_TOKEN + 2];
     buf[1..=w.len()].copy_from_slice(w);
@@ -435,12 +521,17 @@ fn grams(word: &[u8], out: &mut Vec<u32>) {
         for &x in padded {
             h = (h << 8) | u64::from(x);
         }
-        out.push(index(h, NS_GRAM));
+        out.feature(index(h, NS_GRAM));
         return;
     }
-    for g in padded.windows(4) {
-        let h = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
-        out.push(index(h, NS_GRAM));
+    // The first three and the last 4-gram: prefixes carry the stem, the last
+    // gram the ending; inner grams of long words add cost more than signal.
+    let grams = padded.len() - 3;
+    for (k, g) in padded.windows(4).enumerate() {
+        if k < 3 || k + 1 == grams {
+            let h = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
+            out.feature(index(h, NS_GRAM));
+        }
     }
 }
 

@@ -75,15 +75,8 @@ impl Model {
 
     /// The highest-margin window and its margin.
     pub fn best_window(&self, doc: &Doc, group: Group) -> (f32, (usize, usize)) {
-        let n = doc.len();
-        if n <= WINDOW {
-            return (self.margin(doc, group, 0, n), (0, n));
-        }
-        // Prefix sums of per-token contributions and feature counts.
-        let mut contrib = Vec::with_capacity(n + 1);
-        let mut count = Vec::with_capacity(n + 1);
-        contrib.push(0.0f32);
-        count.push(0u32);
+        let mut sums = Vec::with_capacity(doc.len());
+        let mut counts = Vec::with_capacity(doc.len());
         let mut lo = 0usize;
         for &hi in &doc.ends {
             let hi = hi as usize;
@@ -91,11 +84,34 @@ impl Model {
                 .iter()
                 .map(|&f| self.weights.get(f as usize).copied().unwrap_or(0.0))
                 .sum();
-            contrib.push(contrib.last().copied().unwrap_or(0.0) + s);
-            count.push(hi as u32);
+            sums.push(s);
+            counts.push((hi - lo) as u32);
             lo = hi;
         }
+        self.best_window_of(&sums, &counts, group)
+    }
+
+    /// The highest-margin window from per-token weight sums and feature counts.
+    pub fn best_window_of(
+        &self,
+        sums: &[f32],
+        counts: &[u32],
+        group: Group,
+    ) -> (f32, (usize, usize)) {
+        let n = sums.len().min(counts.len());
+        let mut contrib = Vec::with_capacity(n + 1);
+        let mut count = Vec::with_capacity(n + 1);
+        contrib.push(0.0f32);
+        count.push(0u32);
+        for t in 0..n {
+            contrib.push(contrib[t] + sums[t]);
+            count.push(count[t] + counts[t]);
+        }
         let bias = self.bias[group as usize];
+        if n <= WINDOW {
+            let c = count[n].max(1) as f32;
+            return (bias + contrib[n] / c.sqrt(), (0, n));
+        }
         let mut best = (f32::NEG_INFINITY, (0, WINDOW));
         let mut start = 0;
         loop {
