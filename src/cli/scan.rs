@@ -54,7 +54,7 @@ pub enum ScanCommand {
         /// Print missed injections and false positives.
         #[arg(long)]
         samples: bool,
-        /// Write every missed injection and false positive to DIR/<file>.misses.jsonl.
+        /// Write every missed injection and false positive to `DIR/<file>.misses.jsonl`.
         #[arg(long)]
         dump: Option<PathBuf>,
         /// Rule packs folder (default: built in).

@@ -427,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_targets_parse_and_name_corpus_files() {
+        let t: BTreeMap<String, Target> =
+            serde_json::from_str(include_str!("../../docs/detection-targets.json")).unwrap();
+        assert!(t.len() >= 10);
+        for name in t.keys() {
+            assert!(name.ends_with(".jsonl"), "{name}");
+        }
+        for name in TRAINABLE {
+            assert!(t.contains_key(*name), "{name} has no committed target");
+        }
+    }
+
+    #[test]
     fn a_figure_below_its_target_is_reported() {
         let s = FileScore {
             file: "f".into(),

@@ -5,7 +5,7 @@
 //! immutable, `Send + Sync`, and shared through an `Arc`. The pipeline calls
 //! [`Scanner::scan_json`] on every surface ([`Surface`]) and gets a [`Report`]:
 //! a list of [`Finding`]s, each explaining itself (rule id and span, or model
-//! score and strongest features). [`redact`] rewrites the offending spans.
+//! score and strongest features). [`redact()`] rewrites the offending spans.
 //!
 //! How a text is scanned, in order:
 //!

@@ -57,7 +57,7 @@ pub struct Rule {
     pub category: Category,
     /// Finding severity.
     pub severity: Severity,
-    /// Bit set of [`Surface::bit`].
+    /// Bit set of surfaces (bit `n` = surface discriminant `n`).
     pub surfaces: u16,
     /// Confirmation regex.
     pub regex: Option<Regex>,
