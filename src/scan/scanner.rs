@@ -92,6 +92,48 @@ impl Scanner {
         Scanner::from_parts(&packs, model, config.clone())
     }
 
+    /// Builds the scanner a compiled `scan:` section asks for: built-in or
+    /// folder packs, built-in, file or no weights, and its settings.
+    pub fn from_policy(policy: &super::ScanPolicy) -> Result<Scanner, ScanError> {
+        let settings = policy.settings.clone();
+        let model =
+            match &policy.model {
+                None => Some(weights::from_bytes(EMBEDDED_MODEL).map_err(|message| {
+                    ScanError::Model {
+                        file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
+                        message,
+                    }
+                })?),
+                Some(None) => None,
+                Some(Some(path)) => {
+                    let bytes = std::fs::read(path).map_err(|source| ScanError::Read {
+                        file: path.clone(),
+                        source,
+                    })?;
+                    Some(
+                        weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
+                            file: path.clone(),
+                            message,
+                        })?,
+                    )
+                }
+            };
+        match &policy.rules_dir {
+            None => {
+                let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
+                    .iter()
+                    .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
+                    .collect();
+                Scanner::from_parts(&packs, model, settings)
+            }
+            Some(dir) => {
+                let mut s = Scanner::load(dir, None, &settings)?;
+                s.model = model;
+                Ok(s)
+            }
+        }
+    }
+
     /// Compiles packs given as (file, text) and an optional model.
     pub fn from_parts(
         packs: &[(PathBuf, String)],

@@ -149,3 +149,23 @@ fn the_scanner_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Scanner>();
 }
+
+#[test]
+fn a_scanner_is_built_from_a_compiled_scan_section() {
+    let raw: crate::scan::RawScanConfig =
+        serde_yaml_ng::from_str("model: 'off'\nmin_severity: { default: high }\n").unwrap();
+    let policy = raw.compile(std::path::Path::new(".")).unwrap();
+    let s = Scanner::from_policy(&policy).unwrap();
+    assert!(s.model().is_none());
+    assert_eq!(
+        s.settings().min_severity(Surface::ToolResult),
+        Severity::High
+    );
+    let raw: crate::scan::RawScanConfig = serde_yaml_ng::from_str("rules_dir: nowhere\n").unwrap();
+    let err =
+        Scanner::from_policy(&raw.compile(std::path::Path::new("/etc")).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("/etc/nowhere: cannot read"),
+        "{err}"
+    );
+}
