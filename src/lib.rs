@@ -6,6 +6,7 @@
 //! - [`config`]: the YAML file, compiled once into a runtime snapshot; reload.
 //! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
 //! - [`pipeline`]: the ordered stages every MCP request passes through.
+//! - [`scan`]: the in-process injection and secret scanner (pure).
 //! - [`upstream`]: the connection to the MCP server behind the gateway.
 //! - [`federation`]: naming and merging across several upstreams.
 //! - [`session`]: sealed, replica-safe legacy session ids.
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod federation;
 pub mod pipeline;
 pub mod protocol;
+pub mod scan;
 pub mod server;
 pub mod session;
 pub mod telemetry;
