@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod headers;
+pub mod mux;
 
 use crate::config::UpstreamSettings;
 use crate::pipeline::authorize::Permit;
