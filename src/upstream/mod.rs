@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod headers;
 pub mod mux;
+pub mod stdio;
 
 use crate::config::UpstreamSettings;
 use crate::pipeline::authorize::Permit;

@@ -23,7 +23,7 @@
 //! - A request's `_meta.progressToken` is replaced by its upstream id on the way out
 //!   and restored on the way back, for the same reason.
 //! - Responses are delivered with the client's original id spliced into the bytes
-//!   the upstream wrote ([`splice`]); every other byte is kept.
+//!   the upstream wrote (see `splice`); every other byte is kept.
 //! - A response with an unknown or already-answered id is dropped and logged.
 //! - Memory is bounded: at most `max_in_flight` requests, `events_per_request`
 //!   queued events per request (progress beyond it is dropped, never the response),
