@@ -7,7 +7,8 @@
 //! A server request is answered exactly once: explicitly, or with `-32603` when
 //! its handle is dropped, so the server is never left waiting.
 
-use super::route::{self, Shared};
+use super::shared::Shared;
+use super::wire;
 use super::{Frame, MuxError};
 use crate::protocol::rpc_error::error_body;
 use crate::protocol::{Kind, Message, RequestId};
@@ -242,7 +243,7 @@ impl Reply {
 impl Drop for ServerRequest {
     fn drop(&mut self) {
         if let Some(reply) = self.reply.take() {
-            let _ = reply.outgoing.try_send(route::unanswered(&reply.id));
+            let _ = reply.outgoing.try_send(wire::unanswered(&reply.id));
             if let Some(shared) = reply.shared.upgrade() {
                 shared.forget_server_request(&reply.id);
             }

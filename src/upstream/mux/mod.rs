@@ -14,7 +14,9 @@
 //! The transport is anything that gives a [`Link`]: a sink of serialised messages
 //! (one per line, never containing a newline) and a stream of parsed [`Frame`]s.
 //! Closing the stream means the connection ended; [`Mux::attach`] takes the next one
-//! after a restart.
+//! after a restart. A connection lives in two phases: attached (only the session's
+//! own setup passes: `setup_request`, `setup_notify`), then [`Mux::open`] (client
+//! traffic too), so no client message can reach a server before its handshake.
 //!
 //! Invariants:
 //! - Upstream ids come from one counter and are never reused, so two clients that
@@ -52,13 +54,15 @@
 
 mod exchange;
 mod route;
+mod shared;
 mod splice;
+mod wire;
 
 pub use exchange::{Event, Exchange, ServerRequest};
 
 use crate::protocol::{Era, Kind, Message, ParseLimits};
 use bytes::Bytes;
-use route::Shared;
+use shared::{Gate, Shared};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -136,6 +140,12 @@ pub enum MuxError {
         /// The upstream's name.
         upstream: Arc<str>,
     },
+    /// A connection is attached but its handshake is not done yet.
+    #[error("upstream {upstream} is still starting")]
+    Starting {
+        /// The upstream's name.
+        upstream: Arc<str>,
+    },
     /// The connection ended while the request was in flight.
     #[error("upstream {upstream} connection lost: {reason}")]
     Disconnected {
@@ -193,11 +203,19 @@ impl Mux {
         self.shared.name()
     }
 
-    /// Starts using `link`. A previous connection is detached first (its
-    /// requests fail with "replaced by a new connection"). The era starts as
-    /// legacy; see [`Mux::set_era`]. Must be called inside a Tokio runtime.
+    /// Starts using `link`, closed to client traffic until [`Mux::open`]: only
+    /// the session's setup ([`Mux::setup_request`], [`Mux::setup_notify`]) passes.
+    /// A previous connection is detached first (its requests fail with "replaced
+    /// by a new connection"). Must be called inside a Tokio runtime.
     pub fn attach(&self, link: Link) {
         Shared::attach(&self.shared, link);
+    }
+
+    /// Opens the attached connection to client traffic once its handshake is
+    /// done, in the era it negotiated (which decides where unscoped notifications
+    /// go, see the module docs).
+    pub fn open(&self, era: Era) {
+        self.shared.open(era);
     }
 
     /// Stops using the current connection: every in-flight request fails with
@@ -207,15 +225,9 @@ impl Mux {
         self.shared.detach(None, reason);
     }
 
-    /// Whether a connection is attached.
-    pub fn is_attached(&self) -> bool {
-        self.shared.is_attached()
-    }
-
-    /// Sets the protocol era the current connection speaks (after its handshake);
-    /// it decides where unscoped notifications go (see the module docs).
-    pub fn set_era(&self, era: Era) {
-        self.shared.set_era(era);
+    /// Whether a connection is attached and open to client traffic.
+    pub fn is_open(&self) -> bool {
+        self.shared.is_open()
     }
 
     /// Sends a client request upstream under a fresh upstream id and returns the
@@ -224,11 +236,30 @@ impl Mux {
     /// covers waiting for room to write. Dropping the exchange before its response
     /// cancels the request upstream (`notifications/cancelled`).
     ///
-    /// Fails with [`MuxError::NotConnected`], [`MuxError::Busy`],
-    /// [`MuxError::Timeout`] (no room to write in time), [`MuxError::Disconnected`],
-    /// or [`MuxError::Invalid`] when `message` is not a request.
+    /// Fails with [`MuxError::NotConnected`], [`MuxError::Starting`] (handshake
+    /// not done), [`MuxError::Busy`], [`MuxError::Timeout`] (no room to write in
+    /// time), [`MuxError::Disconnected`], or [`MuxError::Invalid`] when `message`
+    /// is not a request.
     pub async fn request(
         &self,
+        message: &Message,
+        deadline: Duration,
+    ) -> Result<Exchange, MuxError> {
+        self.send_request(Gate::Client, message, deadline).await
+    }
+
+    /// [`Mux::request`] for the session's own handshake: allowed before [`Mux::open`].
+    pub async fn setup_request(
+        &self,
+        message: &Message,
+        deadline: Duration,
+    ) -> Result<Exchange, MuxError> {
+        self.send_request(Gate::Setup, message, deadline).await
+    }
+
+    async fn send_request(
+        &self,
+        gate: Gate,
         message: &Message,
         deadline: Duration,
     ) -> Result<Exchange, MuxError> {
@@ -237,7 +268,7 @@ impl Mux {
                 "only a request can be sent with request()",
             ));
         }
-        Shared::request(&self.shared, message, deadline).await
+        Shared::request(&self.shared, gate, message, deadline).await
     }
 
     /// Sends a client notification upstream unchanged in content (re-serialised
@@ -245,17 +276,26 @@ impl Mux {
     /// client ids mean nothing upstream; drop or [`Exchange::cancel`] the
     /// exchange instead.
     pub async fn notify(&self, message: &Message) -> Result<(), MuxError> {
+        self.send_notification(Gate::Client, message).await
+    }
+
+    /// [`Mux::notify`] for the handshake (`notifications/initialized`).
+    pub async fn setup_notify(&self, message: &Message) -> Result<(), MuxError> {
+        self.send_notification(Gate::Setup, message).await
+    }
+
+    async fn send_notification(&self, gate: Gate, message: &Message) -> Result<(), MuxError> {
         if message.kind() != Kind::Notification {
             return Err(MuxError::Invalid(
                 "only a notification can be sent with notify()",
             ));
         }
-        if message.method() == Some(route::CANCELLED) {
+        if message.method() == Some(shared::CANCELLED) {
             return Err(MuxError::Invalid(
                 "cancel a request by dropping or cancelling its Exchange",
             ));
         }
-        self.shared.notify(message).await
+        self.shared.notify(gate, message).await
     }
 
     /// Server notifications tied to no request (legacy era: list changes,
@@ -274,6 +314,13 @@ impl Mux {
     /// Requests currently awaiting an answer.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// Messages from the upstream dropped so far because they could not be
+    /// routed (unknown or repeated ids, progress for no request, ...). The first
+    /// few are logged one by one, then one summary per hundred.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped()
     }
 }
 

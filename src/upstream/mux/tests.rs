@@ -50,6 +50,7 @@ fn connected(limits: MuxLimits) -> (Mux, Peer) {
     let mux = Mux::new("up", limits);
     let (link, peer) = link();
     mux.attach(link);
+    mux.open(Era::Legacy);
     (mux, peer)
 }
 
@@ -121,6 +122,7 @@ async fn unknown_and_repeated_response_ids_are_dropped() {
     peer.send(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#)
         .await;
     peer.sync().await;
+    assert_eq!(mux.dropped(), 3);
     let first = mux.request(&call(json!(5), "t"), LONG).await.unwrap();
     let id = peer.read().await["id"].clone();
     peer.send(&format!(
@@ -140,6 +142,7 @@ async fn unknown_and_repeated_response_ids_are_dropped() {
     ))
     .await;
     assert_eq!(final_json(second).await["result"]["n"], 3);
+    assert_eq!(mux.dropped(), 4, "the repeated answer was dropped too");
 }
 
 #[tokio::test(start_paused = true)]
@@ -297,7 +300,7 @@ async fn unscoped_notifications_are_broadcast_in_the_legacy_era() {
 #[tokio::test]
 async fn in_the_2026_era_notifications_go_to_the_single_request_in_flight_or_nowhere() {
     let (mux, mut peer) = connected(MuxLimits::default());
-    mux.set_era(Era::Modern);
+    mux.open(Era::Modern);
     let mut all = mux.notifications();
     let log = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
     peer.send(log).await; // nobody in flight: dropped
@@ -324,7 +327,7 @@ async fn in_the_2026_era_notifications_go_to_the_single_request_in_flight_or_now
 #[tokio::test]
 async fn subscription_notifications_reach_their_listen_request_with_the_clients_id() {
     let (mux, mut peer) = connected(MuxLimits::default());
-    mux.set_era(Era::Modern);
+    mux.open(Era::Modern);
     let listen = message(
         json!({"jsonrpc":"2.0","id":"L","method":"subscriptions/listen",
         "params":{"notifications":{"toolsListChanged":true}}}),
@@ -363,6 +366,7 @@ async fn when_the_transport_dies_every_request_fails_at_once_and_a_new_link_can_
     assert!(matches!(err, MuxError::NotConnected { .. }), "{err}");
     let (link, mut peer) = link();
     mux.attach(link);
+    mux.open(Era::Legacy);
     let c = mux.request(&call(json!(3), "c"), LONG).await.unwrap();
     let id = peer.read().await["id"].clone();
     peer.send(&format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#))
@@ -380,6 +384,7 @@ async fn detaching_names_its_reason_and_ids_are_never_reused_across_connections(
     assert!(err.to_string().contains("status 3"), "{err}");
     let (link, mut fresh) = link();
     mux.attach(link);
+    mux.open(Era::Legacy);
     let b = mux.request(&call(json!(1), "b"), LONG).await.unwrap();
     let new = fresh.read().await["id"].clone();
     assert_ne!(old, new);
@@ -438,7 +443,32 @@ async fn requests_fail_fast_when_no_connection_is_attached() {
     let mux = Mux::new("idle", MuxLimits::default());
     let err = mux.request(&call(json!(1), "a"), LONG).await.unwrap_err();
     assert_eq!(err.to_string(), "upstream idle is not connected");
-    assert!(!mux.is_attached());
+    assert!(!mux.is_open());
+}
+
+#[tokio::test]
+async fn client_traffic_waits_for_the_handshake_but_setup_passes() {
+    let mux = Mux::new("up", MuxLimits::default());
+    let (link, mut peer) = link();
+    mux.attach(link);
+    let err = mux.request(&call(json!(1), "a"), LONG).await.unwrap_err();
+    assert_eq!(err.to_string(), "upstream up is still starting");
+    let note = message(json!({"jsonrpc":"2.0","method":"notifications/x"}));
+    assert!(matches!(
+        mux.notify(&note).await,
+        Err(MuxError::Starting { .. })
+    ));
+    let init = message(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}));
+    let exchange = mux.setup_request(&init, LONG).await.unwrap();
+    let id = peer.read().await["id"].clone();
+    peer.send(&format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#))
+        .await;
+    exchange.response().await.unwrap();
+    mux.setup_notify(&note).await.unwrap();
+    assert_eq!(peer.read().await["method"], "notifications/x");
+    mux.open(Era::Legacy);
+    assert!(mux.is_open());
+    mux.request(&call(json!(1), "a"), LONG).await.unwrap();
 }
 
 #[tokio::test]

@@ -125,7 +125,11 @@ async fn call(
         method,
         reason: "request not buildable".into(),
     })?;
-    let frame = mux.request(&request, within).await?.response().await?;
+    let frame = mux
+        .setup_request(&request, within)
+        .await?
+        .response()
+        .await?;
     let response = frame.message();
     if response.kind() == Kind::ErrorResponse {
         let error = response.as_object().get("error");
@@ -204,7 +208,7 @@ async fn initialize(
             method: INITIALIZE,
             reason: "notification not buildable".into(),
         })?;
-    mux.notify(&initialized).await?;
+    mux.setup_notify(&initialized).await?;
     let server_info = result.get("serverInfo").cloned().unwrap_or(Value::Null);
     Ok(session(Era::Legacy, version, &result, server_info))
 }

@@ -122,8 +122,8 @@ impl Supervisor {
         let era = session.era;
         tracing::info!(upstream = %self.name, pid = process.pid(), era = era.as_str(),
             version = %session.version, "stdio upstream up");
-        self.mux.set_era(era);
         self.session.store(Some(Arc::new(session)));
+        self.mux.open(era);
         self.health.send_replace(Health::Up);
         self.serve(process, era, started).await
     }
