@@ -17,10 +17,10 @@
 //! down (or dropping the handle) closes stdin, then SIGTERMs, then SIGKILLs the
 //! process group after the configured bounds, and reaps: no zombie, no straggler.
 
-pub mod backoff;
+mod backoff;
 pub mod handshake;
-pub mod lines;
-pub mod process;
+mod lines;
+mod process;
 mod supervisor;
 
 pub use handshake::Session;
