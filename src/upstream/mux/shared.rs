@@ -125,6 +125,9 @@ impl Shared {
         let weak: Weak<Shared> = Arc::downgrade(this);
         let failed = {
             let mut state = this.state();
+            if let Some(old) = state.conn.take() {
+                old.reader.abort();
+            }
             let failed = take_all(&mut state);
             state.generation += 1;
             let generation = state.generation;

@@ -500,3 +500,28 @@ async fn a_full_event_queue_drops_progress_but_never_the_response() {
     }
     assert_eq!(progress, 2, "bounded by events_per_request");
 }
+
+#[tokio::test]
+async fn attaching_a_new_link_fails_the_old_ones_requests_and_ignores_its_late_answers() {
+    let (mux, mut old) = connected(MuxLimits::default());
+    let a = mux.request(&call(json!(1), "a"), LONG).await.unwrap();
+    let id = old.read().await["id"].clone();
+    let (link, _fresh) = link();
+    mux.attach(link);
+    let err = a.response().await.unwrap_err();
+    assert!(
+        err.to_string().contains("replaced by a new connection"),
+        "{err}"
+    );
+    // The old transport's reader is aborted (dropped at the scheduler's next
+    // turn): its late answer goes nowhere.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let late = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+    let frame = Frame::new(Bytes::from(late.clone()), message_raw(&late));
+    assert!(
+        old.inject.send(frame).await.is_err(),
+        "the old link was closed"
+    );
+}
