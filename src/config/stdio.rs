@@ -119,7 +119,7 @@ pub struct RawEnvValue {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStdioHealth {
-    /// How often an idle server is pinged (`ping`, or `server/discover` in the
+    /// How often the server is pinged (`ping`, or `server/discover` in the
     /// 2026-07-28 era). Default `30s`; `0s` disables.
     pub ping_interval: Option<HumanDuration>,
     /// Deadline of that ping. Default `10s`.
