@@ -7,7 +7,10 @@
 //! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
 //! - [`pipeline`]: the ordered stages every MCP request passes through.
 //! - [`authn`]: bearer-token validation, keys, the resource-server metadata.
+//! - [`scan`]: the in-process injection and secret scanner (pure).
 //! - [`upstream`]: the connection to the MCP server behind the gateway.
+//! - [`federation`]: naming and merging across several upstreams.
+//! - [`session`]: sealed, replica-safe legacy session ids.
 //! - [`demo`]: the embedded demo MCP server behind `portcullis demo`.
 //! - [`telemetry`]: structured logs.
 //! - [`cli`]: the command line.
@@ -16,8 +19,11 @@ pub mod authn;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod federation;
 pub mod pipeline;
 pub mod protocol;
+pub mod scan;
 pub mod server;
+pub mod session;
 pub mod telemetry;
 pub mod upstream;

@@ -33,5 +33,7 @@ mod conformance;
 mod hostile;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
+/// stdio upstreams: real servers and hostile processes, restarts, shutdown.
+mod stdio;
 /// Statuses the gateway produces or preserves; streaming without buffering.
 mod wire;

@@ -1,8 +1,10 @@
-//! The command line: `serve`, `check` and `demo`. This is the only code that
+//! The command line: `serve`, `check`, `demo`, `scan` and `pins`. This is the only code that
 //! prints to stdout and stderr directly; everything else logs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use crate::{config, demo, server, telemetry};
+
+pub mod scan;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,18 @@ pub enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Offline injection scanning, evaluation and training.
+    Scan {
+        /// What to do.
+        #[command(subcommand)]
+        command: scan::ScanCommand,
+    },
+    /// Tool pinning: diff and approve tool definitions against a pins file.
+    Pins {
+        /// What to do.
+        #[command(subcommand)]
+        command: scan::PinsCommand,
+    },
     /// Run the gateway in front of an embedded demo MCP server and print what to try.
     Demo {
         /// Where the gateway listens.
@@ -41,6 +55,8 @@ pub enum Command {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Scan { command } => scan::run(command),
+        Command::Pins { command } => scan::run_pins(command),
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {
                 println!(
@@ -65,17 +81,23 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            if let Err(e) = telemetry::init(rt.logging.0, &rt.logging.1) {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+            let _logs = match telemetry::init(rt.logging.0, &rt.logging.1) {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             serve_until_signal(rt).await
         }
         Command::Demo { listen } => {
-            if let Err(e) = telemetry::init(false, "warn,portcullis::access=info") {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+            let _logs = match telemetry::init(false, "warn,portcullis::access=info") {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             match demo::start(&listen).await {
                 Ok(demo) => {
                     let addr = demo.running.mcp_addr();

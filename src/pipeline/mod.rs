@@ -28,6 +28,7 @@ pub mod forward;
 pub mod inspect;
 pub mod parse;
 pub mod respond;
+pub mod scanning;
 pub mod sessions;
 pub mod sse_body;
 pub mod stages;

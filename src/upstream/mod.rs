@@ -6,6 +6,8 @@
 
 pub mod catalog;
 pub mod headers;
+pub mod mux;
+pub mod stdio;
 
 use crate::config::UpstreamSettings;
 use crate::pipeline::authorize::Permit;

@@ -24,6 +24,11 @@ scenarios look for; comments flag the non-obvious requirements.
 
 Usage:
     python tests/peers/conformance_fixture.py --host 127.0.0.1 --port 0
+    python tests/peers/conformance_fixture.py --stdio
+
+With ``--stdio`` the same server speaks newline-delimited JSON-RPC on
+stdin/stdout instead (dual-era too: the first request decides the era) and
+prints nothing else to stdout.
 
 Once the server accepts connections it prints exactly one line,
 ``LISTENING http://<host>:<port>/mcp``, to stdout. Everything else (logs) goes
@@ -1039,11 +1044,15 @@ def main(argv: list[str] | None = None) -> int:
         "--stateless", action="store_true", help="legacy era: no Mcp-Session-Id, fresh transport per request"
     )
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--stdio", action="store_true", help="serve over stdin/stdout instead of HTTP")
     args = parser.parse_args(argv)
 
     logging.basicConfig(
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.stdio:
+        mcp.run("stdio")
+        return 0
     asyncio.run(_serve(args))
     return 0
 

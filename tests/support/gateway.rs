@@ -22,7 +22,10 @@ pub fn default_yaml(upstream: &str) -> String {
 
 /// Installs a log subscriber once (RUST_LOG selects what to show).
 pub fn logs() {
-    let _ = portcullis::telemetry::init(false, "warn");
+    if let Ok(Some(guard)) = portcullis::telemetry::init(false, "warn") {
+        // The test process's logs live as long as the process.
+        std::mem::forget(guard);
+    }
 }
 
 impl Gateway {

@@ -1,0 +1,122 @@
+//! Scanner throughput on benign tool output: code, prose and JSON at 1 KiB,
+//! 16 KiB and 1 MiB. Three groups: the whole scan (normalisation, decoding,
+//! rules, structure, model), normalisation alone, and the Aho-Corasick
+//! prefilter alone on folded text without hits.
+//!
+//! Run: `cargo bench --bench scan` (add `-- prefilter` to pick a group).
+#![allow(missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use portcullis::scan::normalize::normalize;
+use portcullis::scan::{Scanner, Surface};
+use std::hint::black_box;
+use std::time::Duration;
+
+const PROSE: &str = "The tower received millions of visitors last year. Its base is square, \
+measuring 125 metres on each side, and the top platform is 276 m above the ground. During its \
+construction it surpassed the Washington Monument to become the tallest structure in the world, \
+a title it held for 41 years. Restaurants sit on the first and second levels; lifts and stairs \
+connect them, and the shops near the exit sell maps and postcards to tourists from everywhere.\n";
+
+const CODE: &str = "def parse_header(line, *, strict=False):\n    \"\"\"Split a header line into \
+name and value.\"\"\"\n    name, sep, value = line.partition(':')\n    if not sep:\n        if strict:\n            \
+raise ValueError(f'bad header: {line!r}')\n        return None\n    return name.strip().lower(), \
+value.strip()\n\nfor i, row in enumerate(rows):\n    total += row.amount * rates.get(row.currency, 1.0)\n";
+
+fn filled(unit: &str, size: usize) -> String {
+    let mut s = String::with_capacity(size + unit.len());
+    let mut i = 0u64;
+    while s.len() < size {
+        // Vary the text a little so it is not one repeated block.
+        s.push_str(&unit.replace("125", &(100 + i % 97).to_string()));
+        i += 1;
+    }
+    let mut end = size.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
+}
+
+fn json_doc(size: usize) -> serde_json::Value {
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    let mut i = 0;
+    while bytes < size {
+        let item = serde_json::json!({
+            "id": i, "name": format!("order-{i}"), "status": "shipped",
+            "note": "Delivered to the front desk; signed by reception.",
+            "lines": [{"sku": "A-100", "qty": 2, "price": 9.5}, {"sku": "B-7", "qty": 1, "price": 120.0}]
+        });
+        bytes += item.to_string().len() + 1;
+        items.push(item);
+        i += 1;
+    }
+    serde_json::json!({"content": [{"type": "text", "text": "orders"}], "structuredContent": {"orders": items}})
+}
+
+const SIZES: [(&str, usize); 3] = [("1KiB", 1 << 10), ("16KiB", 16 << 10), ("1MiB", 1 << 20)];
+
+fn end_to_end(c: &mut Criterion) {
+    let scanner = Scanner::embedded();
+    let mut g = c.benchmark_group("scan");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    for (label, size) in SIZES {
+        for (kind, unit) in [("prose", PROSE), ("code", CODE)] {
+            let text = filled(unit, size);
+            g.throughput(Throughput::Bytes(text.len() as u64));
+            g.bench_with_input(BenchmarkId::new(kind, label), &text, |b, t| {
+                b.iter(|| black_box(scanner.scan_text(Surface::ToolResult, t)))
+            });
+        }
+        let doc = json_doc(size);
+        g.throughput(Throughput::Bytes(doc.to_string().len() as u64));
+        g.bench_with_input(BenchmarkId::new("json", label), &doc, |b, d| {
+            b.iter(|| black_box(scanner.scan_json(Surface::ToolResult, d)))
+        });
+    }
+    g.finish();
+}
+
+fn normalisation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("normalize");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300));
+    for (kind, unit) in [("prose", PROSE), ("code", CODE)] {
+        let text = filled(unit, 1 << 20);
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_with_input(BenchmarkId::new(kind, "1MiB"), &text, |b, t| {
+            b.iter(|| black_box(normalize(t)))
+        });
+    }
+    g.finish();
+}
+
+fn prefilter(c: &mut Criterion) {
+    let scanner = Scanner::embedded();
+    let mut g = c.benchmark_group("prefilter");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300));
+    for (label, size) in SIZES {
+        // Folded text without literal hits: the automaton's fast path.
+        let folded = normalize(&filled(PROSE, size)).text;
+        assert_eq!(
+            scanner.rules().prefilter_count(&folded),
+            0,
+            "bench text must not hit"
+        );
+        g.throughput(Throughput::Bytes(folded.len() as u64));
+        g.bench_with_input(BenchmarkId::new("prose", label), &folded, |b, t| {
+            b.iter(|| black_box(scanner.rules().prefilter_count(t)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, end_to_end, normalisation, prefilter);
+criterion_main!(benches);

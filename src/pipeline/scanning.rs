@@ -1,0 +1,301 @@
+//! What the injection filter's findings mean for one message: which surface a
+//! message is, which findings count, and what happens to the message (pass,
+//! rewrite with spans redacted or poisoned entries removed, or block).
+//!
+//! Pure decisions over parsed values; the pipeline's stages apply them (stage 6
+//! to requests, stage 8 to everything the upstream sends). A finding counts when
+//! it is a secret, or an injection at or above the surface's minimum severity;
+//! the strongest action among counted findings wins (block over redact over
+//! flag). A message larger than the scan bound is blocked unless the policy
+//! fails open, and is recorded either way.
+
+use crate::protocol::jsonrpc::{Kind, Message};
+use crate::scan::{Action, Category, Finding, Report, ScanPolicy, Scanner, Surface, redact};
+use serde_json::{Map, Value, json};
+
+/// The scanner and its policy, as the pipeline holds them.
+#[derive(Debug)]
+pub struct ScanRuntime {
+    /// The compiled scanner.
+    pub scanner: Scanner,
+    /// Thresholds, actions, oversize choice.
+    pub policy: ScanPolicy,
+}
+
+/// What happens to a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Deliver unchanged (findings, if any, are only recorded).
+    Pass,
+    /// Deliver this message object instead (redacted, or list entries removed).
+    Rewrite(Map<String, Value>),
+    /// Do not deliver; answer as `Blocked` says.
+    Block(Blocked),
+}
+
+/// Why a message was blocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// The deciding rule, or `oversize`.
+    pub rule_id: String,
+    /// Its category name.
+    pub category: &'static str,
+}
+
+/// A verdict with the findings behind it, for audit and policy.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// Where the text crossed.
+    pub surface: Surface,
+    /// Every finding, counted or not.
+    pub findings: Vec<Finding>,
+    /// The decision.
+    pub verdict: Verdict,
+}
+
+/// Names the object a message acts on, for per-tool actions.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The upstream's name.
+    pub upstream: &'a str,
+    /// The tool, prompt or resource, when there is one.
+    pub object: &'a str,
+}
+
+impl ScanRuntime {
+    /// Stage 6: a client request's arguments (`tools/call`, `prompts/get`).
+    pub fn request(&self, message: &Message, origin: Origin<'_>) -> Option<Inspection> {
+        let surface = match message.method()? {
+            "tools/call" => Surface::ToolArguments,
+            "prompts/get" => Surface::PromptArguments,
+            _ => return None,
+        };
+        let arguments = message.arguments()?;
+        let report = self.scanner.scan_json(surface, arguments);
+        let mut verdict = self.decide(surface, &report, origin);
+        if let Verdict::Rewrite(_) = verdict {
+            let mut object = message.as_object().clone();
+            if let Some(args) = object
+                .get_mut("params")
+                .and_then(|p| p.get_mut("arguments"))
+            {
+                redact(
+                    args,
+                    &self.counted(surface, &report, origin, Action::Redact),
+                );
+            }
+            verdict = Verdict::Rewrite(object);
+        }
+        Some(Inspection {
+            surface,
+            findings: report.findings,
+            verdict,
+        })
+    }
+
+    /// Stage 8: a message from the upstream. `answering` is the method of the
+    /// client request it answers, when it is that request's response.
+    pub fn upstream(
+        &self,
+        message: &Message,
+        answering: Option<&str>,
+        origin: Origin<'_>,
+    ) -> Option<Inspection> {
+        match message.kind() {
+            Kind::Request => {
+                let surface = match message.method()? {
+                    "sampling/createMessage" => Surface::SamplingRequest,
+                    "elicitation/create" => Surface::ElicitationRequest,
+                    _ => return None,
+                };
+                let params = message.as_object().get("params")?;
+                Some(self.whole(message, "params", params, surface, origin))
+            }
+            Kind::Response => {
+                let result = message.result()?;
+                if let Some(requests) = result.get("inputRequests") {
+                    // 2026-07-28 input-required results carry what would have been
+                    // server-to-client requests.
+                    return Some(self.whole(
+                        message,
+                        "result",
+                        requests,
+                        Surface::SamplingRequest,
+                        origin,
+                    ));
+                }
+                let surface = match answering? {
+                    "tools/call" => Surface::ToolResult,
+                    "resources/read" => Surface::ResourceContents,
+                    "prompts/get" => Surface::PromptMessages,
+                    "tools/list"
+                    | "prompts/list"
+                    | "resources/list"
+                    | "resources/templates/list" => {
+                        return Some(self.list(message, result, origin));
+                    }
+                    _ => return None,
+                };
+                Some(self.whole(message, "result", result, surface, origin))
+            }
+            Kind::Notification | Kind::ErrorResponse => None,
+        }
+    }
+
+    /// Scans one member of the message as a whole.
+    fn whole(
+        &self,
+        message: &Message,
+        member: &str,
+        value: &Value,
+        surface: Surface,
+        origin: Origin<'_>,
+    ) -> Inspection {
+        let report = self.scanner.scan_json(surface, value);
+        let verdict = match self.decide(surface, &report, origin) {
+            Verdict::Rewrite(_) => {
+                let mut object = message.as_object().clone();
+                if let Some(target) = object.get_mut(member) {
+                    redact(
+                        target,
+                        &self.counted(surface, &report, origin, Action::Redact),
+                    );
+                }
+                Verdict::Rewrite(object)
+            }
+            other => other,
+        };
+        Inspection {
+            surface,
+            findings: report.findings,
+            verdict,
+        }
+    }
+
+    /// List results: each entry is judged on its own; a poisoned entry leaves
+    /// the list, a redacted one stays with its spans replaced.
+    fn list(&self, message: &Message, result: &Value, origin: Origin<'_>) -> Inspection {
+        let surface = Surface::ToolDescription;
+        let Some((field, items)) = ["tools", "prompts", "resources", "resourceTemplates"]
+            .iter()
+            .find_map(|f| Some((*f, result.get(*f)?.as_array()?)))
+        else {
+            return Inspection {
+                surface,
+                findings: Vec::new(),
+                verdict: Verdict::Pass,
+            };
+        };
+        let mut findings = Vec::new();
+        let mut kept = Vec::with_capacity(items.len());
+        let mut changed = false;
+        for item in items {
+            let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
+            let entry = Origin {
+                upstream: origin.upstream,
+                object: name,
+            };
+            let report = self.scanner.scan_json(surface, item);
+            match self.decide(surface, &report, entry) {
+                Verdict::Pass => kept.push(item.clone()),
+                Verdict::Rewrite(_) => {
+                    let mut item = item.clone();
+                    redact(
+                        &mut item,
+                        &self.counted(surface, &report, entry, Action::Redact),
+                    );
+                    kept.push(item);
+                    changed = true;
+                }
+                Verdict::Block(_) => changed = true,
+            }
+            findings.extend(report.findings.into_iter().map(|mut f| {
+                f.json_path = format!("/{name}{}", f.json_path);
+                f
+            }));
+        }
+        let verdict = if changed {
+            let mut object = message.as_object().clone();
+            if let Some(list) = object.get_mut("result").and_then(|r| r.get_mut(field)) {
+                *list = Value::Array(kept);
+            }
+            Verdict::Rewrite(object)
+        } else {
+            Verdict::Pass
+        };
+        Inspection {
+            surface,
+            findings,
+            verdict,
+        }
+    }
+
+    fn counts(&self, surface: Surface, f: &Finding) -> bool {
+        f.category == Category::Secret || f.severity >= self.policy.settings.min_severity(surface)
+    }
+
+    fn counted(
+        &self,
+        surface: Surface,
+        report: &Report,
+        origin: Origin<'_>,
+        action: Action,
+    ) -> Vec<Finding> {
+        report
+            .findings
+            .iter()
+            .filter(|f| self.counts(surface, f))
+            .filter(|f| {
+                self.policy
+                    .action(surface, origin.upstream, origin.object, f.category)
+                    == action
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn decide(&self, surface: Surface, report: &Report, origin: Origin<'_>) -> Verdict {
+        if report.oversize && !self.policy.oversize_allow {
+            return Verdict::Block(Blocked {
+                rule_id: "oversize".into(),
+                category: "oversize",
+            });
+        }
+        let mut redacts = false;
+        for f in report.findings.iter().filter(|f| self.counts(surface, f)) {
+            match self
+                .policy
+                .action(surface, origin.upstream, origin.object, f.category)
+            {
+                Action::Block => {
+                    return Verdict::Block(Blocked {
+                        rule_id: f.rule_id.to_string(),
+                        category: f.category.name(),
+                    });
+                }
+                Action::Redact => redacts = true,
+                Action::Flag => {}
+            }
+        }
+        if redacts {
+            Verdict::Rewrite(Map::new())
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+/// The `isError` result that replaces a blocked tool result.
+pub fn withheld_result(blocked: &Blocked) -> Value {
+    json!({
+        "content": [{"type": "text", "text": format!(
+            "[portcullis] This tool result was withheld: the gateway's injection filter found {} content (rule {}).",
+            blocked.category, blocked.rule_id
+        )}],
+        "isError": true
+    })
+}
+
+#[cfg(test)]
+#[path = "scanning_tests.rs"]
+mod tests;

@@ -1,0 +1,141 @@
+//! Cue words by class, from the `lexicon:` sections of rule packs: the
+//! multilingual vocabulary of who a text addresses (second person, "the AI"),
+//! what it asks (imperative verbs, "ignore", "reveal") and what it refers to
+//! ("your response", "instructions"). The model's structural features and the
+//! structural rules read it per token.
+//!
+//! Invariant: entries are single folded words, looked up by their 64-bit hash,
+//! so a lookup costs one hash-map probe per token.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A cue class. The discriminant is its bit in a class mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cue {
+    /// A verb in the imperative: ignore, write, send, include, ignora, ignorez.
+    Imperative = 0,
+    /// You, your, tu, vous, du, Sie, ты.
+    SecondPerson = 1,
+    /// The assistant, the AI, the model, chatbot, GPT, Claude.
+    AiAddress = 2,
+    /// Response, reply, answer, output: the reader's own output.
+    Response = 3,
+    /// Instructions, prompt, rules, guidelines, directives.
+    Instructions = 4,
+    /// Ignore, disregard, forget, override, bypass.
+    Override = 5,
+    /// Important, urgent, must, immediately.
+    Urgency = 6,
+    /// Secret, silently, do not tell, without mentioning.
+    Secrecy = 7,
+}
+
+impl Cue {
+    /// Every class.
+    pub const ALL: [Cue; 8] = [
+        Cue::Imperative,
+        Cue::SecondPerson,
+        Cue::AiAddress,
+        Cue::Response,
+        Cue::Instructions,
+        Cue::Override,
+        Cue::Urgency,
+        Cue::Secrecy,
+    ];
+
+    /// The name used in packs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cue::Imperative => "imperative",
+            Cue::SecondPerson => "second_person",
+            Cue::AiAddress => "ai_address",
+            Cue::Response => "response",
+            Cue::Instructions => "instructions",
+            Cue::Override => "override",
+            Cue::Urgency => "urgency",
+            Cue::Secrecy => "secrecy",
+        }
+    }
+
+    /// This class's bit.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// FNV-1a over bytes: the word hash shared by the lexicon and the model.
+#[inline]
+pub fn word_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Folded word hash → class mask.
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    map: HashMap<u64, u8, BuildHasherDefault<IdHasher>>,
+}
+
+impl Lexicon {
+    /// Adds `words` to the class named `class`; fails on an unknown class or a
+    /// multi-word entry.
+    pub fn add(&mut self, class: &str, words: &[String]) -> Result<(), String> {
+        let cue = Cue::ALL
+            .into_iter()
+            .find(|c| c.name() == class)
+            .ok_or_else(|| {
+                let names: Vec<_> = Cue::ALL.iter().map(|c| c.name()).collect();
+                format!("unknown class; expected one of {}", names.join(", "))
+            })?;
+        for w in words {
+            let folded = super::normalize::fold_literal(w);
+            if folded.is_empty() || folded.contains(' ') {
+                return Err(format!("`{w}` must be a single word"));
+            }
+            *self.map.entry(word_hash(folded.as_bytes())).or_default() |= cue.bit();
+        }
+        Ok(())
+    }
+
+    /// The class mask of a word given by its hash (0 when not a cue).
+    #[inline]
+    pub fn classes(&self, hash: u64) -> u8 {
+        if self.map.is_empty() {
+            return 0;
+        }
+        self.map.get(&hash).copied().unwrap_or(0)
+    }
+
+    /// Number of words.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}

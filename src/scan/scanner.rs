@@ -1,0 +1,585 @@
+//! The [`Scanner`]: compiled rules, lexicon and model, and the walk over a
+//! message's string leaves. See the module docs of [`crate::scan`] for the
+//! order of the steps and why.
+//!
+//! Invariants: a scan never fails and never panics; it reads at most
+//! `max_scan_bytes` of text per message (then sets [`Report::oversize`]);
+//! decoded text is scanned at most `max_decode_depth` levels deep.
+
+use super::ScanError;
+use super::config::ScanSettings;
+use super::decode::{self, Budget, Derived, Encoding};
+use super::model::features::{
+    Doc, Extra, Group, Scores, StructKind, extra_hash, featurize, featurize_into,
+};
+use super::model::{Model, weights};
+use super::normalize::{Normalized, SignalKind, normalize};
+use super::rules::{Matches, RuleSet};
+use super::types::{Category, Finding, Report, Severity, Surface};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The packs compiled into the binary, by file name.
+pub const EMBEDDED_PACKS: &[(&str, &str)] = &[
+    (
+        "lexicon.yaml",
+        include_str!("../../policies/scan/lexicon.yaml"),
+    ),
+    (
+        "injection.yaml",
+        include_str!("../../policies/scan/injection.yaml"),
+    ),
+    (
+        "exfiltration.yaml",
+        include_str!("../../policies/scan/exfiltration.yaml"),
+    ),
+    (
+        "secrets.yaml",
+        include_str!("../../policies/scan/secrets.yaml"),
+    ),
+];
+/// The weights compiled into the binary.
+pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../policies/scan/model-v1.bin");
+/// The file name of the shipped weights.
+pub const MODEL_FILE: &str = "model-v1.bin";
+
+/// A compiled scanner. Immutable, `Send + Sync`; share it with an `Arc`.
+#[derive(Debug)]
+pub struct Scanner {
+    rules: RuleSet,
+    rule_hashes: Vec<u64>,
+    model: Option<Model>,
+    settings: ScanSettings,
+}
+
+impl Scanner {
+    /// Compiles every `*.yaml` pack in `rules_dir` (sorted by name) and the
+    /// weights at `model` (none: rules only). Fails on an unreadable or invalid
+    /// pack or weights file, naming the file, rule and field.
+    pub fn load(
+        rules_dir: &Path,
+        model: Option<&Path>,
+        config: &ScanSettings,
+    ) -> Result<Scanner, ScanError> {
+        let read_err = |file: &Path, source| ScanError::Read {
+            file: file.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(rules_dir)
+            .map_err(|e| read_err(rules_dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+        let mut packs = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| read_err(&f, e))?;
+            packs.push((f, text));
+        }
+        let model = match model {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+                Some(
+                    weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
+                        file: path.to_path_buf(),
+                        message,
+                    })?,
+                )
+            }
+        };
+        Scanner::from_parts(&packs, model, config.clone())
+    }
+
+    /// Builds the scanner a compiled `scan:` section asks for: built-in or
+    /// folder packs, built-in, file or no weights, and its settings.
+    pub fn from_policy(policy: &super::ScanPolicy) -> Result<Scanner, ScanError> {
+        let settings = policy.settings.clone();
+        let model =
+            match &policy.model {
+                None => Some(weights::from_bytes(EMBEDDED_MODEL).map_err(|message| {
+                    ScanError::Model {
+                        file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
+                        message,
+                    }
+                })?),
+                Some(None) => None,
+                Some(Some(path)) => {
+                    let bytes = std::fs::read(path).map_err(|source| ScanError::Read {
+                        file: path.clone(),
+                        source,
+                    })?;
+                    Some(
+                        weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
+                            file: path.clone(),
+                            message,
+                        })?,
+                    )
+                }
+            };
+        match &policy.rules_dir {
+            None => {
+                let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
+                    .iter()
+                    .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
+                    .collect();
+                Scanner::from_parts(&packs, model, settings)
+            }
+            Some(dir) => {
+                let mut s = Scanner::load(dir, None, &settings)?;
+                s.model = model;
+                Ok(s)
+            }
+        }
+    }
+
+    /// Compiles packs given as (file, text) and an optional model.
+    pub fn from_parts(
+        packs: &[(PathBuf, String)],
+        model: Option<Model>,
+        settings: ScanSettings,
+    ) -> Result<Scanner, ScanError> {
+        let rules = RuleSet::compile(packs)?;
+        let rule_hashes = rules
+            .rules
+            .iter()
+            .map(|r| extra_hash(&format!("rule:{}", r.id)))
+            .collect();
+        Ok(Scanner {
+            rules,
+            rule_hashes,
+            model,
+            settings,
+        })
+    }
+
+    /// The shipped packs and weights, compiled in. Fails only if the shipped
+    /// files are broken, which the test suite rules out.
+    pub fn try_embedded(settings: ScanSettings) -> Result<Scanner, ScanError> {
+        let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
+            .iter()
+            .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
+            .collect();
+        let model = weights::from_bytes(EMBEDDED_MODEL).map_err(|message| ScanError::Model {
+            file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
+            message,
+        })?;
+        Scanner::from_parts(&packs, Some(model), settings)
+    }
+
+    /// The shipped packs and weights with default settings. Should the shipped
+    /// files ever fail to compile (the test suite checks they do not), this
+    /// returns a scanner without rules or model and logs an error.
+    pub fn embedded() -> Scanner {
+        Scanner::try_embedded(ScanSettings::default()).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "built-in scan packs failed to compile");
+            Scanner {
+                rules: RuleSet::empty(),
+                rule_hashes: Vec::new(),
+                model: None,
+                settings: ScanSettings::default(),
+            }
+        })
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The model, if loaded.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ScanSettings {
+        &self.settings
+    }
+
+    /// Scans one text as a single leaf (`json_path` is empty).
+    pub fn scan_text(&self, surface: Surface, text: &str) -> Report {
+        self.scan_text_with(surface, text, self.model.as_ref())
+    }
+
+    /// Like [`Scanner::scan_text`] with an explicit model (leave-one-file-out evaluation).
+    pub fn scan_text_with(&self, surface: Surface, text: &str, model: Option<&Model>) -> Report {
+        let mut report = Report::default();
+        let mut budget = self.settings.max_scan_bytes;
+        self.leaf(surface, text, "", &mut report, &mut budget, model);
+        report
+    }
+
+    /// Scans every string leaf of `value`, with RFC 6901 pointers as paths.
+    pub fn scan_json(&self, surface: Surface, value: &Value) -> Report {
+        let mut report = Report::default();
+        let mut budget = self.settings.max_scan_bytes;
+        let mut path = String::new();
+        self.walk(surface, value, &mut path, &mut report, &mut budget, 0);
+        report
+    }
+
+    fn walk(
+        &self,
+        surface: Surface,
+        v: &Value,
+        path: &mut String,
+        report: &mut Report,
+        budget: &mut usize,
+        depth: usize,
+    ) {
+        if depth > 128 {
+            report.oversize = true;
+            return;
+        }
+        match v {
+            Value::String(s) => self.leaf(surface, s, path, report, budget, self.model.as_ref()),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&i.to_string());
+                    self.walk(surface, item, path, report, budget, depth + 1);
+                    path.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    self.walk(surface, item, path, report, budget, depth + 1);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn leaf(
+        &self,
+        surface: Surface,
+        text: &str,
+        path: &str,
+        report: &mut Report,
+        budget: &mut usize,
+        model: Option<&Model>,
+    ) {
+        let mut take = text.len().min(*budget);
+        while take > 0 && !text.is_char_boundary(take) {
+            take -= 1;
+        }
+        if take < text.len() {
+            report.oversize = true;
+        }
+        *budget -= take;
+        let text = &text[..take];
+        report.scanned_bytes += take;
+        let mut found = Vec::new();
+        let score = self.scan_one(surface, text, 0, model, &mut found);
+        if let Some(p) = score {
+            report.model_score = Some(report.model_score.map_or(p, |q| q.max(p)));
+        }
+        for mut f in found {
+            f.json_path = path.to_owned();
+            report.findings.push(f);
+        }
+    }
+
+    /// Scans one text; pushes findings (with empty paths) and returns the model probability.
+    fn scan_one(
+        &self,
+        surface: Surface,
+        text: &str,
+        depth: usize,
+        model: Option<&Model>,
+        out: &mut Vec<Finding>,
+    ) -> Option<f32> {
+        let norm = normalize(text);
+        let matches = self.rules.find(surface, text, &norm);
+        self.rule_findings(&matches, text, out);
+        for s in &norm.signals {
+            // Text spelled in tag characters is invisible to people and read by
+            // models; no legitimate text does that beyond short emoji flag tags.
+            let severity = match (&s.kind, &norm.tag_text) {
+                (SignalKind::TagSmuggling, Some((_, t))) if is_smuggled_text(t) => Severity::High,
+                _ => Severity::Info,
+            };
+            out.push(finding(
+                Arc::from(s.kind.rule_id()),
+                Category::Obfuscation,
+                severity,
+                Some(s.span.clone()),
+                format!("{} occurrence(s)", s.count),
+            ));
+        }
+        if depth < self.settings.max_decode_depth {
+            self.scan_derived(surface, text, &norm, &matches, depth, model, out);
+        }
+        let group = group_of(surface);
+        // Scanning featurises straight into per-token scores: no feature list.
+        let extras = self.extras(&norm, &matches);
+        let mut doc = Scores::new(model.map_or(&[][..], |m| &m.weights[..]));
+        featurize_into(&norm.text, group, &self.rules.lexicon, &extras, &mut doc);
+        if !surface.is_outbound() {
+            for (kind, span) in &doc.structs {
+                let (id, what) = match kind {
+                    StructKind::InstructionToResponder => (
+                        "struct.instruction-to-responder",
+                        "an order about the reader's own reply",
+                    ),
+                    StructKind::AddressedToAi => (
+                        "struct.addressed-to-ai",
+                        "a sentence addressing the AI with an order",
+                    ),
+                    StructKind::OverrideInstructions => (
+                        "struct.override-instructions",
+                        "an order to drop instructions",
+                    ),
+                    StructKind::InstructionAtEdge => (
+                        "struct.instruction-at-edge",
+                        "an order or question alone at the edge of a record-like document",
+                    ),
+                };
+                let orig = norm.original_span(span.clone(), text);
+                out.push(finding(
+                    Arc::from(id),
+                    Category::AddressedInstruction,
+                    Severity::Medium,
+                    Some(orig.clone()),
+                    format!("{what}: \"{}\"", excerpt(&text[orig])),
+                ));
+            }
+        }
+        let model = model?;
+        if doc.sums.is_empty() {
+            return None;
+        }
+        let (margin, window) = model.best_window_of(&doc.sums, &doc.counts, group);
+        let s = super::model::Score {
+            probability: super::model::sigmoid(margin),
+            window,
+        };
+        let threshold = self.settings.model_threshold[surface as usize]
+            .unwrap_or_else(|| model.threshold(group));
+        if s.probability >= threshold {
+            let (a, b) = s.window;
+            let span = match (doc.spans.get(a), doc.spans.get(b.saturating_sub(1))) {
+                (Some(x), Some(y)) => {
+                    Some(norm.original_span(x.start as usize..y.end as usize, text))
+                }
+                _ => None,
+            };
+            let mut top: Vec<(usize, f32)> = (a..b)
+                .filter_map(|t| Some((t, *doc.sums.get(t)?)))
+                .filter(|&(_, w)| w > 0.0)
+                .collect();
+            top.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            top.truncate(5);
+            let strongest: Vec<String> = top
+                .into_iter()
+                .filter_map(|(t, w)| {
+                    let r = doc.spans.get(t)?;
+                    Some(format!(
+                        "\"{}\" {w:+.2}",
+                        norm.text.get(r.start as usize..r.end as usize)?
+                    ))
+                })
+                .collect();
+            let mut f = finding(
+                Arc::from("model"),
+                Category::Model,
+                Severity::Medium,
+                span,
+                format!(
+                    "p={:.3} >= {threshold:.3}; strongest: {}",
+                    s.probability,
+                    strongest.join(", ")
+                ),
+            );
+            f.score = Some(s.probability);
+            out.push(f);
+        }
+        Some(s.probability)
+    }
+
+    fn rule_findings(&self, matches: &Matches, text: &str, out: &mut Vec<Finding>) {
+        for h in &matches.hits {
+            let Some(rule) = self.rules.rules.get(h.rule) else {
+                continue;
+            };
+            if rule.feature_only {
+                continue;
+            }
+            let shown = if rule.category == Category::Secret {
+                format!("{} ({} bytes)", rule.description, h.span.len())
+            } else {
+                format!(
+                    "{}: \"{}\"",
+                    rule.description,
+                    excerpt(&text[h.span.clone()])
+                )
+            };
+            out.push(finding(
+                rule.id.clone(),
+                rule.category,
+                rule.severity,
+                Some(h.span.clone()),
+                shown,
+            ));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_derived(
+        &self,
+        surface: Surface,
+        text: &str,
+        norm: &Normalized,
+        matches: &Matches,
+        depth: usize,
+        model: Option<&Model>,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut derived = decode::find_encoded(text, Budget::default());
+        if let Some((span, t)) = &norm.tag_text {
+            derived.push(Derived {
+                encoding: Encoding::Tags,
+                span: span.clone(),
+                text: t.clone(),
+            });
+        }
+        if matches.rot13_cues >= 2 {
+            derived.push(Derived {
+                encoding: Encoding::Rot13,
+                span: 0..text.len(),
+                text: decode::rot13(text),
+            });
+        }
+        for d in derived {
+            let mut inner = Vec::new();
+            self.scan_one(surface, &d.text, depth + 1, model, &mut inner);
+            let worst = inner
+                .iter()
+                .filter(|f| f.category.is_injection() && f.category != Category::Obfuscation)
+                .map(|f| f.severity)
+                .max();
+            let flagged_by_model = inner.iter().any(|f| f.category == Category::Model);
+            let severity = match worst {
+                Some(s) if s >= Severity::Medium || flagged_by_model => s.max(Severity::Medium),
+                _ => Severity::Info,
+            };
+            let reasons: Vec<&str> = inner
+                .iter()
+                .filter(|f| f.severity >= Severity::Low)
+                .map(|f| &*f.rule_id)
+                .collect();
+            out.push(finding(
+                Arc::from(d.encoding.rule_id()),
+                Category::Obfuscation,
+                severity,
+                Some(d.span.clone()),
+                format!(
+                    "decoded {} bytes: \"{}\"{}",
+                    d.text.len(),
+                    excerpt(&d.text),
+                    if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; decoded text hits {}", reasons.join(", "))
+                    }
+                ),
+            ));
+            for mut f in inner {
+                if f.category == Category::Secret {
+                    f.span = Some(d.span.clone());
+                    out.push(f);
+                }
+            }
+        }
+    }
+
+    /// The model's features for a folded text and its rule matches.
+    fn extras(&self, norm: &Normalized, matches: &Matches) -> Vec<Extra> {
+        let mut extras: Vec<Extra> = matches
+            .hits
+            .iter()
+            .filter_map(|h| {
+                Some(Extra {
+                    at: h.folded.start,
+                    hash: *self.rule_hashes.get(h.rule)?,
+                })
+            })
+            .collect();
+        for s in &norm.signals {
+            extras.push(Extra {
+                at: 0,
+                hash: extra_hash(s.kind.rule_id()),
+            });
+        }
+        extras.sort_by_key(|e| e.at);
+        extras
+    }
+
+    /// The model's features for `text` on `surface` (for training).
+    pub fn features(&self, surface: Surface, text: &str) -> Doc {
+        let norm = normalize(text);
+        let matches = self.rules.find(surface, text, &norm);
+        let extras = self.extras(&norm, &matches);
+        featurize(&norm.text, group_of(surface), &self.rules.lexicon, &extras)
+    }
+}
+
+/// True when tag characters spell more than an emoji subdivision flag
+/// (lowercase letters and digits, at most 7): words, spaces, capitals.
+fn is_smuggled_text(t: &str) -> bool {
+    let flag_like = t.len() <= 7
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    t.len() >= 8 && !flag_like
+}
+
+/// The model group a surface belongs to.
+pub fn group_of(surface: Surface) -> Group {
+    match surface {
+        Surface::ToolArguments | Surface::PromptArguments => Group::Direct,
+        // Descriptions are data from a server, like results: one model group.
+        _ => Group::Indirect,
+    }
+}
+
+fn finding(
+    rule_id: Arc<str>,
+    category: Category,
+    severity: Severity,
+    span: Option<std::ops::Range<usize>>,
+    explanation: String,
+) -> Finding {
+    Finding {
+        rule_id,
+        category,
+        severity,
+        json_path: String::new(),
+        span,
+        score: None,
+        explanation,
+    }
+}
+
+/// At most 80 characters of `s`, on one line.
+fn excerpt(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(80)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().nth(80).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "scanner_tests.rs"]
+mod tests;

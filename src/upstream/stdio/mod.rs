@@ -1,0 +1,264 @@
+//! A local MCP server the gateway spawns and speaks to over stdin/stdout.
+//!
+//! [`StdioUpstream::start`] returns at once; a supervisor task spawns the
+//! configured command (argv, no shell; an empty environment plus the configured
+//! variables; its own process group), opens the MCP session itself (`initialize`
+//! or `server/discover`, see [`handshake`]), and restarts the process with
+//! exponential backoff when it exits or stops answering. All traffic goes through
+//! one [`Mux`], so many client requests share the process without their ids,
+//! progress tokens or server requests crossing.
+//!
+//! The broker asks [`StdioUpstream::health`] (or calls [`StdioUpstream::request`],
+//! which refuses with [`StdioError::Unavailable`] while the upstream is not up) to
+//! degrade only this upstream's tools with a clear JSON-RPC error.
+//!
+//! Invariants: no client request reaches a process before its handshake finished;
+//! a dying process fails its in-flight requests at once with the reason; shutting
+//! down (or dropping the handle) closes stdin, then SIGTERMs, then SIGKILLs the
+//! process group after the configured bounds, and reaps: no zombie, no straggler.
+
+mod backoff;
+pub mod handshake;
+mod lines;
+mod process;
+mod supervisor;
+
+pub use handshake::Session;
+
+use crate::config::stdio::StdioSettings;
+use crate::protocol::{Message, ParseLimits};
+use crate::upstream::mux::{Exchange, Frame, Mux, MuxError, MuxLimits};
+use arc_swap::ArcSwapOption;
+use process::Counters;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// Whether the upstream can take requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Spawning or handshaking; `attempt` counts failed starts since the last
+    /// healthy period, from 1.
+    Starting {
+        /// The attempt number.
+        attempt: u32,
+    },
+    /// Serving requests.
+    Up,
+    /// Not serving; a restart follows its backoff unless the reason is "stopped".
+    Down {
+        /// Why, e.g. "the process exited with status 1".
+        reason: Arc<str>,
+    },
+}
+
+impl Health {
+    /// Whether requests are let through.
+    pub fn is_up(&self) -> bool {
+        matches!(self, Health::Up)
+    }
+}
+
+/// Counters since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Processes spawned (restarts are `starts - 1`).
+    pub starts: u64,
+    /// stdout lines dropped as not JSON-RPC or too long.
+    pub garbage_lines: u64,
+    /// stderr lines read (and logged, within the rate limit).
+    pub stderr_lines: u64,
+}
+
+/// Why a request could not be sent. `Display` is for logs; the broker answers
+/// the client with a JSON-RPC error that names the upstream as unavailable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StdioError {
+    /// The upstream is starting, restarting or stopped.
+    #[error("upstream {upstream} is unavailable: {reason}")]
+    Unavailable {
+        /// The upstream's name.
+        upstream: Arc<str>,
+        /// Its health, in words.
+        reason: Arc<str>,
+    },
+    /// The connection refused or lost the request.
+    #[error(transparent)]
+    Mux(#[from] MuxError),
+}
+
+/// A supervised stdio server. Dropping it stops the server (gracefully while the
+/// runtime runs; otherwise the process group is killed and reaped).
+#[derive(Debug)]
+pub struct StdioUpstream {
+    name: Arc<str>,
+    settings: Arc<StdioSettings>,
+    mux: Mux,
+    health: watch::Receiver<Health>,
+    session: Arc<ArcSwapOption<Session>>,
+    counters: Arc<Counters>,
+    pid: Arc<AtomicU32>,
+    stop: watch::Sender<bool>,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+impl StdioUpstream {
+    /// Starts supervising the server called `name`. Returns at once with health
+    /// [`Health::Starting`]; must be called inside a Tokio runtime. `parse`
+    /// bounds every message read from the process.
+    pub fn start(name: &str, settings: StdioSettings, parse: ParseLimits) -> StdioUpstream {
+        let name: Arc<str> = name.into();
+        let settings = Arc::new(settings);
+        let limits = MuxLimits {
+            max_in_flight: settings.max_in_flight,
+            parse,
+            ..MuxLimits::default()
+        };
+        let mux = Mux::new(&name, limits);
+        let (health_tx, health) = watch::channel(Health::Starting { attempt: 1 });
+        let (stop, stop_rx) = watch::channel(false);
+        let session = Arc::new(ArcSwapOption::empty());
+        let counters = Arc::new(Counters::default());
+        let pid = Arc::new(AtomicU32::new(0));
+        let supervisor = supervisor::Supervisor {
+            name: name.clone(),
+            settings: settings.clone(),
+            parse,
+            mux: mux.clone(),
+            health: health_tx,
+            session: session.clone(),
+            counters: counters.clone(),
+            pid: pid.clone(),
+            stop: stop_rx,
+        };
+        let supervisor = Some(tokio::spawn(supervisor.run()));
+        StdioUpstream {
+            name,
+            settings,
+            mux,
+            health,
+            session,
+            counters,
+            pid,
+            stop,
+            supervisor,
+        }
+    }
+
+    /// The upstream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &StdioSettings {
+        &self.settings
+    }
+
+    /// The multiplexer (for notifications and direct use; prefer [`Self::request`]).
+    pub fn mux(&self) -> &Mux {
+        &self.mux
+    }
+
+    /// The current health.
+    pub fn health(&self) -> Health {
+        self.health.borrow().clone()
+    }
+
+    /// A receiver that sees every health change.
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.health.clone()
+    }
+
+    /// Waits until the upstream is up. Fails with [`StdioError::Unavailable`]
+    /// naming the last health when `within` passes first.
+    pub async fn wait_up(&self, within: Duration) -> Result<(), StdioError> {
+        let mut health = self.health.clone();
+        match tokio::time::timeout(within, health.wait_for(Health::is_up)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(self.unavailable()),
+        }
+    }
+
+    /// What the server said in the current session's handshake.
+    pub fn session(&self) -> Option<Arc<Session>> {
+        self.session.load_full()
+    }
+
+    /// The current process id, if one runs.
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.pid.load(Ordering::Relaxed)).filter(|&pid| pid != 0)
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            starts: c.starts.load(Ordering::Relaxed),
+            garbage_lines: c.garbage_lines.load(Ordering::Relaxed),
+            stderr_lines: c.stderr_lines.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends a client request with the configured `request_timeout`.
+    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
+        self.request_within(message, self.settings.request_timeout)
+            .await
+    }
+
+    /// Sends a client request with its own deadline. Refused while not up.
+    pub async fn request_within(
+        &self,
+        message: &Message,
+        deadline: Duration,
+    ) -> Result<Exchange, StdioError> {
+        if !self.health.borrow().is_up() {
+            return Err(self.unavailable());
+        }
+        Ok(self.mux.request(message, deadline).await?)
+    }
+
+    /// Sends a client notification. Refused while not up.
+    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
+        if !self.health.borrow().is_up() {
+            return Err(self.unavailable());
+        }
+        Ok(self.mux.notify(message).await?)
+    }
+
+    /// Server notifications tied to no request (see [`Mux::notifications`]).
+    pub fn notifications(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.mux.notifications()
+    }
+
+    fn unavailable(&self) -> StdioError {
+        let reason: Arc<str> = match &*self.health.borrow() {
+            Health::Up => "up".into(),
+            Health::Starting { attempt } => format!("starting (attempt {attempt})").into(),
+            Health::Down { reason } => format!("down: {reason}").into(),
+        };
+        StdioError::Unavailable {
+            upstream: self.name.clone(),
+            reason,
+        }
+    }
+
+    /// Stops the server cleanly and waits until its process is gone.
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+    }
+}
+
+impl Drop for StdioUpstream {
+    fn drop(&mut self) {
+        // The supervisor sees the stop (or the closed channel) and terminates the
+        // process; if the runtime is going away instead, dropping the task drops
+        // the process, which kills its group and reaps it.
+        self.stop.send_replace(true);
+    }
+}

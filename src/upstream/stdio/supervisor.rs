@@ -1,0 +1,219 @@
+//! The task that keeps one stdio server running: spawn, handshake, serve, notice
+//! death or silence, terminate, wait out the backoff, start again; until told to
+//! stop, and then shut the process down cleanly.
+//!
+//! ```text
+//!   ┌─▶ Starting ──spawn+handshake──▶ Up ──exit / N timeouts in a row──▶ Down ─┐
+//!   └──────────────────────────── backoff (doubling, jittered) ◀───────────────┘
+//!   stop (shutdown() or the handle dropped): terminate ──▶ Down "stopped"
+//! ```
+//!
+//! Invariants: the mux is attached only to the current process and detached (all
+//! in-flight requests failed with the reason) before the process is terminated; the
+//! health state always says why the upstream is not up; the backoff starts over once
+//! a process has stayed up for `max_backoff`.
+
+use super::Health;
+use super::backoff::Backoff;
+use super::handshake::{self, Session};
+use super::process::{self, Counters, Ending, Process};
+use crate::config::stdio::StdioSettings;
+use crate::protocol::ParseLimits;
+use crate::upstream::mux::Mux;
+use arc_swap::ArcSwapOption;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{Instant, Interval};
+
+/// Everything the supervisor task owns or shares with the handle.
+#[derive(Debug)]
+pub struct Supervisor {
+    pub name: Arc<str>,
+    pub settings: Arc<StdioSettings>,
+    pub parse: ParseLimits,
+    pub mux: Mux,
+    pub health: watch::Sender<Health>,
+    pub session: Arc<ArcSwapOption<Session>>,
+    pub counters: Arc<Counters>,
+    pub pid: Arc<AtomicU32>,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// How one process's life ended.
+enum Life {
+    /// Told to stop; the process is gone.
+    Stopped,
+    /// It failed; restart after the backoff.
+    Failed { reason: String, up_for: Duration },
+}
+
+impl Supervisor {
+    /// Runs until stopped.
+    pub async fn run(mut self) {
+        let s = &self.settings;
+        let mut backoff = Backoff::new(s.initial_backoff, s.max_backoff, s.jitter);
+        while !*self.stop.borrow() {
+            self.health.send_replace(Health::Starting {
+                attempt: backoff.failures() + 1,
+            });
+            let (reason, up_for) = match self.life().await {
+                Life::Stopped => break,
+                Life::Failed { reason, up_for } => (reason, up_for),
+            };
+            self.session.store(None);
+            if up_for >= self.settings.max_backoff {
+                backoff.reset();
+            }
+            let delay = backoff.next_delay(fastrand::f64());
+            tracing::warn!(upstream = %self.name, %reason, retry_in = ?delay, "stdio upstream down");
+            self.health.send_replace(Health::Down {
+                reason: reason.into(),
+            });
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = stopped(&mut self.stop) => break,
+            }
+        }
+        self.session.store(None);
+        self.pid.store(0, Ordering::Relaxed);
+        self.health.send_replace(Health::Down {
+            reason: "stopped".into(),
+        });
+    }
+
+    async fn life(&mut self) -> Life {
+        let spawned = process::spawn(&self.name, &self.settings, self.parse, &self.counters);
+        let (mut process, link) = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                let program = self.settings.program.display();
+                let reason = format!("cannot start `{program}`: {e}");
+                return Life::Failed {
+                    reason,
+                    up_for: Duration::ZERO,
+                };
+            }
+        };
+        self.pid.store(process.pid(), Ordering::Relaxed);
+        self.mux.attach(link);
+        let started = Instant::now();
+        let deadline = started + self.settings.startup_timeout;
+        let handshake = tokio::select! {
+            result = handshake::perform(&self.mux, &self.settings, deadline) => result,
+            how = process.wait() => {
+                return self.failed(process, format!("the process {how} during startup"), started).await
+            }
+            () = stopped(&mut self.stop) => return self.stopped(process).await,
+        };
+        let session = match handshake {
+            Ok(session) => session,
+            Err(e) => {
+                let reason = format!("initialization failed: {e}");
+                self.mux.detach(&reason);
+                self.terminate(&mut process).await;
+                return Life::Failed {
+                    reason,
+                    up_for: Duration::ZERO,
+                };
+            }
+        };
+        let era = session.era;
+        tracing::info!(upstream = %self.name, pid = process.pid(), era = era.as_str(),
+            version = %session.version, "stdio upstream up");
+        self.session.store(Some(Arc::new(session)));
+        self.mux.open(era);
+        self.health.send_replace(Health::Up);
+        self.serve(process, era, started).await
+    }
+
+    /// Watches a running process until it dies, stops answering, or is stopped.
+    async fn serve(
+        &mut self,
+        mut process: Process,
+        era: crate::protocol::Era,
+        started: Instant,
+    ) -> Life {
+        let max_timeouts = self.settings.max_consecutive_timeouts;
+        let mut timeouts = self.mux.consecutive_timeouts();
+        let mut ping = self
+            .settings
+            .ping_interval
+            .map(|every| tokio::time::interval_at(Instant::now() + every, every));
+        loop {
+            tokio::select! {
+                how = process.wait() => return self.failed(process, format!("the process {how}"), started).await,
+                () = stopped(&mut self.stop) => return self.stopped(process).await,
+                changed = timeouts.changed() => {
+                    let count = *timeouts.borrow_and_update();
+                    if changed.is_ok() && count >= max_timeouts {
+                        let reason = format!("stopped answering: {count} requests in a row timed out");
+                        self.mux.detach(&reason);
+                        self.terminate(&mut process).await;
+                        return Life::Failed { reason, up_for: started.elapsed() };
+                    }
+                }
+                () = tick(&mut ping) => self.ping(era),
+            }
+        }
+    }
+
+    /// Sends one liveness probe; a timeout counts like any other.
+    fn ping(&self, era: crate::protocol::Era) {
+        let Some(probe) = handshake::ping(&self.settings, era) else {
+            return;
+        };
+        let (mux, within) = (self.mux.clone(), self.settings.ping_timeout);
+        tokio::spawn(async move {
+            if let Ok(exchange) = mux.request(&probe, within).await {
+                let _ = exchange.response().await;
+            }
+        });
+    }
+
+    /// After `wait`: the process exited, or closed its stdout and is terminated.
+    async fn failed(&self, mut process: Process, reason: String, started: Instant) -> Life {
+        self.mux.detach(&reason);
+        if !process.reaped() {
+            self.terminate(&mut process).await;
+        }
+        Life::Failed {
+            reason,
+            up_for: started.elapsed(),
+        }
+    }
+
+    async fn stopped(&self, mut process: Process) -> Life {
+        self.mux.detach("the gateway is shutting down");
+        self.terminate(&mut process).await;
+        Life::Stopped
+    }
+
+    async fn terminate(&self, process: &mut Process) {
+        let s = &self.settings;
+        match process.terminate(s.stdin_grace, s.term_grace).await {
+            None => {}
+            Some(Ending::Exited(how)) => {
+                tracing::info!(upstream = %self.name, "stdio upstream {how}")
+            }
+            Some(ending @ (Ending::Terminated(_) | Ending::Killed(_))) => {
+                tracing::warn!(upstream = %self.name, ?ending, "stdio upstream needed a signal");
+            }
+        }
+    }
+}
+
+/// Resolves once a stop is asked for, or the handle is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn tick(ping: &mut Option<Interval>) {
+    match ping {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
