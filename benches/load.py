@@ -109,7 +109,7 @@ def main() -> None:
         gw_port = free_port()
         config = tmp / "portcullis.yaml"
         config.write_text(
-            f"listen:\n  address: 127.0.0.1:{gw_port}\nupstream:\n  url: http://{up_addr}/mcp\n"
+            f"listen:\n  address: 127.0.0.1:{gw_port}\nupstream:\n  url: http://{up_addr}/mcp\nauthentication:\n  mode: none\n"
             "logging:\n  format: json\n  level: info\nreload:\n  poll_interval: 0s\n"
         )
         log = open(tmp / "gateway.log", "w")

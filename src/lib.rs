@@ -6,6 +6,7 @@
 //! - [`config`]: the YAML file, compiled once into a runtime snapshot; reload.
 //! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
 //! - [`pipeline`]: the ordered stages every MCP request passes through.
+//! - [`authn`]: bearer-token validation, keys, the resource-server metadata.
 //! - [`scan`]: the in-process injection and secret scanner (pure).
 //! - [`upstream`]: the connection to the MCP server behind the gateway.
 //! - [`federation`]: naming and merging across several upstreams.
@@ -14,6 +15,7 @@
 //! - [`telemetry`]: structured logs.
 //! - [`cli`]: the command line.
 
+pub mod authn;
 pub mod cli;
 pub mod config;
 pub mod demo;

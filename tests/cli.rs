@@ -62,7 +62,7 @@ async fn serve_drains_and_exits_zero_on_sigterm() {
     let file = dir.path().join("p.yaml");
     std::fs::write(
         &file,
-        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\n"),
+        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\nauthentication:\n  mode: none\n"),
     )
     .unwrap();
     let mut child = tokio::process::Command::new(BIN)
@@ -118,20 +118,39 @@ async fn serve_drains_and_exits_zero_on_sigterm() {
 #[tokio::test]
 async fn the_demo_serves_an_allowed_call_and_refuses_a_smuggled_header() {
     crate::support::gateway::logs();
-    let running = portcullis::demo::start("127.0.0.1:0").await.unwrap();
+    let demo = portcullis::demo::start("127.0.0.1:0").await.unwrap();
+    let running = demo.running;
     let url = format!("http://{}/mcp", running.mcp_addr());
-    let text = portcullis::demo::instructions(running.mcp_addr());
+    let text = portcullis::demo::instructions(running.mcp_addr(), &demo.tokens);
     assert!(
         text.contains(&url),
         "the instructions name the real address"
     );
+    assert!(text.contains(&demo.tokens.valid), "and a token to use");
+    let bearer = format!("Bearer {}", demo.tokens.valid);
     let call = modern_body(
         1,
         "tools/call",
         json!({"name":"echo","arguments":{"text":"hello"}}),
     );
+    for refused in [
+        None,
+        Some(&demo.tokens.expired),
+        Some(&demo.tokens.long_lived),
+    ] {
+        let mut req = Req::post(&url)
+            .modern("tools/call", Some("echo"))
+            .body(&call);
+        if let Some(token) = refused {
+            req = req.header("authorization", &format!("Bearer {token}"));
+        }
+        let reply = req.send().await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+        assert!(reply.header("www-authenticate").is_some());
+    }
     let ok = Req::post(&url)
         .modern("tools/call", Some("echo"))
+        .header("authorization", &bearer)
         .body(&call)
         .send()
         .await;
@@ -139,12 +158,21 @@ async fn the_demo_serves_an_allowed_call_and_refuses_a_smuggled_header() {
     assert_eq!(ok.json()["result"]["content"][0]["text"], "hello");
     let smuggled = Req::post(&url)
         .modern("tools/call", Some("delete_records"))
+        .header("authorization", &bearer)
         .body(&call)
         .send()
         .await;
     assert_eq!(smuggled.status, StatusCode::BAD_REQUEST);
     assert_eq!(smuggled.json()["error"]["code"], -32020);
-    let legacy = crate::support::http::initialize(&url, "2025-06-18").await.1;
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "portcullis-tests", "version": "1"}}});
+    let legacy = Req::post(&url)
+        .mcp()
+        .header("authorization", &bearer)
+        .body(init)
+        .send()
+        .await;
     assert_eq!(legacy.json()["result"]["protocolVersion"], "2025-06-18");
     running.shutdown().await;
 }

@@ -11,7 +11,7 @@ fn tight(upstream: &str) -> String {
     format!(
         "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: {upstream}\nlimits:\n  max_request_body: 64KiB\n  \
          header_read_timeout: 1s\n  body_read_timeout: 1s\n  max_headers: 32\n  max_header_bytes: 8KiB\n  \
-         max_json_depth: 32\nreload:\n  poll_interval: 0s\n"
+         max_json_depth: 32\nreload:\n  poll_interval: 0s\nauthentication:\n  mode: none\n"
     )
 }
 

@@ -13,6 +13,16 @@
 /// Harness: the gateway, peers, an HTTP client, a recording upstream.
 mod support;
 
+/// Authentication: tokens from independent libraries, the resource-server face.
+mod auth;
+/// The token attack corpus, one test per attack.
+mod auth_attacks;
+/// Mutual TLS: client certificates as principals, certificate-bound tokens.
+mod auth_mtls;
+/// A real OpenID provider: key rotation, SDK discovery, upstream tokens.
+mod auth_oidc;
+/// Revocations shared between replicas through a real Redis server.
+mod auth_redis;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

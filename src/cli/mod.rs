@@ -99,10 +99,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
             };
             match demo::start(&listen).await {
-                Ok(running) => {
-                    println!("{}", demo::instructions(running.mcp_addr()));
+                Ok(demo) => {
+                    let addr = demo.running.mcp_addr();
+                    println!("{}", demo::instructions(addr, &demo.tokens));
                     wait_for_signal().await;
-                    running.shutdown().await;
+                    demo.running.shutdown().await;
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

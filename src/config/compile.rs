@@ -29,6 +29,8 @@ pub struct Runtime {
     pub upstream: UpstreamSettings,
     /// Bounds.
     pub limits: Limits,
+    /// Authentication.
+    pub authentication: super::authn::Authentication,
     /// Log output: (`json` or not, filter).
     pub logging: (bool, String),
     /// How often to check watched files; `None` = SIGHUP only.
@@ -48,6 +50,8 @@ pub struct Listen {
     pub public_url: Option<Uri>,
     /// TLS, if configured.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether every TLS client must present a verified certificate.
+    pub client_certificates_required: bool,
     /// Whether HTTP/2 is accepted.
     pub http2: bool,
 }
@@ -111,6 +115,17 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         .as_ref()
         .map(|a| socket_addr(&a.address, file, "admin.address"))
         .transpose()?;
+    let upstream = upstream(&raw.upstream, file)?;
+    let limits = limits(&raw.limits, file)?;
+    let Some(raw_authn) = &raw.authentication else {
+        return Err(ConfigError::at(
+            file,
+            "authentication",
+            "required: configure `mode: jwt` with issuers, or write `authentication: { mode: none }` \
+             to accept anonymous callers (only behind something that authenticates)",
+        ));
+    };
+    let authentication = super::authn::compile(raw_authn, &listen, file, base, &mut watched)?;
     let logging = match raw.logging.format.as_str() {
         "json" => (true, raw.logging.level.clone()),
         "text" => (false, raw.logging.level.clone()),
@@ -127,8 +142,9 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         listen,
         admin,
         admission,
-        upstream: upstream(&raw.upstream, file)?,
-        limits: limits(&raw.limits, file)?,
+        upstream,
+        limits,
+        authentication,
         logging,
         poll_interval: match raw.reload.poll_interval {
             None => Some(Duration::from_secs(2)),
@@ -169,13 +185,29 @@ fn listen(
         .as_deref()
         .map(|u| absolute_url(u, file, "listen.public_url"))
         .transpose()?;
+    let mut client_certificates_required = false;
     let tls = match &raw.tls {
         None => None,
         Some(t) => {
             let (cert, key) = (base.join(&t.cert), base.join(&t.key));
-            let config = tls::server_config(&cert, &key, raw.http2)
+            let client_ca = t.client_ca.as_ref().map(|ca| base.join(ca));
+            if client_ca.is_none() && t.client_auth.is_some() {
+                return Err(ConfigError::at(
+                    file,
+                    "listen.tls.client_auth",
+                    "needs listen.tls.client_ca, the CA client certificates chain to",
+                ));
+            }
+            client_certificates_required =
+                client_ca.is_some() && t.client_auth != Some(super::raw::RawClientAuth::Optional);
+            let client = client_ca.as_deref().map(|ca| tls::ClientAuth {
+                ca,
+                required: client_certificates_required,
+            });
+            let config = tls::server_config(&cert, &key, raw.http2, client)
                 .map_err(|m| ConfigError::at(file, "listen.tls", m))?;
             watched.extend([cert, key]);
+            watched.extend(client_ca);
             Some(config)
         }
     };
@@ -184,6 +216,7 @@ fn listen(
         path,
         public_url,
         tls,
+        client_certificates_required,
         http2: raw.http2,
     })
 }

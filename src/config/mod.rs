@@ -6,6 +6,7 @@
 //! Invariant: once [`load()`] returns a runtime, nothing can fail later because of
 //! configuration. A reload that fails leaves the running runtime in place.
 
+pub mod authn;
 pub mod compile;
 pub mod hosts;
 pub mod load;

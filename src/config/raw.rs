@@ -20,6 +20,9 @@ pub struct RawConfig {
     pub admin: Option<RawAdmin>,
     /// The MCP server behind the gateway.
     pub upstream: RawUpstream,
+    /// Who may call (required: `mode: jwt`, or an explicit `mode: none`).
+    #[serde(default)]
+    pub authentication: Option<super::authn::RawAuthentication>,
     /// Size, count and time bounds.
     #[serde(default)]
     pub limits: RawLimits,
@@ -71,6 +74,25 @@ pub struct RawTls {
     pub cert: PathBuf,
     /// The private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// Mutual TLS: CA certificates (PEM) that client certificates must chain
+    /// to. Absent: no client certificates are asked for.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `required` (default; the handshake fails without a
+    /// valid client certificate) or `optional` (PERMISSIVE: clients without one
+    /// are served; a presented one must still be valid).
+    #[serde(default)]
+    pub client_auth: Option<RawClientAuth>,
+}
+
+/// `listen.tls.client_auth`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RawClientAuth {
+    /// Every client presents a valid certificate.
+    Required,
+    /// Clients may present one.
+    Optional,
 }
 
 /// The operations listener.

@@ -2,9 +2,12 @@
 //! place, for the stages after them and for the access record written at the end.
 
 use super::authenticate::Principal;
+use crate::authn::Reason;
+use crate::authn::certificate::ClientCertificate;
 use crate::protocol::{Era, RequestId, Target, Version};
 use http::{Method, Version as HttpVersion};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the pipeline knows about the request it is handling.
@@ -18,8 +21,13 @@ pub struct RequestContext {
     pub http_method: Method,
     /// The HTTP version (connection-level decisions differ for HTTP/1.1 and h2).
     pub http_version: HttpVersion,
-    /// Who is calling, once authenticated.
-    pub principal: Option<Principal>,
+    /// Who is calling, once authenticated (or a valid token's holder refused
+    /// for insufficient scope).
+    pub principal: Option<Arc<Principal>>,
+    /// Why authentication failed, for the access record.
+    pub auth_reason: Option<Reason>,
+    /// The verified client certificate of the connection (mutual TLS).
+    pub client_certificate: Option<Arc<ClientCertificate>>,
     /// The `Mcp-Session-Id` the client sent, if any.
     pub session: Option<String>,
     /// The protocol era of the request, once known.
@@ -45,6 +53,8 @@ impl RequestContext {
             http_method,
             http_version,
             principal: None,
+            auth_reason: None,
+            client_certificate: None,
             session: None,
             era: None,
             version: None,

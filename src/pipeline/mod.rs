@@ -33,6 +33,10 @@ pub mod sessions;
 pub mod sse_body;
 pub mod stages;
 
+use crate::authn::Authn;
+use crate::authn::certificate::ClientCertificate;
+use crate::authn::reason::ReasonCounts;
+use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
 use crate::upstream::Upstream;
 use crate::upstream::catalog::Catalog;
@@ -65,6 +69,10 @@ pub struct Shared {
     pub sessions: Sessions,
     /// What the gateway learnt about the upstream's tools.
     pub catalog: Catalog,
+    /// Token ids revoked at run time (admin endpoint); kept across reloads.
+    pub revocations: RevocationList,
+    /// Authentication failures by category, since start.
+    pub auth_failures: ReasonCounts,
     drain: watch::Receiver<bool>,
 }
 
@@ -72,10 +80,14 @@ impl Shared {
     /// State for a gateway starting on `runtime`; `drain` turns true on shutdown.
     pub fn new(runtime: Runtime, drain: watch::Receiver<bool>) -> Shared {
         let sessions = Sessions::new(runtime.limits.max_sessions);
+        let revocations = RevocationList::new(runtime.authentication.max_revocations);
+        announce(&runtime);
         Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::of(runtime)),
             sessions,
             catalog: Catalog::default(),
+            revocations,
+            auth_failures: ReasonCounts::default(),
             drain,
         }
     }
@@ -87,6 +99,14 @@ impl Shared {
 
     /// Replaces the configuration (a reload). Requests in flight keep theirs.
     pub fn install(&self, runtime: Runtime) {
+        let current = self.snapshot();
+        if let (Authn::Jwt(next), Authn::Jwt(before)) = (
+            &runtime.authentication.authn,
+            &current.config.authentication.authn,
+        ) {
+            next.adopt_keys(before);
+        }
+        announce(&runtime);
         self.snapshot.store(Arc::new(Snapshot::of(runtime)));
     }
 
@@ -104,6 +124,18 @@ impl Shared {
     }
 }
 
+/// Starts fetching remote keys, and says loudly when nobody is authenticated.
+fn announce(runtime: &Runtime) {
+    match &runtime.authentication.authn {
+        Authn::None => tracing::warn!(
+            "authentication is OFF (authentication.mode: none): every caller is anonymous; \
+             run this only behind something that authenticates"
+        ),
+        Authn::Jwt(authenticator) => authenticator.prefetch(),
+        Authn::Certificate => {}
+    }
+}
+
 impl Snapshot {
     fn of(runtime: Runtime) -> Snapshot {
         Snapshot {
@@ -118,10 +150,12 @@ impl Snapshot {
 pub async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
+    client_certificate: Option<Arc<ClientCertificate>>,
     shared: Arc<Shared>,
 ) -> Response<GatewayBody> {
     let snapshot = shared.snapshot();
     let mut cx = RequestContext::new(peer, request.method().clone(), request.version());
+    cx.client_certificate = client_certificate;
     let response = match run(&mut cx, request, &snapshot, &shared).await {
         Ok(response) => response,
         Err(rejection) => {
@@ -147,6 +181,10 @@ async fn run(
 ) -> Result<Response<GatewayBody>, Rejection> {
     let rt = &snapshot.config;
     let (parts, body) = request.into_parts();
+    // 0. the protected resource metadata is public: clients need it to get a token.
+    if let Some(metadata) = authenticate::metadata(&parts, rt) {
+        return Ok(metadata);
+    }
     // 1. admit: path, method, Host and Origin (DNS rebinding), framing, media type.
     admit::admit(&parts, rt)?;
     cx.session = parts
@@ -155,7 +193,7 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     // 2. authenticate: who is calling.
-    cx.principal = Some(authenticate::authenticate(&parts));
+    cx.principal = Some(authenticate::authenticate(cx, &parts, rt, shared).await?);
     // 3. rate-limit: before the body is read.
     stages::rate_limit(cx)?;
     // 4. parse: one strict parse of the body; era, version, header/body agreement.

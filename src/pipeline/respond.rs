@@ -49,6 +49,20 @@ pub enum Rejection {
     /// The body could not be read (client reset, bad chunking).
     #[error("request body unreadable: {0}")]
     BodyUnreadable(String),
+    /// No valid bearer token (401). The reason is for the access record only.
+    #[error("authentication failed: {reason}")]
+    Unauthenticated {
+        /// The category (logged, not sent).
+        reason: crate::authn::Reason,
+        /// The `WWW-Authenticate` challenge (none for client certificates).
+        challenge: Option<HeaderValue>,
+    },
+    /// A valid token without a required scope (403).
+    #[error("insufficient scope")]
+    InsufficientScope {
+        /// The `WWW-Authenticate` challenge naming the scopes.
+        challenge: HeaderValue,
+    },
     /// A GET or DELETE in the 2026-07-28 era, which has neither.
     #[error("the 2026-07-28 revision has no {0} on the MCP endpoint")]
     NoStreamsInModernEra(&'static str),
@@ -197,6 +211,20 @@ pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
             "Bad Request: the body could not be read".to_owned(),
             None,
         ),
+        R::Unauthenticated { .. } => (
+            StatusCode::UNAUTHORIZED,
+            None,
+            invalid,
+            "Unauthorized: a valid bearer token for this resource is required".to_owned(),
+            None,
+        ),
+        R::InsufficientScope { .. } => (
+            StatusCode::FORBIDDEN,
+            None,
+            invalid,
+            "Forbidden: the token lacks a required scope".to_owned(),
+            None,
+        ),
         R::NoStreamsInModernEra(m) => (
             StatusCode::METHOD_NOT_ALLOWED,
             None,
@@ -283,6 +311,16 @@ pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
                 "POST"
             }),
         );
+    }
+    match rejection {
+        R::Unauthenticated {
+            challenge: Some(challenge),
+            ..
+        }
+        | R::InsufficientScope { challenge } => {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        _ => {}
     }
     if http1 && rejection.closes_connection() {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

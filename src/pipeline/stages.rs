@@ -38,6 +38,16 @@ pub fn audit(cx: &RequestContext, status: http::StatusCode) {
         target.kind = cx.target.as_ref().map(|t| t.kind()),
         target.name = cx.target.as_ref().map(|t| t.name()),
         principal = cx.principal.as_ref().map(|p| p.subject.as_str()),
+        principal.issuer = cx.principal.as_ref().and_then(|p| p.issuer.as_deref()),
+        principal.tenant = cx.principal.as_ref().and_then(|p| p.tenant.as_deref()),
+        principal.client = cx.principal.as_ref().and_then(|p| p.client_id.as_deref()),
+        principal.actor = cx
+            .principal
+            .as_ref()
+            .and_then(|p| p.actors.first())
+            .map(|a| a.subject.as_str()),
+        auth.reason = cx.auth_reason.map(|r| r.as_str()),
+        client.certificate = cx.client_certificate.as_ref().map(|c| c.identity.as_str()),
         latency_us,
         "request"
     );

@@ -12,7 +12,7 @@ pub mod mcp;
 pub mod mirrored;
 pub mod rpc_error;
 pub mod sse;
-mod strict;
+pub(crate) mod strict;
 
 pub use era::{Era, Version};
 pub use jsonrpc::{Envelope, Kind, Message, ParseError, ParseLimits, Payload, RequestId};

@@ -3,7 +3,9 @@
 //!
 //! `/healthz`: 200 while the process serves. `/readyz`: 200 while the gateway
 //! accepts MCP traffic, 503 once it drains (so a load balancer stops sending new
-//! requests before in-flight ones end).
+//! requests before in-flight ones end). `/authn/failures`: authentication
+//! failures by category since start. `POST /authn/revocations`: revokes a token
+//! id, see [`super::revoke`]; off unless an admin token is configured.
 
 use crate::pipeline::Shared;
 use bytes::Bytes;
@@ -32,7 +34,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(answer(&req, &shared)) }
+                async move { Ok::<_, Infallible>(answer(req, &shared).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -43,7 +45,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-fn answer(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    match (req.method(), req.uri().path()) {
+        (&Method::POST, "/authn/revocations") => return super::revoke::revoke(req, shared).await,
+        (&Method::GET, "/authn/failures") => {
+            return json(StatusCode::OK, shared.auth_failures.to_json().to_string());
+        }
+        _ => {}
+    }
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => (StatusCode::OK, r#"{"status":"ok"}"#),
         (&Method::GET, "/readyz") if shared.is_draining() => {
@@ -52,7 +61,12 @@ fn answer(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
         (&Method::GET, "/readyz") => (StatusCode::OK, r#"{"status":"ready"}"#),
         _ => (StatusCode::NOT_FOUND, r#"{"status":"not found"}"#),
     };
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    json(status, body.to_owned())
+}
+
+/// A JSON response.
+pub(super) fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

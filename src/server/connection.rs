@@ -6,6 +6,7 @@
 //! them). HTTP/2 streams are capped per connection and reset floods get GOAWAY.
 
 use super::limits::ConnectionLimits;
+use crate::authn::certificate::ClientCertificate;
 use crate::config::Runtime;
 use crate::pipeline::{self, Shared, body::GatewayBody};
 use http::{Request, Response};
@@ -85,6 +86,8 @@ pub async fn accept_loop(
 struct Gateway {
     shared: Arc<Shared>,
     peer: SocketAddr,
+    /// The client certificate rustls verified for this connection, if any.
+    certificate: Option<Arc<ClientCertificate>>,
 }
 
 impl Service<Request<Incoming>> for Gateway {
@@ -95,7 +98,8 @@ impl Service<Request<Incoming>> for Gateway {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let peer = self.peer;
-        Box::pin(async move { Ok(pipeline::handle(request, peer, shared).await) })
+        let certificate = self.certificate.clone();
+        Box::pin(async move { Ok(pipeline::handle(request, peer, certificate, shared).await) })
     }
 }
 
@@ -108,9 +112,10 @@ async fn serve(
     let snapshot = shared.snapshot();
     let rt = &snapshot.config;
     let builder = builder(rt);
-    let service = Gateway {
+    let mut service = Gateway {
         shared: Arc::clone(&shared),
         peer,
+        certificate: None,
     };
     // hyper's header timeout starts at the first byte (the HTTP/1 vs HTTP/2
     // detection reads before it): a connection that sends nothing would be held
@@ -130,7 +135,15 @@ async fn serve(
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             match tokio::time::timeout(rt.limits.header_read_timeout, acceptor.accept(stream)).await
             {
-                Ok(Ok(tls)) => drive(&builder, tls, service, drain).await,
+                Ok(Ok(tls)) => {
+                    service.certificate = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .map(|leaf| Arc::new(ClientCertificate::from_der(leaf)));
+                    drive(&builder, tls, service, drain).await
+                }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }

@@ -10,6 +10,7 @@ mod admin;
 mod connection;
 mod limits;
 mod reload;
+mod revoke;
 
 use crate::config::Runtime;
 use crate::pipeline::Shared;

@@ -16,7 +16,7 @@ pub struct Gateway {
 /// The configuration tests use unless they need something else.
 pub fn default_yaml(upstream: &str) -> String {
     format!(
-        "listen:\n  address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nupstream:\n  url: {upstream}\n  response_timeout: 20s\nlimits:\n  shutdown_grace: 5s\nreload:\n  poll_interval: 0s\nlogging:\n  format: text\n"
+        "listen:\n  address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nupstream:\n  url: {upstream}\n  response_timeout: 20s\nlimits:\n  shutdown_grace: 5s\nreload:\n  poll_interval: 0s\nlogging:\n  format: text\nauthentication:\n  mode: none\n"
     )
 }
 

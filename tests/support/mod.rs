@@ -1,5 +1,6 @@
 //! Test harness.
 
+pub mod auth;
 pub mod gateway;
 pub mod http;
 pub mod peers;

@@ -149,3 +149,118 @@ pub async fn run(program: &Path, args: &[&str], cwd: Option<&Path>) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// A real OpenID provider (`oidc-provider`, tests/peers/oidc_provider.mjs) on
+/// loopback, issuing JWT access tokens for `resources`, with key rotation.
+pub struct OidcProvider {
+    _child: Child,
+    pub issuer: String,
+}
+
+impl OidcProvider {
+    pub async fn start(resources: &[&str]) -> OidcProvider {
+        let modules = peers_dir().join("node/node_modules");
+        let mut child = Command::new(node())
+            .arg(script("oidc_provider.mjs"))
+            .args(resources)
+            .env("PEERS_NODE_MODULES", modules)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("oidc-provider did not start within 60s")
+            .unwrap()
+            .expect("oidc-provider exited before listening");
+        let issuer = line
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected oidc-provider output: {line}"))
+            .to_owned();
+        OidcProvider {
+            _child: child,
+            issuer,
+        }
+    }
+
+    /// A client-credentials access token for `resource`.
+    pub async fn token(&self, client: (&str, &str), resource: &str) -> String {
+        let reply = super::http::Req::post(&format!("{}/token", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", &basic(client))
+            .body(format!(
+                "grant_type=client_credentials&scope=mcp%3Atools&resource={}",
+                portcullis::authn::http::urlencode(resource)
+            ))
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The next key signs; the previous one stays published.
+    pub async fn rotate(&self) {
+        let r = super::http::Req::post(&format!("{}/__rotate", self.issuer))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+    }
+
+    /// Only the current signing key stays published.
+    pub async fn retire(&self) {
+        let r = super::http::Req::post(&format!("{}/__retire", self.issuer))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+    }
+}
+
+fn basic((id, secret): (&str, &str)) -> String {
+    use base64::Engine;
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    format!("Basic {pair}")
+}
+
+/// A real Redis server (Debian's `redis-server`) on a free loopback port,
+/// without persistence; killed on drop.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub url: String,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let found = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "redis-server is missing: run scripts/install-peers (it installs Debian's redis-server)"
+        );
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        wait_for_port(port).await;
+        RedisServer {
+            child: Some(child),
+            url: format!("redis://127.0.0.1:{port}/0"),
+        }
+    }
+
+    /// Stops the server (and waits for it to exit).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
