@@ -1,0 +1,444 @@
+//! The writer thread: drains the queue, renders, seals into the hash chain,
+//! appends to the segment file, syncs per the fsync policy, writes checkpoints,
+//! rotates segments, and hands lines to the remote sinks.
+//!
+//! Why a dedicated OS thread: file writes and fdatasync block, and a blocked
+//! async worker would stall unrelated requests. Everything that costs (JSON
+//! rendering, redaction, hashing) happens here, off the request path.
+//!
+//! Invariants:
+//! - events are written in the order they were queued, each exactly once;
+//! - under `fsync: always`, a waiter is answered only after its event's batch was
+//!   appended and fdatasync returned;
+//! - a batch that fails is never half in the chain: the chain is restored and
+//!   the file cut back, then the batch is retried (fail closed) or counted as
+//!   lost (fail open) and the loss itself is written as an event on recovery.
+
+use super::chain::{Chain, Format};
+use super::checkpoint::Checkpoint;
+use super::config::{AuditConfig, FailureMode, FsyncPolicy};
+use super::file_sink::{CheckpointFile, SegmentFile};
+use super::prepare::{RenderOptions, prepare};
+use super::record::{AuditRecord, GatewayEvent, RecordKind};
+use super::remote::{RemoteLine, RemoteSinks};
+use super::{AuditError, Shared, ecs, ocsf, redact};
+use serde_json::Value;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::oneshot;
+
+/// Most jobs taken from the queue per batch.
+const MAX_BATCH: usize = 1024;
+/// Time between attempts to write again after a failure.
+pub const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Answers a caller waiting for durability.
+pub type Waiter = oneshot::Sender<Result<(), AuditError>>;
+
+/// Work for the writer.
+pub enum Job {
+    /// An event to write, with its waiter under `fsync: always`.
+    Record(Box<AuditRecord>, Option<Waiter>),
+    /// Write and sync everything queued before, then answer.
+    Flush(oneshot::Sender<()>),
+    /// Write everything, close the segment with a final checkpoint, stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
+struct Pending {
+    event: Value,
+    waiter: Option<Waiter>,
+    remote: RemoteLine,
+}
+
+/// The writer's state.
+pub struct Writer {
+    cfg: Arc<AuditConfig>,
+    options: RenderOptions,
+    shared: Arc<Shared>,
+    file: Option<SegmentFile>,
+    chain: Chain,
+    checkpoints: CheckpointFile,
+    pending: Vec<Pending>,
+    buf: Vec<u8>,
+    line: Vec<u8>,
+    ends: Vec<usize>,
+    dirty_since: Option<Instant>,
+    last_checkpoint: Instant,
+    since_checkpoint: u64,
+    retry_at: Option<Instant>,
+    lost_reported: u64,
+    remote: RemoteSinks,
+}
+
+impl Writer {
+    /// A writer on an already opened first segment.
+    pub fn new(
+        cfg: Arc<AuditConfig>,
+        shared: Arc<Shared>,
+        file: SegmentFile,
+        remote: RemoteSinks,
+    ) -> Writer {
+        let authority = cfg
+            .checkpoint
+            .key
+            .as_ref()
+            .map(|k| format!("portcullis:{}", k.id()));
+        let chain = Chain::new(file.id().to_owned(), None, authority);
+        Writer {
+            options: RenderOptions {
+                product_version: env!("CARGO_PKG_VERSION"),
+                gateway_name: cfg.gateway_name.clone(),
+            },
+            checkpoints: CheckpointFile::new(cfg.checkpoint.file.clone()),
+            cfg,
+            shared,
+            file: Some(file),
+            chain,
+            pending: Vec::new(),
+            buf: Vec::with_capacity(1 << 20),
+            line: Vec::with_capacity(4096),
+            ends: Vec::new(),
+            dirty_since: None,
+            last_checkpoint: Instant::now(),
+            since_checkpoint: 0,
+            retry_at: None,
+            lost_reported: 0,
+            remote,
+        }
+    }
+
+    /// Runs until shutdown or until every sender is gone.
+    pub fn run(mut self, rx: Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        loop {
+            match rx.recv_timeout(self.next_wakeup()) {
+                Ok(job) => jobs.push(job),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.close();
+                    return;
+                }
+            }
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let mut flushes = Vec::new();
+            let mut shutdown = None;
+            for job in jobs.drain(..) {
+                match job {
+                    Job::Record(record, waiter) => self.accept(&record, waiter),
+                    Job::Flush(tx) => flushes.push(tx),
+                    Job::Shutdown(tx) => shutdown = Some(tx),
+                }
+            }
+            self.write_pending();
+            self.tick();
+            if !flushes.is_empty() {
+                self.sync();
+                for tx in flushes {
+                    let _ = tx.send(());
+                }
+            }
+            if let Some(tx) = shutdown {
+                while let Ok(Job::Record(record, waiter)) = rx.try_recv() {
+                    self.accept(&record, waiter);
+                }
+                self.close();
+                let _ = tx.send(());
+                return;
+            }
+        }
+    }
+
+    fn next_wakeup(&self) -> Duration {
+        let now = Instant::now();
+        let mut at = self.last_checkpoint + self.cfg.checkpoint.interval;
+        if let (FsyncPolicy::Every(d), Some(since)) = (self.cfg.fsync, self.dirty_since) {
+            at = at.min(since + d);
+        }
+        if let Some(r) = self.retry_at {
+            at = at.min(r);
+        }
+        if let Some(f) = &self.file {
+            at = at.min(f.opened() + self.cfg.file.rotate_interval);
+        }
+        if self.lost_reported < self.shared.lost.load(Ordering::Relaxed) {
+            at = now;
+        }
+        at.saturating_duration_since(now)
+            .max(Duration::from_micros(100))
+    }
+
+    /// Renders a record and queues it for the next write.
+    fn accept(&mut self, record: &AuditRecord, waiter: Option<Waiter>) {
+        let prepared = prepare(record, &self.options, &self.cfg.arguments);
+        let mut event = match self.cfg.format {
+            Format::Ocsf => ocsf::render(&prepared),
+            Format::Ecs => ecs::render(&prepared),
+        };
+        redact::scrub(&mut event, &record.secrets);
+        let remote = RemoteLine::describe(record, &event);
+        self.pending.push(Pending {
+            event,
+            waiter,
+            remote,
+        });
+    }
+
+    fn write_pending(&mut self) {
+        let lost = self.shared.lost.load(Ordering::Relaxed);
+        if lost > self.lost_reported && self.shared.healthy.load(Ordering::Relaxed) {
+            let count = lost - self.lost_reported;
+            self.lost_reported = lost;
+            let rec =
+                AuditRecord::now(RecordKind::Gateway(GatewayEvent::AuditEventsLost { count }));
+            self.accept(&rec, None);
+        }
+        if self.pending.is_empty() {
+            return;
+        }
+        if let Some(r) = self.retry_at
+            && Instant::now() < r
+        {
+            self.refuse_pending("the audit log is not writable");
+            return;
+        }
+        match self.append_pending() {
+            Ok(()) => self.recovered(),
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    fn append_pending(&mut self) -> std::io::Result<()> {
+        self.ensure_segment()?;
+        let saved = self.chain.clone();
+        self.buf.clear();
+        self.ends.clear();
+        for p in &mut self.pending {
+            self.chain
+                .seal(&mut p.event, self.cfg.format, &mut self.line);
+            self.buf.extend_from_slice(&self.line);
+            self.buf.push(b'\n');
+            self.ends.push(self.buf.len());
+        }
+        let Some(file) = self.file.as_mut() else {
+            self.chain = saved;
+            return Err(std::io::Error::other("no segment open"));
+        };
+        let mut result = file.append(&self.buf);
+        if result.is_ok() && self.cfg.fsync == FsyncPolicy::Always {
+            result = file.sync();
+        }
+        if result.is_err() {
+            self.chain = saved;
+            if file.is_broken() {
+                self.file = None;
+            }
+            return result;
+        }
+        let n = self.pending.len() as u64;
+        self.shared.written.fetch_add(n, Ordering::Relaxed);
+        self.since_checkpoint += n;
+        if matches!(self.cfg.fsync, FsyncPolicy::Every(_)) && self.dirty_since.is_none() {
+            self.dirty_since = Some(Instant::now());
+        }
+        let mut start = 0;
+        for (p, end) in self.pending.drain(..).zip(self.ends.iter()) {
+            let line = self.buf.get(start..*end).unwrap_or_default();
+            start = *end;
+            self.remote.send(&p.remote, line, &self.shared);
+            if let Some(w) = p.waiter {
+                let _ = w.send(Ok(()));
+            }
+        }
+        if self.cfg.stdout {
+            let _ = std::io::stdout().lock().write_all(&self.buf);
+        }
+        if self.since_checkpoint >= self.cfg.checkpoint.every_events {
+            self.checkpoint(false)?;
+        }
+        if self
+            .file
+            .as_ref()
+            .is_some_and(|f| f.len() >= self.cfg.file.rotate_size)
+        {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    fn ensure_segment(&mut self) -> std::io::Result<()> {
+        if self.file.is_none() {
+            let file = SegmentFile::create(&self.cfg.file, SystemTime::now())?;
+            let authority = self
+                .cfg
+                .checkpoint
+                .key
+                .as_ref()
+                .map(|k| format!("portcullis:{}", k.id()));
+            self.chain = Chain::new(file.id().to_owned(), self.chain.last().cloned(), authority);
+            self.file = Some(file);
+        }
+        Ok(())
+    }
+
+    fn recovered(&mut self) {
+        if !self.shared.healthy.swap(true, Ordering::SeqCst) {
+            tracing::warn!(target: "portcullis::audit", "audit log writable again; events flow");
+        }
+        self.retry_at = None;
+    }
+
+    fn failed(&mut self, e: &std::io::Error) {
+        self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.shared.healthy.store(false, Ordering::SeqCst);
+        self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
+        tracing::error!(target: "portcullis::audit", error = %e, "AUDIT LOG WRITE FAILED");
+        self.refuse_pending("the audit log is not writable");
+    }
+
+    /// After a failure: waiters are refused (their requests get 503) and their
+    /// events dropped; other events are kept for retry (fail closed) or counted
+    /// as lost (fail open).
+    fn refuse_pending(&mut self, why: &str) {
+        let mode = self.cfg.on_failure;
+        let mut lost = 0u64;
+        self.pending.retain_mut(|p| match p.waiter.take() {
+            Some(w) => {
+                let _ = w.send(Err(AuditError::Unavailable(why.to_owned())));
+                false
+            }
+            None if mode == FailureMode::Open => {
+                lost += 1;
+                false
+            }
+            None => true,
+        });
+        if lost > 0 {
+            let total = self.shared.lost.fetch_add(lost, Ordering::Relaxed) + lost;
+            tracing::error!(target: "portcullis::audit", lost, total_lost = total, "AUDIT EVENTS LOST (fail_open): requests continue unaudited");
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if let (FsyncPolicy::Every(d), Some(since)) = (self.cfg.fsync, self.dirty_since)
+            && now >= since + d
+        {
+            self.sync();
+        }
+        if let Some(r) = self.retry_at
+            && now >= r
+        {
+            self.retry_at = None;
+            let result = if self.pending.is_empty() {
+                self.ensure_segment().and_then(|()| self.checkpoint(false))
+            } else {
+                self.append_pending()
+            };
+            match result {
+                Ok(()) => self.recovered(),
+                Err(e) => self.failed(&e),
+            }
+            return;
+        }
+        let due = now >= self.last_checkpoint + self.cfg.checkpoint.interval;
+        if due && self.since_checkpoint > 0 {
+            if let Err(e) = self.checkpoint(false) {
+                self.failed(&e);
+            }
+        } else if due {
+            self.last_checkpoint = now;
+        }
+        let old = self
+            .file
+            .as_ref()
+            .is_some_and(|f| now >= f.opened() + self.cfg.file.rotate_interval && !f.is_empty());
+        if old && let Err(e) = self.rotate() {
+            self.failed(&e);
+        }
+    }
+
+    fn sync(&mut self) {
+        if let Some(f) = self.file.as_mut()
+            && let Err(e) = f.sync()
+        {
+            self.failed(&e);
+            return;
+        }
+        self.dirty_since = None;
+    }
+
+    fn checkpoint(&mut self, last: bool) -> std::io::Result<()> {
+        let count = self.chain.count();
+        let link = if count > 0 { self.chain.last() } else { None };
+        let mut cp = Checkpoint {
+            v: 1,
+            chain_uid: self.chain.segment().to_owned(),
+            count,
+            last_uid: link.map(|l| l.uid.clone()),
+            last_sha256: link.map(|l| hex::encode(l.fingerprint)),
+            time: super::time::rfc3339(SystemTime::now()),
+            r#final: last,
+            key_id: None,
+            signature: None,
+        };
+        if let Some(key) = &self.cfg.checkpoint.key {
+            key.sign(&mut cp);
+        }
+        let mut line = cp.to_line();
+        line.push(b'\n');
+        if let Some(f) = self.file.as_mut() {
+            f.append(&line)?;
+            f.sync()?;
+            self.dirty_since = None;
+        }
+        if let Err(e) = self.checkpoints.append(&line) {
+            tracing::error!(target: "portcullis::audit", error = %e, "cannot write the checkpoint file");
+        }
+        self.remote
+            .send_checkpoint(&line[..line.len() - 1], &self.shared);
+        self.shared.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.last_checkpoint = Instant::now();
+        self.since_checkpoint = 0;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.checkpoint(true)?;
+        self.file = None;
+        self.ensure_segment()
+    }
+
+    fn close(&mut self) {
+        self.write_pending();
+        if self.retry_at.is_some() && !self.pending.is_empty() {
+            // One last attempt, without waiting for the retry timer.
+            self.retry_at = None;
+            self.write_pending();
+        }
+        if !self.pending.is_empty() {
+            let n = self.pending.len() as u64;
+            self.shared.lost.fetch_add(n, Ordering::Relaxed);
+            tracing::error!(target: "portcullis::audit", lost = n, "AUDIT EVENTS LOST at shutdown: the log was not writable");
+            for p in self.pending.drain(..) {
+                if let Some(w) = p.waiter {
+                    let _ = w.send(Err(AuditError::Closed));
+                }
+            }
+        }
+        if self.file.is_some()
+            && let Err(e) = self.checkpoint(true)
+        {
+            tracing::error!(target: "portcullis::audit", error = %e, "cannot write the final checkpoint");
+        }
+        self.remote.close();
+    }
+}
