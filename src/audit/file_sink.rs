@@ -142,7 +142,8 @@ impl CheckpointFile {
     }
 }
 
-/// `<compact start time>-<8 hex digits>`: sortable and unique per process.
+/// `<compact start time>-<per-process number>-<8 hex digits>`: sorts in creation
+/// order within a process, unique across processes.
 fn segment_id(now: SystemTime) -> String {
     let n = SEGMENTS.fetch_add(1, Ordering::Relaxed);
     let mut h = Sha256::new();

@@ -87,7 +87,7 @@ pub fn api_activity(p: &Prepared<'_>, op: &Operation) -> Value {
             json!(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)),
         );
     }
-    e.insert("unmapped".into(), unmapped(p, extra));
+    e.insert("unmapped".into(), unmapped(p, extra, true));
     Value::Object(e)
 }
 
@@ -113,7 +113,7 @@ pub fn gateway_activity(p: &Prepared<'_>, ev: &GatewayEvent) -> Value {
         "api".into(),
         json!({"operation": operation, "service": {"name": p.options.gateway_name}}),
     );
-    e.insert("unmapped".into(), unmapped(p, extra));
+    e.insert("unmapped".into(), unmapped(p, extra, true));
     Value::Object(e)
 }
 
@@ -233,7 +233,7 @@ pub fn authentication(p: &Prepared<'_>, auth: &Authentication) -> Value {
     extra.insert("issuer".into(), json!(auth.issuer));
     extra.insert("token_id".into(), json!(auth.token_id));
     extra.insert("http_status".into(), json!(auth.http_status));
-    e.insert("unmapped".into(), unmapped(p, extra));
+    e.insert("unmapped".into(), unmapped(p, extra, false));
     Value::Object(e)
 }
 
@@ -283,7 +283,7 @@ pub fn detection_finding(p: &Prepared<'_>, f: &Finding) -> Value {
             json!({"previous_sha256": previous, "current_sha256": current}),
         );
     }
-    e.insert("unmapped".into(), unmapped(p, extra));
+    e.insert("unmapped".into(), unmapped(p, extra, false));
     Value::Object(e)
 }
 

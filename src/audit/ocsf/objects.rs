@@ -34,7 +34,9 @@ pub fn base(
     e.insert("severity_id".into(), json!(severity_id));
     e.insert("severity".into(), json!(severity_name));
     e.insert("metadata".into(), metadata(p, class));
-    if let Some(trace) = &p.record.trace {
+    // Only API Activity includes the trace profile; other classes carry the ids
+    // under `unmapped.portcullis` (see `unmapped`).
+    if let (Some(trace), true) = (&p.record.trace, class.uid == API_ACTIVITY.uid) {
         e.insert(
             "trace".into(),
             json!({"uid": hex::encode(trace.trace_id), "span": {"uid": hex::encode(trace.span_id)}}),
@@ -119,9 +121,14 @@ pub fn dst_endpoint(p: &Prepared<'_>) -> Option<Value> {
 }
 
 /// Portcullis facts OCSF has no attribute for, under `unmapped.portcullis`.
-pub fn unmapped(p: &Prepared<'_>, extra: Map<String, Value>) -> Value {
+/// `traced` says whether the class already carries the trace profile.
+pub fn unmapped(p: &Prepared<'_>, extra: Map<String, Value>, traced: bool) -> Value {
     let mut m = extra;
     let r = p.record;
+    if let (Some(t), false) = (&r.trace, traced) {
+        m.insert("trace_id".into(), json!(hex::encode(t.trace_id)));
+        m.insert("span_id".into(), json!(hex::encode(t.span_id)));
+    }
     if let Some(era) = r.protocol.era {
         m.insert("era".into(), json!(era));
     }
