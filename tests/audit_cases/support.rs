@@ -352,3 +352,96 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Requests received: (path, content type, body).
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// An OTLP/HTTP receiver on loopback: records every request body and answers
+/// with the scripted statuses (then 200).
+pub struct Collector {
+    pub port: u16,
+    pub requests: Received,
+}
+
+impl Collector {
+    pub fn start(mut statuses: Vec<u16>) -> Collector {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests: Received = std::sync::Arc::default();
+        let store = requests.clone();
+        statuses.reverse();
+        let statuses = std::sync::Arc::new(std::sync::Mutex::new(statuses));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (store, statuses) = (store.clone(), statuses.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut out = stream;
+                    loop {
+                        let mut request_line = String::new();
+                        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
+                        let (mut len, mut ctype) = (0usize, String::new());
+                        loop {
+                            let mut h = String::new();
+                            reader.read_line(&mut h).unwrap();
+                            let h = h.trim_end();
+                            if h.is_empty() {
+                                break;
+                            }
+                            let (k, v) = h.split_once(':').unwrap();
+                            match k.to_ascii_lowercase().as_str() {
+                                "content-length" => len = v.trim().parse().unwrap(),
+                                "content-type" => ctype = v.trim().to_owned(),
+                                _ => {}
+                            }
+                        }
+                        let mut body = vec![0; len];
+                        reader.read_exact(&mut body).unwrap();
+                        store.lock().unwrap().push((path, ctype, body));
+                        let status = statuses.lock().unwrap().pop().unwrap_or(200);
+                        let _ = write!(out, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+                    }
+                });
+            }
+        });
+        Collector { port, requests }
+    }
+
+    pub fn yaml(&self) -> String {
+        format!(
+            "otlp:\n  endpoint: http://127.0.0.1:{}/v1/logs\n",
+            self.port
+        )
+    }
+
+    /// Decodes every body received with the official protobuf classes.
+    pub fn decode(&self, py: &Path) -> Vec<Value> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (i, (_, _, body)) in self.requests.lock().unwrap().iter().enumerate() {
+            let f = dir.path().join(format!("{i}.pb"));
+            std::fs::write(&f, body).unwrap();
+            files.push(f);
+        }
+        let out = Command::new(py)
+            .arg(fixtures().join("otlp/decode.py"))
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}

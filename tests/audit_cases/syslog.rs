@@ -17,7 +17,10 @@ struct Rsyslog {
 
 impl Drop for Rsyslog {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -41,7 +44,8 @@ fn start_rsyslog(dir: &Path, port: u16, tls: Option<&Path>) -> Rsyslog {
                 "global(DefaultNetstreamDriver=\"ossl\" DefaultNetstreamDriverCAFile=\"{0}/ca.pem\" DefaultNetstreamDriverCertFile=\"{0}/server.pem\" DefaultNetstreamDriverKeyFile=\"{0}/server.key\")\n",
                 certs.display()
             ),
-            " StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\"".to_owned(),
+            " StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\""
+                .to_owned(),
         ),
     };
     let conf = format!(
@@ -70,7 +74,10 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="audit")
     let r = Rsyslog { child, out };
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "rsyslogd did not start listening");
+        assert!(
+            Instant::now() < deadline,
+            "rsyslogd did not start listening"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     r
@@ -97,7 +104,10 @@ fn send_and_compare(dir: &Path, syslog_yaml: &str, r: &Rsyslog) {
     }
     auditor.shutdown_blocking();
     let stats = auditor.stats();
-    let written: BTreeSet<String> = events(dir).iter().map(|e| e["attestation"]["uid"].as_str().unwrap().to_owned()).collect();
+    let written: BTreeSet<String> = events(dir)
+        .iter()
+        .map(|e| e["attestation"]["uid"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(written.len(), n);
     // Events plus the final checkpoint.
     let lines = received(r, n + 1);
@@ -107,9 +117,20 @@ fn send_and_compare(dir: &Path, syslog_yaml: &str, r: &Rsyslog) {
     let mut severities = BTreeSet::new();
     for line in &lines {
         let mut parts = line.splitn(5, ' ');
-        let (app, facility, severity, msgid, msg) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        assert_eq!((app, facility, msgid), ("portcullis", "13", "audit"), "{line}");
-        let v: serde_json::Value = serde_json::from_str(msg.trim_start()).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let (app, facility, severity, msgid, msg) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        assert_eq!(
+            (app, facility, msgid),
+            ("portcullis", "13", "audit"),
+            "{line}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(msg.trim_start()).unwrap_or_else(|e| panic!("{e}: {line}"));
         if let Some(uid) = v["attestation"]["uid"].as_str() {
             got.insert(uid.to_owned());
             severities.insert(severity.to_owned());
@@ -118,7 +139,10 @@ fn send_and_compare(dir: &Path, syslog_yaml: &str, r: &Rsyslog) {
         }
     }
     assert_eq!(got, written, "rsyslog received every event, whole");
-    assert!(severities.contains("6") && severities.contains("3"), "{severities:?}");
+    assert!(
+        severities.contains("6") && severities.contains("3"),
+        "{severities:?}"
+    );
 }
 
 #[test]
@@ -129,7 +153,11 @@ fn rsyslog_receives_every_event_over_tcp_with_octet_counting() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let r = start_rsyslog(dir.path(), port, None);
-    send_and_compare(dir.path(), &format!("syslog:\n  address: 127.0.0.1:{port}\n"), &r);
+    send_and_compare(
+        dir.path(),
+        &format!("syslog:\n  address: 127.0.0.1:{port}\n"),
+        &r,
+    );
 }
 
 fn make_certs(dir: &Path) -> PathBuf {
@@ -137,25 +165,45 @@ fn make_certs(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::write(certs.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n").unwrap();
     let run = |args: &str| {
-        let ok = Command::new("sh").arg("-c").arg(format!("openssl {args}")).current_dir(&certs).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success();
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(format!("openssl {args}"))
+            .current_dir(&certs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "openssl {args}");
     };
-    run("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=audit-test-ca");
-    run("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=localhost");
-    run("x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile ext.cnf");
+    run(
+        "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=audit-test-ca",
+    );
+    run(
+        "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=localhost",
+    );
+    run(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile ext.cnf",
+    );
     certs
 }
 
 #[test]
 fn rsyslog_receives_every_event_over_tls() {
     let driver = Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so").exists();
-    if !require(has_command("rsyslogd") && has_command("openssl") && driver, "rsyslogd with rsyslog-openssl, and openssl") {
+    if !require(
+        has_command("rsyslogd") && has_command("openssl") && driver,
+        "rsyslogd with rsyslog-openssl, and openssl",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let certs = make_certs(dir.path());
     let port = free_port();
     let r = start_rsyslog(dir.path(), port, Some(&certs));
-    let yaml = format!("syslog:\n  address: 127.0.0.1:{port}\n  tls:\n    ca: {}\n    server_name: localhost\n", certs.join("ca.pem").display());
+    let yaml = format!(
+        "syslog:\n  address: 127.0.0.1:{port}\n  tls:\n    ca: {}\n    server_name: localhost\n",
+        certs.join("ca.pem").display()
+    );
     send_and_compare(dir.path(), &yaml, &r);
 }
