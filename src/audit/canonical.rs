@@ -63,6 +63,52 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes `value` (an object) canonically and returns the offset at which an
+/// entry named `key` would start inside its object member `member`: the start of
+/// the first entry of `member` whose name sorts after `key`. `None` when
+/// `member` is not an object or no entry sorts after `key` (the caller then
+/// cannot splice without a comma fix-up). Lets the hash chain write an event
+/// once and splice its fingerprint in, instead of serializing it twice.
+pub fn write_marking(value: &Value, member: &str, key: &str, out: &mut Vec<u8>) -> Option<usize> {
+    let Value::Object(map) = value else {
+        write(value, out);
+        return None;
+    };
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut mark = None;
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(k, out);
+        out.push(b':');
+        match v {
+            Value::Object(inner) if k == member => {
+                let mut inner_entries: Vec<_> = inner.iter().collect();
+                inner_entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (j, (ik, iv)) in inner_entries.into_iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    if mark.is_none() && ik.as_str() > key {
+                        mark = Some(out.len());
+                    }
+                    write_str(ik, out);
+                    out.push(b':');
+                    write(iv, out);
+                }
+                out.push(b'}');
+            }
+            _ => write(v, out),
+        }
+    }
+    out.push(b'}');
+    mark
+}
+
 /// The canonical bytes of `value`.
 pub fn to_vec(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);

@@ -17,6 +17,7 @@
 //! so the chain never refers to an event that is not in the file.
 
 use super::canonical;
+use super::jsonw::EventWriter;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -45,6 +46,7 @@ pub struct Chain {
     next: u64,
     prev: Option<Link>,
     authority: Option<String>,
+    body: Vec<u8>,
 }
 
 impl Chain {
@@ -56,6 +58,7 @@ impl Chain {
             next: 0,
             prev,
             authority,
+            body: Vec::new(),
         }
     }
 
@@ -72,6 +75,61 @@ impl Chain {
     /// The last event sealed (in this segment or, before any, the previous one).
     pub fn last(&self) -> Option<&Link> {
         self.prev.as_ref()
+    }
+
+    /// The uid and sequence number the next sealed event gets.
+    pub fn next_stamp(&self) -> (String, u64) {
+        (format!("{}:{}", self.segment, self.next), self.next)
+    }
+
+    /// Adds the attestation to an event rendered (with [`Chain::next_stamp`]'s
+    /// uid) into `ev`, fingerprints it, and appends it to `out` with the
+    /// fingerprint in place: one serialization per event.
+    pub fn seal_fields(&mut self, mut ev: EventWriter<'_>, out: &mut Vec<u8>) {
+        let (uid, _) = self.next_stamp();
+        let mark = ev.field_marked("attestation", |w| {
+            w.begin();
+            w.os("authority_uid", self.authority.as_deref())
+                .s("chain_uid", &self.segment);
+            let hole = w.position();
+            if let Some(prev) = &self.prev {
+                w.obj("prev_event", |w| {
+                    w.obj("fingerprint", |w| {
+                        w.s("algorithm", "SHA-256")
+                            .n("algorithm_id", 3)
+                            .s("value", &crate::audit::jsonw::hex(&prev.fingerprint));
+                    })
+                    .s("uid", &prev.uid);
+                });
+            }
+            w.s("uid", &uid);
+            w.end();
+            Some(hole)
+        });
+        let body = &mut self.body;
+        body.clear();
+        let start = ev.finish_marking(body, "attestation");
+        let digest: [u8; 32] = Sha256::digest(&body[..]).into();
+        let at = start
+            .zip(mark)
+            .map(|(s, m)| s + m)
+            .filter(|at| *at <= body.len());
+        let (head, tail) = body.split_at(at.unwrap_or(body.len()));
+        out.reserve(body.len() + 100);
+        out.extend_from_slice(head);
+        if at.is_some() {
+            out.extend_from_slice(
+                br#","fingerprint":{"algorithm":"SHA-256","algorithm_id":3,"value":""#,
+            );
+            out.extend_from_slice(super::jsonw::hex(&digest).as_bytes());
+            out.extend_from_slice(br#""}"#);
+        }
+        out.extend_from_slice(tail);
+        self.prev = Some(Link {
+            uid,
+            fingerprint: digest,
+        });
+        self.next += 1;
     }
 
     /// Stamps `event` with its uid, sequence and attestation, and writes its final
@@ -95,13 +153,26 @@ impl Chain {
             map.insert("attestation".into(), Value::Object(attestation));
         }
         out.clear();
-        canonical::write(event, out);
+        // `uid` always sorts after `fingerprint`, so the mark is always found;
+        // the fallback (serialize again) only guards the invariant.
+        let mark = canonical::write_marking(event, "attestation", "fingerprint", out);
         let digest: [u8; 32] = Sha256::digest(&out[..]).into();
-        if let Some(Value::Object(att)) = event.get_mut("attestation") {
-            att.insert("fingerprint".into(), fingerprint_object(&digest));
+        match mark {
+            Some(at) => {
+                let mut entry = Vec::with_capacity(120);
+                entry.extend_from_slice(br#""fingerprint":"#);
+                canonical::write(&fingerprint_object(&digest), &mut entry);
+                entry.push(b',');
+                out.splice(at..at, entry);
+            }
+            None => {
+                if let Some(Value::Object(att)) = event.get_mut("attestation") {
+                    att.insert("fingerprint".into(), fingerprint_object(&digest));
+                }
+                out.clear();
+                canonical::write(event, out);
+            }
         }
-        out.clear();
-        canonical::write(event, out);
         self.prev = Some(Link {
             uid,
             fingerprint: digest,

@@ -99,6 +99,18 @@ impl SegmentFile {
         }
     }
 
+    /// Cuts the file back to `len` bytes (a batch that failed part-way). If that
+    /// fails too, the segment is marked broken and must be left.
+    pub fn rollback(&mut self, len: u64) {
+        if len < self.len {
+            if self.file.set_len(len).is_ok() {
+                self.len = len;
+            } else {
+                self.broken = true;
+            }
+        }
+    }
+
     /// Makes what was appended durable (fdatasync).
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()

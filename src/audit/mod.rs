@@ -34,6 +34,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod ecs;
 pub mod file_sink;
+pub mod jsonw;
 pub mod ocsf;
 pub mod prepare;
 pub mod record;

@@ -142,8 +142,14 @@ pub fn scrub(event: &mut Value, secrets: &[String]) {
     }
 }
 
+/// Shortest credential the scan recognises (`Bearer ` and 8 characters).
+const MIN_CREDENTIAL: usize = 15;
+
 /// The redacted form of `s`, or `None` when nothing needed redacting.
 pub fn scrub_str(s: &str, secrets: &[String]) -> Option<String> {
+    if s.len() < MIN_CREDENTIAL && secrets.iter().all(|x| x.len() > s.len() || x.len() < 4) {
+        return None;
+    }
     let mut out: Option<String> = None;
     for secret in secrets.iter().filter(|x| x.len() >= 4) {
         let cur = out.as_deref().unwrap_or(s);
@@ -167,22 +173,27 @@ pub fn scrub_str(s: &str, secrets: &[String]) -> Option<String> {
     Some(clean)
 }
 
-/// Byte spans of JWT-shaped strings and `Bearer`/`Basic` credentials.
+/// Byte spans of JWT-shaped strings and `Bearer`/`Basic` credentials. Only
+/// positions where a credential can start (`eyJ`, `B`, `b`) are examined.
 fn credential_spans(s: &str) -> Vec<(usize, usize)> {
+    static JWT_START: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"eyJ"));
     let bytes = s.as_bytes();
+    let mut starts: Vec<usize> = JWT_START.find_iter(bytes).collect();
+    starts.extend(memchr::memchr2_iter(b'B', b'b', bytes));
     let mut spans = Vec::new();
-    if !(memchr::memmem::find(bytes, b"eyJ").is_some()
-        || memchr::memchr2(b'B', b'b', bytes).is_some())
-    {
+    if starts.is_empty() {
         return spans;
     }
-    let mut i = 0;
-    while i < bytes.len() {
+    starts.sort_unstable();
+    let mut covered = 0;
+    for i in starts {
+        if i < covered {
+            continue;
+        }
         if let Some(end) = jwt_at(bytes, i).or_else(|| scheme_at(bytes, i)) {
             spans.push((i, end));
-            i = end;
-        } else {
-            i += 1;
+            covered = end;
         }
     }
     spans

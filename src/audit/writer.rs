@@ -18,11 +18,11 @@ use super::chain::{Chain, Format};
 use super::checkpoint::Checkpoint;
 use super::config::{AuditConfig, FailureMode, FsyncPolicy};
 use super::file_sink::{CheckpointFile, SegmentFile};
+use super::jsonw::EventWriter;
 use super::prepare::{RenderOptions, prepare};
 use super::record::{AuditRecord, GatewayEvent, RecordKind};
 use super::remote::{RemoteLine, RemoteSinks};
 use super::{AuditError, Shared, ecs, ocsf, redact};
-use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,6 +32,8 @@ use tokio::sync::oneshot;
 
 /// Most jobs taken from the queue per batch.
 const MAX_BATCH: usize = 1024;
+/// Bytes sealed before they are handed to the kernel.
+const WRITE_CHUNK: usize = 64 << 10;
 /// Time between attempts to write again after a failure.
 pub const RETRY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -49,9 +51,9 @@ pub enum Job {
 }
 
 struct Pending {
-    event: Value,
+    record: Box<AuditRecord>,
     waiter: Option<Waiter>,
-    remote: RemoteLine,
+    remote: Option<RemoteLine>,
 }
 
 /// The writer's state.
@@ -133,7 +135,7 @@ impl Writer {
             let mut shutdown = None;
             for job in jobs.drain(..) {
                 match job {
-                    Job::Record(record, waiter) => self.accept(&record, waiter),
+                    Job::Record(record, waiter) => self.accept(record, waiter),
                     Job::Flush(tx) => flushes.push(tx),
                     Job::Shutdown(tx) => shutdown = Some(tx),
                 }
@@ -148,7 +150,7 @@ impl Writer {
             }
             if let Some(tx) = shutdown {
                 while let Ok(Job::Record(record, waiter)) = rx.try_recv() {
-                    self.accept(&record, waiter);
+                    self.accept(record, waiter);
                 }
                 self.close();
                 let _ = tx.send(());
@@ -176,20 +178,44 @@ impl Writer {
             .max(Duration::from_micros(100))
     }
 
-    /// Renders a record and queues it for the next write.
-    fn accept(&mut self, record: &AuditRecord, waiter: Option<Waiter>) {
-        let prepared = prepare(record, &self.options, &self.cfg.arguments);
-        let mut event = match self.cfg.format {
-            Format::Ocsf => ocsf::render(&prepared),
-            Format::Ecs => ecs::render(&prepared),
-        };
-        redact::scrub(&mut event, &record.secrets);
-        let remote = RemoteLine::describe(record, &event);
+    /// Queues a record for the next write (it is rendered when it is sealed,
+    /// because its uid depends on its place in the chain).
+    fn accept(&mut self, record: Box<AuditRecord>, waiter: Option<Waiter>) {
+        let remote = self
+            .remote
+            .is_active()
+            .then(|| RemoteLine::describe(&record));
         self.pending.push(Pending {
-            event,
+            record,
             waiter,
             remote,
         });
+    }
+
+    /// Renders, redacts and seals one record, appending it to `out`.
+    fn seal(
+        chain: &mut Chain,
+        cfg: &AuditConfig,
+        options: &RenderOptions,
+        record: &AuditRecord,
+        line: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) {
+        let prepared = prepare(record, options, &cfg.arguments);
+        match cfg.format {
+            Format::Ocsf => {
+                let (uid, seq) = chain.next_stamp();
+                let mut ev = EventWriter::new(&record.secrets);
+                ocsf::render(&mut ev, &prepared, &ocsf::Stamp { uid: &uid, seq });
+                chain.seal_fields(ev, out);
+            }
+            Format::Ecs => {
+                let mut event = ecs::render(&prepared);
+                redact::scrub(&mut event, &record.secrets);
+                chain.seal(&mut event, Format::Ecs, line);
+                out.extend_from_slice(line);
+            }
+        }
     }
 
     fn write_pending(&mut self) {
@@ -199,7 +225,7 @@ impl Writer {
             self.lost_reported = lost;
             let rec =
                 AuditRecord::now(RecordKind::Gateway(GatewayEvent::AuditEventsLost { count }));
-            self.accept(&rec, None);
+            self.accept(Box::new(rec), None);
         }
         if self.pending.is_empty() {
             return;
@@ -219,25 +245,44 @@ impl Writer {
     fn append_pending(&mut self) -> std::io::Result<()> {
         self.ensure_segment()?;
         let saved = self.chain.clone();
-        self.buf.clear();
-        self.ends.clear();
-        for p in &mut self.pending {
-            self.chain
-                .seal(&mut p.event, self.cfg.format, &mut self.line);
-            self.buf.extend_from_slice(&self.line);
-            self.buf.push(b'\n');
-            self.ends.push(self.buf.len());
-        }
         let Some(file) = self.file.as_mut() else {
-            self.chain = saved;
             return Err(std::io::Error::other("no segment open"));
         };
-        let mut result = file.append(&self.buf);
+        let batch_start = file.len();
+        self.buf.clear();
+        self.ends.clear();
+        // Written in chunks as the batch is sealed, so the bytes are still in
+        // cache when the kernel copies them.
+        let mut flushed = 0;
+        let mut result = Ok(());
+        for p in &self.pending {
+            Self::seal(
+                &mut self.chain,
+                &self.cfg,
+                &self.options,
+                &p.record,
+                &mut self.line,
+                &mut self.buf,
+            );
+            self.buf.push(b'\n');
+            self.ends.push(self.buf.len());
+            if self.buf.len() - flushed >= WRITE_CHUNK {
+                result = file.append(self.buf.get(flushed..).unwrap_or_default());
+                flushed = self.buf.len();
+                if result.is_err() {
+                    break;
+                }
+            }
+        }
+        if result.is_ok() && flushed < self.buf.len() {
+            result = file.append(self.buf.get(flushed..).unwrap_or_default());
+        }
         if result.is_ok() && self.cfg.fsync == FsyncPolicy::Always {
             result = file.sync();
         }
         if result.is_err() {
             self.chain = saved;
+            file.rollback(batch_start);
             if file.is_broken() {
                 self.file = None;
             }
@@ -253,7 +298,9 @@ impl Writer {
         for (p, end) in self.pending.drain(..).zip(self.ends.iter()) {
             let line = self.buf.get(start..*end).unwrap_or_default();
             start = *end;
-            self.remote.send(&p.remote, line, &self.shared);
+            if let Some(meta) = &p.remote {
+                self.remote.send(meta, line, &self.shared);
+            }
             if let Some(w) = p.waiter {
                 let _ = w.send(Ok(()));
             }

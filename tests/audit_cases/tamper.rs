@@ -269,11 +269,26 @@ fn rotated_segments_link_and_a_missing_tail_between_them_is_found() {
     let (code, out) = cli_verify(&segs, Some(&key));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact: 60 event(s)"), "{out}");
-    // Cut the first segment's last event and its final checkpoint: the next
-    // segment's first event no longer links to its end.
-    let first = &segs[0];
-    let l = lines(first);
-    put(first, &l[..l.len() - 2]);
+    // Cut the last event and the final checkpoint of a segment that another
+    // segment continues: that segment's first event no longer links to its end.
+    let continued: Vec<String> = segs
+        .iter()
+        .filter_map(|s| {
+            let first: serde_json::Value = serde_json::from_str(&lines(s)[0]).ok()?;
+            let prev = first["attestation"]["prev_event"]["uid"].as_str()?;
+            Some(prev.rsplit_once(':')?.0.to_owned())
+        })
+        .collect();
+    let cut = segs
+        .iter()
+        .find(|s| {
+            continued
+                .iter()
+                .any(|c| s.to_string_lossy().contains(c.as_str()))
+        })
+        .unwrap();
+    let l = lines(cut);
+    put(cut, &l[..l.len() - 2]);
     let (code, out) = cli_verify(&segs, Some(&key));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("ends elsewhere"), "{out}");

@@ -1,20 +1,22 @@
 //! The three OCSF classes the gateway emits, one function per record kind.
+//! Top-level fields may be added in any order (the event writer sorts them);
+//! nested keys are written in byte order.
 
+use super::Stamp;
 use super::objects::{
-    self, API_ACTIVITY, AUTHENTICATION, Class, DETECTION_FINDING, actor, base, dst_endpoint,
-    src_endpoint, unmapped,
+    API_ACTIVITY, AUTHENTICATION, DETECTION_FINDING, actor, base, dst_endpoint, src_endpoint,
+    unmapped, user,
 };
+use crate::audit::jsonw::{EventWriter, W};
 use crate::audit::prepare::Prepared;
 use crate::audit::record::{
     ApprovalState, AuthMethod, Authentication, Finding, GatewayEvent, Operation, Severity, Verdict,
 };
 use crate::protocol::Target;
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-/// API Activity for a JSON-RPC request or notification.
-pub fn api_activity(p: &Prepared<'_>, op: &Operation) -> Value {
-    let (activity_id, label) = activity_of(&op.method);
+/// Whether an operation failed, and how severe its event is.
+pub fn operation_outcome(op: &Operation) -> (bool, Severity) {
     let failed = matches!(
         op.decision.verdict,
         Verdict::Denied | Verdict::ApprovalRequired | Verdict::Error
@@ -24,143 +26,126 @@ pub fn api_activity(p: &Prepared<'_>, op: &Operation) -> Value {
         Verdict::Flagged | Verdict::Redacted | Verdict::Error => Severity::Low,
         Verdict::Denied | Verdict::ApprovalRequired => Severity::Medium,
     };
-    let mut e = base(p, API_ACTIVITY, activity_id, severity);
-    relabel(&mut e, API_ACTIVITY, activity_id, label);
-    status(&mut e, !failed, op.decision.reason.as_deref());
+    (failed, severity)
+}
+
+/// API Activity for a JSON-RPC request or notification.
+pub fn api_activity(ev: &mut EventWriter<'_>, p: &Prepared<'_>, s: &Stamp<'_>, op: &Operation) {
+    let activity = activity_of(&op.method);
+    let (failed, severity) = operation_outcome(op);
+    base(ev, p, s, API_ACTIVITY, activity, severity);
+    status(ev, !failed, op.decision.reason.as_deref());
     let code = op
         .outcome
         .rpc_error
         .map(|c| c.to_string())
         .or(op.outcome.http_status.map(|s| s.to_string()));
     if let Some(code) = code {
-        e.insert("status_code".into(), json!(code));
+        ev.s("status_code", &code);
     }
     let target = op
         .target
         .as_ref()
         .map(|t| format!(" {} `{}`", t.kind(), t.name()));
-    e.insert(
-        "message".into(),
-        json!(format!(
+    ev.s(
+        "message",
+        &format!(
             "{}{} {}",
             op.method,
             target.unwrap_or_default(),
             op.decision.verdict.as_str()
-        )),
+        ),
     );
-    e.insert("actor".into(), actor(p, Some(authorizations(op))));
-    e.insert("src_endpoint".into(), src_endpoint(p));
-    if let Some(dst) = dst_endpoint(p) {
-        e.insert("dst_endpoint".into(), dst);
-    }
-    e.insert("api".into(), api(p, op));
+    ev.obj("actor", |w| {
+        actor(w, p, Some(&|w: &mut W<'_>| authorizations(w, op)))
+    });
+    src_endpoint(ev, p);
+    dst_endpoint(ev, p);
+    ev.obj("api", |w| api(w, p, op));
     if let Some(t) = &op.target {
-        e.insert("resources".into(), json!([resource(p, t)]));
+        ev.field("resources", |w| {
+            w.objs_value(std::slice::from_ref(t), |w, t| resource(w, p, t))
+        });
     }
     if let Some(code) = op.outcome.http_status {
-        e.insert("http_response".into(), json!({"code": code}));
+        ev.obj("http_response", |w| {
+            w.n("code", code);
+        });
     }
     if let Some(latency) = op.outcome.latency {
-        e.insert(
-            "duration".into(),
-            json!(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX)),
+        ev.n(
+            "duration",
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
         );
     }
-    ai_operation(&mut e, p, &op.method);
-    let mut extra = Map::new();
-    extra.insert("direction".into(), json!(op.direction.as_str()));
-    extra.insert("decision".into(), decision(op));
-    if !op.findings.is_empty() {
-        let findings: Vec<Value> = op
-            .findings
-            .iter()
-            .map(|f| json!({"rule_id": f.rule_id, "json_path": f.json_path}))
-            .collect();
-        extra.insert("findings".into(), json!(findings));
-    }
-    if let Some(d) = &p.arguments_digest {
-        extra.insert("arguments_sha256".into(), json!(d));
-    }
-    if let Some(latency) = op.outcome.latency {
-        extra.insert(
-            "latency_us".into(),
-            json!(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)),
-        );
-    }
-    e.insert("unmapped".into(), unmapped(p, extra, true));
-    Value::Object(e)
+    ai_operation(ev, p, &op.method);
+    unmapped(ev, p, true, |x| {
+        x.s("direction", op.direction.as_str());
+        x.obj("decision", |w| {
+            let d = &op.decision;
+            w.strs("policies", d.policies.iter().map(String::as_str))
+                .os("policy_version", d.policy_version.as_deref())
+                .os("reason", d.reason.as_deref())
+                .s("verdict", d.verdict.as_str());
+        });
+        if !op.findings.is_empty() {
+            x.field("findings", |w| {
+                w.objs_value(&op.findings, |w, f| {
+                    w.os("json_path", f.json_path.as_deref())
+                        .s("rule_id", &f.rule_id);
+                })
+            });
+        }
+        if let Some(d) = &p.arguments_digest {
+            x.s("arguments_sha256", d);
+        }
+        if let Some(latency) = op.outcome.latency {
+            x.n(
+                "latency_us",
+                u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            );
+        }
+    });
 }
 
 /// API Activity (`Other`) for the gateway's own events.
-pub fn gateway_activity(p: &Prepared<'_>, ev: &GatewayEvent) -> Value {
-    let (operation, ok, severity, detail, extra) = gateway_facts(ev);
-    let mut e = base(p, API_ACTIVITY, 99, severity);
-    relabel(&mut e, API_ACTIVITY, 99, operation);
-    status(&mut e, ok, detail.as_deref());
-    e.insert(
-        "message".into(),
-        json!(format!(
-            "{operation}{}",
-            detail.map(|d| format!(": {d}")).unwrap_or_default()
-        )),
-    );
-    e.insert("actor".into(), actor(p, None));
-    e.insert("src_endpoint".into(), src_endpoint(p));
-    if let Some(dst) = dst_endpoint(p) {
-        e.insert("dst_endpoint".into(), dst);
-    }
-    e.insert(
-        "api".into(),
-        json!({"operation": operation, "service": {"name": p.options.gateway_name}}),
-    );
-    e.insert("unmapped".into(), unmapped(p, extra, true));
-    Value::Object(e)
-}
-
-type GatewayFacts = (
-    &'static str,
-    bool,
-    Severity,
-    Option<String>,
-    Map<String, Value>,
-);
-
-fn gateway_facts(ev: &GatewayEvent) -> GatewayFacts {
-    let mut x = Map::new();
-    match ev {
-        GatewayEvent::Reload {
-            what,
-            ok,
-            version,
-            error,
-        } => {
-            x.insert("reloaded".into(), json!(what));
-            x.insert("version".into(), json!(version));
-            let sev = if *ok {
-                Severity::Info
-            } else {
-                Severity::Medium
-            };
-            ("portcullis/reload", *ok, sev, error.clone(), x)
+pub fn gateway_activity(
+    ev: &mut EventWriter<'_>,
+    p: &Prepared<'_>,
+    s: &Stamp<'_>,
+    g: &GatewayEvent,
+) {
+    let (operation, ok, severity, detail) = gateway_facts(g);
+    base(ev, p, s, API_ACTIVITY, (99, operation), severity);
+    status(ev, ok, detail.as_deref());
+    let message = match &detail {
+        Some(d) => format!("{operation}: {d}"),
+        None => operation.to_owned(),
+    };
+    ev.s("message", &message);
+    ev.obj("actor", |w| actor(w, p, None));
+    src_endpoint(ev, p);
+    dst_endpoint(ev, p);
+    ev.obj("api", |w| {
+        w.s("operation", operation).obj("service", |w| {
+            w.s("name", &p.options.gateway_name);
+        });
+    });
+    unmapped(ev, p, true, |x| match g {
+        GatewayEvent::Reload { what, version, .. } => {
+            x.s("reloaded", what);
+            if let Some(v) = version {
+                x.s("version", v);
+            }
         }
-        GatewayEvent::UpstreamHealth { up, reason } => {
-            x.insert("upstream_up".into(), json!(up));
-            let sev = if *up { Severity::Info } else { Severity::High };
-            ("portcullis/upstream_health", *up, sev, reason.clone(), x)
+        GatewayEvent::UpstreamHealth { up, .. } => {
+            x.b("upstream_up", *up);
         }
         GatewayEvent::RateLimited {
             limit,
             retry_after_secs,
         } => {
-            x.insert("limit".into(), json!(limit));
-            x.insert("retry_after_secs".into(), json!(retry_after_secs));
-            (
-                "portcullis/rate_limited",
-                false,
-                Severity::Low,
-                Some(format!("limit {limit}")),
-                x,
-            )
+            x.s("limit", limit).n("retry_after_secs", *retry_after_secs);
         }
         GatewayEvent::Approval {
             approval_id,
@@ -168,85 +153,124 @@ fn gateway_facts(ev: &GatewayEvent) -> GatewayFacts {
             approver,
             arguments_digest,
         } => {
-            x.insert("approval_id".into(), json!(approval_id));
-            x.insert("approval_state".into(), json!(state.as_str()));
-            x.insert("approver".into(), json!(approver));
-            x.insert("arguments_sha256".into(), json!(arguments_digest));
+            x.s("approval_id", approval_id)
+                .s("approval_state", state.as_str());
+            if let Some(a) = approver {
+                x.s("approver", a);
+            }
+            if let Some(d) = arguments_digest {
+                x.s("arguments_sha256", d);
+            }
+        }
+        GatewayEvent::AuditEventsLost { count } => {
+            x.n("events_lost", *count);
+        }
+    });
+}
+
+/// Operation name, success, severity and detail of a gateway event.
+pub fn gateway_facts(g: &GatewayEvent) -> (&'static str, bool, Severity, Option<String>) {
+    match g {
+        GatewayEvent::Reload { ok, error, .. } => (
+            "portcullis/reload",
+            *ok,
+            if *ok {
+                Severity::Info
+            } else {
+                Severity::Medium
+            },
+            error.clone(),
+        ),
+        GatewayEvent::UpstreamHealth { up, reason } => (
+            "portcullis/upstream_health",
+            *up,
+            if *up { Severity::Info } else { Severity::High },
+            reason.clone(),
+        ),
+        GatewayEvent::RateLimited { limit, .. } => (
+            "portcullis/rate_limited",
+            false,
+            Severity::Low,
+            Some(format!("limit {limit}")),
+        ),
+        GatewayEvent::Approval { state, .. } => {
             let ok = matches!(state, ApprovalState::Requested | ApprovalState::Granted);
             (
                 "portcullis/approval",
                 ok,
                 Severity::Info,
                 Some(state.as_str().to_owned()),
-                x,
             )
         }
-        GatewayEvent::AuditEventsLost { count } => {
-            x.insert("events_lost".into(), json!(count));
-            (
-                "portcullis/audit_events_lost",
-                false,
-                Severity::High,
-                Some(format!("{count} audit events were not written")),
-                x,
-            )
-        }
+        GatewayEvent::AuditEventsLost { count } => (
+            "portcullis/audit_events_lost",
+            false,
+            Severity::High,
+            Some(format!("{count} audit events were not written")),
+        ),
     }
 }
 
 /// Authentication for a token or certificate outcome.
-pub fn authentication(p: &Prepared<'_>, auth: &Authentication) -> Value {
+pub fn authentication(
+    ev: &mut EventWriter<'_>,
+    p: &Prepared<'_>,
+    s: &Stamp<'_>,
+    auth: &Authentication,
+) {
     let severity = if auth.accepted {
         Severity::Info
     } else {
         Severity::Medium
     };
-    let mut e = base(p, AUTHENTICATION, 1, severity);
-    status(&mut e, auth.accepted, auth.reason.as_deref());
+    base(ev, p, s, AUTHENTICATION, (1, "Logon"), severity);
+    status(ev, auth.accepted, auth.reason.as_deref());
     let who = p.record.actor.subject.as_deref().unwrap_or("unknown");
-    e.insert(
-        "message".into(),
-        json!(format!(
-            "authentication of {who} {}",
-            if auth.accepted {
-                "accepted"
-            } else {
-                "rejected"
-            }
-        )),
-    );
-    e.insert("user".into(), objects::user(&p.record.actor, who));
-    e.insert("actor".into(), actor(p, None));
+    let verb = if auth.accepted {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    ev.s("message", &format!("authentication of {who} {verb}"));
+    ev.obj("user", |w| user(w, p, who));
+    ev.obj("actor", |w| actor(w, p, None));
     let (protocol_id, protocol) = match auth.method {
         AuthMethod::BearerToken => (6, "OAUTH 2.0"),
         AuthMethod::MutualTls => (99, "mTLS client certificate"),
         AuthMethod::None => (0, "Unknown"),
     };
-    e.insert("auth_protocol_id".into(), json!(protocol_id));
-    e.insert("auth_protocol".into(), json!(protocol));
-    e.insert("logon_type_id".into(), json!(3));
-    e.insert("logon_type".into(), json!("Network"));
-    e.insert("is_remote".into(), json!(true));
-    e.insert("service".into(), json!({"name": p.options.gateway_name}));
-    e.insert("src_endpoint".into(), src_endpoint(p));
-    let mut extra = Map::new();
-    extra.insert("issuer".into(), json!(auth.issuer));
-    extra.insert("token_id".into(), json!(auth.token_id));
-    extra.insert("http_status".into(), json!(auth.http_status));
-    e.insert("unmapped".into(), unmapped(p, extra, false));
-    Value::Object(e)
+    ev.n("auth_protocol_id", protocol_id)
+        .s("auth_protocol", protocol)
+        .n("logon_type_id", 3)
+        .s("logon_type", "Network")
+        .b("is_remote", true);
+    ev.obj("service", |w| {
+        w.s("name", &p.options.gateway_name);
+    });
+    src_endpoint(ev, p);
+    unmapped(ev, p, false, |x| {
+        if let Some(i) = &auth.issuer {
+            x.s("issuer", i);
+        }
+        if let Some(t) = &auth.token_id {
+            x.s("token_id", t);
+        }
+        if let Some(h) = auth.http_status {
+            x.n("http_status", h);
+        }
+    });
 }
 
 /// Detection Finding for an injection, secret or tool-pin finding.
-pub fn detection_finding(p: &Prepared<'_>, f: &Finding) -> Value {
-    let mut e = base(p, DETECTION_FINDING, 1, f.severity);
-    e.insert("status_id".into(), json!(1));
-    e.insert("status".into(), json!("New"));
-    e.insert("message".into(), json!(f.title));
-    e.insert("finding_info".into(), finding_info(p, f));
-    e.insert(
-        "is_alert".into(),
-        json!(f.action == "block" || f.severity >= Severity::High),
+pub fn detection_finding(ev: &mut EventWriter<'_>, p: &Prepared<'_>, s: &Stamp<'_>, f: &Finding) {
+    base(ev, p, s, DETECTION_FINDING, (1, "Create"), f.severity);
+    ev.n("status_id", 1)
+        .s("status", "New")
+        .s("message", &f.title);
+    ev.obj("finding_info", |w| finding_info(w, p, f));
+    ev.b(
+        "is_alert",
+        f.action == "block" || f.severity >= Severity::High,
     );
     let (confidence_id, confidence) = match f.score_percent {
         None => (3, "High"),
@@ -254,42 +278,53 @@ pub fn detection_finding(p: &Prepared<'_>, f: &Finding) -> Value {
         Some(s) if s >= 70 => (2, "Medium"),
         Some(_) => (1, "Low"),
     };
-    e.insert("confidence_id".into(), json!(confidence_id));
-    e.insert("confidence".into(), json!(confidence));
+    ev.n("confidence_id", confidence_id)
+        .s("confidence", confidence);
     if let Some(s) = f.score_percent {
-        e.insert("confidence_score".into(), json!(s));
+        ev.n("confidence_score", s);
     }
-    let mut evidence = Map::new();
-    evidence.insert("surface".into(), json!(f.surface));
-    evidence.insert("json_path".into(), json!(f.json_path));
-    if let Some((start, end)) = f.span {
-        evidence.insert("span".into(), json!([start, end]));
-    }
-    evidence.insert("action".into(), json!(f.action));
-    e.insert("evidences".into(), json!([{"data": evidence}]));
+    ev.field("evidences", |w| {
+        w.objs_value(std::slice::from_ref(f), |w, f| {
+            w.obj("data", |w| {
+                w.s("action", &f.action)
+                    .os("json_path", f.json_path.as_deref());
+                if let Some((a, b)) = f.span {
+                    w.nums("span", &[a as u64, b as u64]);
+                }
+                w.s("surface", &f.surface);
+            });
+        })
+    });
     if let Some(t) = &f.target {
-        e.insert("resources".into(), json!([resource(p, t)]));
+        ev.field("resources", |w| {
+            w.objs_value(std::slice::from_ref(t), |w, t| resource(w, p, t))
+        });
     }
-    let mut extra = Map::new();
-    extra.insert("action".into(), json!(f.action));
-    extra.insert("method".into(), json!(f.method));
-    extra.insert("rpc_id".into(), json!(f.rpc_id));
-    extra.insert("subject".into(), json!(p.record.actor.subject));
-    extra.insert("client_id".into(), json!(p.record.actor.client_id));
-    extra.insert("session".into(), json!(p.record.session));
-    if let Some((previous, current)) = &f.pin {
-        extra.insert(
-            "pin".into(),
-            json!({"previous_sha256": previous, "current_sha256": current}),
-        );
-    }
-    e.insert("unmapped".into(), unmapped(p, extra, false));
-    Value::Object(e)
+    unmapped(ev, p, false, |x| {
+        x.s("action", &f.action);
+        let r = p.record;
+        for (k, v) in [
+            ("method", f.method.as_deref()),
+            ("rpc_id", f.rpc_id.as_deref()),
+            ("subject", r.actor.subject.as_deref()),
+            ("client_id", r.actor.client_id.as_deref()),
+            ("session", r.session.as_deref()),
+        ] {
+            if let Some(v) = v {
+                x.s(k, v);
+            }
+        }
+        if let Some((previous, current)) = &f.pin {
+            x.obj("pin", |w| {
+                w.s("current_sha256", current)
+                    .s("previous_sha256", previous);
+            });
+        }
+    });
 }
 
-fn finding_info(p: &Prepared<'_>, f: &Finding) -> Value {
-    // A stable id from the finding's identifying facts: the same finding on the
-    // same message yields the same uid, which lets a SIEM deduplicate.
+fn finding_info(w: &mut W<'_>, p: &Prepared<'_>, f: &Finding) {
+    // A stable id from the finding's identifying facts, so a SIEM can deduplicate.
     let mut h = Sha256::new();
     for part in [
         f.rule_id.as_str(),
@@ -301,39 +336,33 @@ fn finding_info(p: &Prepared<'_>, f: &Finding) -> Value {
         h.update([0]);
     }
     h.update(crate::audit::time::epoch_nanos(p.record.time).to_be_bytes());
-    json!({
-        "uid": hex::encode(&h.finalize()[..16]),
-        "title": f.title,
-        "types": [f.category],
-        "analytic": {"uid": f.rule_id, "name": f.rule_id, "type_id": 1, "type": "Rule"},
-        "product": {"name": "portcullis", "vendor_name": "portcullis", "version": p.options.product_version},
+    w.obj("analytic", |w| {
+        w.s("name", &f.rule_id)
+            .s("type", "Rule")
+            .n("type_id", 1)
+            .s("uid", &f.rule_id);
     })
+    .obj("product", |w| {
+        w.s("name", "portcullis")
+            .s("vendor_name", "portcullis")
+            .s("version", p.options.product_version);
+    })
+    .s("title", &f.title)
+    .strs("types", [f.category.as_str()])
+    .s("uid", &hex::encode(&h.finalize()[..16]));
 }
 
-fn relabel(e: &mut Map<String, Value>, class: Class, activity_id: u64, label: &str) {
-    if activity_id == 99 {
-        e.insert("activity_name".into(), json!(label));
-        e.insert(
-            "type_name".into(),
-            json!(format!("{}: {label}", class.name)),
-        );
-    }
-}
-
-fn status(e: &mut Map<String, Value>, ok: bool, detail: Option<&str>) {
-    e.insert("status_id".into(), json!(if ok { 1 } else { 2 }));
-    e.insert(
-        "status".into(),
-        json!(if ok { "Success" } else { "Failure" }),
-    );
+fn status(ev: &mut EventWriter<'_>, ok: bool, detail: Option<&str>) {
+    ev.n("status_id", if ok { 1 } else { 2 })
+        .s("status", if ok { "Success" } else { "Failure" });
     if let Some(d) = detail {
-        e.insert("status_detail".into(), json!(d));
+        ev.s("status_detail", d);
     }
 }
 
 /// OCSF activity for an MCP method: reads, creations, deletions, or `Other`
 /// with the MCP verb as label.
-fn activity_of(method: &str) -> (u64, &'static str) {
+pub fn activity_of(method: &str) -> (u64, &'static str) {
     match method {
         "tools/call" => (99, "Invoke"),
         "resources/read" | "prompts/get" | "completion/complete" | "ping" => (2, "Read"),
@@ -348,116 +377,98 @@ fn activity_of(method: &str) -> (u64, &'static str) {
     }
 }
 
-fn api(p: &Prepared<'_>, op: &Operation) -> Value {
-    let mut request = Map::new();
-    request.insert(
-        "uid".into(),
-        json!(op.rpc_id.as_deref().unwrap_or("notification")),
-    );
-    let mut data = Map::new();
-    if let Some(d) = &p.arguments_digest {
-        data.insert("arguments_sha256".into(), json!(d));
-    }
-    if let Some(args) = &p.arguments {
-        data.insert("arguments".into(), args.clone());
-    }
-    if !data.is_empty() {
-        request.insert("data".into(), Value::Object(data));
-    }
-    let mut api = Map::new();
-    api.insert("operation".into(), json!(op.method));
-    api.insert("request".into(), Value::Object(request));
-    if let Some(v) = p.record.protocol.version {
-        api.insert("version".into(), json!(v));
+fn api(w: &mut W<'_>, p: &Prepared<'_>, op: &Operation) {
+    w.s("operation", &op.method).obj("request", |w| {
+        if p.arguments.is_some() || p.arguments_digest.is_some() {
+            w.obj("data", |w| {
+                if let Some(a) = &p.arguments {
+                    w.value("arguments", a);
+                }
+                w.os("arguments_sha256", p.arguments_digest.as_deref());
+            });
+        }
+        w.s("uid", op.rpc_id.as_deref().unwrap_or("notification"));
+    });
+    if let Some(code) = op.outcome.rpc_error {
+        w.obj("response", |w| {
+            w.n("code", code).s("error", "JSON-RPC error");
+        });
+    } else if let Some(status) = op.outcome.http_status {
+        w.obj("response", |w| {
+            w.n("code", status);
+        });
     }
     if let Some(u) = &p.record.upstream {
-        api.insert("service".into(), json!({"name": u}));
+        w.obj("service", |w| {
+            w.s("name", u);
+        });
     }
-    let mut response = Map::new();
-    if let Some(code) = op.outcome.rpc_error {
-        response.insert("code".into(), json!(code));
-        response.insert("error".into(), json!("JSON-RPC error"));
-    } else if let Some(status) = op.outcome.http_status {
-        response.insert("code".into(), json!(status));
-    }
-    if !response.is_empty() {
-        api.insert("response".into(), Value::Object(response));
-    }
-    Value::Object(api)
+    w.os("version", p.record.protocol.version);
 }
 
-fn resource(p: &Prepared<'_>, t: &Target) -> Value {
+fn resource(w: &mut W<'_>, p: &Prepared<'_>, t: &Target) {
     let uid = match &p.record.upstream {
         Some(u) => format!("{u}/{}", t.name()),
         None => t.name().to_owned(),
     };
-    json!({"type": t.kind(), "name": t.name(), "uid": uid})
+    w.s("name", t.name()).s("type", t.kind()).s("uid", &uid);
 }
 
-fn authorizations(op: &Operation) -> Value {
+fn authorizations(w: &mut W<'_>, op: &Operation) {
     let d = &op.decision;
     let verdict = d.verdict.as_str();
     if d.policies.is_empty() {
-        let mut a = json!({"decision": verdict});
-        if let (Some(obj), Some(v)) = (a.as_object_mut(), &d.policy_version) {
-            obj.insert("policy".into(), json!({"name": "policy set", "version": v}));
-        }
-        return json!([a]);
-    }
-    let list: Vec<Value> = d
-        .policies
-        .iter()
-        .map(|id| {
-            let mut policy = json!({"uid": id, "name": id});
-            if let (Some(obj), Some(v)) = (policy.as_object_mut(), &d.policy_version) {
-                obj.insert("version".into(), json!(v));
+        w.objs("authorizations", &[()], |w, _| {
+            w.s("decision", verdict);
+            if let Some(v) = &d.policy_version {
+                w.obj("policy", |w| {
+                    w.s("name", "policy set").s("version", v);
+                });
             }
-            json!({"decision": verdict, "policy": policy})
-        })
-        .collect();
-    json!(list)
-}
-
-fn decision(op: &Operation) -> Value {
-    let d = &op.decision;
-    json!({
-        "verdict": d.verdict.as_str(),
-        "policies": d.policies,
-        "policy_version": d.policy_version,
-        "reason": d.reason,
-    })
+        });
+        return;
+    }
+    w.objs("authorizations", &d.policies, |w, id| {
+        w.s("decision", verdict).obj("policy", |w| {
+            w.s("name", id)
+                .s("uid", id)
+                .os("version", d.policy_version.as_deref());
+        });
+    });
 }
 
 /// The `ai_operation` profile: the agent (from the client id) and the MCP
 /// message context.
-fn ai_operation(e: &mut Map<String, Value>, p: &Prepared<'_>, method: &str) {
+fn ai_operation(ev: &mut EventWriter<'_>, p: &Prepared<'_>, method: &str) {
     let r = p.record;
-    let role = match method {
+    let (role_id, role) = match method {
         "tools/call" => (3, "Tool"),
         "resources/read" => (6, "Retriever"),
         "sampling/createMessage" => (2, "Assistant"),
         _ => (4, "Agent"),
     };
-    let mut ctx = Map::new();
-    ctx.insert("name".into(), json!(method));
-    ctx.insert("ai_role_id".into(), json!(role.0));
-    ctx.insert("ai_role".into(), json!(role.1));
-    if let Some(s) = &r.session {
-        ctx.insert("uid".into(), json!(s));
-    }
-    let client = r.actor.client_id.as_deref().unwrap_or("unknown");
-    ctx.insert("application".into(), json!({"name": client}));
-    let service = r
-        .upstream
-        .as_deref()
-        .unwrap_or(p.options.gateway_name.as_str());
-    ctx.insert("service".into(), json!({"name": service}));
-    e.insert("message_context".into(), Value::Object(ctx));
+    ev.obj("message_context", |w| {
+        w.s("ai_role", role)
+            .n("ai_role_id", role_id)
+            .obj("application", |w| {
+                w.s("name", r.actor.client_id.as_deref().unwrap_or("unknown"));
+            })
+            .s("name", method)
+            .obj("service", |w| {
+                w.s(
+                    "name",
+                    r.upstream.as_deref().unwrap_or(&p.options.gateway_name),
+                );
+            })
+            .os("uid", r.session.as_deref());
+    });
     if let Some(client) = &r.actor.client_id {
-        let mut agent = json!({"uid": client, "name": client, "type_id": 0, "type": "Unknown"});
-        if let (Some(obj), Some(s)) = (agent.as_object_mut(), &r.session) {
-            obj.insert("instance_uid".into(), json!(s));
-        }
-        e.insert("ai_agent".into(), agent);
+        ev.obj("ai_agent", |w| {
+            w.os("instance_uid", r.session.as_deref())
+                .s("name", client)
+                .s("type", "Unknown")
+                .n("type_id", 0)
+                .s("uid", client);
+        });
     }
 }

@@ -7,9 +7,9 @@
 //! | `Authentication` | Authentication            | 3002      |
 //! | `Finding`        | Detection Finding         | 2004      |
 //!
-//! The full field mapping is in `docs/audit.md`. Pure: a record and options in,
-//! a JSON value out. The hash chain adds `metadata.uid`, `metadata.sequence` and
-//! the `attestation` object (record_integrity profile) afterwards.
+//! The full field mapping is in `docs/audit.md`. Pure: a record in, fields into
+//! an [`EventWriter`] out (canonical JSON, redacted). The hash chain adds the
+//! `attestation` object (record_integrity profile) and writes the event.
 //!
 //! Invariant: every event carries the base attributes OCSF requires
 //! (`activity_id`, `category_uid`, `class_uid`, `metadata.product`,
@@ -19,20 +19,56 @@
 mod classes;
 mod objects;
 
+use super::jsonw::EventWriter;
 use super::prepare::Prepared;
-use super::record::{RecordKind, Severity};
-use serde_json::Value;
+use super::record::{AuditRecord, RecordKind, Severity};
 
 /// The OCSF schema version events declare in `metadata.version`.
 pub const OCSF_VERSION: &str = "1.9.0-dev";
 
-/// Renders a prepared record as an OCSF event (without integrity attributes).
-pub fn render(p: &Prepared<'_>) -> Value {
+/// The event's identity in its chain: `metadata.uid` and `metadata.sequence`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// `<segment>:<n>`.
+    pub uid: &'a str,
+    /// `n`.
+    pub seq: u64,
+}
+
+/// Renders a prepared record's OCSF fields (without integrity attributes).
+pub fn render(ev: &mut EventWriter<'_>, p: &Prepared<'_>, stamp: &Stamp<'_>) {
     match &p.record.kind {
-        RecordKind::Operation(op) => classes::api_activity(p, op),
-        RecordKind::Gateway(ev) => classes::gateway_activity(p, ev),
-        RecordKind::Authentication(auth) => classes::authentication(p, auth),
-        RecordKind::Finding(f) => classes::detection_finding(p, f),
+        RecordKind::Operation(op) => classes::api_activity(ev, p, stamp, op),
+        RecordKind::Gateway(g) => classes::gateway_activity(ev, p, stamp, g),
+        RecordKind::Authentication(a) => classes::authentication(ev, p, stamp, a),
+        RecordKind::Finding(f) => classes::detection_finding(ev, p, stamp, f),
+    }
+}
+
+/// The OCSF severity of the event a record renders to, and its `type_name`
+/// (for remote sinks: syslog severity, OTLP severity and event name).
+pub fn summary(record: &AuditRecord) -> (Severity, String) {
+    match &record.kind {
+        RecordKind::Operation(op) => {
+            let (_, label) = classes::activity_of(&op.method);
+            (
+                classes::operation_outcome(op).1,
+                format!("API Activity: {label}"),
+            )
+        }
+        RecordKind::Gateway(g) => {
+            let (op, _, sev, _) = classes::gateway_facts(g);
+            (sev, format!("API Activity: {op}"))
+        }
+        RecordKind::Authentication(a) => {
+            let sev = if a.accepted {
+                Severity::Info
+            } else {
+                Severity::Medium
+            };
+            (sev, "Authentication: Logon".into())
+        }
+        RecordKind::Finding(f) => (f.severity, "Detection Finding: Create".into()),
     }
 }
 

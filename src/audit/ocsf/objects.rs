@@ -1,147 +1,163 @@
-//! OCSF objects shared by the classes: metadata, actor, endpoints, trace,
-//! severity, and the `unmapped.portcullis` block for what OCSF has no place for.
+//! OCSF objects shared by the classes: classification, metadata, actor,
+//! endpoints, trace, severity, and the `unmapped.portcullis` block for what
+//! OCSF has no place for. Nested keys are written in byte order (see
+//! [`crate::audit::jsonw`]).
 
-use super::OCSF_VERSION;
+use super::{OCSF_VERSION, Stamp};
+use crate::audit::jsonw::{EventWriter, W};
 use crate::audit::prepare::Prepared;
-use crate::audit::record::{Actor, Severity};
-use serde_json::{Map, Value, json};
+use crate::audit::record::Severity;
 
-/// The class-independent attributes: classification, time, metadata, severity.
+/// The class-independent attributes: classification, time, metadata, severity,
+/// and the trace profile for API Activity.
 pub fn base(
+    ev: &mut EventWriter<'_>,
     p: &Prepared<'_>,
+    stamp: &Stamp<'_>,
     class: Class,
-    activity_id: u64,
+    activity: (u64, &str),
     severity: Severity,
-) -> Map<String, Value> {
-    let mut e = Map::new();
-    let activity_name = class.activity_name(activity_id);
-    e.insert("activity_id".into(), json!(activity_id));
-    e.insert("activity_name".into(), json!(activity_name));
-    e.insert("category_uid".into(), json!(class.uid / 1000));
-    e.insert("category_name".into(), json!(class.category));
-    e.insert("class_uid".into(), json!(class.uid));
-    e.insert("class_name".into(), json!(class.name));
-    e.insert("type_uid".into(), json!(class.uid * 100 + activity_id));
-    e.insert(
-        "type_name".into(),
-        json!(format!("{}: {activity_name}", class.name)),
-    );
-    e.insert(
-        "time".into(),
-        json!(crate::audit::time::epoch_millis(p.record.time)),
-    );
+) {
+    let (activity_id, label) = activity;
+    let activity_name = if activity_id == 99 {
+        label
+    } else {
+        class.activity_name(activity_id)
+    };
+    ev.n("activity_id", activity_id)
+        .s("activity_name", activity_name)
+        .n("category_uid", class.uid / 1000)
+        .s("category_name", class.category)
+        .n("class_uid", class.uid)
+        .s("class_name", class.name)
+        .n("type_uid", class.uid * 100 + activity_id)
+        .s("type_name", &format!("{}: {activity_name}", class.name))
+        .n("time", crate::audit::time::epoch_millis(p.record.time));
     let (severity_id, severity_name) = severity_of(severity);
-    e.insert("severity_id".into(), json!(severity_id));
-    e.insert("severity".into(), json!(severity_name));
-    e.insert("metadata".into(), metadata(p, class));
-    // Only API Activity includes the trace profile; other classes carry the ids
-    // under `unmapped.portcullis` (see `unmapped`).
-    if let (Some(trace), true) = (&p.record.trace, class.uid == API_ACTIVITY.uid) {
-        e.insert(
-            "trace".into(),
-            json!({"uid": hex::encode(trace.trace_id), "span": {"uid": hex::encode(trace.span_id)}}),
-        );
+    ev.n("severity_id", severity_id)
+        .s("severity", severity_name);
+    ev.obj("metadata", |w| metadata(w, p, stamp, class));
+    if let (Some(t), true) = (&p.record.trace, class.uid == API_ACTIVITY.uid) {
+        ev.obj("trace", |w| {
+            w.obj("span", |w| {
+                w.s("uid", &crate::audit::jsonw::hex(&t.span_id));
+            })
+            .s("uid", &crate::audit::jsonw::hex(&t.trace_id));
+        });
     }
-    e
 }
 
-fn metadata(p: &Prepared<'_>, class: Class) -> Value {
-    let mut profiles = vec!["record_integrity"];
-    if class.uid == 6003 {
-        profiles.extend(["ai_operation", "trace"]);
-    }
-    let mut m = json!({
-        "version": OCSF_VERSION,
-        "product": {
-            "name": "portcullis",
-            "vendor_name": "portcullis",
-            "version": p.options.product_version,
-        },
-        "log_name": "audit",
-        "log_provider": "portcullis",
-        "profiles": profiles,
-    });
-    if let (Some(obj), Some(tenant)) = (m.as_object_mut(), &p.record.actor.tenant) {
-        obj.insert("tenant_uid".into(), json!(tenant));
-    }
-    if let (Some(obj), Some(session)) = (m.as_object_mut(), &p.record.session) {
-        obj.insert("correlation_uid".into(), json!(session));
-    }
-    m
+fn metadata(w: &mut W<'_>, p: &Prepared<'_>, stamp: &Stamp<'_>, class: Class) {
+    let profiles: &[&str] = if class.uid == API_ACTIVITY.uid {
+        &["ai_operation", "record_integrity", "trace"]
+    } else {
+        &["record_integrity"]
+    };
+    w.os("correlation_uid", p.record.session.as_deref())
+        .s("log_name", "audit")
+        .s("log_provider", "portcullis")
+        .obj("product", |w| {
+            w.s("name", "portcullis")
+                .s("vendor_name", "portcullis")
+                .s("version", p.options.product_version);
+        })
+        .strs("profiles", profiles.iter().copied())
+        .n("sequence", stamp.seq)
+        .os("tenant_uid", p.record.actor.tenant.as_deref())
+        .s("uid", stamp.uid)
+        .s("version", OCSF_VERSION);
 }
 
-/// The OCSF actor: the user (subject), the agent (client id), the session. The
-/// gateway itself when nobody is authenticated.
-pub fn actor(p: &Prepared<'_>, authorizations: Option<Value>) -> Value {
-    let a: &Actor = &p.record.actor;
-    let mut actor = Map::new();
+/// The OCSF actor: the agent (client id), authorizations, the session, the
+/// user (subject). The gateway itself when nobody is known.
+pub fn actor(w: &mut W<'_>, p: &Prepared<'_>, authorizations: Option<&dyn Fn(&mut W<'_>)>) {
+    let a = &p.record.actor;
+    let anonymous = a.subject.is_none() && a.client_id.is_none() && p.record.session.is_none();
+    if anonymous {
+        w.s("app_name", &p.options.gateway_name);
+    } else {
+        w.os("app_name", a.client_id.as_deref())
+            .os("app_uid", a.client_id.as_deref());
+    }
+    if let Some(f) = authorizations {
+        f(w);
+    }
+    if let Some(s) = &p.record.session {
+        w.obj("session", |w| {
+            w.s("uid", s);
+        });
+    }
     if let Some(sub) = &a.subject {
-        actor.insert("user".into(), user(a, sub));
+        w.obj("user", |w| user(w, p, sub));
     }
-    if let Some(client) = &a.client_id {
-        actor.insert("app_uid".into(), json!(client));
-        actor.insert("app_name".into(), json!(client));
-    }
-    if let Some(session) = &p.record.session {
-        actor.insert("session".into(), json!({"uid": session}));
-    }
-    if actor.is_empty() {
-        actor.insert("app_name".into(), json!(p.options.gateway_name));
-    }
-    if let Some(auth) = authorizations {
-        actor.insert("authorizations".into(), auth);
-    }
-    Value::Object(actor)
 }
 
-/// An OCSF user for a subject.
-pub fn user(a: &Actor, subject: &str) -> Value {
-    let mut u = json!({"uid": subject, "name": subject});
-    if let (Some(obj), Some(tenant)) = (u.as_object_mut(), &a.tenant) {
-        obj.insert("org".into(), json!({"uid": tenant, "name": tenant}));
+/// An OCSF user: the subject, and the tenant as its organization.
+pub fn user(w: &mut W<'_>, p: &Prepared<'_>, subject: &str) {
+    w.s("name", subject);
+    if let Some(t) = &p.record.actor.tenant {
+        w.obj("org", |w| {
+            w.s("name", t).s("uid", t);
+        });
     }
-    u
+    w.s("uid", subject);
 }
 
 /// The client's endpoint; the gateway's name when the record has no address
 /// (the class requires the object, and one of its identifying attributes).
-pub fn src_endpoint(p: &Prepared<'_>) -> Value {
-    match p.record.source {
-        Some(addr) => json!({"ip": addr.ip().to_string(), "port": addr.port()}),
-        None => json!({"name": p.options.gateway_name}),
-    }
+pub fn src_endpoint(ev: &mut EventWriter<'_>, p: &Prepared<'_>) {
+    ev.obj("src_endpoint", |w| match p.record.source {
+        Some(addr) => {
+            w.s("ip", &addr.ip().to_string()).n("port", addr.port());
+        }
+        None => {
+            w.s("name", &p.options.gateway_name);
+        }
+    });
 }
 
 /// The upstream as an endpoint, when known.
-pub fn dst_endpoint(p: &Prepared<'_>) -> Option<Value> {
-    p.record
-        .upstream
-        .as_ref()
-        .map(|u| json!({"name": u, "svc_name": u}))
+pub fn dst_endpoint(ev: &mut EventWriter<'_>, p: &Prepared<'_>) {
+    if let Some(u) = &p.record.upstream {
+        ev.obj("dst_endpoint", |w| {
+            w.s("name", u).s("svc_name", u);
+        });
+    }
 }
 
-/// Portcullis facts OCSF has no attribute for, under `unmapped.portcullis`.
-/// `traced` says whether the class already carries the trace profile.
-pub fn unmapped(p: &Prepared<'_>, extra: Map<String, Value>, traced: bool) -> Value {
-    let mut m = extra;
+/// `unmapped.portcullis`: the record's context facts plus the class's `extra`
+/// fields (sorted for it). `traced` says whether the class already carries the
+/// trace profile.
+pub fn unmapped(
+    ev: &mut EventWriter<'_>,
+    p: &Prepared<'_>,
+    traced: bool,
+    extra: impl FnOnce(&mut EventWriter<'_>),
+) {
     let r = p.record;
-    if let (Some(t), false) = (&r.trace, traced) {
-        m.insert("trace_id".into(), json!(hex::encode(t.trace_id)));
-        m.insert("span_id".into(), json!(hex::encode(t.span_id)));
-    }
+    let mut inner = EventWriter::new(&r.secrets);
     if let Some(era) = r.protocol.era {
-        m.insert("era".into(), json!(era));
+        inner.s("era", era);
     }
     if let Some(v) = r.protocol.version {
-        m.insert("protocol_version".into(), json!(v));
+        inner.s("protocol_version", v);
     }
     if !r.actor.delegation.is_empty() {
-        m.insert("act".into(), json!(r.actor.delegation));
+        inner.field("act", |w| {
+            w.strs_value(r.actor.delegation.iter().map(String::as_str))
+        });
     }
-    if let Some(tenant) = &r.actor.tenant {
-        m.insert("tenant".into(), json!(tenant));
+    if let Some(t) = &r.actor.tenant {
+        inner.s("tenant", t);
     }
-    json!({"portcullis": m})
+    if let (Some(t), false) = (&r.trace, traced) {
+        inner.s("trace_id", &crate::audit::jsonw::hex(&t.trace_id));
+        inner.s("span_id", &crate::audit::jsonw::hex(&t.span_id));
+    }
+    extra(&mut inner);
+    ev.obj("unmapped", |w| {
+        w.nested("portcullis", inner);
+    });
 }
 
 /// OCSF `severity_id` and its caption.

@@ -17,7 +17,6 @@ use super::Shared;
 use super::config::AuditConfig;
 use super::record::{AuditRecord, TraceContext};
 use bytes::Bytes;
-use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -42,23 +41,14 @@ pub struct RemoteLine {
 }
 
 impl RemoteLine {
-    /// Reads what the sinks need from a record and its rendered event.
-    pub fn describe(record: &AuditRecord, event: &Value) -> RemoteLine {
-        let severity = event
-            .get("severity_id")
-            .or_else(|| event.get("event").and_then(|e| e.get("severity")))
-            .and_then(Value::as_u64)
-            .unwrap_or(1);
-        let name = event
-            .get("type_name")
-            .or_else(|| event.get("event").and_then(|e| e.get("action")))
-            .and_then(Value::as_str)
-            .unwrap_or("event");
+    /// Reads what the sinks need from a record.
+    pub fn describe(record: &AuditRecord) -> RemoteLine {
+        let (severity, name) = crate::audit::ocsf::summary(record);
         RemoteLine {
-            severity: u8::try_from(severity.min(6)).unwrap_or(1),
+            severity: u8::try_from(crate::audit::ocsf::severity_id(severity)).unwrap_or(1),
             time: record.time,
             trace: record.trace,
-            name: name.to_owned(),
+            name,
         }
     }
 
@@ -141,6 +131,11 @@ impl RemoteSinks {
             closed: Some(closed_tx),
             done: Some(done_rx),
         })
+    }
+
+    /// Whether any remote sink is configured.
+    pub fn is_active(&self) -> bool {
+        !self.queues.is_empty()
     }
 
     /// Offers an event line to every remote sink; full queues drop and count.
