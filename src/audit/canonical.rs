@@ -119,7 +119,7 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
 /// Lower-case hex SHA-256 of the canonical form: the digest recorded for call
 /// arguments (and bound into approvals), comparable across gateways.
 pub fn digest(value: &Value) -> String {
-    hex::encode(Sha256::digest(to_vec(value)))
+    super::jsonw::hex(&Sha256::digest(to_vec(value)))
 }
 
 #[cfg(test)]

@@ -163,9 +163,9 @@ fn segment_id(now: SystemTime) -> String {
     h.update(std::process::id().to_be_bytes());
     h.update(n.to_be_bytes());
     format!(
-        "{}-{}",
+        "{}-{n:06}-{}",
         super::time::compact(now),
-        hex::encode(&h.finalize()[..4])
+        super::jsonw::hex(&h.finalize()[..4])
     )
 }
 

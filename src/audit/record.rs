@@ -319,6 +319,29 @@ impl AuditRecord {
     }
 }
 
+impl TraceContext {
+    /// Reads a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`). `None`
+    /// for anything else, including the all-zero ids the spec declares invalid.
+    pub fn from_traceparent(header: &str) -> Option<TraceContext> {
+        let mut parts = header.trim().split('-');
+        let (version, trace, span, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if version.len() != 2
+            || version == "ff"
+            || flags.len() != 2
+            || (version == "00" && parts.next().is_some())
+        {
+            return None;
+        }
+        let trace_id: [u8; 16] = hex::decode(trace).ok()?.try_into().ok()?;
+        let span_id: [u8; 8] = hex::decode(span).ok()?.try_into().ok()?;
+        if trace_id == [0; 16] || span_id == [0; 8] {
+            return None;
+        }
+        Some(TraceContext { trace_id, span_id })
+    }
+}
+
 impl Verdict {
     /// The verdict as written in events.
     pub fn as_str(self) -> &'static str {
@@ -351,6 +374,30 @@ impl ApprovalState {
             ApprovalState::Granted => "granted",
             ApprovalState::Rejected => "rejected",
             ApprovalState::Expired => "expired",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_headers_are_read_and_invalid_ones_refused() {
+        let t = TraceContext::from_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .unwrap();
+        assert_eq!(t.trace_id[0], 0x4b);
+        assert_eq!(t.span_id[7], 0xb7);
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            assert!(TraceContext::from_traceparent(bad).is_none(), "{bad}");
         }
     }
 }
