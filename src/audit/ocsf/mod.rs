@@ -18,6 +18,7 @@
 
 mod classes;
 mod objects;
+mod security;
 
 use super::jsonw::EventWriter;
 use super::prepare::Prepared;
@@ -40,8 +41,8 @@ pub fn render(ev: &mut EventWriter<'_>, p: &Prepared<'_>, stamp: &Stamp<'_>) {
     match &p.record.kind {
         RecordKind::Operation(op) => classes::api_activity(ev, p, stamp, op),
         RecordKind::Gateway(g) => classes::gateway_activity(ev, p, stamp, g),
-        RecordKind::Authentication(a) => classes::authentication(ev, p, stamp, a),
-        RecordKind::Finding(f) => classes::detection_finding(ev, p, stamp, f),
+        RecordKind::Authentication(a) => security::authentication(ev, p, stamp, a),
+        RecordKind::Finding(f) => security::detection_finding(ev, p, stamp, f),
     }
 }
 

@@ -1,121 +1,12 @@
-//! Verification of audit logs: the hash chain, the checkpoints and their
-//! signatures. Pure: file names and contents in, a [`Report`] out; the
-//! `portcullis audit verify` command reads the files and prints the report.
-//!
-//! What it detects, and how:
-//!
-//! - a **modified** event: its recomputed fingerprint differs from the one it
-//!   carries, or (if the fingerprint was rewritten too) the next event's
-//!   `prev_event` no longer matches;
-//! - a **deleted** event: a gap in the sequence numbers of its segment;
-//! - an **inserted** or **reordered** event: a sequence number that goes back, or
-//!   an event after the segment's final checkpoint;
-//! - a **truncated tail**: a checkpoint (in the separate checkpoint file) that
-//!   counts more events than the log holds, or a segment without its final
-//!   checkpoint (a warning: it is also what a crash or a live segment looks like);
-//! - a **bad checkpoint**: a signature that does not verify with the given key, or
-//!   a count and last fingerprint that do not match the events before it.
-//!
-//! Invariant: every problem names the file, the 1-based line and, when the line
-//! was readable, the event uid.
+//! The walk over the files: checkpoints first (their signatures, and which
+//! fingerprints they pin), then each log in order, then the cross-checks.
 
-use super::chain::{parse_digest, recompute};
-use super::checkpoint::{self, Checkpoint, SignatureError};
+use super::{Input, Problem, ProblemKind, Report};
+use crate::audit::chain::{parse_digest, recompute};
+use crate::audit::checkpoint::{self, Checkpoint, SignatureError};
 use ed25519_dalek::VerifyingKey;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-
-/// One file to verify.
-#[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
-    /// Its name, for the report.
-    pub name: &'a str,
-    /// Its content.
-    pub text: &'a [u8],
-}
-
-/// What is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProblemKind {
-    /// A line that is not a readable event or checkpoint.
-    Unreadable,
-    /// The event's content does not match its fingerprint.
-    Modified,
-    /// The event does not link to the event before it.
-    BrokenLink,
-    /// Events are missing before this one.
-    Deleted,
-    /// The event is out of sequence: inserted or reordered.
-    OutOfOrder,
-    /// A checkpoint does not match the events before it.
-    CheckpointMismatch,
-    /// A checkpoint's signature does not verify.
-    BadSignature,
-    /// The log ends before a checkpoint says it should.
-    Truncated,
-    /// Warning: the segment has no final checkpoint (crash, live, or cut).
-    Unsealed,
-    /// Warning: the last line is incomplete (a crash while writing).
-    PartialLine,
-}
-
-impl ProblemKind {
-    /// Whether this is evidence of tampering (as opposed to a warning).
-    pub fn is_error(self) -> bool {
-        !matches!(self, ProblemKind::Unsealed | ProblemKind::PartialLine)
-    }
-}
-
-/// One problem, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file.
-    pub file: String,
-    /// The 1-based line.
-    pub line: usize,
-    /// The event uid, when readable.
-    pub uid: Option<String>,
-    /// What kind of problem.
-    pub kind: ProblemKind,
-    /// What was found, in words.
-    pub detail: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = if self.kind.is_error() {
-            "error"
-        } else {
-            "warning"
-        };
-        write!(f, "{}:{}: {level}: ", self.file, self.line)?;
-        if let Some(uid) = &self.uid {
-            write!(f, "event {uid}: ")?;
-        }
-        write!(f, "{}", self.detail)
-    }
-}
-
-/// The outcome of a verification.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// Events read.
-    pub events: u64,
-    /// Checkpoints read.
-    pub checkpoints: u64,
-    /// Checkpoint signatures verified with the given key.
-    pub signatures_verified: u64,
-    /// Problems, in file and line order.
-    pub problems: Vec<Problem>,
-}
-
-impl Report {
-    /// True when no problem is an error (warnings allowed).
-    pub fn is_intact(&self) -> bool {
-        self.problems.iter().all(|p| !p.kind.is_error())
-    }
-}
 
 #[derive(Debug, Default)]
 struct Segment {
@@ -135,9 +26,8 @@ struct Walk<'k> {
     links: Vec<(String, usize, String, String, [u8; 32])>,
 }
 
-/// Verifies log files and checkpoint files together. Files holding only
-/// checkpoints are read as the separate checkpoint sink.
-pub fn verify(inputs: &[Input<'_>], key: Option<&VerifyingKey>) -> Report {
+/// See [`super::verify`].
+pub(super) fn verify(inputs: &[Input<'_>], key: Option<&VerifyingKey>) -> Report {
     let mut external = Vec::new();
     let mut w = Walk {
         key,
@@ -235,7 +125,6 @@ impl Walk<'_> {
     }
 
     fn log(&mut self, input: &Input<'_>) {
-        let mut current: Option<String> = None;
         for (n, line, complete) in lines(input.text) {
             if is_checkpoint_line(line) {
                 if let Some(cp) = self.checkpoint(input.name, n, line) {
@@ -255,114 +144,62 @@ impl Walk<'_> {
                 self.problem(input.name, n, None, kind, detail);
                 continue;
             };
-            self.event(input.name, n, &event, &mut current);
+            self.event(input.name, n, &event);
         }
     }
 
-    fn event(&mut self, file: &str, n: usize, event: &Value, current: &mut Option<String>) {
-        let att = event.get("attestation");
-        let uid = att.and_then(|a| a.get("uid")).and_then(Value::as_str);
-        let chain = att.and_then(|a| a.get("chain_uid")).and_then(Value::as_str);
-        let (Some(uid), Some(chain)) = (uid, chain) else {
-            self.problem(
-                file,
-                n,
-                None,
-                ProblemKind::Unreadable,
-                "event without attestation uid and chain_uid".into(),
-            );
-            return;
-        };
-        let Some(seq) = uid
-            .strip_prefix(chain)
-            .and_then(|s| s.strip_prefix(':'))
-            .and_then(|s| s.parse::<u64>().ok())
-        else {
-            self.problem(
-                file,
-                n,
-                Some(uid),
-                ProblemKind::Unreadable,
-                "attestation uid is not <chain_uid>:<n>".into(),
-            );
+    fn event(&mut self, file: &str, n: usize, event: &Value) {
+        let Some((uid, chain, seq)) = self.identity(file, n, event) else {
             return;
         };
         self.report.events += 1;
         let (actual, claimed) = recompute(event);
         if claimed != Some(actual) {
-            self.problem(
-                file,
-                n,
-                Some(uid),
-                ProblemKind::Modified,
-                "content does not match its fingerprint (modified)".into(),
-            );
+            let detail = "content does not match its fingerprint (modified)".to_owned();
+            self.problem(file, n, Some(&uid), ProblemKind::Modified, detail);
         }
         let fingerprint = claimed.unwrap_or(actual);
-        let prev = att.and_then(|a| a.get("prev_event")).and_then(|p| {
-            Some((
-                p.get("uid")?.as_str()?.to_owned(),
-                parse_digest(p.get("fingerprint")?.get("value")?.as_str()?)?,
-            ))
-        });
-        let is_new = current.as_deref() != Some(chain);
-        if is_new {
-            *current = Some(chain.to_owned());
-        }
-        let seg = self.segments.entry(chain.to_owned()).or_default();
-        let expected = seg.count;
-        let closed = seg.closed;
-        let link_ok = match (&seg.last, &prev) {
-            (Some(last), Some(p)) => *last == *p,
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        let mut issue: Option<(ProblemKind, String)> = None;
-        if closed {
-            issue = Some((
-                ProblemKind::OutOfOrder,
-                "event after the segment's final checkpoint (inserted)".into(),
-            ));
-        } else if seq > expected {
-            issue = Some((
-                ProblemKind::Deleted,
-                format!(
-                    "{} event(s) missing before this one (expected sequence {expected}, found {seq}): deleted",
-                    seq - expected
-                ),
-            ));
-        } else if seq < expected {
-            issue = Some((
-                ProblemKind::OutOfOrder,
-                format!(
-                    "sequence {seq} after {}: inserted or reordered",
-                    expected.saturating_sub(1)
-                ),
-            ));
-        } else if !link_ok {
-            issue = Some((
-                ProblemKind::BrokenLink,
-                "does not link to the event before it: that event was modified or replaced".into(),
-            ));
-        }
+        let prev = prev_link(event);
+        let seg = self.segments.entry(chain.clone()).or_default();
+        let issue = sequence_issue(seg, seq, prev.as_ref());
         if seq == 0
-            && expected == 0
+            && seg.count == 0
             && let Some((puid, pfp)) = &prev
         {
             self.links
-                .push((file.to_owned(), n, chain.to_owned(), puid.clone(), *pfp));
+                .push((file.to_owned(), n, chain.clone(), puid.clone(), *pfp));
         }
-        let seg = self.segments.entry(chain.to_owned()).or_default();
-        if self.wanted.contains(&(chain.to_owned(), seq)) {
+        if self.wanted.contains(&(chain, seq)) {
             seg.wanted.insert(seq, fingerprint);
         }
         seg.count = seg.count.max(seq + 1);
-        seg.last = Some((uid.to_owned(), fingerprint));
+        seg.last = Some((uid.clone(), fingerprint));
         seg.file = file.to_owned();
         seg.last_line = n;
         if let Some((kind, detail)) = issue {
-            self.problem(file, n, Some(uid), kind, detail);
+            self.problem(file, n, Some(&uid), kind, detail);
         }
+    }
+
+    /// The event's uid, chain and sequence number, or a problem.
+    fn identity(&mut self, file: &str, n: usize, event: &Value) -> Option<(String, String, u64)> {
+        let att = event.get("attestation");
+        let uid = att.and_then(|a| a.get("uid")).and_then(Value::as_str);
+        let chain = att.and_then(|a| a.get("chain_uid")).and_then(Value::as_str);
+        let (Some(uid), Some(chain)) = (uid, chain) else {
+            let detail = "event without attestation uid and chain_uid".to_owned();
+            self.problem(file, n, None, ProblemKind::Unreadable, detail);
+            return None;
+        };
+        let seq = uid
+            .strip_prefix(chain)
+            .and_then(|s| s.strip_prefix(':'))
+            .and_then(|s| s.parse::<u64>().ok());
+        if seq.is_none() {
+            let detail = "attestation uid is not <chain_uid>:<n>".to_owned();
+            self.problem(file, n, Some(uid), ProblemKind::Unreadable, detail);
+        }
+        Some((uid.to_owned(), chain.to_owned(), seq?))
     }
 
     fn inline_checkpoint(&mut self, file: &str, n: usize, cp: &Checkpoint) {
@@ -390,6 +227,18 @@ impl Walk<'_> {
     }
 
     fn finish(mut self, external: Vec<(String, usize, Checkpoint)>) -> Report {
+        self.check_external(external);
+        self.check_links();
+        self.report_unsealed();
+        self.report
+            .problems
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        self.report
+    }
+
+    /// Checkpoints from the separate file against the logs: a count beyond the
+    /// log is a cut tail; a different last fingerprint, a changed log.
+    fn check_external(&mut self, external: Vec<(String, usize, Checkpoint)>) {
         for (file, n, cp) in external {
             let Some(seg) = self.segments.get(&cp.chain_uid) else {
                 continue;
@@ -428,6 +277,10 @@ impl Walk<'_> {
                 );
             }
         }
+    }
+
+    /// A segment's first event must link to where the previous segment ends.
+    fn check_links(&mut self) {
         for (file, n, chain, puid, pfp) in std::mem::take(&mut self.links) {
             let Some((prev_chain, _)) = puid.rsplit_once(':') else {
                 continue;
@@ -441,6 +294,10 @@ impl Walk<'_> {
                 self.problem(&file, n, None, ProblemKind::Truncated, detail);
             }
         }
+    }
+
+    /// Segments without a final checkpoint (warnings).
+    fn report_unsealed(&mut self) {
         let mut unsealed: Vec<_> = self
             .segments
             .iter()
@@ -454,9 +311,54 @@ impl Walk<'_> {
             );
             self.problem(&file, line, None, ProblemKind::Unsealed, detail);
         }
-        self.report
-            .problems
-            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        self.report
     }
+}
+
+/// The event's `prev_event` link (uid and fingerprint), if readable.
+fn prev_link(event: &Value) -> Option<(String, [u8; 32])> {
+    let p = event.get("attestation")?.get("prev_event")?;
+    Some((
+        p.get("uid")?.as_str()?.to_owned(),
+        parse_digest(p.get("fingerprint")?.get("value")?.as_str()?)?,
+    ))
+}
+
+/// What is wrong with event `seq` arriving after what `seg` holds.
+fn sequence_issue(
+    seg: &Segment,
+    seq: u64,
+    prev: Option<&(String, [u8; 32])>,
+) -> Option<(ProblemKind, String)> {
+    let expected = seg.count;
+    if seg.closed {
+        return Some((
+            ProblemKind::OutOfOrder,
+            "event after the segment's final checkpoint (inserted)".into(),
+        ));
+    }
+    if seq > expected {
+        let detail = format!(
+            "{} event(s) missing before this one (expected sequence {expected}, found {seq}): deleted",
+            seq - expected
+        );
+        return Some((ProblemKind::Deleted, detail));
+    }
+    if seq < expected {
+        let detail = format!(
+            "sequence {seq} after {}: inserted or reordered",
+            expected.saturating_sub(1)
+        );
+        return Some((ProblemKind::OutOfOrder, detail));
+    }
+    let link_ok = match (&seg.last, prev) {
+        (Some(last), Some(p)) => last == p,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    (!link_ok).then(|| {
+        (
+            ProblemKind::BrokenLink,
+            "does not link to the event before it: that event was modified or replaced".into(),
+        )
+    })
 }

@@ -15,8 +15,7 @@
 //!   lost (fail open) and the loss itself is written as an event on recovery.
 
 use super::chain::{Chain, Format};
-use super::checkpoint::Checkpoint;
-use super::config::{AuditConfig, FailureMode, FsyncPolicy};
+use super::config::{AuditConfig, FsyncPolicy};
 use super::file_sink::{CheckpointFile, SegmentFile};
 use super::jsonw::EventWriter;
 use super::prepare::{RenderOptions, prepare};
@@ -29,6 +28,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
+
+mod upkeep;
 
 /// Most jobs taken from the queue per batch.
 const MAX_BATCH: usize = 1024;
@@ -288,6 +289,11 @@ impl Writer {
             }
             return result;
         }
+        self.written()
+    }
+
+    /// After a batch is in the file: acknowledge, fan out, checkpoint, rotate.
+    fn written(&mut self) -> std::io::Result<()> {
         let n = self.pending.len() as u64;
         self.shared.written.fetch_add(n, Ordering::Relaxed);
         self.since_checkpoint += n;
@@ -334,158 +340,5 @@ impl Writer {
             self.file = Some(file);
         }
         Ok(())
-    }
-
-    fn recovered(&mut self) {
-        if !self.shared.healthy.swap(true, Ordering::SeqCst) {
-            tracing::warn!(target: "portcullis::audit", "audit log writable again; events flow");
-        }
-        self.retry_at = None;
-    }
-
-    fn failed(&mut self, e: &std::io::Error) {
-        self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
-        self.shared.healthy.store(false, Ordering::SeqCst);
-        self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
-        tracing::error!(target: "portcullis::audit", error = %e, "AUDIT LOG WRITE FAILED");
-        self.refuse_pending("the audit log is not writable");
-    }
-
-    /// After a failure: waiters are refused (their requests get 503) and their
-    /// events dropped; other events are kept for retry (fail closed) or counted
-    /// as lost (fail open).
-    fn refuse_pending(&mut self, why: &str) {
-        let mode = self.cfg.on_failure;
-        let mut lost = 0u64;
-        self.pending.retain_mut(|p| match p.waiter.take() {
-            Some(w) => {
-                let _ = w.send(Err(AuditError::Unavailable(why.to_owned())));
-                false
-            }
-            None if mode == FailureMode::Open => {
-                lost += 1;
-                false
-            }
-            None => true,
-        });
-        if lost > 0 {
-            let total = self.shared.lost.fetch_add(lost, Ordering::Relaxed) + lost;
-            tracing::error!(target: "portcullis::audit", lost, total_lost = total, "AUDIT EVENTS LOST (fail_open): requests continue unaudited");
-        }
-    }
-
-    fn tick(&mut self) {
-        let now = Instant::now();
-        if let (FsyncPolicy::Every(d), Some(since)) = (self.cfg.fsync, self.dirty_since)
-            && now >= since + d
-        {
-            self.sync();
-        }
-        if let Some(r) = self.retry_at
-            && now >= r
-        {
-            self.retry_at = None;
-            let result = if self.pending.is_empty() {
-                self.ensure_segment().and_then(|()| self.checkpoint(false))
-            } else {
-                self.append_pending()
-            };
-            match result {
-                Ok(()) => self.recovered(),
-                Err(e) => self.failed(&e),
-            }
-            return;
-        }
-        let due = now >= self.last_checkpoint + self.cfg.checkpoint.interval;
-        if due && self.since_checkpoint > 0 {
-            if let Err(e) = self.checkpoint(false) {
-                self.failed(&e);
-            }
-        } else if due {
-            self.last_checkpoint = now;
-        }
-        let old = self
-            .file
-            .as_ref()
-            .is_some_and(|f| now >= f.opened() + self.cfg.file.rotate_interval && !f.is_empty());
-        if old && let Err(e) = self.rotate() {
-            self.failed(&e);
-        }
-    }
-
-    fn sync(&mut self) {
-        if let Some(f) = self.file.as_mut()
-            && let Err(e) = f.sync()
-        {
-            self.failed(&e);
-            return;
-        }
-        self.dirty_since = None;
-    }
-
-    fn checkpoint(&mut self, last: bool) -> std::io::Result<()> {
-        let count = self.chain.count();
-        let link = if count > 0 { self.chain.last() } else { None };
-        let mut cp = Checkpoint {
-            v: 1,
-            chain_uid: self.chain.segment().to_owned(),
-            count,
-            last_uid: link.map(|l| l.uid.clone()),
-            last_sha256: link.map(|l| hex::encode(l.fingerprint)),
-            time: super::time::rfc3339(SystemTime::now()),
-            r#final: last,
-            key_id: None,
-            signature: None,
-        };
-        if let Some(key) = &self.cfg.checkpoint.key {
-            key.sign(&mut cp);
-        }
-        let mut line = cp.to_line();
-        line.push(b'\n');
-        if let Some(f) = self.file.as_mut() {
-            f.append(&line)?;
-            f.sync()?;
-            self.dirty_since = None;
-        }
-        if let Err(e) = self.checkpoints.append(&line) {
-            tracing::error!(target: "portcullis::audit", error = %e, "cannot write the checkpoint file");
-        }
-        self.remote
-            .send_checkpoint(&line[..line.len() - 1], &self.shared);
-        self.shared.checkpoints.fetch_add(1, Ordering::Relaxed);
-        self.last_checkpoint = Instant::now();
-        self.since_checkpoint = 0;
-        Ok(())
-    }
-
-    fn rotate(&mut self) -> std::io::Result<()> {
-        self.checkpoint(true)?;
-        self.file = None;
-        self.ensure_segment()
-    }
-
-    fn close(&mut self) {
-        self.write_pending();
-        if self.retry_at.is_some() && !self.pending.is_empty() {
-            // One last attempt, without waiting for the retry timer.
-            self.retry_at = None;
-            self.write_pending();
-        }
-        if !self.pending.is_empty() {
-            let n = self.pending.len() as u64;
-            self.shared.lost.fetch_add(n, Ordering::Relaxed);
-            tracing::error!(target: "portcullis::audit", lost = n, "AUDIT EVENTS LOST at shutdown: the log was not writable");
-            for p in self.pending.drain(..) {
-                if let Some(w) = p.waiter {
-                    let _ = w.send(Err(AuditError::Closed));
-                }
-            }
-        }
-        if self.file.is_some()
-            && let Err(e) = self.checkpoint(true)
-        {
-            tracing::error!(target: "portcullis::audit", error = %e, "cannot write the final checkpoint");
-        }
-        self.remote.close();
     }
 }
