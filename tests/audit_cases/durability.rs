@@ -218,6 +218,62 @@ fn a_fail_open_trail_counts_lost_events_and_writes_the_loss_into_the_log() {
     intact_apart_from_warnings(dir.path());
 }
 
+/// `chattr +i` on the log folder: even root cannot create the next segment
+/// (EPERM), which is what a permission change does to a running gateway.
+fn set_immutable(dir: &Path, on: bool) -> bool {
+    Command::new("chattr")
+        .arg(if on { "+i" } else { "-i" })
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_folder_that_refuses_new_segments_makes_a_fail_closed_trail_refuse_and_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let yaml = "fsync: always\nfile:\n  directory: DIR\n  rotate_size: 4KiB\n";
+    let cfg = portcullis::audit::config::from_yaml(
+        &yaml.replace("DIR", &log.display().to_string()),
+        &dir.path().join("p.yaml"),
+    )
+    .unwrap();
+    let auditor = Auditor::start(cfg).unwrap();
+    if !require(
+        set_immutable(&log, true),
+        "chattr on an ext4 folder (needs root)",
+    ) {
+        return;
+    }
+    // Two events fill the 4 KiB segment; rotation cannot create the next one.
+    let mut refused = None;
+    for i in 0..20 {
+        match auditor.record(tool_call(i)).and_then(|r| r.wait()) {
+            Ok(()) => {}
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("records were never refused");
+    assert!(matches!(refused, AuditError::Unavailable(_)), "{refused:?}");
+    assert!(!auditor.is_healthy());
+    assert!(set_immutable(&log, false));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while auditor
+        .record(tool_call(100))
+        .and_then(|r| r.wait())
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "did not recover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    auditor.shutdown_blocking();
+    assert!(segments(dir.path()).len() >= 2);
+    intact_apart_from_warnings(dir.path());
+}
+
 #[test]
 fn a_log_folder_that_cannot_be_created_fails_start_up() {
     let dir = tempfile::tempdir().unwrap();
