@@ -35,9 +35,13 @@ pub fn require(available: bool, what: &str) -> bool {
 
 /// A Python with jsonschema and opentelemetry-proto, if there is one.
 pub fn python() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let peers =
+        std::env::var_os("PORTCULLIS_PEERS").map_or_else(|| root.join(".peers"), PathBuf::from);
     let candidates = [
         std::env::var_os("PORTCULLIS_AUDIT_PYTHON").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-audit/bin/python")),
+        Some(peers.join("audit-venv/bin/python")),
+        Some(root.join(".venv-audit/bin/python")),
         Some(PathBuf::from("python3")),
     ];
     candidates.into_iter().flatten().find(|p| {
