@@ -168,8 +168,11 @@ fn under_fsync_always_a_full_disk_fails_the_receipt() {
         "{outcome:?}"
     );
     std::fs::remove_file(filler).unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    auditor.record(tool_call(3)).unwrap().wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while auditor.record(tool_call(3)).and_then(|r| r.wait()).is_err() {
+        assert!(Instant::now() < deadline, "did not recover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     auditor.shutdown_blocking();
     let uids: Vec<String> = events(dir.path())
         .iter()
