@@ -3,10 +3,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod scan;
 
 use crate::{config, demo, server, telemetry};
-
-pub mod scan;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
