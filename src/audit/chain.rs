@@ -89,20 +89,22 @@ impl Chain {
         let (uid, _) = self.next_stamp();
         let mark = ev.field_marked("attestation", |w| {
             w.begin();
-            w.os("authority_uid", self.authority.as_deref())
-                .s("chain_uid", &self.segment);
+            if let Some(a) = &self.authority {
+                w.lit("authority_uid", a);
+            }
+            w.lit("chain_uid", &self.segment);
             let hole = w.position();
             if let Some(prev) = &self.prev {
                 w.obj("prev_event", |w| {
                     w.obj("fingerprint", |w| {
-                        w.s("algorithm", "SHA-256")
+                        w.lit("algorithm", "SHA-256")
                             .n("algorithm_id", 3)
-                            .s("value", &crate::audit::jsonw::hex(&prev.fingerprint));
+                            .lit("value", &crate::audit::jsonw::hex(&prev.fingerprint));
                     })
-                    .s("uid", &prev.uid);
+                    .lit("uid", &prev.uid);
                 });
             }
-            w.s("uid", &uid);
+            w.lit("uid", &uid);
             w.end();
             Some(hole)
         });

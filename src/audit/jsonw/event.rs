@@ -82,6 +82,11 @@ impl<'a> EventWriter<'a> {
         self.field(name, |w| w.str_value(v))
     }
 
+    /// A top-level string the gateway produced itself (see [`W::lit`]).
+    pub fn lit(&mut self, name: &'static str, v: &str) -> &mut Self {
+        self.field(name, |w| w.raw_str(v))
+    }
+
     /// A top-level number field.
     pub fn n(&mut self, name: &'static str, v: impl Into<i128>) -> &mut Self {
         let v: i128 = v.into();

@@ -48,7 +48,7 @@ impl<'a> W<'a> {
         self.out.push(b':');
     }
 
-    fn raw_str(&mut self, s: &str) {
+    pub(crate) fn raw_str(&mut self, s: &str) {
         write_json_str(self.out, s);
     }
 
@@ -64,6 +64,15 @@ impl<'a> W<'a> {
     pub fn s(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k);
         self.str_value(v);
+        self
+    }
+
+    /// `"k":"v"` for text the gateway itself produced (captions, hex digests,
+    /// event uids): no redaction scan. Falls back to escaping if `v` needs it,
+    /// so a wrong call can cost speed, never validity.
+    pub fn lit(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        self.raw_str(v);
         self
     }
 

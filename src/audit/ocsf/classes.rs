@@ -211,7 +211,7 @@ pub fn gateway_facts(g: &GatewayEvent) -> (&'static str, bool, Severity, Option<
 
 pub(super) fn status(ev: &mut EventWriter<'_>, ok: bool, detail: Option<&str>) {
     ev.n("status_id", if ok { 1 } else { 2 })
-        .s("status", if ok { "Success" } else { "Failure" });
+        .lit("status", if ok { "Success" } else { "Failure" });
     if let Some(d) = detail {
         ev.s("status_detail", d);
     }

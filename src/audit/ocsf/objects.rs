@@ -25,13 +25,13 @@ pub fn base(
         class.activity_name(activity_id)
     };
     ev.n("activity_id", activity_id)
-        .s("activity_name", activity_name)
+        .lit("activity_name", activity_name)
         .n("category_uid", class.uid / 1000)
-        .s("category_name", class.category)
+        .lit("category_name", class.category)
         .n("class_uid", class.uid)
-        .s("class_name", class.name)
+        .lit("class_name", class.name)
         .n("type_uid", class.uid * 100 + activity_id)
-        .s("type_name", &format!("{}: {activity_name}", class.name))
+        .lit("type_name", &format!("{}: {activity_name}", class.name))
         .n("time", crate::audit::time::epoch_millis(p.record.time));
     let (severity_id, severity_name) = severity_of(severity);
     ev.n("severity_id", severity_id)
@@ -40,9 +40,9 @@ pub fn base(
     if let (Some(t), true) = (&p.record.trace, class.uid == API_ACTIVITY.uid) {
         ev.obj("trace", |w| {
             w.obj("span", |w| {
-                w.s("uid", &crate::audit::jsonw::hex(&t.span_id));
+                w.lit("uid", &crate::audit::jsonw::hex(&t.span_id));
             })
-            .s("uid", &crate::audit::jsonw::hex(&t.trace_id));
+            .lit("uid", &crate::audit::jsonw::hex(&t.trace_id));
         });
     }
 }
@@ -54,18 +54,18 @@ fn metadata(w: &mut W<'_>, p: &Prepared<'_>, stamp: &Stamp<'_>, class: Class) {
         &["record_integrity"]
     };
     w.os("correlation_uid", p.record.session.as_deref())
-        .s("log_name", "audit")
-        .s("log_provider", "portcullis")
+        .lit("log_name", "audit")
+        .lit("log_provider", "portcullis")
         .obj("product", |w| {
-            w.s("name", "portcullis")
-                .s("vendor_name", "portcullis")
-                .s("version", p.options.product_version);
+            w.lit("name", "portcullis")
+                .lit("vendor_name", "portcullis")
+                .lit("version", p.options.product_version);
         })
         .strs("profiles", profiles.iter().copied())
         .n("sequence", stamp.seq)
         .os("tenant_uid", p.record.actor.tenant.as_deref())
-        .s("uid", stamp.uid)
-        .s("version", OCSF_VERSION);
+        .lit("uid", stamp.uid)
+        .lit("version", OCSF_VERSION);
 }
 
 /// The OCSF actor: the agent (client id), authorizations, the session, the
