@@ -13,9 +13,11 @@
 //! - [`session`]: sealed, replica-safe legacy session ids.
 //! - [`demo`]: the embedded demo MCP server behind `portcullis demo`.
 //! - [`telemetry`]: structured logs.
+//! - [`audit`]: the tamper-evident audit trail (OCSF events, hash chain, sinks).
 //! - [`cli`]: the command line.
 
 pub mod authn;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;

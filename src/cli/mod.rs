@@ -1,10 +1,11 @@
-//! The command line: `serve`, `check`, `demo`, `scan` and `pins`. This is the only code that
+//! The command line: `serve`, `check`, `demo`, `scan`, `pins` and `audit`. This is the only code that
 //! prints to stdout and stderr directly; everything else logs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use crate::{config, demo, server, telemetry};
-
+pub mod audit;
 pub mod scan;
+
+use crate::{config, demo, server, telemetry};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,12 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Audit trail tools.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 /// Runs a parsed command line.
@@ -57,6 +64,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Scan { command } => scan::run(command),
         Command::Pins { command } => scan::run_pins(command),
+        Command::Audit { command } => audit::run(command),
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {
                 println!(
