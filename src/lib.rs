@@ -16,8 +16,8 @@
 //! - [`audit`]: the tamper-evident audit trail (OCSF events, hash chain, sinks).
 //! - [`cli`]: the command line.
 
-pub mod authn;
 pub mod audit;
+pub mod authn;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -13,6 +13,8 @@
 /// Harness: the gateway, peers, an HTTP client, a recording upstream.
 mod support;
 
+/// The audit trail: OCSF events, tamper evidence, sinks, delivery guarantees.
+mod audit;
 /// Authentication: tokens from independent libraries, the resource-server face.
 mod auth;
 /// The token attack corpus, one test per attack.

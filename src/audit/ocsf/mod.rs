@@ -14,7 +14,7 @@
 //! Invariant: every event carries the base attributes OCSF requires
 //! (`activity_id`, `category_uid`, `class_uid`, `metadata.product`,
 //! `metadata.version`, `severity_id`, `time`, `type_uid`) and its class's required
-//! objects; `tests/audit_fixtures/ocsf/*.schema.json` checks it.
+//! objects; `tests/audit/fixtures/ocsf/*.schema.json` checks it.
 
 mod classes;
 mod objects;

@@ -16,7 +16,7 @@ pub const SECRET: &str = "AKIAIOSFODNN7EXAMPLE";
 pub const DB_PASSWORD: &str = "hunter2-correct-horse";
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit_fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit/fixtures")
 }
 
 /// Skips (loudly) when a tool is missing, or fails under CI.
@@ -25,10 +25,10 @@ pub fn require(available: bool, what: &str) -> bool {
         return true;
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{what} is required under CI (run tests/audit_setup.sh)");
+        panic!("{what} is required under CI (run scripts/install-peers)");
     }
     eprintln!(
-        "\n*** SKIPPED: {what} is not available (run tests/audit_setup.sh); this test did not run ***\n"
+        "\n*** SKIPPED: {what} is not available (run scripts/install-peers); this test did not run ***\n"
     );
     false
 }

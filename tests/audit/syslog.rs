@@ -2,7 +2,7 @@
 //! work files in a temp folder, receives the events over TCP and over TLS with
 //! octet-counting framing; what it writes out is compared with the segment file.
 
-use crate::support::*;
+use super::support::*;
 use portcullis::audit::Auditor;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

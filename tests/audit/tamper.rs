@@ -1,7 +1,7 @@
 //! `audit verify` on logs the writer produced: intact logs pass; each kind of
 //! tampering is found and located (file, line, event uid).
 
-use crate::support::*;
+use super::support::*;
 use portcullis::audit::checkpoint::public_key_from_pem;
 use portcullis::audit::verify::{Input, ProblemKind, Report, verify};
 use std::path::{Path, PathBuf};

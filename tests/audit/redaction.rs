@@ -2,7 +2,7 @@
 //! reported, and configured argument paths reach no sink: not the segment file,
 //! not the checkpoint file, not the OTLP copy, in OCSF or ECS.
 
-use crate::support::*;
+use super::support::*;
 use portcullis::audit::*;
 use portcullis::protocol::Target;
 

@@ -1,7 +1,7 @@
 //! An OTLP/HTTP receiver in the test decodes what the OTLP sink sends with the
 //! official protobuf classes (PyPI opentelemetry-proto).
 
-use crate::support::*;
+use super::support::*;
 use portcullis::audit::Auditor;
 use std::collections::BTreeSet;
 

@@ -1,8 +1,8 @@
 //! Every record kind renders to exactly one event, valid against the OCSF
 //! class it maps to (JSON Schemas derived from the OCSF schema, see
-//! `tests/audit_fixtures/ocsf/derive.py`), with the fields the issue asks for.
+//! `tests/audit/fixtures/ocsf/derive.py`), with the fields the issue asks for.
 
-use crate::support::*;
+use super::support::*;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! fail-closed trail refuse records and recover when space returns; a fail-open
 //! trail counts what it lost and says so in the log.
 
-use crate::support::*;
+use super::support::*;
 use portcullis::audit::verify::{Input, verify};
 use portcullis::audit::{AuditError, Auditor};
 use std::io::Write;
