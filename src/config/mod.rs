@@ -20,6 +20,9 @@ pub use compile::{Limits, Listen, Runtime, UpstreamSettings};
 pub use load::{load, load_str};
 
 use std::fmt;
+
+/// The name of the single upstream configured with `upstream:`.
+pub const DEFAULT_UPSTREAM: &str = "default";
 use std::path::PathBuf;
 
 /// A configuration problem, located as precisely as the parser allows.

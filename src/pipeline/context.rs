@@ -42,6 +42,9 @@ pub struct RequestContext {
     pub target: Option<Target>,
     /// How many JSON-RPC messages the body held.
     pub messages: usize,
+    /// The upstream the request is routed to, when it goes to exactly one.
+    /// Until federation lands there is one upstream, named `default`.
+    pub upstream: Option<String>,
 }
 
 impl RequestContext {
@@ -62,6 +65,7 @@ impl RequestContext {
             rpc_id: None,
             target: None,
             messages: 0,
+            upstream: None,
         }
     }
 

@@ -154,6 +154,7 @@ fn classify(
     cx.rpc_method = m.method().map(str::to_owned);
     cx.rpc_id = m.id().cloned();
     cx.target = m.target().cloned();
+    cx.upstream = Some(crate::config::DEFAULT_UPSTREAM.to_owned());
     let id = m.id();
     let (era, version) = if m.method() == Some("initialize") {
         let asked = m
