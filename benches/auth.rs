@@ -124,7 +124,7 @@ fn authenticator(
         "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:3000/mcp\n\
          authentication:\n  mode: jwt\n  resource: {RESOURCE}\n  cache_size: {cache_size}\n  issuers:\n    \
          - issuer: {ISSUER}\n      algorithms: [{}]\n      jwks_file: {}\n      tenant_claim: tid\n      \
-         required_claims: [jti]\n",
+         required_claims: [jti]\naudit:\n  disabled: true\n",
         algs.join(", "),
         file.display()
     );

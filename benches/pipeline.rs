@@ -27,7 +27,7 @@ fn request_body() -> Bytes {
 
 fn bench(c: &mut Criterion) {
     let rt = load_str(
-        "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:3000/mcp\nauthentication:\n  mode: none\n",
+        "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:3000/mcp\nauthentication:\n  mode: none\naudit:\n  disabled: true\n",
         Path::new("bench.yaml"),
     )
     .unwrap();

@@ -279,7 +279,11 @@ async fn a_reload_while_the_issuer_is_down_keeps_the_keys_already_fetched() {
         .await;
     assert_eq!(auth::call(&gw, Some(&first)).await.status, 200);
     down.store(true, Ordering::SeqCst);
-    std::fs::write(&gw.config_file, yaml("after")).unwrap();
+    std::fs::write(
+        &gw.config_file,
+        crate::support::gateway::with_audit(&yaml("after")),
+    )
+    .unwrap();
     let metadata = format!("http://{}/.well-known/oauth-protected-resource", gw.addr);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while Req::get(&metadata).send().await.json()["resource_name"] != "after" {
@@ -309,7 +313,7 @@ async fn the_access_record_names_the_principal_or_the_reason_for_refusal() {
         )
         .replace("format: text", "format: json")
         .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
-    std::fs::write(&file, yaml).unwrap();
+    std::fs::write(&file, crate::support::gateway::with_audit(&yaml)).unwrap();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["serve", "--config"])
         .arg(&file)

@@ -62,7 +62,7 @@ async fn serve_drains_and_exits_zero_on_sigterm() {
     let file = dir.path().join("p.yaml");
     std::fs::write(
         &file,
-        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\nauthentication:\n  mode: none\n"),
+        format!("listen:\n  address: 127.0.0.1:{port}\nupstream:\n  url: http://127.0.0.1:1/mcp\nauthentication:\n  mode: none\naudit:\n  file:\n    directory: audit\n"),
     )
     .unwrap();
     let mut child = tokio::process::Command::new(BIN)
@@ -121,7 +121,7 @@ async fn the_demo_serves_an_allowed_call_and_refuses_a_smuggled_header() {
     let demo = portcullis::demo::start("127.0.0.1:0").await.unwrap();
     let running = demo.running;
     let url = format!("http://{}/mcp", running.mcp_addr());
-    let text = portcullis::demo::instructions(running.mcp_addr(), &demo.tokens);
+    let text = portcullis::demo::instructions(running.mcp_addr(), &demo.tokens, &demo.audit_dir);
     assert!(
         text.contains(&url),
         "the instructions name the real address"

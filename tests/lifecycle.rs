@@ -1,7 +1,7 @@
 //! Operations: admin endpoints, configuration reload, TLS and HTTP/2 on the
 //! listener, graceful shutdown.
 
-use crate::support::gateway::default_yaml;
+use crate::support::gateway::{default_yaml, with_audit};
 use crate::support::http::Req;
 use crate::support::recorder::{Body, Recorded, answer_ok};
 use crate::support::{Gateway, Recorder};
@@ -65,7 +65,7 @@ async fn a_changed_config_file_is_applied_and_a_broken_one_is_not() {
         "  address: 127.0.0.1:0\nadmin",
         "  address: 127.0.0.1:0\n  allowed_hosts: [\"only.example\"]\nadmin",
     );
-    std::fs::write(&gw.config_file, &narrowed).unwrap();
+    std::fs::write(&gw.config_file, with_audit(&narrowed)).unwrap();
     eventually("reload", async || {
         Req::post(&gw.url()).mcp().body(ping()).send().await.status
             == StatusCode::MISDIRECTED_REQUEST
@@ -88,7 +88,7 @@ async fn a_changed_config_file_is_applied_and_a_broken_one_is_not() {
         .await;
     assert_eq!(with_host.status, StatusCode::OK);
 
-    std::fs::write(&gw.config_file, &base).unwrap();
+    std::fs::write(&gw.config_file, with_audit(&base)).unwrap();
     eventually("second reload", async || {
         Req::post(&gw.url()).mcp().body(ping()).send().await.status == StatusCode::OK
     })
@@ -104,7 +104,7 @@ async fn sighup_reloads_the_configuration() {
         "  address: 127.0.0.1:0\nadmin",
         "  address: 127.0.0.1:0\n  allowed_hosts: [\"only.example\"]\nadmin",
     );
-    std::fs::write(&gw.config_file, &narrowed).unwrap();
+    std::fs::write(&gw.config_file, with_audit(&narrowed)).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         Req::post(&gw.url()).mcp().body(ping()).send().await.status,

@@ -35,6 +35,8 @@ mod conformance;
 mod hostile;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
+/// The injection filter on every surface, with real clients.
+mod scanning;
 /// stdio upstreams: real servers and hostile processes, restarts, shutdown.
 mod stdio;
 /// Statuses the gateway produces or preserves; streaming without buffering.

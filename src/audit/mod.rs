@@ -268,6 +268,13 @@ impl Auditor {
         self.shared.healthy.load(Ordering::Acquire)
     }
 
+    /// Whether a record would be refused right now: the primary sink is failing
+    /// and the trail fails closed. The pipeline checks this before forwarding, so
+    /// that nothing happens upstream that could not be recorded.
+    pub fn refuses(&self) -> bool {
+        self.on_failure == FailureMode::Closed && !self.is_healthy()
+    }
+
     /// The counters.
     pub fn stats(&self) -> AuditStats {
         let s = &self.shared;

@@ -109,7 +109,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             match demo::start(&listen).await {
                 Ok(demo) => {
                     let addr = demo.running.mcp_addr();
-                    println!("{}", demo::instructions(addr, &demo.tokens));
+                    println!(
+                        "{}",
+                        demo::instructions(addr, &demo.tokens, &demo.audit_dir)
+                    );
                     wait_for_signal().await;
                     demo.running.shutdown().await;
                     ExitCode::SUCCESS

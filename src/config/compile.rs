@@ -31,6 +31,12 @@ pub struct Runtime {
     pub limits: Limits,
     /// Authentication.
     pub authentication: super::authn::Authentication,
+    /// The injection filter, compiled (rule automata and model loaded).
+    pub scanner: Arc<crate::scan::Scanner>,
+    /// What the filter's findings lead to.
+    pub scan_policy: crate::scan::ScanPolicy,
+    /// The audit trail; `None` when explicitly disabled. Read at start-up only.
+    pub audit: Option<crate::audit::config::AuditConfig>,
     /// Log output: (`json` or not, filter).
     pub logging: (bool, String),
     /// How often to check watched files; `None` = SIGHUP only.
@@ -126,6 +132,18 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         ));
     };
     let authentication = super::authn::compile(raw_authn, &listen, file, base, &mut watched)?;
+    let (scanner, scan_policy) = scan(raw.scan.as_ref(), file, base, &mut watched)?;
+    let audit = match raw.audit.clone() {
+        None => {
+            return Err(ConfigError::at(
+                file,
+                "audit",
+                "required: set `audit.file.directory` for the audit trail, or write \
+                 `audit: { disabled: true }` to run without one (nothing is recorded)",
+            ));
+        }
+        Some(raw) => crate::audit::config::compile_section(raw, file)?,
+    };
     let logging = match raw.logging.format.as_str() {
         "json" => (true, raw.logging.level.clone()),
         "text" => (false, raw.logging.level.clone()),
@@ -145,6 +163,9 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         upstream,
         limits,
         authentication,
+        scanner,
+        scan_policy,
+        audit,
         logging,
         poll_interval: match raw.reload.poll_interval {
             None => Some(Duration::from_secs(2)),
@@ -153,6 +174,36 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         },
         watched,
     })
+}
+
+/// Compiles the `scan:` section and builds the scanner; rule packs and the
+/// weights file join the watched files so that editing them reloads.
+fn scan(
+    raw: Option<&crate::scan::RawScanConfig>,
+    file: &Path,
+    base: &Path,
+    watched: &mut Vec<PathBuf>,
+) -> Result<(Arc<crate::scan::Scanner>, crate::scan::ScanPolicy), ConfigError> {
+    let default = crate::scan::RawScanConfig::default();
+    let raw = raw.unwrap_or(&default);
+    let fail = |e: crate::scan::ScanError| ConfigError::at(file, "scan", e.to_string());
+    let policy = raw.compile(base).map_err(fail)?;
+    let scanner = crate::scan::Scanner::from_policy(&policy).map_err(fail)?;
+    if let Some(dir) = &policy.rules_dir
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        let mut packs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        packs.sort();
+        watched.extend(packs);
+    }
+    if let Some(Some(model)) = &policy.model {
+        watched.push(model.clone());
+    }
+    Ok((Arc::new(scanner), policy))
 }
 
 fn socket_addr(s: &str, file: &Path, path: &str) -> Result<SocketAddr, ConfigError> {

@@ -55,7 +55,7 @@ fn strip_location(message: &str) -> String {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:3000/mcp\nauthentication:\n  mode: none\n";
+    const MINIMAL: &str = "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:3000/mcp\nauthentication:\n  mode: none\naudit:\n  disabled: true\n";
 
     #[test]
     fn a_minimal_file_compiles_with_safe_defaults() {

@@ -23,6 +23,14 @@ pub struct RawConfig {
     /// Who may call (required: `mode: jwt`, or an explicit `mode: none`).
     #[serde(default)]
     pub authentication: Option<super::authn::RawAuthentication>,
+    /// The injection filter. Default: on, with the built-in rule packs and model,
+    /// blocking injections and secrets leaving.
+    #[serde(default)]
+    pub scan: Option<crate::scan::RawScanConfig>,
+    /// The audit trail. Required: an `audit.file.directory`, or
+    /// `audit: { disabled: true }` (permissive: nothing is recorded).
+    #[serde(default)]
+    pub audit: Option<crate::audit::config::RawAuditConfig>,
     /// Size, count and time bounds.
     #[serde(default)]
     pub limits: RawLimits,

@@ -40,6 +40,8 @@ pub struct Demo {
     pub running: Running,
     /// Tokens for its resource.
     pub tokens: DemoTokens,
+    /// Where this run's audit trail is written.
+    pub audit_dir: std::path::PathBuf,
 }
 
 /// Starts the demo MCP server and the gateway in front of it, with a fresh
@@ -58,10 +60,13 @@ pub async fn start(listen: &str) -> Result<Demo, DemoError> {
     let key = tokens::DemoKey::generate()?;
     let dir = std::env::temp_dir().join(format!("portcullis-demo-{}", std::process::id()));
     let jwks = key.write_jwks(&dir)?;
+    let audit_dir =
+        std::env::temp_dir().join(format!("portcullis-demo-audit-{}", std::process::id()));
     let text = DEMO_CONFIG
         .replace("{{DEMO_UPSTREAM}}", &upstream.addr().to_string())
         .replace("{{LISTEN}}", &address.to_string())
-        .replace("{{DEMO_JWKS}}", &jwks.display().to_string());
+        .replace("{{DEMO_JWKS}}", &jwks.display().to_string())
+        .replace("{{AUDIT_DIR}}", &audit_dir.display().to_string());
     let runtime = config::load_str(&text, Path::new("examples/demo.yaml"));
     // The key is loaded (or refused); the file is not needed any more.
     let _ = std::fs::remove_dir_all(&dir);
@@ -70,11 +75,15 @@ pub async fn start(listen: &str) -> Result<Demo, DemoError> {
     let tokens = key.tokens(&resource, crate::authn::now())?;
     let running = crate::server::start(runtime).await?;
     upstream.detach();
-    Ok(Demo { running, tokens })
+    Ok(Demo {
+        running,
+        tokens,
+        audit_dir,
+    })
 }
 
 /// What to try, with the gateway's real address filled in.
-pub fn instructions(gateway: SocketAddr, tokens: &DemoTokens) -> String {
+pub fn instructions(gateway: SocketAddr, tokens: &DemoTokens, audit_dir: &Path) -> String {
     let url = format!("http://{gateway}/mcp");
     let auth = |token: &str| format!("-H 'Authorization: Bearer {token}'");
     let valid = auth(&tokens.valid);
@@ -106,9 +115,27 @@ pub fn instructions(gateway: SocketAddr, tokens: &DemoTokens) -> String {
          curl -s -i {url} -H 'Host: evil.example.com' -H 'Content-Type: application/json' -d '{{}}'\n\n\
          7. Malformed JSON-RPC never reaches the server, 400 / -32700:\n   \
          curl -s {url} {valid} -H 'Content-Type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"id\":2}}'\n\n\
+         8. A fetched page hides an instruction to the AI in an HTML comment: the injection filter\n   \
+         withholds the tool result (an isError result says why):\n   {}\n\n\
+         9. A cloud key leaving in a tool argument is blocked before it reaches the server (-32001):\n   {}\n\n\
+         Every action above is one OCSF event in the audit trail, hash-chained and checkpointed:\n   \
+         ls {audit}   # then: portcullis audit verify {audit}/*.jsonl\n\n\
          Any MCP client works too, given the valid token as its bearer token.\n",
         call(1, "echo", "echo", "{\"text\":\"hello\"}"),
         call(2, "echo", "delete_records", "{\"text\":\"hello\"}"),
+        call(
+            3,
+            "fetch_page",
+            "fetch_page",
+            "{\"url\":\"https://shop.example/prices\"}"
+        ),
+        call(
+            4,
+            "echo",
+            "echo",
+            "{\"text\":\"my key is AKIAIOSFODNN7EXAMPLE\"}"
+        ),
+        audit = audit_dir.display(),
         expired = auth(&tokens.expired),
         long = auth(&tokens.long_lived),
     )

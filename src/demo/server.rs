@@ -99,6 +99,11 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
                 Ok(mut result) => {
                     if modern && let Some(obj) = result.as_object_mut() {
                         obj.insert("resultType".into(), json!("complete"));
+                        if method.ends_with("/list") {
+                            // 2026-07-28 cacheable results carry caching hints.
+                            obj.insert("ttlMs".into(), json!(60_000));
+                            obj.insert("cacheScope".into(), json!("public"));
+                        }
                     }
                     json!({"jsonrpc":"2.0","id":id,"result":result})
                 }

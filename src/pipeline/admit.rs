@@ -80,7 +80,7 @@ mod tests {
 
     fn rt() -> Runtime {
         load_str(
-            "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:1/mcp\nauthentication:\n  mode: none\n",
+            "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:1/mcp\nauthentication:\n  mode: none\naudit:\n  disabled: true\n",
             Path::new("t.yaml"),
         )
         .unwrap()

@@ -8,13 +8,17 @@ use crate::protocol::{Era, RequestId, Target, Version};
 use http::{Method, Version as HttpVersion};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// What the pipeline knows about the request it is handling.
 #[derive(Debug)]
 pub struct RequestContext {
-    /// When the request's head arrived.
+    /// When the request's head arrived (monotonic, for latency).
     pub started: Instant,
+    /// When the request's head arrived (wall clock, for the audit record).
+    pub arrived: SystemTime,
+    /// W3C trace context from the client's `traceparent`, if valid.
+    pub trace: Option<crate::audit::TraceContext>,
     /// The client's address.
     pub peer: SocketAddr,
     /// The HTTP method.
@@ -45,6 +49,21 @@ pub struct RequestContext {
     /// The upstream the request is routed to, when it goes to exactly one.
     /// Until federation lands there is one upstream, named `default`.
     pub upstream: Option<String>,
+    /// The call's arguments (`params.arguments`), for the audit record.
+    pub arguments: Option<serde_json::Value>,
+    /// What the gateway decided about the request, for the audit record.
+    pub decision: crate::audit::Decision,
+    /// What the injection filter found in the request.
+    pub findings: Vec<crate::scan::Finding>,
+    /// Secret texts found in the request or its answer: kept out of every sink.
+    pub secrets: Vec<String>,
+    /// What the injection filter found in a JSON answer.
+    pub response_findings: Vec<crate::audit::FindingRef>,
+    /// The JSON-RPC error code of the upstream's answer, once seen.
+    pub answer_error: Option<i64>,
+    /// Whether the response streams: its operation record is written when the
+    /// answer passes, not when the response head is sent.
+    pub recorded_by_stream: bool,
 }
 
 impl RequestContext {
@@ -52,6 +71,8 @@ impl RequestContext {
     pub fn new(peer: SocketAddr, http_method: Method, http_version: HttpVersion) -> RequestContext {
         RequestContext {
             started: Instant::now(),
+            arrived: SystemTime::now(),
+            trace: None,
             peer,
             http_method,
             http_version,
@@ -66,6 +87,13 @@ impl RequestContext {
             target: None,
             messages: 0,
             upstream: None,
+            arguments: None,
+            decision: crate::audit::Decision::default(),
+            findings: Vec::new(),
+            secrets: Vec::new(),
+            response_findings: Vec::new(),
+            answer_error: None,
+            recorded_by_stream: false,
         }
     }
 

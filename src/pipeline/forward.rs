@@ -24,7 +24,10 @@ pub async fn forward(
 ) -> Result<Response<Incoming>, Rejection> {
     let settings = upstream.settings();
     let body = match &inbound.kind {
-        InboundKind::Messages(envelope) => envelope.raw().clone(),
+        InboundKind::Messages(envelope) => inbound
+            .forward_body
+            .clone()
+            .unwrap_or_else(|| envelope.raw().clone()),
         InboundKind::OpenStream | InboundKind::EndSession => Bytes::new(),
     };
     let mut request = Request::builder()

@@ -1,116 +1,35 @@
 //! Stage 8, inspect response: every message the upstream sends back passes here.
 //!
-//! Contract: a JSON response is read (bounded), parsed strictly and forwarded as
-//! the bytes received; an SSE response is forwarded event by event as each event
-//! completes (see [`super::sse_body`]); an empty acknowledgement passes as is.
-//! A success response the gateway cannot parse is never forwarded (fail closed).
-//! Error statuses and their bodies pass through, bounded, so clients see the
+//! Contract: a JSON response is read (bounded), parsed strictly, shown to the
+//! [`Observer`] and delivered as the bytes received unless the observer rewrote
+//! it; an SSE response is delivered event by event as each event completes (see
+//! [`super::sse_body`]); an empty acknowledgement passes as is. A success
+//! response the gateway cannot parse is never forwarded (fail closed). Error
+//! statuses and their bodies pass through, bounded, so clients see the
 //! upstream's 400/404/405 as the spec requires.
-//!
-//! The [`Observer`] sees each upstream message: it records negotiated sessions and
-//! learns tool annotations now; the injection filter and audit hook in here too.
 
 use super::Shared;
 use super::body::{GatewayBody, full, read_bounded};
 use super::context::RequestContext;
+use super::observer::{Delivery, Exchange, Observer};
 use super::parse::{Inbound, InboundKind};
+use super::record::{self, Facts};
 use super::respond::Rejection;
 use super::sse_body::SseBody;
 use crate::config::Runtime;
-use crate::protocol::jsonrpc::{self, Kind, Message};
-use crate::protocol::rpc_error::{self, error_body};
-use crate::protocol::{RequestId, Version};
+use crate::protocol::jsonrpc::{self, Message};
 use crate::upstream::headers::response_headers;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-/// The response side's view of the request it answers.
-#[derive(Debug, Clone)]
-pub struct Exchange {
-    /// The id of the single request the response answers, if any.
-    pub request_id: Option<RequestId>,
-    /// The method of that request.
-    pub method: Option<String>,
-    /// The session id the upstream issued on this response (initialize).
-    pub new_session: Option<String>,
-    /// Whether the stream is not tied to one request (GET, `subscriptions/listen`):
-    /// such streams end when the gateway shuts down.
-    pub standalone: bool,
-    /// Whether the request was a batch (so a batch answer is acceptable).
-    pub batch: bool,
-}
-
-/// Watches the upstream's messages for one exchange.
-#[derive(Debug)]
-pub struct Observer {
-    exchange: Exchange,
-    shared: Arc<Shared>,
-    answered: bool,
-}
-
-impl Observer {
-    /// Looks at one upstream message before it is forwarded.
-    pub fn observe(&mut self, message: &Message) {
-        let is_answer = matches!(message.kind(), Kind::Response | Kind::ErrorResponse)
-            && message.id().is_some()
-            && message.id() == self.exchange.request_id.as_ref();
-        if !is_answer {
-            return;
-        }
-        self.answered = true;
-        let Some(result) = message.result() else {
-            return;
-        };
-        match self.exchange.method.as_deref() {
-            Some("initialize") => {
-                let version = result
-                    .get("protocolVersion")
-                    .and_then(|v| v.as_str())
-                    .and_then(Version::parse);
-                if let (Some(session), Some(version)) = (&self.exchange.new_session, version) {
-                    self.shared.sessions.insert(session, version);
-                }
-            }
-            Some("tools/list") => self.shared.catalog.learn_tools(result),
-            Some("server/discover") => self.shared.catalog.learn_versions(result),
-            _ => {}
-        }
-    }
-
-    /// When a stream must end early: an error answer for the request, if it has
-    /// not been answered yet, framed as one SSE event.
-    pub fn failure_event(&self) -> Option<Bytes> {
-        if self.answered {
-            return None;
-        }
-        let id = self.exchange.request_id.as_ref()?;
-        let body = error_body(
-            Some(id),
-            rpc_error::INTERNAL_ERROR,
-            "Upstream MCP server sent an invalid or oversized message",
-            None,
-        );
-        let mut event = Vec::with_capacity(body.len() + 24);
-        event.extend_from_slice(b"event: message\ndata: ");
-        event.extend_from_slice(&body);
-        event.extend_from_slice(b"\n\n");
-        Some(Bytes::from(event))
-    }
-
-    /// Whether the stream should end when the gateway drains.
-    pub fn standalone(&self) -> bool {
-        self.exchange.standalone
-    }
-}
-
 /// Builds the client's response from the upstream's.
 pub async fn response(
-    cx: &RequestContext,
+    cx: &mut RequestContext,
     inbound: &Inbound,
     upstream: Response<Incoming>,
-    rt: &Runtime,
+    rt: &Arc<Runtime>,
     shared: &Arc<Shared>,
 ) -> Result<Response<GatewayBody>, Rejection> {
     let (parts, body) = upstream.into_parts();
@@ -122,44 +41,110 @@ pub async fn response(
             shared.sessions.remove(session);
         }
     }
-    let mut observer = Observer {
-        exchange,
-        shared: Arc::clone(shared),
-        answered: false,
-    };
     let mut headers = response_headers(&parts.headers);
+    let request_id = cx.rpc_id.clone();
     let invalid = |what: String| Rejection::UpstreamInvalid {
-        id: cx.rpc_id.clone(),
+        id: request_id.clone(),
         what,
     };
-    let body = match media_type(&parts.headers).as_deref() {
-        Some("text/event-stream") => {
-            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            SseBody::new(body, observer, rt, shared.draining()).boxed()
-        }
-        media => {
-            let limit = rt.limits.max_response_body;
-            let bytes = read_bounded(body, limit, rt.upstream.response_timeout)
-                .await
-                .map_err(|e| invalid(format!("an unreadable body: {e}")))?;
-            if parts.status.is_success() && !bytes.is_empty() {
-                if media != Some("application/json") {
-                    return Err(invalid(format!("content type {media:?}")));
-                }
-                let envelope = jsonrpc::parse(bytes.clone(), &rt.limits.parse)
-                    .map_err(|e| invalid(format!("an unparseable message: {e}")))?;
-                if envelope.is_batch() && !observer.exchange.batch {
-                    return Err(invalid("a batch answer to a single request".into()));
-                }
-                envelope.messages().iter().for_each(|m| observer.observe(m));
-            }
+    let streamed = media_type(&parts.headers).as_deref() == Some("text/event-stream");
+    // A streamed answer to a request is recorded when it passes, with its
+    // outcome; everything else is recorded by stage 9 at the response head.
+    let pending = (streamed && !exchange.standalone && exchange.request_id.is_some()).then(|| {
+        cx.recorded_by_stream = true;
+        let outcome = crate::audit::Outcome {
+            http_status: Some(parts.status.as_u16()),
+            ..Default::default()
+        };
+        record::operation(cx, outcome)
+    });
+    let mut observer = Observer::new(
+        exchange,
+        Arc::clone(shared),
+        Arc::clone(rt),
+        Facts::of(cx),
+        cx.started,
+        pending,
+    );
+    let body = if streamed {
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        SseBody::new(body, observer, rt, shared.draining()).boxed()
+    } else {
+        let media = media_type(&parts.headers);
+        let limit = rt.limits.max_response_body;
+        let bytes = read_bounded(body, limit, rt.upstream.response_timeout)
+            .await
+            .map_err(|e| invalid(format!("an unreadable body: {e}")))?;
+        if !parts.status.is_success() || bytes.is_empty() {
             full(bytes)
+        } else {
+            if media.as_deref() != Some("application/json") {
+                return Err(invalid(format!("content type {media:?}")));
+            }
+            let envelope = jsonrpc::parse(bytes.clone(), &rt.limits.parse)
+                .map_err(|e| invalid(format!("an unparseable message: {e}")))?;
+            if envelope.is_batch() && !inbound_is_batch(inbound) {
+                return Err(invalid("a batch answer to a single request".into()));
+            }
+            let delivered = deliver_json(&mut observer, envelope.messages(), bytes, cx)?;
+            observer.settle(cx);
+            if delivered.len() != envelope.raw().len() || delivered != *envelope.raw() {
+                headers.remove(header::CONTENT_LENGTH);
+            }
+            full(delivered)
         }
     };
     let mut response = Response::new(body);
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// Shows each message of a JSON body to the observer and returns the body to
+/// deliver: the bytes received, or the messages as the observer rewrote them.
+fn deliver_json(
+    observer: &mut Observer,
+    messages: &[Message],
+    raw: Bytes,
+    cx: &RequestContext,
+) -> Result<Bytes, Rejection> {
+    let refuse = |_| Rejection::AuditUnavailable {
+        id: cx.rpc_id.clone(),
+    };
+    let mut out: Vec<Option<Bytes>> = Vec::with_capacity(messages.len());
+    let mut changed = false;
+    for m in messages {
+        // Receipts of JSON answers are awaited by stage 9 with the response.
+        let observed = observer.observe(m).map_err(refuse)?;
+        match observed.delivery {
+            Delivery::Forward => out.push(None),
+            Delivery::Replace(bytes) => {
+                out.push(Some(bytes));
+                changed = true;
+            }
+            Delivery::Drop => changed = true,
+        }
+    }
+    if !changed {
+        return Ok(raw);
+    }
+    if let [Some(single)] = out.as_slice() {
+        return Ok(single.clone());
+    }
+    // A batch answer: rebuild the array from originals and replacements.
+    let mut array = Vec::with_capacity(out.len());
+    for (m, replaced) in messages.iter().zip(out) {
+        let item = match replaced {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            None => serde_json::Value::Object(m.as_object().clone()),
+        };
+        array.push(item);
+    }
+    Ok(Bytes::from(serde_json::Value::Array(array).to_string()))
+}
+
+fn inbound_is_batch(inbound: &Inbound) -> bool {
+    matches!(&inbound.kind, InboundKind::Messages(env) if env.is_batch())
 }
 
 fn exchange(cx: &RequestContext, inbound: &Inbound, response_headers: &HeaderMap) -> Exchange {
@@ -174,6 +159,11 @@ fn exchange(cx: &RequestContext, inbound: &Inbound, response_headers: &HeaderMap
     Exchange {
         request_id: cx.rpc_id.clone(),
         method: cx.rpc_method.clone(),
+        target: cx.target.clone(),
+        upstream: cx
+            .upstream
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_UPSTREAM.to_owned()),
         new_session: response_headers
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())

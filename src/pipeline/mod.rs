@@ -26,7 +26,9 @@ pub mod body;
 pub mod context;
 pub mod forward;
 pub mod inspect;
+pub mod observer;
 pub mod parse;
+pub mod record;
 pub mod respond;
 pub mod scanning;
 pub mod sessions;
@@ -73,12 +75,18 @@ pub struct Shared {
     pub revocations: RevocationList,
     /// Authentication failures by category, since start.
     pub auth_failures: ReasonCounts,
+    /// The audit trail; `None` when the configuration disables it.
+    pub auditor: Option<Arc<crate::audit::Auditor>>,
     drain: watch::Receiver<bool>,
 }
 
 impl Shared {
     /// State for a gateway starting on `runtime`; `drain` turns true on shutdown.
-    pub fn new(runtime: Runtime, drain: watch::Receiver<bool>) -> Shared {
+    pub fn new(
+        runtime: Runtime,
+        auditor: Option<Arc<crate::audit::Auditor>>,
+        drain: watch::Receiver<bool>,
+    ) -> Shared {
         let sessions = Sessions::new(runtime.limits.max_sessions);
         let revocations = RevocationList::new(runtime.authentication.max_revocations);
         announce(&runtime);
@@ -88,6 +96,7 @@ impl Shared {
             catalog: Catalog::default(),
             revocations,
             auth_failures: ReasonCounts::default(),
+            auditor,
             drain,
         }
     }
@@ -156,20 +165,23 @@ pub async fn handle(
     let snapshot = shared.snapshot();
     let mut cx = RequestContext::new(peer, request.method().clone(), request.version());
     cx.client_certificate = client_certificate;
-    let response = match run(&mut cx, request, &snapshot, &shared).await {
-        Ok(response) => response,
+    let (response, rpc_error) = match run(&mut cx, request, &snapshot, &shared).await {
+        Ok(response) => (response, None),
         Err(rejection) => {
             if rejection.is_server_side() {
                 tracing::warn!(error = %cause_chain(&rejection), rpc.id = ?cx.rpc_id, "upstream failure");
+                cx.decision.verdict = crate::audit::Verdict::Error;
             } else {
                 tracing::debug!(reason = %rejection, "request refused");
+                cx.decision.verdict = crate::audit::Verdict::Denied;
             }
-            respond::reject(&rejection, cx.is_http1())
+            cx.decision.reason = Some(rejection.to_string().chars().take(160).collect());
+            let (response, code) = respond::reject(&rejection, cx.is_http1());
+            (response, Some(code))
         }
     };
     // 9. audit: on every path, after the response head is decided.
-    stages::audit(&cx, response.status());
-    response
+    stages::audit(&cx, response, rpc_error, &shared).await
 }
 
 /// Stages 1–8, in order. Each `?` is a refusal the client is told about.
@@ -192,16 +204,27 @@ async fn run(
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    cx.trace = parts
+        .headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::audit::TraceContext::from_traceparent);
     // 2. authenticate: who is calling.
     cx.principal = Some(authenticate::authenticate(cx, &parts, rt, shared).await?);
     // 3. rate-limit: before the body is read.
     stages::rate_limit(cx)?;
     // 4. parse: one strict parse of the body; era, version, header/body agreement.
-    let inbound = parse::parse(cx, parts, body, rt, shared).await?;
+    let mut inbound = parse::parse(cx, parts, body, rt, shared).await?;
     // 5. authorize: the Permit is the only key to the upstream.
     let permit = authorize::authorize(cx, &inbound);
     // 6. scan request: injection and secrets in what is about to leave.
-    stages::scan_request(cx, &inbound)?;
+    stages::scan_request(cx, &mut inbound, rt, shared)?;
+    // Nothing happens upstream that the audit trail could not record.
+    if shared.auditor.as_ref().is_some_and(|a| a.refuses()) {
+        return Err(Rejection::AuditUnavailable {
+            id: cx.rpc_id.clone(),
+        });
+    }
     // 7. forward: the bytes as received, with filtered headers.
     let upstream_response = forward::forward(&permit, cx, &inbound, &snapshot.upstream).await?;
     // 8. inspect response: every upstream message, as it streams.

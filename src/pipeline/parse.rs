@@ -29,6 +29,9 @@ pub struct Inbound {
     pub parts: Parts,
     /// What the request asks for.
     pub kind: InboundKind,
+    /// The body to forward when a stage rewrote it (redaction); `None` forwards
+    /// the bytes as received.
+    pub forward_body: Option<bytes::Bytes>,
 }
 
 /// What a request asks for.
@@ -97,7 +100,11 @@ pub async fn parse(
             }
         }
     };
-    Ok(Inbound { parts, kind })
+    Ok(Inbound {
+        parts,
+        kind,
+        forward_body: None,
+    })
 }
 
 /// The `MCP-Protocol-Version` header as sent.
@@ -154,6 +161,9 @@ fn classify(
     cx.rpc_method = m.method().map(str::to_owned);
     cx.rpc_id = m.id().cloned();
     cx.target = m.target().cloned();
+    if matches!(m.method(), Some("tools/call" | "prompts/get")) {
+        cx.arguments = m.arguments().cloned();
+    }
     cx.upstream = Some(crate::config::DEFAULT_UPSTREAM.to_owned());
     let id = m.id();
     let (era, version) = if m.method() == Some("initialize") {

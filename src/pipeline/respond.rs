@@ -112,6 +112,22 @@ pub enum Rejection {
         /// What was wrong (logged, not sent).
         what: String,
     },
+    /// The injection filter blocked the request.
+    #[error("blocked by the injection filter: {category} ({rule})")]
+    Blocked {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// The deciding rule.
+        rule: String,
+        /// Its category.
+        category: &'static str,
+    },
+    /// The audit trail cannot record, and it fails closed.
+    #[error("the audit trail is unavailable")]
+    AuditUnavailable {
+        /// The request's id.
+        id: Option<RequestId>,
+    },
 }
 
 impl Rejection {
@@ -131,13 +147,16 @@ impl Rejection {
     pub fn is_server_side(&self) -> bool {
         matches!(
             self,
-            Rejection::Upstream { .. } | Rejection::UpstreamInvalid { .. }
+            Rejection::Upstream { .. }
+                | Rejection::UpstreamInvalid { .. }
+                | Rejection::AuditUnavailable { .. }
         )
     }
 }
 
-/// Turns a refusal into the response the client gets.
-pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
+/// Turns a refusal into the response the client gets, with the JSON-RPC error
+/// code it carries (for the audit record).
+pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64) {
     use Rejection as R;
     let invalid = rpc_error::INVALID_REQUEST;
     let (status, id, code, message, data) = match rejection {
@@ -294,6 +313,24 @@ pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
             "Upstream MCP server sent an invalid response".to_owned(),
             None,
         ),
+        // A policy outcome, not a transport failure: a normal JSON-RPC error.
+        R::Blocked { id, rule, category } => (
+            StatusCode::OK,
+            id.clone(),
+            rpc_error::CONTENT_BLOCKED,
+            format!(
+                "Request blocked by the gateway's injection filter: {category} content (rule {rule})"
+            ),
+            Some(json!({"rule": rule, "category": category})),
+        ),
+        R::AuditUnavailable { id } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            id.clone(),
+            rpc_error::INTERNAL_ERROR,
+            "Service Unavailable: the gateway cannot record this request in its audit trail"
+                .to_owned(),
+            None,
+        ),
     };
     let mut response = Response::new(full(error_body(id.as_ref(), code, &message, data)));
     *response.status_mut() = status;
@@ -325,5 +362,5 @@ pub fn reject(rejection: &Rejection, http1: bool) -> Response<GatewayBody> {
     if http1 && rejection.closes_connection() {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    response
+    (response, code)
 }

@@ -13,13 +13,13 @@ use crate::protocol::jsonrpc::{Kind, Message};
 use crate::scan::{Action, Category, Finding, Report, ScanPolicy, Scanner, Surface, redact};
 use serde_json::{Map, Value, json};
 
-/// The scanner and its policy, as the pipeline holds them.
-#[derive(Debug)]
-pub struct ScanRuntime {
+/// The scanner and its policy, borrowed from the configuration snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter<'a> {
     /// The compiled scanner.
-    pub scanner: Scanner,
+    pub scanner: &'a Scanner,
     /// Thresholds, actions, oversize choice.
-    pub policy: ScanPolicy,
+    pub policy: &'a ScanPolicy,
 }
 
 /// What happens to a message.
@@ -49,8 +49,23 @@ pub struct Inspection {
     pub surface: Surface,
     /// Every finding, counted or not.
     pub findings: Vec<Finding>,
+    /// The exact texts of secrets found: kept out of every log and audit sink.
+    pub secrets: Vec<String>,
     /// The decision.
     pub verdict: Verdict,
+}
+
+/// The exact text of each secret finding in `value`.
+fn secret_texts(value: &Value, findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.category == Category::Secret)
+        .filter_map(|f| {
+            let text = value.pointer(&f.json_path)?.as_str()?;
+            let span = f.span.clone()?;
+            text.get(span).map(str::to_owned)
+        })
+        .collect()
 }
 
 /// Names the object a message acts on, for per-tool actions.
@@ -62,7 +77,7 @@ pub struct Origin<'a> {
     pub object: &'a str,
 }
 
-impl ScanRuntime {
+impl Filter<'_> {
     /// Stage 6: a client request's arguments (`tools/call`, `prompts/get`).
     pub fn request(&self, message: &Message, origin: Origin<'_>) -> Option<Inspection> {
         let surface = match message.method()? {
@@ -88,6 +103,7 @@ impl ScanRuntime {
         }
         Some(Inspection {
             surface,
+            secrets: secret_texts(arguments, &report.findings),
             findings: report.findings,
             verdict,
         })
@@ -167,6 +183,7 @@ impl ScanRuntime {
         };
         Inspection {
             surface,
+            secrets: secret_texts(value, &report.findings),
             findings: report.findings,
             verdict,
         }
@@ -183,10 +200,12 @@ impl ScanRuntime {
             return Inspection {
                 surface,
                 findings: Vec::new(),
+                secrets: Vec::new(),
                 verdict: Verdict::Pass,
             };
         };
         let mut findings = Vec::new();
+        let mut secrets = Vec::new();
         let mut kept = Vec::with_capacity(items.len());
         let mut changed = false;
         for item in items {
@@ -196,6 +215,7 @@ impl ScanRuntime {
                 object: name,
             };
             let report = self.scanner.scan_json(surface, item);
+            secrets.extend(secret_texts(item, &report.findings));
             match self.decide(surface, &report, entry) {
                 Verdict::Pass => kept.push(item.clone()),
                 Verdict::Rewrite(_) => {
@@ -226,6 +246,7 @@ impl ScanRuntime {
         Inspection {
             surface,
             findings,
+            secrets,
             verdict,
         }
     }

@@ -12,10 +12,12 @@
 //! so that clients reconnect elsewhere; the client may resume with Last-Event-ID.
 
 use super::body::{BodyError, GatewayBody};
-use super::inspect::Observer;
+use super::observer::{Delivery, Observer};
+use crate::audit::Receipt;
 use crate::config::Runtime;
 use crate::protocol::ParseLimits;
 use crate::protocol::jsonrpc;
+use crate::protocol::jsonrpc::Message;
 use crate::protocol::sse::{Decoder, Event};
 use bytes::Bytes;
 use http_body::{Body, Frame};
@@ -29,12 +31,20 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 type Drain = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Durable = Pin<Box<dyn Future<Output = Result<(), crate::audit::AuditError>> + Send>>;
+
+/// What waits to be delivered: bytes, or a barrier that holds everything after
+/// it until an audit record is durable.
+enum Ready {
+    Chunk(Bytes),
+    Wait(Durable),
+}
 
 /// An upstream SSE body that inspects every event before forwarding it.
 pub struct SseBody {
     inner: Incoming,
     decoder: Decoder,
-    ready: VecDeque<Bytes>,
+    ready: VecDeque<Ready>,
     observer: Observer,
     limits: ParseLimits,
     idle_timeout: Duration,
@@ -75,8 +85,7 @@ impl SseBody {
         loop {
             match self.decoder.next_event() {
                 Ok(Some(event)) => match self.inspect(&event) {
-                    Ok(true) => self.ready.push_back(event.raw),
-                    Ok(false) => {}
+                    Ok(()) => {}
                     Err(reason) => {
                         tracing::warn!(%reason, "ending an upstream SSE stream");
                         return self.fail();
@@ -91,30 +100,100 @@ impl SseBody {
         }
     }
 
-    /// Whether to forward the event; `Err` ends the stream.
-    fn inspect(&mut self, event: &Event) -> Result<bool, String> {
+    /// Queues what the client gets for one event; `Err` ends the stream.
+    fn inspect(&mut self, event: &Event) -> Result<(), String> {
         if event.data.is_empty() {
             // Priming events, keep-alive comments and retry hints carry no message.
-            return Ok(true);
+            self.ready.push_back(Ready::Chunk(event.raw.clone()));
+            return Ok(());
         }
         if !matches!(event.event.as_deref(), None | Some("message")) {
             tracing::warn!(event = ?event.event, "dropping an SSE event of unknown type");
-            return Ok(false);
+            return Ok(());
         }
         let payload = jsonrpc::parse(Bytes::copy_from_slice(event.data.as_bytes()), &self.limits)
             .map_err(|e| format!("unreadable SSE message: {e}"))?;
-        payload
-            .messages()
-            .iter()
-            .for_each(|m| self.observer.observe(m));
-        Ok(true)
+        let mut deliveries = Vec::with_capacity(payload.messages().len());
+        for m in payload.messages() {
+            let observed = self
+                .observer
+                .observe(m)
+                .map_err(|e| format!("the audit trail refused a record: {e}"))?;
+            if let Some(receipt) = observed.receipt.filter(Receipt::must_wait) {
+                // fsync always: the answer is delivered only once its record is durable.
+                self.ready
+                    .push_back(Ready::Wait(Box::pin(receipt.durable())));
+            }
+            deliveries.push(observed.delivery);
+        }
+        match rebuilt(payload.messages(), &deliveries, payload.is_batch()) {
+            None => self.ready.push_back(Ready::Chunk(event.raw.clone())),
+            Some(None) => {}
+            Some(Some(data)) => self.ready.push_back(Ready::Chunk(reframe(event, &data))),
+        }
+        Ok(())
     }
 
     fn fail(&mut self) {
         if let Some(event) = self.observer.failure_event() {
-            self.ready.push_back(event);
+            self.ready.push_back(Ready::Chunk(event));
         }
         self.done = true;
+    }
+}
+
+/// `None`: deliver the event as received. `Some(None)`: deliver nothing.
+/// `Some(Some(json))`: deliver this data instead.
+fn rebuilt(messages: &[Message], deliveries: &[Delivery], batch: bool) -> Option<Option<Bytes>> {
+    if deliveries.iter().all(|d| *d == Delivery::Forward) {
+        return None;
+    }
+    if !batch {
+        return Some(match deliveries.first() {
+            Some(Delivery::Replace(bytes)) => Some(bytes.clone()),
+            _ => None,
+        });
+    }
+    let items: Vec<serde_json::Value> = messages
+        .iter()
+        .zip(deliveries)
+        .filter_map(|(m, d)| match d {
+            Delivery::Forward => Some(serde_json::Value::Object(m.as_object().clone())),
+            Delivery::Replace(bytes) => serde_json::from_slice(bytes).ok(),
+            Delivery::Drop => None,
+        })
+        .collect();
+    if items.is_empty() {
+        return Some(None);
+    }
+    Some(Some(Bytes::from(
+        serde_json::Value::Array(items).to_string(),
+    )))
+}
+
+/// The event again with new data: same `id`, `event` and `retry`.
+fn reframe(event: &Event, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    if let Some(id) = &event.id {
+        out.extend_from_slice(format!("id: {id}\n").as_bytes());
+    }
+    if let Some(kind) = &event.event {
+        out.extend_from_slice(format!("event: {kind}\n").as_bytes());
+    }
+    if let Some(retry) = event.retry {
+        out.extend_from_slice(format!("retry: {retry}\n").as_bytes());
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        // The client went away or the stream ended: a request still unanswered
+        // gets its operation record now.
+        self.observer.finish();
     }
 }
 
@@ -128,8 +207,26 @@ impl Body for SseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         loop {
-            if let Some(chunk) = this.ready.pop_front() {
-                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            match this.ready.front_mut() {
+                Some(Ready::Chunk(_)) => {
+                    if let Some(Ready::Chunk(chunk)) = this.ready.pop_front() {
+                        return Poll::Ready(Some(Ok(Frame::data(chunk))));
+                    }
+                }
+                Some(Ready::Wait(durable)) => match durable.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => {
+                        this.ready.pop_front();
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        tracing::error!(error = %e, "audit record not durable: ending the stream");
+                        this.ready.clear();
+                        this.done = true;
+                        continue;
+                    }
+                },
+                None => {}
             }
             if this.done {
                 return Poll::Ready(None);

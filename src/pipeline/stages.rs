@@ -1,9 +1,17 @@
-//! Stages that later work fills, present now so the order is fixed and reviewed
-//! once. Each states its contract; today each lets every request through.
+//! Stages 3, 6 and 9: rate limiting, scanning the request, and the audit record.
+//! Each states its contract.
 
+use super::Shared;
+use super::body::GatewayBody;
 use super::context::RequestContext;
-use super::parse::Inbound;
-use super::respond::Rejection;
+use super::parse::{Inbound, InboundKind};
+use super::record;
+use super::respond::{self, Rejection};
+use super::scanning::{Filter, Origin, Verdict};
+use crate::audit::{Outcome, Verdict as AuditVerdict};
+use crate::config::Runtime;
+use bytes::Bytes;
+use http::Response;
 
 /// Stage 3, rate-limit. Contract: per principal, tenant, tool and tool class
 /// quotas, checked before the body is read so that a flood costs little; over the
@@ -13,16 +21,147 @@ pub fn rate_limit(_cx: &RequestContext) -> Result<(), Rejection> {
 }
 
 /// Stage 6, scan request. Contract: arguments of tool calls and prompts are
-/// scanned for injection and outgoing secrets; a finding blocks, redacts or flags
-/// as configured, and feeds authorization and audit. No scanner exists yet.
-pub fn scan_request(_cx: &RequestContext, _inbound: &Inbound) -> Result<(), Rejection> {
+/// scanned for injection and secrets leaving; by the configured action a finding
+/// blocks the request (a JSON-RPC error, nothing forwarded), redacts the
+/// offending spans (the rewritten body is forwarded), or flags it (forwarded
+/// unchanged). Findings go to the context for authorization and audit, and each
+/// is recorded as a detection.
+pub fn scan_request(
+    cx: &mut RequestContext,
+    inbound: &mut Inbound,
+    rt: &Runtime,
+    shared: &Shared,
+) -> Result<(), Rejection> {
+    let InboundKind::Messages(envelope) = &inbound.kind else {
+        return Ok(());
+    };
+    let filter = Filter {
+        scanner: &rt.scanner,
+        policy: &rt.scan_policy,
+    };
+    let upstream = cx.upstream.clone().unwrap_or_default();
+    let facts = record::Facts::of(cx);
+    let mut rewritten: Vec<(usize, serde_json::Map<String, serde_json::Value>)> = Vec::new();
+    for (index, m) in envelope.messages().iter().enumerate() {
+        let object = m.target().map(|t| t.name()).unwrap_or_default();
+        let origin = Origin {
+            upstream: &upstream,
+            object,
+        };
+        let Some(inspection) = filter.request(m, origin) else {
+            continue;
+        };
+        if let Some(auditor) = &shared.auditor {
+            for r in record::findings(&facts, &inspection, m, m.target()) {
+                // Not awaited: the request's operation record, written after
+                // these by the sequential writer, is (under fsync: always).
+                let _receipt = auditor.record(r).map_err(|_| Rejection::AuditUnavailable {
+                    id: m.id().cloned(),
+                })?;
+            }
+        }
+        cx.secrets.extend(inspection.secrets.iter().cloned());
+        let flagged = !inspection.findings.is_empty();
+        cx.findings.extend(inspection.findings);
+        match inspection.verdict {
+            Verdict::Pass => {
+                if flagged && cx.decision.verdict == AuditVerdict::Allowed {
+                    cx.decision.verdict = AuditVerdict::Flagged;
+                }
+            }
+            Verdict::Rewrite(object) => {
+                cx.decision.verdict = AuditVerdict::Redacted;
+                rewritten.push((index, object));
+            }
+            Verdict::Block(blocked) => {
+                return Err(Rejection::Blocked {
+                    id: m.id().cloned(),
+                    rule: blocked.rule_id,
+                    category: blocked.category,
+                });
+            }
+        }
+    }
+    if !rewritten.is_empty() {
+        inbound.forward_body = Some(reassemble(envelope, rewritten));
+    }
     Ok(())
 }
 
+/// The body with rewritten messages in place of the originals.
+fn reassemble(
+    envelope: &crate::protocol::Envelope,
+    mut rewritten: Vec<(usize, serde_json::Map<String, serde_json::Value>)>,
+) -> Bytes {
+    use serde_json::Value;
+    if !envelope.is_batch()
+        && let Some((_, object)) = rewritten.pop()
+    {
+        return Bytes::from(Value::Object(object).to_string());
+    }
+    let items: Vec<Value> = envelope
+        .messages()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match rewritten.iter().position(|(j, _)| *j == i) {
+            Some(pos) => Value::Object(rewritten.swap_remove(pos).1),
+            None => Value::Object(m.as_object().clone()),
+        })
+        .collect();
+    Bytes::from(Value::Array(items).to_string())
+}
+
 /// Stage 9, audit. Contract: runs on every path, refusals included, once the
-/// response head is decided; writes one record per action. Until the audit trail
-/// exists, the record is a structured access-log line.
-pub fn audit(cx: &RequestContext, status: http::StatusCode) {
+/// response head is decided. Writes the structured access-log line and the
+/// request's audit record (a refused credential as an authentication event;
+/// anything else as an operation, unless its streamed answer records it). Under
+/// `fsync: always` the response waits until the record is durable. When the
+/// audit trail refuses the record and fails closed, the client gets 503.
+pub async fn audit(
+    cx: &RequestContext,
+    response: Response<GatewayBody>,
+    rpc_error: Option<i64>,
+    shared: &Shared,
+) -> Response<GatewayBody> {
+    access_log(cx, response.status());
+    let Some(auditor) = &shared.auditor else {
+        return response;
+    };
+    let status = response.status().as_u16();
+    let record = match record::authentication(cx, status) {
+        Some(r) => r,
+        None if cx.recorded_by_stream => return response,
+        None => record::operation(
+            cx,
+            Outcome {
+                http_status: Some(status),
+                rpc_error: rpc_error.or(cx.answer_error),
+                latency: Some(cx.started.elapsed()),
+            },
+        ),
+    };
+    let written = match auditor.record(record) {
+        Ok(receipt) if receipt.must_wait() => receipt.durable().await,
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "audit record refused: answering 503");
+            respond::reject(
+                &Rejection::AuditUnavailable {
+                    id: cx.rpc_id.clone(),
+                },
+                cx.is_http1(),
+            )
+            .0
+        }
+    }
+}
+
+/// The structured access-log line of a request.
+pub fn access_log(cx: &RequestContext, status: http::StatusCode) {
     let latency_us = u64::try_from(cx.started.elapsed().as_micros()).unwrap_or(u64::MAX);
     tracing::info!(
         target: "portcullis::access",

@@ -15,6 +15,9 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// Something failed inside the gateway or upstream; details stay in the logs.
 pub const INTERNAL_ERROR: i64 = -32603;
+/// Gateway-defined (implementation-defined server error range): the gateway's
+/// content filter blocked the message.
+pub const CONTENT_BLOCKED: i64 = -32001;
 /// 2026-07-28: a mirrored header disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// 2026-07-28: the request needs a capability the client did not declare.

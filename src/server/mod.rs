@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The audit trail could not start (its folder is not writable, ...).
+    #[error("cannot start the audit trail: {0}")]
+    Audit(#[from] crate::audit::AuditError),
     /// A listener address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -63,7 +66,16 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
     let mcp_addr = local(&mcp, runtime.listen.address);
     let admin_addr = admin.as_ref().zip(runtime.admin).map(|(l, a)| local(l, a));
     let (drain, drain_rx) = watch::channel(false);
-    let shared = Arc::new(Shared::new(runtime, drain_rx.clone()));
+    let auditor = match runtime.audit.clone() {
+        Some(config) => Some(Arc::new(crate::audit::Auditor::start(config)?)),
+        None => {
+            tracing::warn!(
+                "the audit trail is DISABLED (audit: {{ disabled: true }}): nothing is recorded"
+            );
+            None
+        }
+    };
+    let shared = Arc::new(Shared::new(runtime, auditor, drain_rx.clone()));
     let tasks = vec![
         tokio::spawn(connection::accept_loop(
             mcp,
@@ -115,6 +127,11 @@ impl Running {
         }
         if let Some(admin) = self.admin.take() {
             admin.abort();
+        }
+        // Every queued audit event is written and the segment closed with a
+        // final checkpoint before the process may exit.
+        if let Some(auditor) = &self.shared.auditor {
+            auditor.shutdown().await;
         }
         tracing::info!("portcullis stopped");
     }

@@ -16,6 +16,7 @@
 
 mod crash;
 mod durability;
+mod gateway;
 mod otlp;
 mod redaction;
 mod schema;

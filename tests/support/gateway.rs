@@ -20,6 +20,16 @@ pub fn default_yaml(upstream: &str) -> String {
     )
 }
 
+/// Every test gateway keeps an audit trail (in its temporary folder) unless the
+/// configuration says otherwise: the audit stage runs on every test path.
+pub fn with_audit(yaml: &str) -> String {
+    if yaml.starts_with("audit:") || yaml.contains("\naudit:") {
+        yaml.to_owned()
+    } else {
+        format!("{yaml}audit:\n  file:\n    directory: audit\n")
+    }
+}
+
 /// Installs a log subscriber once (RUST_LOG selects what to show).
 pub fn logs() {
     if let Ok(Some(guard)) = portcullis::telemetry::init(false, "warn") {
@@ -39,7 +49,7 @@ impl Gateway {
         logs();
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("portcullis.yaml");
-        std::fs::write(&config_file, yaml).unwrap();
+        std::fs::write(&config_file, with_audit(yaml)).unwrap();
         let runtime = portcullis::config::load(&config_file).unwrap();
         let running = server::start(runtime).await.unwrap();
         Gateway {
@@ -57,9 +67,12 @@ impl Gateway {
     }
 
     /// Drains and stops, waiting for the drain to finish.
-    pub async fn stop(mut self) {
+    /// Returns the gateway's temporary folder (its configuration and audit
+    /// trail), which lives as long as the caller keeps it.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
+        self._dir
     }
 }

@@ -13,15 +13,41 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+/// Compiles `audit:` as a section of the gateway's configuration: `None` when
+/// it says `disabled: true` (and nothing else).
+pub fn compile_section(
+    raw: RawAuditConfig,
+    file: &Path,
+) -> Result<Option<AuditConfig>, ConfigError> {
+    if raw.disabled {
+        let alone = raw.file.is_none() && raw.syslog.is_none() && raw.otlp.is_none() && !raw.stdout;
+        if !alone {
+            return Err(ConfigError::at(
+                file,
+                "audit.disabled",
+                "`disabled: true` cannot be combined with sinks; remove one or the other",
+            ));
+        }
+        return Ok(None);
+    }
+    compile(raw, file).map(Some)
+}
+
 /// Compiles `audit:`; `file` is the configuration file (for errors and to
 /// resolve relative paths).
 pub fn compile(raw: RawAuditConfig, file: &Path) -> Result<AuditConfig, ConfigError> {
     let base = file.parent().unwrap_or(Path::new("."));
     let at = |(path, msg): Located| ConfigError::at(file, &format!("audit.{path}"), msg);
+    let Some(raw_file) = raw.file.as_ref() else {
+        return Err(at((
+            "file.directory".into(),
+            "required: the folder for the audit log's segment files".into(),
+        )));
+    };
     let fsync = compile_fsync(raw.fsync.as_deref()).map_err(at)?;
     let queue_capacity = positive(raw.queue_capacity, 65_536)
         .ok_or_else(|| at(("queue_capacity".into(), "must be at least 1".into())))?;
-    let file_settings = compile_file(&raw.file, base).map_err(at)?;
+    let file_settings = compile_file(raw_file, base).map_err(at)?;
     let checkpoint = compile_checkpoint(&raw.checkpoint, base, &file_settings).map_err(at)?;
     let arguments = compile_arguments(&raw.arguments).map_err(at)?;
     let syslog = raw

@@ -13,7 +13,7 @@
 mod compile;
 pub mod raw;
 
-pub use compile::{compile, from_yaml};
+pub use compile::{compile, compile_section, from_yaml};
 pub use raw::*;
 
 use super::checkpoint::CheckpointKey;

@@ -10,6 +10,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuditConfig {
+    /// Run without an audit trail (**permissive**: nothing is recorded; the
+    /// gateway warns at start). Excludes every other setting.
+    #[serde(default)]
+    pub disabled: bool,
     /// What happens when an event cannot be queued or written:
     /// `fail_closed` (default: the request is refused with 503) or `fail_open`
     /// (**permissive**: requests continue, lost events are counted and logged).
@@ -29,8 +33,9 @@ pub struct RawAuditConfig {
     /// This gateway's name in events. Default: the host name.
     #[serde(default)]
     pub gateway_name: Option<String>,
-    /// The primary sink: append-only segment files.
-    pub file: RawFileSink,
+    /// The primary sink: append-only segment files. Required unless disabled.
+    #[serde(default)]
+    pub file: Option<RawFileSink>,
     /// Signed checkpoints.
     #[serde(default)]
     pub checkpoint: RawCheckpoint,

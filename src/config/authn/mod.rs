@@ -239,7 +239,7 @@ mod tests {
 
     fn load(auth: &str) -> Result<crate::config::Runtime, String> {
         let text = format!(
-            "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:1/mcp\n{auth}"
+            "listen:\n  address: 127.0.0.1:0\nupstream:\n  url: http://127.0.0.1:1/mcp\naudit:\n  disabled: true\n{auth}"
         );
         load_str(&text, Path::new("p.yaml")).map_err(|e| e.to_string())
     }

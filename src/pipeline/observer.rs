@@ -1,0 +1,322 @@
+//! The observer: every message the upstream sends passes through it before it
+//! reaches the client, in a JSON body or as an SSE event.
+//!
+//! For each message it learns what later requests need (negotiated sessions,
+//! tool annotations, advertised versions), runs the injection filter on the
+//! surfaces the message carries, decides what the client gets (the message as
+//! received, a rewritten one, a withheld result, or nothing), and writes the
+//! audit records: findings, messages the server sends on its own, and, for a
+//! streamed answer, the request's own operation record once its answer passes.
+
+use super::Shared;
+use super::record::{self, Facts};
+use super::scanning::{self, Filter, Inspection, Verdict as ScanVerdict};
+use crate::audit::{AuditError, AuditRecord, Receipt, RecordKind, Verdict};
+use crate::config::Runtime;
+use crate::protocol::jsonrpc::{Kind, Message};
+use crate::protocol::rpc_error::{self, error_body};
+use crate::protocol::{RequestId, Target, Version};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The response side's view of the request it answers.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The id of the single request the response answers, if any.
+    pub request_id: Option<RequestId>,
+    /// The method of that request.
+    pub method: Option<String>,
+    /// The tool, prompt or resource that request acts on.
+    pub target: Option<Target>,
+    /// The upstream answering.
+    pub upstream: String,
+    /// The session id the upstream issued on this response (initialize).
+    pub new_session: Option<String>,
+    /// Whether the stream is not tied to one request (GET, `subscriptions/listen`):
+    /// such streams end when the gateway shuts down.
+    pub standalone: bool,
+    /// Whether the request was a batch (so a batch answer is acceptable).
+    pub batch: bool,
+}
+
+/// What the client gets for one upstream message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// The bytes as received.
+    Forward,
+    /// These bytes instead (one JSON-RPC message).
+    Replace(Bytes),
+    /// Nothing.
+    Drop,
+}
+
+/// One observed message: what to deliver, and an audit receipt to wait for
+/// before delivering it (under `fsync: always`).
+#[derive(Debug)]
+pub struct Observed {
+    /// What the client gets.
+    pub delivery: Delivery,
+    /// Wait for this before delivering, when it must be waited for.
+    pub receipt: Option<Receipt>,
+}
+
+/// Watches the upstream's messages for one exchange.
+#[derive(Debug)]
+pub struct Observer {
+    exchange: Exchange,
+    shared: Arc<Shared>,
+    config: Arc<Runtime>,
+    facts: Facts,
+    started: Instant,
+    /// The request's operation record, written when its answer passes (streams).
+    pending: Option<Box<AuditRecord>>,
+    answered: bool,
+    answer_error: Option<i64>,
+    /// What the answer got, and the findings in it (for the operation record).
+    answer_verdict: Verdict,
+    answer_findings: Vec<crate::audit::FindingRef>,
+    answer_secrets: Vec<String>,
+}
+
+impl Observer {
+    /// An observer for `exchange`; `pending` is the operation record to complete
+    /// with the answer's outcome (streamed responses only).
+    pub fn new(
+        exchange: Exchange,
+        shared: Arc<Shared>,
+        config: Arc<Runtime>,
+        facts: Facts,
+        started: Instant,
+        pending: Option<AuditRecord>,
+    ) -> Observer {
+        Observer {
+            exchange,
+            shared,
+            config,
+            facts,
+            started,
+            pending: pending.map(Box::new),
+            answered: false,
+            answer_error: None,
+            answer_verdict: Verdict::Allowed,
+            answer_findings: Vec::new(),
+            answer_secrets: Vec::new(),
+        }
+    }
+
+    /// Looks at one upstream message before it is delivered. `Err` means the
+    /// audit trail refused a record and fails closed: stop delivering.
+    pub fn observe(&mut self, message: &Message) -> Result<Observed, AuditError> {
+        let is_answer = matches!(message.kind(), Kind::Response | Kind::ErrorResponse)
+            && message.id().is_some()
+            && message.id() == self.exchange.request_id.as_ref();
+        if is_answer {
+            self.answered = true;
+            self.answer_error = message.error_code();
+            self.learn(message);
+        }
+        let answering = is_answer
+            .then_some(self.exchange.method.as_deref())
+            .flatten();
+        let filter = Filter {
+            scanner: &self.config.scanner,
+            policy: &self.config.scan_policy,
+        };
+        let object = self
+            .exchange
+            .target
+            .as_ref()
+            .map(Target::name)
+            .unwrap_or_default();
+        let origin = scanning::Origin {
+            upstream: &self.exchange.upstream,
+            object,
+        };
+        let inspection = filter.upstream(message, answering, origin);
+        let delivery = match inspection.as_ref().map(|i| &i.verdict) {
+            None | Some(ScanVerdict::Pass) => Delivery::Forward,
+            Some(ScanVerdict::Rewrite(object)) => serde_json::to_vec(object)
+                .map(|b| Delivery::Replace(Bytes::from(b)))
+                .unwrap_or(Delivery::Drop),
+            Some(ScanVerdict::Block(blocked)) => match (is_answer, message.id()) {
+                (true, Some(id)) if answering == Some("tools/call") => {
+                    let mut result = scanning::withheld_result(blocked);
+                    // A 2026-07-28 result names its type; keep what the upstream said.
+                    if let Some(kind) = message.result().and_then(|r| r.get("resultType")) {
+                        result["resultType"] = kind.clone();
+                    }
+                    let answer = json!({"jsonrpc": "2.0", "id": id.to_json(), "result": result});
+                    Delivery::Replace(Bytes::from(answer.to_string()))
+                }
+                (true, id) => {
+                    self.answer_error = Some(rpc_error::CONTENT_BLOCKED);
+                    Delivery::Replace(error_body(
+                        id,
+                        rpc_error::CONTENT_BLOCKED,
+                        &format!(
+                            "Content withheld by the gateway's injection filter: {} (rule {})",
+                            blocked.category, blocked.rule_id
+                        ),
+                        None,
+                    ))
+                }
+                // A server-to-client request carrying an injection never reaches the client.
+                (false, _) => Delivery::Drop,
+            },
+        };
+        let receipt = self.audit(message, is_answer, inspection.as_ref(), &delivery)?;
+        Ok(Observed { delivery, receipt })
+    }
+
+    /// Records what this message means for the audit trail; returns the receipt
+    /// of the request's operation record when this message is its answer.
+    fn audit(
+        &mut self,
+        message: &Message,
+        is_answer: bool,
+        inspection: Option<&Inspection>,
+        delivery: &Delivery,
+    ) -> Result<Option<Receipt>, AuditError> {
+        let Some(auditor) = self.shared.auditor.clone() else {
+            return Ok(None);
+        };
+        let verdict = match delivery {
+            Delivery::Forward if inspection.is_some_and(|i| !i.findings.is_empty()) => {
+                Verdict::Flagged
+            }
+            Delivery::Forward => Verdict::Allowed,
+            Delivery::Replace(_)
+                if matches!(
+                    inspection.map(|i| &i.verdict),
+                    Some(ScanVerdict::Rewrite(_))
+                ) =>
+            {
+                Verdict::Redacted
+            }
+            Delivery::Replace(_) | Delivery::Drop => Verdict::Denied,
+        };
+        // These receipts are not awaited: the writer is sequential, so the
+        // operation record awaited after them (fsync: always) covers them too.
+        if let Some(i) = inspection.filter(|i| !i.findings.is_empty()) {
+            for r in record::findings(&self.facts, i, message, self.exchange.target.as_ref()) {
+                let _receipt = auditor.record(r)?;
+            }
+        }
+        if let Some(r) = record::server_message(&self.facts, message, verdict) {
+            let _receipt = auditor.record(r)?;
+        }
+        if !is_answer {
+            return Ok(None);
+        }
+        self.answer_verdict = verdict;
+        if let Some(i) = inspection {
+            self.answer_findings
+                .extend(i.findings.iter().map(|f| crate::audit::FindingRef {
+                    rule_id: f.rule_id.to_string(),
+                    json_path: Some(f.json_path.clone()),
+                }));
+            self.answer_secrets.extend(i.secrets.iter().cloned());
+        }
+        let Some(mut pending) = self.pending.take() else {
+            return Ok(None);
+        };
+        if let RecordKind::Operation(op) = &mut pending.kind {
+            op.outcome.rpc_error = self.answer_error;
+            op.outcome.latency = Some(self.started.elapsed());
+            if verdict != Verdict::Allowed {
+                op.decision.verdict = verdict;
+            }
+            if let Some(i) = inspection {
+                op.findings
+                    .extend(i.findings.iter().map(|f| crate::audit::FindingRef {
+                        rule_id: f.rule_id.to_string(),
+                        json_path: Some(f.json_path.clone()),
+                    }));
+                pending.secrets.extend(i.secrets.iter().cloned());
+            }
+        }
+        auditor.record(*pending).map(Some)
+    }
+
+    /// Writes the pending operation record when the stream ends without the
+    /// answer (the upstream closed early, or the client went away).
+    pub fn finish(&mut self) {
+        let (Some(mut pending), Some(auditor)) = (self.pending.take(), self.shared.auditor.clone())
+        else {
+            return;
+        };
+        if let RecordKind::Operation(op) = &mut pending.kind {
+            op.outcome.latency = Some(self.started.elapsed());
+            op.decision
+                .reason
+                .get_or_insert_with(|| "stream ended before the answer".into());
+        }
+        if let Err(e) = auditor.record(*pending) {
+            tracing::error!(error = %e, "audit record of an unanswered stream refused");
+        }
+    }
+
+    /// What later requests need to know from this answer.
+    fn learn(&self, message: &Message) {
+        let Some(result) = message.result() else {
+            return;
+        };
+        match self.exchange.method.as_deref() {
+            Some("initialize") => {
+                let version = result
+                    .get("protocolVersion")
+                    .and_then(Value::as_str)
+                    .and_then(Version::parse);
+                if let (Some(session), Some(version)) = (&self.exchange.new_session, version) {
+                    self.shared.sessions.insert(session, version);
+                }
+            }
+            Some("tools/list") => self.shared.catalog.learn_tools(result),
+            Some("server/discover") => self.shared.catalog.learn_versions(result),
+            _ => {}
+        }
+    }
+
+    /// The JSON-RPC error code of the answer, once seen.
+    pub fn answer_error(&self) -> Option<i64> {
+        self.answer_error
+    }
+
+    /// Copies what the answer got into the request's context (JSON answers,
+    /// whose operation record stage 9 writes).
+    pub fn settle(&mut self, cx: &mut super::context::RequestContext) {
+        cx.answer_error = self.answer_error;
+        if self.answer_verdict != Verdict::Allowed {
+            cx.decision.verdict = self.answer_verdict;
+        }
+        cx.response_findings.append(&mut self.answer_findings);
+        cx.secrets.append(&mut self.answer_secrets);
+    }
+
+    /// When a stream must end early: an error answer for the request, if it has
+    /// not been answered yet, framed as one SSE event.
+    pub fn failure_event(&self) -> Option<Bytes> {
+        if self.answered {
+            return None;
+        }
+        let id = self.exchange.request_id.as_ref()?;
+        let body = error_body(
+            Some(id),
+            rpc_error::INTERNAL_ERROR,
+            "Upstream MCP server sent an invalid or oversized message",
+            None,
+        );
+        let mut event = Vec::with_capacity(body.len() + 24);
+        event.extend_from_slice(b"event: message\ndata: ");
+        event.extend_from_slice(&body);
+        event.extend_from_slice(b"\n\n");
+        Some(Bytes::from(event))
+    }
+
+    /// Whether the stream should end when the gateway drains.
+    pub fn standalone(&self) -> bool {
+        self.exchange.standalone
+    }
+}
