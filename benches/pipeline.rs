@@ -4,7 +4,7 @@
 //! (SSE framing and a strict parse of each event). Throughput is in requests.
 //!
 //! Run: `cargo bench --bench pipeline`
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -56,6 +56,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function(
         "request: admit + parse + header checks + header filtering",
         |b| {
+            let portcullis::config::Transport::Http(upstream) =
+                &rt.federation.upstreams[0].transport
+            else {
+                panic!("the bench configuration has one HTTP upstream");
+            };
             b.iter(|| {
                 admit(black_box(&parts), &rt).unwrap();
                 let env = jsonrpc::parse(black_box(body.clone()), &limits).unwrap();
@@ -66,7 +71,7 @@ fn bench(c: &mut Criterion) {
                     params: Vec::new(),
                 };
                 mirrored::check(m, &sent, Some(&[])).unwrap();
-                black_box(headers::request_headers(&parts.headers, &rt.upstream));
+                black_box(headers::request_headers(&parts.headers, upstream));
             })
         },
     );

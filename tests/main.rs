@@ -31,6 +31,8 @@ mod cli;
 mod clients;
 /// The official conformance suite: verdicts direct vs through the gateway.
 mod conformance;
+/// Several upstreams behind one endpoint; replica-safe sealed sessions.
+mod federation;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
 mod hostile;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.

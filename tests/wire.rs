@@ -370,8 +370,27 @@ async fn batches_are_forwarded_only_on_2025_03_26_sessions() {
 
 #[tokio::test]
 async fn the_upstream_receives_the_body_unchanged_and_no_client_credentials() {
-    let upstream = Recorder::ok().await;
+    let upstream = Recorder::start(|req: &Recorded| -> Response<Body> {
+        let msg = req.json();
+        if msg.get("method").and_then(|m| m.as_str()) == Some("initialize") {
+            let mut r = full(
+                StatusCode::OK,
+                Some("application/json"),
+                json!({"jsonrpc":"2.0","id":msg["id"],"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"r","version":"1"}}}).to_string(),
+            );
+            r.headers_mut().insert("mcp-session-id", "up-7".parse().unwrap());
+            return r;
+        }
+        crate::support::recorder::answer_ok(req)
+    })
+    .await;
     let gw = Gateway::start(&upstream.url()).await;
+    let (sealed, _) = initialize(&gw.url(), "2025-11-25").await;
+    let sealed = sealed.expect("the gateway hands out a session id");
+    assert_ne!(
+        sealed, "up-7",
+        "the upstream's session id is sealed, not shown"
+    );
     let body = r#"{ "jsonrpc":"2.0",  "id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"h\u00e9llo"}}}"#;
     let reply = Req::post(&format!("{}?sessionId=x", gw.url()))
         .mcp()
@@ -380,7 +399,7 @@ async fn the_upstream_receives_the_body_unchanged_and_no_client_credentials() {
         .header("x-forwarded-for", "203.0.113.9")
         .header("connection", "x-secret")
         .header("x-secret", "hop")
-        .header("mcp-session-id", "s-1")
+        .header("mcp-session-id", &sealed)
         .header(
             "traceparent",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -407,7 +426,10 @@ async fn the_upstream_receives_the_body_unchanged_and_no_client_credentials() {
             "{gone} reached the upstream"
         );
     }
-    assert_eq!(seen.headers["mcp-session-id"], "s-1");
+    assert_eq!(
+        seen.headers["mcp-session-id"], "up-7",
+        "the sealed id is opened into the upstream's own session id"
+    );
     assert_eq!(
         seen.headers["traceparent"],
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

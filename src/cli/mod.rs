@@ -67,12 +67,24 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {
+                let upstreams: Vec<String> = rt
+                    .federation
+                    .upstreams
+                    .iter()
+                    .map(|u| match &u.transport {
+                        config::Transport::Http(h) => format!("{} ({})", u.name, h.url),
+                        config::Transport::Sse(h) => format!("{} (HTTP+SSE {})", u.name, h.url),
+                        config::Transport::Stdio(s) => {
+                            format!("{} (stdio {})", u.name, s.program.display())
+                        }
+                    })
+                    .collect();
                 println!(
                     "{}: OK: MCP on {}{} -> {}",
                     file.display(),
                     rt.listen.address,
                     rt.listen.path,
-                    rt.upstream.url
+                    upstreams.join(", ")
                 );
                 ExitCode::SUCCESS
             }

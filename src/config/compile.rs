@@ -5,10 +5,10 @@
 //! load. Relative file paths are resolved against the configuration file's folder.
 
 use super::hosts::{Admission, HostPattern, OriginPattern};
-use super::raw::{RawConfig, RawLimits, RawListen, RawUpstream};
+use super::raw::{RawConfig, RawLimits, RawListen};
 use super::{ConfigError, tls};
 use crate::protocol::ParseLimits;
-use http::{HeaderValue, Uri};
+use http::Uri;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,8 +25,8 @@ pub struct Runtime {
     pub admin: Option<SocketAddr>,
     /// Host and Origin allow-lists.
     pub admission: Admission,
-    /// The upstream MCP server.
-    pub upstream: UpstreamSettings,
+    /// The upstream MCP servers, their naming and session keys.
+    pub federation: super::upstreams::Federation,
     /// Bounds.
     pub limits: Limits,
     /// Authentication.
@@ -59,23 +59,6 @@ pub struct Listen {
     /// Whether every TLS client must present a verified certificate.
     pub client_certificates_required: bool,
     /// Whether HTTP/2 is accepted.
-    pub http2: bool,
-}
-
-/// The upstream MCP server.
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    /// The endpoint URL.
-    pub url: Uri,
-    /// The `Host` header sent upstream.
-    pub host: HeaderValue,
-    /// The `Origin` sent upstream in place of an (already validated) client Origin.
-    pub origin: HeaderValue,
-    /// Connection timeout.
-    pub connect_timeout: Duration,
-    /// Time until response headers.
-    pub response_timeout: Duration,
-    /// HTTP/2 prior knowledge.
     pub http2: bool,
 }
 
@@ -121,7 +104,14 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         .as_ref()
         .map(|a| socket_addr(&a.address, file, "admin.address"))
         .transpose()?;
-    let upstream = upstream(&raw.upstream, file)?;
+    let federation = super::upstreams::compile(
+        raw.upstream.as_ref(),
+        raw.upstreams.as_ref(),
+        &raw.federation,
+        &raw.sessions,
+        file,
+        &mut watched,
+    )?;
     let limits = limits(&raw.limits, file)?;
     let Some(raw_authn) = &raw.authentication else {
         return Err(ConfigError::at(
@@ -160,7 +150,7 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         listen,
         admin,
         admission,
-        upstream,
+        federation,
         limits,
         authentication,
         scanner,
@@ -329,31 +319,6 @@ fn absolute_url(s: &str, file: &Path, path: &str) -> Result<Uri, ConfigError> {
             format!("`{s}` must be an absolute http:// or https:// URL"),
         )),
     }
-}
-
-fn upstream(raw: &RawUpstream, file: &Path) -> Result<UpstreamSettings, ConfigError> {
-    let url = absolute_url(&raw.url, file, "upstream.url")?;
-    if url.scheme_str() != Some("http") {
-        return Err(ConfigError::at(
-            file,
-            "upstream.url",
-            "only http:// upstreams are supported yet; TLS to upstreams comes with federation",
-        ));
-    }
-    let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
-    let header = |v: String| {
-        HeaderValue::try_from(v).map_err(|_| ConfigError::at(file, "upstream.url", "invalid host"))
-    };
-    Ok(UpstreamSettings {
-        host: header(authority.to_owned())?,
-        origin: header(format!("http://{authority}"))?,
-        url,
-        connect_timeout: raw.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
-        response_timeout: raw
-            .response_timeout
-            .map_or(Duration::from_secs(60), |d| d.0),
-        http2: raw.http2,
-    })
 }
 
 fn limits(raw: &RawLimits, file: &Path) -> Result<Limits, ConfigError> {

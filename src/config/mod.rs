@@ -15,9 +15,11 @@ pub mod reload;
 pub mod stdio;
 pub mod tls;
 pub mod units;
+pub mod upstreams;
 
-pub use compile::{Limits, Listen, Runtime, UpstreamSettings};
+pub use compile::{Limits, Listen, Runtime};
 pub use load::{load, load_str};
+pub use upstreams::{Federation, HttpSettings, Transport, UpstreamSpec};
 
 use std::fmt;
 

@@ -18,8 +18,19 @@ pub struct RawConfig {
     /// The operations listener (`/healthz`, `/readyz`). Absent: no admin listener.
     #[serde(default)]
     pub admin: Option<RawAdmin>,
-    /// The MCP server behind the gateway.
-    pub upstream: RawUpstream,
+    /// The MCP server behind the gateway (shorthand for one upstream named
+    /// `default`, without a prefix).
+    #[serde(default)]
+    pub upstream: Option<RawUpstream>,
+    /// Several named MCP servers behind the one endpoint (instead of `upstream`).
+    #[serde(default)]
+    pub upstreams: Option<std::collections::BTreeMap<String, super::upstreams::RawUpstreamEntry>>,
+    /// How the tools and prompts of several upstreams are named.
+    #[serde(default)]
+    pub federation: super::upstreams::RawFederation,
+    /// Keys sealing legacy session ids (replicas sharing a key share sessions).
+    #[serde(default)]
+    pub sessions: super::upstreams::RawSessions,
     /// Who may call (required: `mode: jwt`, or an explicit `mode: none`).
     #[serde(default)]
     pub authentication: Option<super::authn::RawAuthentication>,

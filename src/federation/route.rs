@@ -60,6 +60,10 @@ pub enum FanOut {
     Listen,
     /// A client notification: delivered to each, nothing to merge.
     Notify,
+    /// A legacy GET: the upstreams' streams are merged.
+    Stream,
+    /// A legacy DELETE: every upstream session ends.
+    End,
 }
 
 /// Why a message has no route.

@@ -1,7 +1,7 @@
 //! Stage 5, authorize: may this caller do this?
 //!
 //! Contract: returns a [`Permit`], the only value with which the upstream can be
-//! called ([`crate::upstream::Upstream::send`] requires one), or a rejection that
+//! called ([`crate::upstream::HttpUpstream::send`] requires one), or a rejection that
 //! reads exactly like an unknown tool/method. A `Permit` cannot be built outside
 //! this module. Policy evaluation arrives with the least-privilege issue; until
 //! then every well-formed request is permitted.

@@ -6,11 +6,16 @@
 //! [`super::sse_body`]); an empty acknowledgement passes as is. A success
 //! response the gateway cannot parse is never forwarded (fail closed). Error
 //! statuses and their bodies pass through, bounded, so clients see the
-//! upstream's 400/404/405 as the spec requires.
+//! upstream's 400/404/405 as the spec requires. A request over a shared
+//! connection (stdio) is answered from its exchange (`exchanged`).
+
+#[path = "exchanged.rs"]
+mod exchanged;
 
 use super::Shared;
 use super::body::{GatewayBody, full, read_bounded};
 use super::context::RequestContext;
+use super::forward::Upstreamed;
 use super::observer::{Delivery, Exchange, Observer};
 use super::parse::{Inbound, InboundKind};
 use super::record::{self, Facts};
@@ -20,51 +25,56 @@ use crate::config::Runtime;
 use crate::protocol::jsonrpc::{self, Message};
 use crate::upstream::headers::response_headers;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-/// Builds the client's response from the upstream's.
+/// Builds the client's response from what came back from upstream.
 pub async fn response(
     cx: &mut RequestContext,
     inbound: &Inbound,
+    upstreamed: Upstreamed,
+    rt: &Arc<Runtime>,
+    shared: &Arc<Shared>,
+) -> Result<Response<GatewayBody>, Rejection> {
+    match upstreamed {
+        Upstreamed::Composed(response) => Ok(response),
+        Upstreamed::Http { upstream, response } => {
+            http(cx, inbound, upstream, response, rt, shared).await
+        }
+        Upstreamed::Shared { upstream, exchange } => {
+            exchanged::response(cx, inbound, upstream, exchange, rt, shared).await
+        }
+    }
+}
+
+/// One HTTP upstream's response.
+async fn http(
+    cx: &mut RequestContext,
+    inbound: &Inbound,
+    index: usize,
     upstream: Response<Incoming>,
     rt: &Arc<Runtime>,
     shared: &Arc<Shared>,
 ) -> Result<Response<GatewayBody>, Rejection> {
     let (parts, body) = upstream.into_parts();
-    let exchange = exchange(cx, inbound, &parts.headers);
-    if let Some(session) = &cx.session {
-        let ended = parts.status == StatusCode::NOT_FOUND
-            || (inbound.parts.method == Method::DELETE && parts.status.is_success());
-        if ended {
-            shared.sessions.remove(session);
-        }
-    }
+    let exchange = exchange(cx, inbound, index, rt);
     let mut headers = response_headers(&parts.headers);
+    // The client holds a sealed session id; the upstream's own never leaves.
+    headers.remove("mcp-session-id");
     let request_id = cx.rpc_id.clone();
     let invalid = |what: String| Rejection::UpstreamInvalid {
         id: request_id.clone(),
         what,
     };
     let streamed = media_type(&parts.headers).as_deref() == Some("text/event-stream");
-    // A streamed answer to a request is recorded when it passes, with its
-    // outcome; everything else is recorded by stage 9 at the response head.
-    let pending = (streamed && !exchange.standalone && exchange.request_id.is_some()).then(|| {
-        cx.recorded_by_stream = true;
-        let outcome = crate::audit::Outcome {
-            http_status: Some(parts.status.as_u16()),
-            ..Default::default()
-        };
-        record::operation(cx, outcome)
-    });
     let mut observer = Observer::new(
-        exchange,
+        exchange.clone(),
         Arc::clone(shared),
         Arc::clone(rt),
         Facts::of(cx),
         cx.started,
-        pending,
+        pending(cx, &exchange, streamed, parts.status),
     );
     let body = if streamed {
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
@@ -72,7 +82,16 @@ pub async fn response(
     } else {
         let media = media_type(&parts.headers);
         let limit = rt.limits.max_response_body;
-        let bytes = read_bounded(body, limit, rt.upstream.response_timeout)
+        let within = rt
+            .federation
+            .upstreams
+            .get(index)
+            .and_then(|u| match &u.transport {
+                crate::config::Transport::Http(h) => Some(h.response_timeout),
+                _ => None,
+            })
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let bytes = read_bounded(body, limit, within)
             .await
             .map_err(|e| invalid(format!("an unreadable body: {e}")))?;
         if !parts.status.is_success() || bytes.is_empty() {
@@ -98,6 +117,24 @@ pub async fn response(
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// A streamed answer to a request is recorded when it passes, with its
+/// outcome; everything else is recorded by stage 9 at the response head.
+pub(super) fn pending(
+    cx: &mut RequestContext,
+    exchange: &Exchange,
+    streamed: bool,
+    status: StatusCode,
+) -> Option<crate::audit::AuditRecord> {
+    (streamed && !exchange.standalone && exchange.request_id.is_some()).then(|| {
+        cx.recorded_by_stream = true;
+        let outcome = crate::audit::Outcome {
+            http_status: Some(status.as_u16()),
+            ..Default::default()
+        };
+        record::operation(cx, outcome)
+    })
 }
 
 /// Shows each message of a JSON body to the observer and returns the body to
@@ -147,7 +184,13 @@ fn inbound_is_batch(inbound: &Inbound) -> bool {
     matches!(&inbound.kind, InboundKind::Messages(env) if env.is_batch())
 }
 
-fn exchange(cx: &RequestContext, inbound: &Inbound, response_headers: &HeaderMap) -> Exchange {
+/// The response side's view of the request, for upstream `index`.
+pub(super) fn exchange(
+    cx: &RequestContext,
+    inbound: &Inbound,
+    index: usize,
+    rt: &Runtime,
+) -> Exchange {
     let (batch, listen) = match &inbound.kind {
         InboundKind::Messages(env) => (
             env.is_batch(),
@@ -160,14 +203,16 @@ fn exchange(cx: &RequestContext, inbound: &Inbound, response_headers: &HeaderMap
         request_id: cx.rpc_id.clone(),
         method: cx.rpc_method.clone(),
         target: cx.target.clone(),
-        upstream: cx
-            .upstream
-            .clone()
-            .unwrap_or_else(|| crate::config::DEFAULT_UPSTREAM.to_owned()),
-        new_session: response_headers
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        upstream: rt
+            .federation
+            .upstreams
+            .get(index)
+            .map(|u| u.name.clone())
+            .unwrap_or_default(),
+        index,
+        federated: !rt.federation.naming.is_identity(),
+        drop_acks: false,
+        new_session: None,
         standalone: listen,
         batch,
     }

@@ -31,7 +31,7 @@ pub mod parse;
 pub mod record;
 pub mod respond;
 pub mod scanning;
-pub mod sessions;
+pub mod session;
 pub mod sse_body;
 pub mod stages;
 
@@ -40,36 +40,45 @@ use crate::authn::certificate::ClientCertificate;
 use crate::authn::reason::ReasonCounts;
 use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
-use crate::upstream::Upstream;
+use crate::config::Transport;
+use crate::session::Sealer;
+use crate::upstream::HttpUpstream;
 use crate::upstream::catalog::Catalog;
+use crate::upstream::shared::Connections;
 use arc_swap::ArcSwap;
 use body::GatewayBody;
 use context::RequestContext;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use respond::Rejection;
-use sessions::Sessions;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// One compiled configuration and the upstream client built from it.
+/// One compiled configuration and the HTTP clients built from it.
 #[derive(Debug)]
 pub struct Snapshot {
     /// The compiled configuration.
     pub config: Arc<Runtime>,
-    /// The upstream client.
-    pub upstream: Upstream,
+    /// One client per upstream reached over HTTP, by upstream index (`None`
+    /// for upstreams on a shared connection, see [`Shared::connections`]).
+    upstreams: Vec<Option<HttpUpstream>>,
 }
 
 /// State shared by every request.
 #[derive(Debug)]
 pub struct Shared {
     snapshot: ArcSwap<Snapshot>,
-    /// Legacy sessions seen negotiated.
-    pub sessions: Sessions,
-    /// What the gateway learnt about the upstream's tools.
+    /// Seals session ids when no `sessions.keys` are configured: random per
+    /// process, so such sessions do not survive a restart or cross replicas.
+    pub ephemeral_sealer: Arc<Sealer>,
+    /// Upstreams reached over one shared connection (stdio processes); they
+    /// live across reloads while their configuration is unchanged.
+    pub connections: Connections,
+    /// Server-to-client requests from shared connections awaiting the client's answer.
+    pub server_requests: forward::ServerRequests,
+    /// What the gateway learnt about the upstreams' tools.
     pub catalog: Catalog,
     /// Token ids revoked at run time (admin endpoint); kept across reloads.
     pub revocations: RevocationList,
@@ -86,19 +95,22 @@ impl Shared {
         runtime: Runtime,
         auditor: Option<Arc<crate::audit::Auditor>>,
         drain: watch::Receiver<bool>,
-    ) -> Shared {
-        let sessions = Sessions::new(runtime.limits.max_sessions);
+    ) -> Result<Shared, crate::session::KeyError> {
         let revocations = RevocationList::new(runtime.authentication.max_revocations);
         announce(&runtime);
-        Shared {
+        let connections = Connections::default();
+        connections.reconcile(&runtime.federation, runtime.limits.parse);
+        Ok(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::of(runtime)),
-            sessions,
+            ephemeral_sealer: Arc::new(Sealer::ephemeral()?),
+            connections,
+            server_requests: forward::ServerRequests::default(),
             catalog: Catalog::default(),
             revocations,
             auth_failures: ReasonCounts::default(),
             auditor,
             drain,
-        }
+        })
     }
 
     /// The current snapshot.
@@ -116,7 +128,14 @@ impl Shared {
             next.adopt_keys(before);
         }
         announce(&runtime);
+        self.connections
+            .reconcile(&runtime.federation, runtime.limits.parse);
         self.snapshot.store(Arc::new(Snapshot::of(runtime)));
+    }
+
+    /// Stops every shared connection (their processes exit).
+    pub async fn shutdown(&self) {
+        self.connections.shutdown().await;
     }
 
     /// Whether the gateway is shutting down.
@@ -147,10 +166,24 @@ fn announce(runtime: &Runtime) {
 
 impl Snapshot {
     fn of(runtime: Runtime) -> Snapshot {
+        let upstreams = runtime
+            .federation
+            .upstreams
+            .iter()
+            .map(|spec| match &spec.transport {
+                Transport::Http(settings) => Some(HttpUpstream::new(settings)),
+                Transport::Sse(_) | Transport::Stdio(_) => None,
+            })
+            .collect();
         Snapshot {
-            upstream: Upstream::new(&runtime.upstream),
+            upstreams,
             config: Arc::new(runtime),
         }
+    }
+
+    /// The HTTP client for upstream `index`, when it is reached over HTTP.
+    pub fn http(&self, index: usize) -> Option<&HttpUpstream> {
+        self.upstreams.get(index).and_then(Option::as_ref)
     }
 }
 
@@ -226,9 +259,9 @@ async fn run(
         });
     }
     // 7. forward: the bytes as received, with filtered headers.
-    let upstream_response = forward::forward(&permit, cx, &inbound, &snapshot.upstream).await?;
+    let upstreamed = forward::forward(&permit, cx, &inbound, snapshot, shared).await?;
     // 8. inspect response: every upstream message, as it streams.
-    inspect::response(cx, &inbound, upstream_response, rt, shared).await
+    inspect::response(cx, &inbound, upstreamed, rt, shared).await
 }
 
 /// An error and its sources, for logs.

@@ -15,7 +15,7 @@ use crate::audit::{AuditError, AuditRecord, Receipt, RecordKind, Verdict};
 use crate::config::Runtime;
 use crate::protocol::jsonrpc::{Kind, Message};
 use crate::protocol::rpc_error::{self, error_body};
-use crate::protocol::{RequestId, Target, Version};
+use crate::protocol::{RequestId, Target};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -32,6 +32,14 @@ pub struct Exchange {
     pub target: Option<Target>,
     /// The upstream answering.
     pub upstream: String,
+    /// Its index in the federation.
+    pub index: usize,
+    /// Whether several upstreams share the endpoint: server-to-client request
+    /// ids then name their upstream, so that the client's answer finds it.
+    pub federated: bool,
+    /// Drop `notifications/subscriptions/acknowledged` (every upstream but the
+    /// first in a merged `subscriptions/listen` acknowledges too).
+    pub drop_acks: bool,
     /// The session id the upstream issued on this response (initialize).
     pub new_session: Option<String>,
     /// Whether the stream is not tied to one request (GET, `subscriptions/listen`):
@@ -166,8 +174,38 @@ impl Observer {
                 (false, _) => Delivery::Drop,
             },
         };
+        let delivery = self.reshape(message, delivery);
         let receipt = self.audit(message, is_answer, inspection.as_ref(), &delivery)?;
         Ok(Observed { delivery, receipt })
+    }
+
+    /// Federation changes on the way out: a server-to-client request's id names
+    /// its upstream; redundant subscription acknowledgements are dropped.
+    fn reshape(&self, message: &Message, delivery: Delivery) -> Delivery {
+        if self.exchange.drop_acks
+            && message.method() == Some("notifications/subscriptions/acknowledged")
+        {
+            return Delivery::Drop;
+        }
+        if !self.exchange.federated || message.kind() != Kind::Request {
+            return delivery;
+        }
+        let Some(id) = message.id() else {
+            return delivery;
+        };
+        let mut object = match &delivery {
+            Delivery::Drop => return delivery,
+            Delivery::Forward => message.as_object().clone(),
+            Delivery::Replace(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(o)) => o,
+                _ => return delivery,
+            },
+        };
+        object.insert(
+            "id".into(),
+            crate::federation::route::encode_id(self.exchange.index, id),
+        );
+        Delivery::Replace(Bytes::from(Value::Object(object).to_string()))
     }
 
     /// Records what this message means for the audit trail; returns the receipt
@@ -264,17 +302,15 @@ impl Observer {
             return;
         };
         match self.exchange.method.as_deref() {
-            Some("initialize") => {
-                let version = result
-                    .get("protocolVersion")
-                    .and_then(Value::as_str)
-                    .and_then(Version::parse);
-                if let (Some(session), Some(version)) = (&self.exchange.new_session, version) {
-                    self.shared.sessions.insert(session, version);
-                }
+            Some("tools/list") => self.shared.catalog.learn_tools(self.exchange.index, result),
+            Some("resources/list" | "resources/templates/list") => {
+                self.shared
+                    .catalog
+                    .learn_resources(self.exchange.index, result);
             }
-            Some("tools/list") => self.shared.catalog.learn_tools(result),
-            Some("server/discover") => self.shared.catalog.learn_versions(result),
+            Some("server/discover") if !self.exchange.federated => {
+                self.shared.catalog.learn_versions(result);
+            }
             _ => {}
         }
     }

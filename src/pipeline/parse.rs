@@ -11,10 +11,13 @@ use super::Shared;
 use super::body::read_bounded;
 use super::context::RequestContext;
 use super::respond::Rejection;
+use super::session::{self, Lookup};
 use crate::config::Runtime;
+use crate::federation::route::{self, FanOut, Rewrite, Route};
 use crate::protocol::jsonrpc::{self, Kind, Message};
 use crate::protocol::mirrored::{self, MirroredHeaders, Mismatch, Sent};
 use crate::protocol::{Envelope, Era, ParseError, RequestId, Target, Version};
+use crate::session::SessionState;
 use http::request::Parts;
 use http::{HeaderMap, Method};
 use hyper::body::Incoming;
@@ -32,6 +35,10 @@ pub struct Inbound {
     /// The body to forward when a stage rewrote it (redaction); `None` forwards
     /// the bytes as received.
     pub forward_body: Option<bytes::Bytes>,
+    /// Where the request goes.
+    pub route: Route,
+    /// The client's legacy session, opened.
+    pub session: Option<SessionState>,
 }
 
 /// What a request asks for.
@@ -65,10 +72,11 @@ pub async fn parse(
     rt: &Runtime,
     shared: &Shared,
 ) -> Result<Inbound, Rejection> {
-    let negotiated = cx
-        .session
-        .as_deref()
-        .and_then(|s| shared.sessions.negotiated(s));
+    let lookup = session::open(cx, rt, shared);
+    let negotiated = match &lookup {
+        Lookup::Open(state) => Version::parse(&state.version),
+        _ => None,
+    };
     let header = HeaderVersion::read(&parts.headers);
     let kind = match parts.method {
         Method::POST => {
@@ -79,7 +87,15 @@ pub async fn parse(
             )
             .await?;
             let envelope = jsonrpc::parse(bytes, &rt.limits.parse)?;
-            classify(cx, &envelope, &parts.headers, &header, negotiated, shared)?;
+            classify(
+                cx,
+                &envelope,
+                &parts.headers,
+                &header,
+                negotiated,
+                rt,
+                shared,
+            )?;
             InboundKind::Messages(envelope)
         }
         ref m => {
@@ -100,11 +116,86 @@ pub async fn parse(
             }
         }
     };
+    // A legacy request naming a session that is not one: 404, the client starts
+    // over (a 2026-07-28 request's stray session id is ignored, as the spec says).
+    let session = match lookup {
+        Lookup::Open(state) if cx.era == Some(Era::Legacy) => Some(state),
+        Lookup::Unknown if cx.era == Some(Era::Legacy) => {
+            return Err(Rejection::UnknownSession {
+                id: cx.rpc_id.clone(),
+            });
+        }
+        _ => None,
+    };
+    let route = route(cx, &kind, rt, shared)?;
     Ok(Inbound {
         parts,
         kind,
         forward_body: None,
+        route,
+        session,
     })
+}
+
+/// Decides where the request goes and names the upstream in the context.
+fn route(
+    cx: &mut RequestContext,
+    kind: &InboundKind,
+    rt: &Runtime,
+    shared: &Shared,
+) -> Result<Route, Rejection> {
+    let federation = &rt.federation;
+    let identity = federation.naming.is_identity();
+    let route = match kind {
+        InboundKind::Messages(envelope) => match envelope.single() {
+            Some(m) => {
+                let owners = Owners {
+                    catalog: &shared.catalog,
+                    federation,
+                };
+                route::route(m, &federation.naming, &owners)
+            }
+            None if identity => Route::One {
+                upstream: 0,
+                rewrite: Rewrite::None,
+            },
+            // A batch cannot be split across upstreams with its answers kept together.
+            None => return Err(Rejection::BatchNotAllowed),
+        },
+        _ if identity => Route::One {
+            upstream: 0,
+            rewrite: Rewrite::None,
+        },
+        InboundKind::OpenStream => Route::All(FanOut::Stream),
+        InboundKind::EndSession => Route::All(FanOut::End),
+    };
+    if let Route::One { upstream, .. } = &route {
+        cx.upstream = federation.upstreams.get(*upstream).map(|u| u.name.clone());
+    } else {
+        cx.upstream = None;
+    }
+    Ok(route)
+}
+
+/// Resource ownership: what upstreams listed, then configured URI prefixes.
+struct Owners<'a> {
+    catalog: &'a crate::upstream::catalog::Catalog,
+    federation: &'a crate::config::Federation,
+}
+
+impl route::ResourceOwners for Owners<'_> {
+    fn owner(&self, uri: &str) -> Option<usize> {
+        self.catalog.resource_owner(uri).or_else(|| {
+            self.federation
+                .upstreams
+                .iter()
+                .enumerate()
+                .flat_map(|(i, u)| u.resources.iter().map(move |p| (i, p)))
+                .filter(|(_, prefix)| uri.starts_with(prefix.as_str()))
+                .max_by_key(|(_, prefix)| prefix.len())
+                .map(|(i, _)| i)
+        })
+    }
 }
 
 /// The `MCP-Protocol-Version` header as sent.
@@ -152,6 +243,7 @@ fn classify(
     headers: &HeaderMap,
     header: &HeaderVersion<'_>,
     negotiated: Option<Version>,
+    rt: &Runtime,
     shared: &Shared,
 ) -> Result<(), Rejection> {
     cx.messages = envelope.messages().len();
@@ -164,7 +256,6 @@ fn classify(
     if matches!(m.method(), Some("tools/call" | "prompts/get")) {
         cx.arguments = m.arguments().cloned();
     }
-    cx.upstream = Some(crate::config::DEFAULT_UPSTREAM.to_owned());
     let id = m.id();
     let (era, version) = if m.method() == Some("initialize") {
         let asked = m
@@ -216,7 +307,7 @@ fn classify(
             return Err(Rejection::MethodNotFound { id: id.cloned() });
         }
         if m.kind() == Kind::Request && m.meta_protocol_version().is_some() {
-            check_mirrored(m, headers, shared)?;
+            check_mirrored(m, headers, rt, shared)?;
         }
     }
     match m.target_error() {
@@ -268,9 +359,18 @@ fn invalid_params(m: &Message, problem: &str) -> Rejection {
 }
 
 /// The SEP-2243 method, name and `Mcp-Param-*` agreement.
-fn check_mirrored(m: &Message, headers: &HeaderMap, shared: &Shared) -> Result<(), Rejection> {
+fn check_mirrored(
+    m: &Message,
+    headers: &HeaderMap,
+    rt: &Runtime,
+    shared: &Shared,
+) -> Result<(), Rejection> {
     let declared = match m.target() {
-        Some(Target::Tool(name)) => shared.catalog.param_headers(name),
+        Some(Target::Tool(name)) => rt
+            .federation
+            .naming
+            .inward(name)
+            .and_then(|(index, inner)| shared.catalog.param_headers(index, inner)),
         _ => None,
     };
     mirrored::check(m, &mirrored_headers(headers), declared.as_deref())

@@ -9,6 +9,7 @@
 //! reported only as "upstream unavailable".
 
 use super::body::{GatewayBody, full};
+use crate::federation::route::Unroutable;
 use crate::protocol::mirrored::Mismatch;
 use crate::protocol::rpc_error::{self, error_body};
 use crate::protocol::{ParseError, RequestId, Version};
@@ -128,6 +129,36 @@ pub enum Rejection {
         /// The request's id.
         id: Option<RequestId>,
     },
+    /// A session id that does not open, has expired, or belongs to someone else.
+    #[error("unknown or expired session")]
+    UnknownSession {
+        /// The request's id.
+        id: Option<RequestId>,
+    },
+    /// No upstream can take the message.
+    #[error("{}", describe(what))]
+    Unroutable {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// What had no route.
+        what: Unroutable,
+        /// Whether the request is of the 2026-07-28 era (errors there carry HTTP statuses).
+        modern: bool,
+    },
+    /// A GET or DELETE when the only upstream is a shared connection (stdio),
+    /// which has no per-client stream or session to open or end.
+    #[error("the upstream has no per-client streams")]
+    NoStreamsOnSharedUpstream,
+}
+
+fn describe(what: &Unroutable) -> String {
+    match what {
+        Unroutable::Tool(name) => format!("unknown tool `{name}`"),
+        Unroutable::Prompt(name) => format!("unknown prompt `{name}`"),
+        Unroutable::Resource(uri) => format!("no upstream serves resource `{uri}`"),
+        Unroutable::Method(method) => format!("method `{method}` cannot be federated"),
+        Unroutable::Answer => "an answer to a request the gateway did not send".to_owned(),
+    }
 }
 
 impl Rejection {
@@ -331,6 +362,24 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
                 .to_owned(),
             None,
         ),
+        R::UnknownSession { id } => (
+            StatusCode::NOT_FOUND,
+            id.clone(),
+            invalid,
+            "Session not found: it has ended, expired, or was issued to another client; \
+             initialize a new one"
+                .to_owned(),
+            None,
+        ),
+        R::Unroutable { id, what, modern } => unroutable(id, what, *modern),
+        R::NoStreamsOnSharedUpstream => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            invalid,
+            "Method Not Allowed: this server offers no standalone stream or session to end"
+                .to_owned(),
+            None,
+        ),
     };
     let mut response = Response::new(full(error_body(id.as_ref(), code, &message, data)));
     *response.status_mut() = status;
@@ -339,7 +388,10 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if matches!(rejection, R::MethodNotAllowed | R::NoStreamsInModernEra(_)) {
+    if matches!(
+        rejection,
+        R::MethodNotAllowed | R::NoStreamsInModernEra(_) | R::NoStreamsOnSharedUpstream
+    ) {
         headers.insert(
             header::ALLOW,
             HeaderValue::from_static(if matches!(rejection, R::MethodNotAllowed) {
@@ -363,4 +415,64 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     (response, code)
+}
+
+type Phrased = (
+    StatusCode,
+    Option<RequestId>,
+    i64,
+    String,
+    Option<serde_json::Value>,
+);
+
+/// How "no upstream takes this" is phrased: as the protocol's own "unknown
+/// tool / prompt / resource / method" error, so clients handle it as they
+/// would from a single server. The 2026-07-28 era pairs errors with HTTP
+/// statuses; the session era answers JSON-RPC errors with 200.
+fn unroutable(id: &Option<RequestId>, what: &Unroutable, modern: bool) -> Phrased {
+    let status = |legacy: StatusCode, modern_status: StatusCode| {
+        if modern { modern_status } else { legacy }
+    };
+    match what {
+        Unroutable::Tool(name) => (
+            status(StatusCode::OK, StatusCode::BAD_REQUEST),
+            id.clone(),
+            rpc_error::INVALID_PARAMS,
+            format!("Unknown tool: {name}"),
+            None,
+        ),
+        Unroutable::Prompt(name) => (
+            status(StatusCode::OK, StatusCode::BAD_REQUEST),
+            id.clone(),
+            rpc_error::INVALID_PARAMS,
+            format!("Unknown prompt: {name}"),
+            None,
+        ),
+        Unroutable::Resource(uri) => (
+            status(StatusCode::OK, StatusCode::BAD_REQUEST),
+            id.clone(),
+            // -32002 until 2025-11-25; the 2026-07-28 revision uses -32602.
+            if modern {
+                rpc_error::INVALID_PARAMS
+            } else {
+                rpc_error::RESOURCE_NOT_FOUND
+            },
+            "Resource not found".to_owned(),
+            Some(json!({"uri": uri})),
+        ),
+        Unroutable::Method(method) => (
+            status(StatusCode::OK, StatusCode::NOT_FOUND),
+            id.clone(),
+            rpc_error::METHOD_NOT_FOUND,
+            format!("Method not found: {method} is not available through this gateway"),
+            None,
+        ),
+        Unroutable::Answer => (
+            StatusCode::BAD_REQUEST,
+            None,
+            rpc_error::INVALID_REQUEST,
+            "Bad Request: this answer matches no request the gateway sent".to_owned(),
+            None,
+        ),
+    }
 }

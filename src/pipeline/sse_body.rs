@@ -50,6 +50,8 @@ pub struct SseBody {
     idle_timeout: Duration,
     idle: Pin<Box<Sleep>>,
     drain: Option<Drain>,
+    /// Prefix put before every event id (federated GET streams).
+    id_prefix: Option<String>,
     done: bool,
 }
 
@@ -72,8 +74,16 @@ impl SseBody {
             idle_timeout,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             drain: standalone.then(|| Box::pin(drain) as Drain),
+            id_prefix: None,
             done: false,
         }
+    }
+
+    /// Puts `prefix` before every event id (a federated stream's ids name their
+    /// upstream, so that `Last-Event-ID` finds it again).
+    pub fn with_id_prefix(mut self, prefix: String) -> SseBody {
+        self.id_prefix = Some(prefix);
+        self
     }
 
     /// As the gateway's response body type.
@@ -104,7 +114,11 @@ impl SseBody {
     fn inspect(&mut self, event: &Event) -> Result<(), String> {
         if event.data.is_empty() {
             // Priming events, keep-alive comments and retry hints carry no message.
-            self.ready.push_back(Ready::Chunk(event.raw.clone()));
+            let chunk = match (&self.id_prefix, &event.id) {
+                (Some(prefix), Some(_)) => reframe(event, b"", Some(prefix)),
+                _ => event.raw.clone(),
+            };
+            self.ready.push_back(Ready::Chunk(chunk));
             return Ok(());
         }
         if !matches!(event.event.as_deref(), None | Some("message")) {
@@ -126,10 +140,17 @@ impl SseBody {
             }
             deliveries.push(observed.delivery);
         }
+        let prefix = self.id_prefix.as_deref();
         match rebuilt(payload.messages(), &deliveries, payload.is_batch()) {
+            None if prefix.is_some() && event.id.is_some() => {
+                self.ready
+                    .push_back(Ready::Chunk(reframe(event, event.data.as_bytes(), prefix)));
+            }
             None => self.ready.push_back(Ready::Chunk(event.raw.clone())),
             Some(None) => {}
-            Some(Some(data)) => self.ready.push_back(Ready::Chunk(reframe(event, &data))),
+            Some(Some(data)) => self
+                .ready
+                .push_back(Ready::Chunk(reframe(event, &data, prefix))),
         }
         Ok(())
     }
@@ -171,11 +192,12 @@ fn rebuilt(messages: &[Message], deliveries: &[Delivery], batch: bool) -> Option
     )))
 }
 
-/// The event again with new data: same `id`, `event` and `retry`.
-fn reframe(event: &Event, data: &[u8]) -> Bytes {
+/// The event again with new data: same `id` (prefixed if asked), `event`
+/// and `retry`. Empty data writes an empty `data:` line (a priming event).
+fn reframe(event: &Event, data: &[u8], id_prefix: Option<&str>) -> Bytes {
     let mut out = Vec::with_capacity(data.len() + 64);
     if let Some(id) = &event.id {
-        out.extend_from_slice(format!("id: {id}\n").as_bytes());
+        out.extend_from_slice(format!("id: {}{id}\n", id_prefix.unwrap_or("")).as_bytes());
     }
     if let Some(kind) = &event.event {
         out.extend_from_slice(format!("event: {kind}\n").as_bytes());

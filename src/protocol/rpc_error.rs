@@ -15,6 +15,8 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// Something failed inside the gateway or upstream; details stay in the logs.
 pub const INTERNAL_ERROR: i64 = -32603;
+/// Resource not found (revisions up to 2025-11-25; later ones use [`INVALID_PARAMS`]).
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
 /// Gateway-defined (implementation-defined server error range): the gateway's
 /// content filter blocked the message.
 pub const CONTENT_BLOCKED: i64 = -32001;

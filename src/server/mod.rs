@@ -26,6 +26,9 @@ pub enum ServerError {
     /// The audit trail could not start (its folder is not writable, ...).
     #[error("cannot start the audit trail: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// The session-sealing key could not be generated (no system randomness).
+    #[error("cannot generate a session key: {0}")]
+    SessionKey(#[from] crate::session::KeyError),
     /// A listener address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -75,7 +78,7 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
             None
         }
     };
-    let shared = Arc::new(Shared::new(runtime, auditor, drain_rx.clone()));
+    let shared = Arc::new(Shared::new(runtime, auditor, drain_rx.clone())?);
     let tasks = vec![
         tokio::spawn(connection::accept_loop(
             mcp,
@@ -133,6 +136,7 @@ impl Running {
         if let Some(auditor) = &self.shared.auditor {
             auditor.shutdown().await;
         }
+        self.shared.shutdown().await;
         tracing::info!("portcullis stopped");
     }
 }

@@ -9,5 +9,5 @@
 pub mod seal;
 pub mod state;
 
-pub use seal::{OpenError, Purpose, Sealer};
+pub use seal::{KeyError, OpenError, Purpose, Sealer};
 pub use state::{SessionState, UpstreamSession};

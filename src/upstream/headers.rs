@@ -12,7 +12,7 @@
 //! to the upstream's origin, because the upstream's own rebinding check would
 //! otherwise refuse the gateway.
 
-use crate::config::UpstreamSettings;
+use crate::config::HttpSettings;
 use http::HeaderMap;
 use http::header::{self, HeaderName};
 
@@ -68,12 +68,16 @@ fn copy_except(src: &HeaderMap, dst: &mut HeaderMap, extra: &[&str]) {
 }
 
 /// The headers sent upstream for a client request.
-pub fn request_headers(client: &HeaderMap, upstream: &UpstreamSettings) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(client.len() + 1);
+pub fn request_headers(client: &HeaderMap, upstream: &HttpSettings) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len() + 1 + upstream.headers.len());
     copy_except(client, &mut out, &NEVER_FORWARDED_UP);
     out.insert(header::HOST, upstream.host.clone());
     if out.contains_key(header::ORIGIN) {
         out.insert(header::ORIGIN, upstream.origin.clone());
+    }
+    // The upstream's own credentials, from configuration.
+    for (name, value) in &upstream.headers {
+        out.insert(name.clone(), value.clone());
     }
     out
 }
@@ -90,8 +94,21 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    fn settings() -> UpstreamSettings {
-        UpstreamSettings {
+    fn settings() -> HttpSettings {
+        HttpSettings {
+            headers: vec![(
+                http::HeaderName::from_static("authorization"),
+                HeaderValue::from_static("Bearer upstream-own"),
+            )],
+            tls: std::sync::Arc::new(
+                rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+            ),
             url: "http://127.0.0.1:3000/mcp".parse().unwrap(),
             host: HeaderValue::from_static("127.0.0.1:3000"),
             origin: HeaderValue::from_static("http://127.0.0.1:3000"),
@@ -130,7 +147,6 @@ mod tests {
             "x-secret",
             "transfer-encoding",
             "content-length",
-            "authorization",
             "cookie",
             "x-forwarded-for",
             "forwarded",
@@ -147,6 +163,10 @@ mod tests {
             assert!(names.contains(&kept), "{kept} dropped");
         }
         assert_eq!(out["host"], "127.0.0.1:3000");
+        assert_eq!(
+            out["authorization"], "Bearer upstream-own",
+            "the upstream's own credential, not the client's"
+        );
         assert_eq!(out["origin"], "http://127.0.0.1:3000");
     }
 

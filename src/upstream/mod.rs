@@ -1,20 +1,22 @@
 //! The MCP server behind the gateway: a pooled HTTP client, the request the
 //! gateway sends it, and what the gateway learns from its answers.
 //!
-//! [`Upstream::send`] takes a [`Permit`]: the value only the authorization stage
+//! [`HttpUpstream::send`] takes a [`Permit`]: the value only the authorization stage
 //! creates. Nothing reaches the upstream without one.
 
 pub mod catalog;
 pub mod headers;
 pub mod mux;
+pub mod shared;
 pub mod stdio;
 
-use crate::config::UpstreamSettings;
+use crate::config::HttpSettings;
 use crate::pipeline::authorize::Permit;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -32,36 +34,49 @@ pub enum UpstreamError {
     /// The request could not be built (a configuration/URL problem).
     #[error("upstream request could not be built: {0}")]
     Build(#[from] http::Error),
+    /// A shared (stdio or HTTP+SSE) connection failed.
+    #[error("{0}")]
+    Shared(String),
 }
 
-/// A client for one upstream, with its settings.
+/// A client for one HTTP upstream (Streamable HTTP), with its settings.
 #[derive(Debug, Clone)]
-pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
-    settings: UpstreamSettings,
+pub struct HttpUpstream {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    settings: HttpSettings,
 }
 
-impl Upstream {
+impl HttpUpstream {
     /// Builds the client. No connection is opened until the first request.
-    pub fn new(settings: &UpstreamSettings) -> Upstream {
+    pub fn new(settings: &HttpSettings) -> HttpUpstream {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.connect_timeout));
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        // ALPN offers exactly the one protocol the upstream is configured for.
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*settings.tls).clone())
+            .https_or_http();
+        let https = if settings.http2 {
+            builder.enable_http2().wrap_connector(connector)
+        } else {
+            builder.enable_http1().wrap_connector(connector)
+        };
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .http2_only(settings.http2)
-            .build(connector);
-        Upstream {
+            .build(https);
+        HttpUpstream {
             client,
             settings: settings.clone(),
         }
     }
 
     /// The settings this client was built from.
-    pub fn settings(&self) -> &UpstreamSettings {
+    pub fn settings(&self) -> &HttpSettings {
         &self.settings
     }
 

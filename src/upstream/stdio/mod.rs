@@ -182,6 +182,18 @@ impl StdioUpstream {
         }
     }
 
+    /// Waits for a server that is starting (at most its `startup_timeout`), so
+    /// that the first requests after the gateway starts or the process restarts
+    /// are served rather than refused; a server that is down fails at once.
+    pub async fn ready(&self) -> Result<(), StdioError> {
+        let mut health = self.health.clone();
+        let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
+        match tokio::time::timeout(self.settings.startup_timeout, settled).await {
+            Ok(Ok(h)) if h.is_up() => Ok(()),
+            _ => Err(self.unavailable()),
+        }
+    }
+
     /// What the server said in the current session's handshake.
     pub fn session(&self) -> Option<Arc<Session>> {
         self.session.load_full()

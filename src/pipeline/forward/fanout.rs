@@ -1,0 +1,670 @@
+//! Requests every upstream answers: `initialize` (which also creates the sealed
+//! session), `server/discover`, the lists, `logging/setLevel`, client
+//! notifications, the streams (`subscriptions/listen`, a legacy GET) and the
+//! session's end (DELETE). Each upstream's answer passes the observer (the
+//! injection filter, what the catalog learns) before the answers merge. An
+//! upstream that fails is left out and logged; only when none answers does the
+//! request fail. With one unprefixed upstream, `initialize` delivers the
+//! upstream's own answer as received, with the sealed session id.
+
+use super::super::authorize::Permit;
+use super::super::body::{GatewayBody, full, read_bounded};
+use super::super::context::RequestContext;
+use super::super::observer::{Delivery, Exchange as Watch, Observer};
+use super::super::parse::{Inbound, InboundKind};
+use super::super::record::Facts;
+use super::super::respond::Rejection;
+use super::super::session;
+use super::super::sse_body::SseBody;
+use super::super::{Shared, Snapshot};
+use super::http::{SESSION_HEADER, send_with, upstream_session};
+use super::streams::Merged;
+use super::{accepted, json_response};
+use crate::config::Runtime;
+use crate::federation::merge::{self, Cursors, ListKind, Part};
+use crate::federation::route::FanOut;
+use crate::protocol::jsonrpc::{self, Kind, Message};
+use crate::protocol::sse::Decoder;
+use crate::session::{SessionState, UpstreamSession};
+use crate::upstream::headers;
+use crate::upstream::shared::Connection;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// What every fan-out step needs.
+struct Ctx<'a> {
+    permit: &'a Permit,
+    inbound: &'a Inbound,
+    snapshot: &'a Snapshot,
+    shared: &'a Arc<Shared>,
+}
+
+/// One upstream's answer.
+struct Answer {
+    /// Its JSON-RPC message, after the observer.
+    message: Option<Value>,
+    /// Its session id header (initialize).
+    session: Option<String>,
+    status: StatusCode,
+    headers: HeaderMap,
+    /// The body up to and including the answer, as received.
+    raw: Bytes,
+}
+
+/// Runs a fan-out.
+pub async fn run(
+    permit: &Permit,
+    cx: &mut RequestContext,
+    inbound: &Inbound,
+    snapshot: &Snapshot,
+    shared: &Arc<Shared>,
+    fan: FanOut,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let ctx = Ctx {
+        permit,
+        inbound,
+        snapshot,
+        shared,
+    };
+    match fan {
+        FanOut::Initialize => initialize(&ctx, cx).await,
+        FanOut::Discover => discover(&ctx, cx).await,
+        FanOut::List(kind) => list(&ctx, cx, kind).await,
+        FanOut::Empty => empty(&ctx, cx).await,
+        FanOut::Notify => notify(&ctx, cx).await,
+        FanOut::Listen => streams(&ctx, cx, true).await,
+        FanOut::Stream => streams(&ctx, cx, false).await,
+        FanOut::End => end(&ctx, cx).await,
+    }
+}
+
+fn message_of(inbound: &Inbound) -> Option<&Message> {
+    match &inbound.kind {
+        InboundKind::Messages(envelope) => envelope.single(),
+        _ => None,
+    }
+}
+
+fn body_of(inbound: &Inbound) -> Bytes {
+    match &inbound.kind {
+        InboundKind::Messages(envelope) => inbound
+            .forward_body
+            .clone()
+            .unwrap_or_else(|| envelope.raw().clone()),
+        _ => Bytes::new(),
+    }
+}
+
+fn names(rt: &Runtime) -> Vec<String> {
+    rt.federation
+        .upstreams
+        .iter()
+        .map(|u| u.name.clone())
+        .collect()
+}
+
+fn server_info() -> Value {
+    json!({"name": "portcullis", "version": env!("CARGO_PKG_VERSION")})
+}
+
+fn watch(cx: &RequestContext, rt: &Runtime, index: usize, standalone: bool) -> Watch {
+    Watch {
+        request_id: cx.rpc_id.clone(),
+        method: cx.rpc_method.clone(),
+        target: None,
+        upstream: rt
+            .federation
+            .upstreams
+            .get(index)
+            .map(|u| u.name.clone())
+            .unwrap_or_default(),
+        index,
+        federated: !rt.federation.naming.is_identity(),
+        drop_acks: false,
+        new_session: None,
+        standalone,
+        batch: false,
+    }
+}
+
+fn observer(ctx: &Ctx<'_>, cx: &RequestContext, watch: Watch) -> Observer {
+    Observer::new(
+        watch,
+        Arc::clone(ctx.shared),
+        Arc::clone(&ctx.snapshot.config),
+        Facts::of(cx),
+        cx.started,
+        None,
+    )
+}
+
+/// Sends `body` to upstream `index` and waits for its answer.
+async fn ask(
+    ctx: &Ctx<'_>,
+    cx: &RequestContext,
+    index: usize,
+    body: Bytes,
+) -> Result<Answer, String> {
+    let rt = &ctx.snapshot.config;
+    let spec = rt
+        .federation
+        .upstreams
+        .get(index)
+        .ok_or("no such upstream")?;
+    let (status, headers, raw, message) = match ctx.snapshot.http(index) {
+        Some(client) => {
+            let mut headers =
+                headers::request_headers(&ctx.inbound.parts.headers, client.settings());
+            upstream_session(
+                &mut headers,
+                ctx.inbound.session.as_ref(),
+                &spec.name,
+                !rt.federation.naming.is_identity(),
+            );
+            let response = send_with(ctx.permit, cx, client, Method::POST, headers, body)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (parts, incoming) = response.into_parts();
+            let timeout = client.settings().response_timeout;
+            let (raw, message) =
+                collect(incoming, &parts.headers, parts.status, rt, timeout).await?;
+            (parts.status, parts.headers, raw, message)
+        }
+        None => {
+            let Some(Connection::Stdio(upstream)) = ctx.shared.connections.get(&spec.name) else {
+                return Err("not running".into());
+            };
+            let request =
+                jsonrpc::parse_message(&body, &rt.limits.parse).map_err(|e| e.to_string())?;
+            upstream.ready().await.map_err(|e| e.to_string())?;
+            let exchange = upstream
+                .request(&request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let frame = exchange.response().await.map_err(|e| e.to_string())?;
+            (
+                StatusCode::OK,
+                HeaderMap::new(),
+                frame.raw().clone(),
+                Some(frame.message().clone()),
+            )
+        }
+    };
+    let session = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let message = match message {
+        None => None,
+        Some(m) => {
+            let mut observer = observer(ctx, cx, watch(cx, rt, index, false));
+            let observed = observer.observe(&m).map_err(|e| e.to_string())?;
+            match observed.delivery {
+                Delivery::Forward => Some(Value::Object(m.as_object().clone())),
+                Delivery::Replace(bytes) => serde_json::from_slice(&bytes).ok(),
+                Delivery::Drop => None,
+            }
+        }
+    };
+    Ok(Answer {
+        message,
+        session,
+        status,
+        headers,
+        raw,
+    })
+}
+
+/// Reads an answer body: JSON, or SSE events until the answer (later events of
+/// the stream are not read). Bounded by the response limit and `within`.
+async fn collect(
+    body: Incoming,
+    headers: &HeaderMap,
+    status: StatusCode,
+    rt: &Runtime,
+    within: std::time::Duration,
+) -> Result<(Bytes, Option<Message>), String> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if media.as_deref() != Some("text/event-stream") {
+        let raw = read_bounded(body, rt.limits.max_response_body, within)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !status.is_success() || raw.is_empty() {
+            return Ok((raw, None));
+        }
+        let m = jsonrpc::parse_message(&raw, &rt.limits.parse).map_err(|e| e.to_string())?;
+        return Ok((raw, Some(m)));
+    }
+    let read = async {
+        let mut body = body;
+        let mut decoder = Decoder::new(rt.limits.max_sse_event);
+        let mut raw = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() else {
+                continue;
+            };
+            decoder.push(&data);
+            while let Some(event) = decoder.next_event().map_err(|e| e.to_string())? {
+                raw.extend_from_slice(&event.raw);
+                if raw.len() > rt.limits.max_response_body {
+                    return Err("answer too large".to_owned());
+                }
+                if event.data.is_empty() {
+                    continue;
+                }
+                let m = jsonrpc::parse_message(event.data.as_bytes(), &rt.limits.parse)
+                    .map_err(|e| e.to_string())?;
+                if matches!(m.kind(), Kind::Response | Kind::ErrorResponse) {
+                    return Ok((raw.freeze(), Some(m)));
+                }
+            }
+        }
+        Ok((raw.freeze(), None))
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .map_err(|_| "no answer in time".to_owned())?
+}
+
+fn failure(cx: &RequestContext, what: &str) -> Rejection {
+    Rejection::UpstreamInvalid {
+        id: cx.rpc_id.clone(),
+        what: what.to_owned(),
+    }
+}
+
+/// The result of an answer, or why there is none.
+fn result_of(answer: &Answer) -> Option<&Value> {
+    answer.message.as_ref()?.get("result")
+}
+
+/// `initialize`: every HTTP upstream opens its own session; shared connections
+/// take part with the session they opened when they started. The client gets
+/// one sealed session id naming them all.
+async fn initialize(
+    ctx: &Ctx<'_>,
+    cx: &mut RequestContext,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &ctx.snapshot.config;
+    let body = body_of(ctx.inbound);
+    let requested = message_of(ctx.inbound)
+        .and_then(|m| m.params()?.get("protocolVersion")?.as_str())
+        .unwrap_or("2025-11-25")
+        .to_owned();
+    let mut parts: Vec<(usize, Value)> = Vec::new();
+    let mut sessions: Vec<UpstreamSession> = Vec::new();
+    let mut single: Option<Answer> = None;
+    for (index, spec) in rt.federation.upstreams.iter().enumerate() {
+        let (result, session) = if ctx.snapshot.http(index).is_some() {
+            match ask(ctx, cx, index, body.clone()).await {
+                Ok(answer) => {
+                    let result = result_of(&answer).cloned();
+                    let session = answer.session.clone();
+                    if rt.federation.naming.is_identity() {
+                        single = Some(answer);
+                    }
+                    (result, session)
+                }
+                Err(e) => {
+                    tracing::warn!(upstream = %spec.name, error = %e, "upstream left out of the session");
+                    (None, None)
+                }
+            }
+        } else {
+            match ctx.shared.connections.get(&spec.name) {
+                Some(Connection::Stdio(up)) => {
+                    match up.ready().await.ok().and_then(|()| up.session()) {
+                        Some(s) => (
+                            Some(
+                                json!({"protocolVersion": s.version.as_str(), "capabilities": s.capabilities,
+                            "serverInfo": s.server_info, "instructions": s.instructions}),
+                            ),
+                            None,
+                        ),
+                        None => (None, None),
+                    }
+                }
+                None => (None, None),
+            }
+        };
+        if let Some(result) = result {
+            let version = result
+                .get("protocolVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(&requested)
+                .to_owned();
+            sessions.push(UpstreamSession {
+                upstream: spec.name.clone(),
+                session,
+                version,
+            });
+            parts.push((index, result));
+        }
+    }
+    let refs: Vec<Part<'_>> = parts
+        .iter()
+        .map(|(index, result)| Part {
+            index: *index,
+            result,
+        })
+        .collect();
+    let merged = merge::initialize(&refs, &names(rt), server_info());
+    let version = merged
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .unwrap_or(&requested)
+        .to_owned();
+    let state = SessionState {
+        created: session::now(),
+        version,
+        principal: cx.principal.as_deref().and_then(session::binding),
+        upstreams: sessions,
+    };
+    let sealed = state
+        .seal(&session::sealer(rt, ctx.shared))
+        .and_then(|s| HeaderValue::from_str(&s).ok())
+        .ok_or_else(|| failure(cx, "the session id could not be sealed"))?;
+    let mut response = match single {
+        // One unprefixed upstream: its answer exactly as it sent it.
+        Some(answer) => {
+            let mut r = Response::new(full(answer.raw));
+            *r.status_mut() = answer.status;
+            *r.headers_mut() = headers::response_headers(&answer.headers);
+            r.headers_mut().remove(SESSION_HEADER);
+            if !answer.status.is_success() {
+                return Ok(r);
+            }
+            r
+        }
+        None if refs.is_empty() => {
+            return Err(Rejection::UpstreamInvalid {
+                id: cx.rpc_id.clone(),
+                what: "no upstream answered initialize".into(),
+            });
+        }
+        None => json_response(
+            StatusCode::OK,
+            &json!({"jsonrpc": "2.0", "id": cx.rpc_id.as_ref().map(|i| i.to_json()), "result": merged}),
+        ),
+    };
+    response.headers_mut().insert(SESSION_HEADER, sealed);
+    Ok(response)
+}
+
+/// Asks every upstream, keeping the answers that came back.
+async fn ask_all(ctx: &Ctx<'_>, cx: &RequestContext, body: &Bytes) -> Vec<(usize, Value)> {
+    let rt = &ctx.snapshot.config;
+    let mut out = Vec::new();
+    for (index, spec) in rt.federation.upstreams.iter().enumerate() {
+        match ask(ctx, cx, index, body.clone()).await {
+            Ok(answer) => match result_of(&answer) {
+                Some(result) => out.push((index, result.clone())),
+                None => {
+                    tracing::warn!(upstream = %spec.name, "upstream answered without a result; left out")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(upstream = %spec.name, error = %e, "upstream left out of the answer")
+            }
+        }
+    }
+    out
+}
+
+fn answer(cx: &RequestContext, result: Value) -> Response<GatewayBody> {
+    json_response(
+        StatusCode::OK,
+        &json!({"jsonrpc": "2.0", "id": cx.rpc_id.as_ref().map(|i| i.to_json()), "result": result}),
+    )
+}
+
+async fn discover(
+    ctx: &Ctx<'_>,
+    cx: &mut RequestContext,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &ctx.snapshot.config;
+    let parts = ask_all(ctx, cx, &body_of(ctx.inbound)).await;
+    if parts.is_empty() {
+        return Err(failure(cx, "no upstream answered server/discover"));
+    }
+    let refs: Vec<Part<'_>> = parts
+        .iter()
+        .map(|(index, result)| Part {
+            index: *index,
+            result,
+        })
+        .collect();
+    let merged = merge::discover(&refs, &names(rt), server_info());
+    ctx.shared.catalog.learn_versions(&merged);
+    Ok(answer(cx, merged))
+}
+
+/// A list: the first page asks every upstream; a later page asks each upstream
+/// that has more, with its own cursor.
+async fn list(
+    ctx: &Ctx<'_>,
+    cx: &mut RequestContext,
+    kind: ListKind,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &ctx.snapshot.config;
+    let Some(message) = message_of(ctx.inbound) else {
+        return Err(failure(cx, "a list without a message"));
+    };
+    let n = rt.federation.upstreams.len();
+    let cursor = message
+        .params()
+        .and_then(|p| p.get("cursor"))
+        .and_then(Value::as_str);
+    let targets: Vec<(usize, Option<String>)> = match cursor {
+        None => (0..n).map(|i| (i, None)).collect(),
+        Some(c) => match Cursors::decode(c, n) {
+            Some(cursors) => cursors.0.into_iter().map(|(i, c)| (i, Some(c))).collect(),
+            None => {
+                return Err(Rejection::Parse(
+                    crate::protocol::ParseError::InvalidParams {
+                        id: cx.rpc_id.clone(),
+                        reason: "`params.cursor` is not a cursor this gateway issued".into(),
+                    },
+                ));
+            }
+        },
+    };
+    let mut parts = Vec::new();
+    for (index, upstream_cursor) in targets {
+        let mut object: Map<String, Value> = message.as_object().clone();
+        let params = object
+            .entry("params")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(p) = params.as_object_mut() {
+            match &upstream_cursor {
+                Some(c) => p.insert("cursor".into(), Value::String(c.clone())),
+                None => p.remove("cursor"),
+            };
+        }
+        let body = Bytes::from(Value::Object(object).to_string());
+        match ask(ctx, cx, index, body).await {
+            Ok(answer) => {
+                if let Some(result) = result_of(&answer) {
+                    parts.push((index, result.clone()));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(upstream = %rt.federation.upstreams[index].name, error = %e, "upstream left out of the list")
+            }
+        }
+    }
+    let refs: Vec<Part<'_>> = parts
+        .iter()
+        .map(|(index, result)| Part {
+            index: *index,
+            result,
+        })
+        .collect();
+    Ok(answer(cx, merge::list(kind, &rt.federation.naming, &refs)))
+}
+
+async fn empty(ctx: &Ctx<'_>, cx: &mut RequestContext) -> Result<Response<GatewayBody>, Rejection> {
+    let parts = ask_all(ctx, cx, &body_of(ctx.inbound)).await;
+    if parts.is_empty() {
+        return Err(failure(cx, "no upstream answered"));
+    }
+    Ok(answer(cx, json!({})))
+}
+
+/// A client notification goes to every upstream; the client gets 202.
+async fn notify(
+    ctx: &Ctx<'_>,
+    cx: &mut RequestContext,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &ctx.snapshot.config;
+    let body = body_of(ctx.inbound);
+    for (index, spec) in rt.federation.upstreams.iter().enumerate() {
+        let sent = match ctx.snapshot.http(index) {
+            Some(client) => {
+                let mut headers =
+                    headers::request_headers(&ctx.inbound.parts.headers, client.settings());
+                upstream_session(&mut headers, ctx.inbound.session.as_ref(), &spec.name, true);
+                send_with(ctx.permit, cx, client, Method::POST, headers, body.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            None => match (
+                ctx.shared.connections.get(&spec.name),
+                message_of(ctx.inbound),
+            ) {
+                // The connection's own handshake already told it `initialized`.
+                (_, Some(m)) if m.method() == Some("notifications/initialized") => Ok(()),
+                (Some(Connection::Stdio(up)), Some(m)) => {
+                    up.notify(m).await.map_err(|e| e.to_string())
+                }
+                _ => Err("not running".into()),
+            },
+        };
+        if let Err(e) = sent {
+            tracing::warn!(upstream = %spec.name, error = %e, "notification not delivered");
+        }
+    }
+    Ok(accepted())
+}
+
+/// `subscriptions/listen` (`listen`) or a legacy GET: one stream per upstream,
+/// merged. GET streams carry event ids prefixed with the upstream's index, so
+/// that `Last-Event-ID` resumes the right one.
+async fn streams(
+    ctx: &Ctx<'_>,
+    cx: &mut RequestContext,
+    listen: bool,
+) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &ctx.snapshot.config;
+    let last = ctx
+        .inbound
+        .parts
+        .headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(i, id)| Some((i.parse::<usize>().ok()?, id.to_owned())));
+    let body = body_of(ctx.inbound);
+    let method = if listen { Method::POST } else { Method::GET };
+    let mut parts: Vec<GatewayBody> = Vec::new();
+    for (index, spec) in rt.federation.upstreams.iter().enumerate() {
+        let Some(client) = ctx.snapshot.http(index) else {
+            continue;
+        };
+        let mut headers = headers::request_headers(&ctx.inbound.parts.headers, client.settings());
+        upstream_session(&mut headers, ctx.inbound.session.as_ref(), &spec.name, true);
+        headers.remove("last-event-id");
+        if let Some((_, id)) = last.as_ref().filter(|(i, _)| *i == index)
+            && let Ok(v) = HeaderValue::from_str(id)
+        {
+            headers.insert("last-event-id", v);
+        }
+        if !listen && !headers.contains_key(SESSION_HEADER) {
+            continue;
+        }
+        let response = match send_with(
+            ctx.permit,
+            cx,
+            client,
+            method.clone(),
+            headers,
+            body.clone(),
+        )
+        .await
+        {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                tracing::debug!(upstream = %spec.name, status = %r.status(), "no stream from this upstream");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(upstream = %spec.name, error = %e, "stream not opened");
+                continue;
+            }
+        };
+        let mut w = watch(cx, rt, index, true);
+        w.drop_acks = listen && !parts.is_empty();
+        let sse = SseBody::new(
+            response.into_body(),
+            observer(ctx, cx, w),
+            rt,
+            ctx.shared.draining(),
+        );
+        let sse = if listen {
+            sse
+        } else {
+            sse.with_id_prefix(format!("{index}:"))
+        };
+        parts.push(sse.boxed());
+    }
+    if parts.is_empty() {
+        return Err(failure(cx, "no upstream opened a stream"));
+    }
+    let mut response = Response::new(BodyExt::boxed_unsync(Merged::new(parts)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// A legacy DELETE ends every upstream session.
+async fn end(ctx: &Ctx<'_>, cx: &mut RequestContext) -> Result<Response<GatewayBody>, Rejection> {
+    let rt = &ctx.snapshot.config;
+    for (index, spec) in rt.federation.upstreams.iter().enumerate() {
+        let Some(client) = ctx.snapshot.http(index) else {
+            continue;
+        };
+        let mut headers = headers::request_headers(&ctx.inbound.parts.headers, client.settings());
+        upstream_session(&mut headers, ctx.inbound.session.as_ref(), &spec.name, true);
+        if !headers.contains_key(SESSION_HEADER) {
+            continue;
+        }
+        if let Err(e) = send_with(
+            ctx.permit,
+            cx,
+            client,
+            Method::DELETE,
+            headers,
+            Bytes::new(),
+        )
+        .await
+        {
+            tracing::warn!(upstream = %spec.name, error = %e, "upstream session not ended");
+        }
+    }
+    let mut response = Response::new(super::super::body::empty());
+    *response.status_mut() = StatusCode::OK;
+    Ok(response)
+}

@@ -1,0 +1,216 @@
+//! Several upstreams behind one endpoint (a Python SDK server over Streamable
+//! HTTP, `server-everything` over stdio), seen by the real Python SDK client;
+//! sealed session ids served by any replica holding the key, refused (404) when
+//! tampered with or sealed under a key the replica does not hold.
+
+use crate::support::http::{Req, initialize};
+use crate::support::peers::{node, node_module, python, run, script};
+use crate::support::{Gateway, Peer};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+const KEY_1: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const KEY_2: &str = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000102030405060708090a0b0c0d0e0f";
+
+fn head() -> &'static str {
+    "listen:\n  address: 127.0.0.1:0\nreload:\n  poll_interval: 0s\nlogging:\n  format: text\nauthentication:\n  mode: none\nlimits:\n  shutdown_grace: 2s\n"
+}
+
+fn keys(keys: &[(&str, &str)]) -> String {
+    let mut out = String::from("sessions:\n  keys:\n");
+    for (id, secret) in keys {
+        out.push_str(&format!(
+            "    - id: {id}\n      secret: {{ value: \"{secret}\", allow_inline: true }}\n"
+        ));
+    }
+    out
+}
+
+fn single(upstream: &str, keys_yaml: &str) -> String {
+    format!(
+        "{}upstream:\n  url: {upstream}\n  response_timeout: 20s\n{keys_yaml}",
+        head()
+    )
+}
+
+/// The fixture over HTTP as `fx`, server-everything over stdio as `ev`, and
+/// optionally an upstream whose program does not exist as `gone`.
+fn federated(fixture: &str, with_gone: bool) -> String {
+    let index = node_module("@modelcontextprotocol/server-everything/dist/index.js");
+    let mut yaml = format!(
+        "{}upstreams:\n  fx:\n    url: {fixture}\n    response_timeout: 20s\n  ev:\n    stdio:\n      command: [{:?}, {:?}, stdio]\n",
+        head(),
+        node().display().to_string(),
+        index.display().to_string(),
+    );
+    if with_gone {
+        yaml.push_str("  gone:\n    stdio:\n      command: [/nonexistent/mcp-server]\n");
+    }
+    yaml
+}
+
+async fn py_call(url: &str, args: &[&str]) -> Value {
+    let script = script("py_call.py");
+    let mut all = vec![script.to_str().unwrap(), url];
+    all.extend_from_slice(args);
+    let out = run(&python(), &all, None).await;
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("py_call output {out:?}: {e}"))
+}
+
+fn first_text(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_real_client_sees_two_upstreams_as_one_server_in_both_eras() {
+    let fixture = Peer::python_fixture().await;
+    let gw = Gateway::start_yaml(&federated(&fixture.url, false)).await;
+    for mode in ["legacy", "2026-07-28"] {
+        let names = py_call(&gw.url(), &["--list", "--mode", mode]).await;
+        let names: Vec<&str> = names
+            .as_array()
+            .unwrap_or_else(|| panic!("{mode}: {names}"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(names.contains(&"fx__test_simple_text"), "{mode}: {names:?}");
+        assert!(names.contains(&"ev__echo"), "{mode}: {names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("fx__") || n.starts_with("ev__")),
+            "every tool carries its upstream's prefix: {names:?}"
+        );
+    }
+    let echoed = py_call(
+        &gw.url(),
+        &[
+            "ev__echo",
+            r#"{"message":"through the gateway"}"#,
+            "--mode",
+            "legacy",
+        ],
+    )
+    .await;
+    assert_eq!(first_text(&echoed), "Echo: through the gateway", "{echoed}");
+    let simple = py_call(
+        &gw.url(),
+        &["fx__test_simple_text", "{}", "--mode", "legacy"],
+    )
+    .await;
+    assert!(!first_text(&simple).is_empty(), "{simple}");
+    let unknown = py_call(&gw.url(), &["nobody__echo", "{}", "--mode", "legacy"]).await;
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nobody__echo"),
+        "{unknown}"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_is_down_fails_only_its_own_tools() {
+    let fixture = Peer::python_fixture().await;
+    let gw = Gateway::start_yaml(&federated(&fixture.url, true)).await;
+    let (session, _) = initialize(&gw.url(), "2025-11-25").await;
+    let session = session.unwrap();
+    let post = |body: Value| {
+        Req::post(&gw.url())
+            .mcp()
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body)
+    };
+    let list = post(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .send()
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let tools = list.message()["result"]["tools"].clone();
+    let names: Vec<&str> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"ev__echo") && names.contains(&"fx__test_simple_text"));
+    assert!(!names.iter().any(|n| n.starts_with("gone__")), "{names:?}");
+
+    let call = post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
+        "params":{"name":"ev__echo","arguments":{"message":"still here"}}}))
+    .send()
+    .await;
+    assert_eq!(call.status, StatusCode::OK);
+    assert_eq!(
+        call.message()["result"]["content"][0]["text"],
+        "Echo: still here"
+    );
+    // A name the down upstream owns fails with an error naming it.
+    let gone = post(json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+        "params":{"name":"gone__anything","arguments":{}}}))
+    .send()
+    .await;
+    let error = &gone.message()["error"];
+    assert_eq!(error["code"], -32603, "{gone:?}");
+    assert_eq!(error["data"]["upstream"], "gone", "{gone:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`gone` is unavailable"),
+        "the error names what failed: {gone:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_replica_holding_the_key_serves_a_session_another_replica_opened() {
+    let fixture = Peer::python_fixture().await;
+    let a = Gateway::start_yaml(&single(&fixture.url, &keys(&[("k1", KEY_1)]))).await;
+    let b = Gateway::start_yaml(&single(&fixture.url, &keys(&[("k1", KEY_1)]))).await;
+    // A replica that has rotated to k2 and still accepts k1 during the grace period.
+    let rotated = Gateway::start_yaml(&single(
+        &fixture.url,
+        &keys(&[("k2", KEY_2), ("k1", KEY_1)]),
+    ))
+    .await;
+    let stranger = Gateway::start_yaml(&single(&fixture.url, &keys(&[("k2", KEY_2)]))).await;
+    let (session, _) = initialize(&a.url(), "2025-11-25").await;
+    let session = session.unwrap();
+    let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+    let ask = |url: String, id: String| {
+        let list = list.clone();
+        async move {
+            Req::post(&url)
+                .mcp()
+                .header("mcp-session-id", &id)
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(list)
+                .send()
+                .await
+        }
+    };
+    for gw in [&a, &b, &rotated] {
+        let reply = ask(gw.url(), session.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        assert!(
+            !reply.message()["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let foreign = ask(stranger.url(), session.clone()).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{foreign:?}");
+
+    // Any single changed character makes the id unknown.
+    let mut tampered: Vec<char> = session.chars().collect();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    let reply = ask(b.url(), tampered).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
+    let made_up = ask(b.url(), "s-1".into()).await;
+    assert_eq!(made_up.status, StatusCode::NOT_FOUND, "{made_up:?}");
+    assert_eq!(made_up.json()["error"]["code"], -32600);
+}
