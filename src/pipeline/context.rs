@@ -45,6 +45,13 @@ pub struct RequestContext {
     /// The upstream the request is routed to, when it goes to exactly one.
     /// Until federation lands there is one upstream, named `default`.
     pub upstream: Option<String>,
+    /// The version (content hash) of the policy set that decided the request.
+    pub policy_version: Option<Arc<str>>,
+    /// What authorization decided, and by which policies.
+    pub decision: Option<crate::authz::DecisionRecord>,
+    /// Injection findings on the request, for the policy context
+    /// (`context.findings`); filled by the scanner when it runs before stage 5.
+    pub findings: Vec<crate::authz::FindingFact>,
 }
 
 impl RequestContext {
@@ -66,6 +73,9 @@ impl RequestContext {
             target: None,
             messages: 0,
             upstream: None,
+            policy_version: None,
+            decision: None,
+            findings: Vec::new(),
         }
     }
 

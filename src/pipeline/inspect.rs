@@ -48,21 +48,22 @@ pub struct Observer {
     exchange: Exchange,
     shared: Arc<Shared>,
     answered: bool,
+    /// Filters list answers to what the caller may use (authorization on).
+    lister: Option<crate::authz::filter::Lister>,
 }
 
 impl Observer {
-    /// Looks at one upstream message before it is forwarded.
-    pub fn observe(&mut self, message: &Message) {
+    /// Looks at one upstream message before it is forwarded; returns the
+    /// message to forward instead, when it must change (a filtered list).
+    pub fn observe(&mut self, message: &Message) -> Option<Bytes> {
         let is_answer = matches!(message.kind(), Kind::Response | Kind::ErrorResponse)
             && message.id().is_some()
             && message.id() == self.exchange.request_id.as_ref();
         if !is_answer {
-            return;
+            return None;
         }
         self.answered = true;
-        let Some(result) = message.result() else {
-            return;
-        };
+        let result = message.result()?;
         match self.exchange.method.as_deref() {
             Some("initialize") => {
                 let version = result
@@ -77,6 +78,9 @@ impl Observer {
             Some("server/discover") => self.shared.catalog.learn_versions(result),
             _ => {}
         }
+        let (lister, method) = (self.lister.as_ref()?, self.exchange.method.as_deref()?);
+        let filtered = lister.rewrite(method, message.as_object())?;
+        serde_json::to_vec(&filtered).ok().map(Bytes::from)
     }
 
     /// When a stream must end early: an error answer for the request, if it has
@@ -126,6 +130,7 @@ pub async fn response(
         exchange,
         shared: Arc::clone(shared),
         answered: false,
+        lister: crate::authz::filter::lister_for(cx, rt, shared),
     };
     let mut headers = response_headers(&parts.headers);
     let invalid = |what: String| Rejection::UpstreamInvalid {
@@ -151,15 +156,27 @@ pub async fn response(
                 if envelope.is_batch() && !observer.exchange.batch {
                     return Err(invalid("a batch answer to a single request".into()));
                 }
-                envelope.messages().iter().for_each(|m| observer.observe(m));
+                let mut replaced = None;
+                for m in envelope.messages() {
+                    replaced = observer.observe(m).or(replaced);
+                }
+                // Only a single message is ever rewritten (lists are refused in batches).
+                if let Some(filtered) = replaced.filter(|_| !envelope.is_batch()) {
+                    headers.remove(header::CONTENT_LENGTH);
+                    return Ok(with_head(full(filtered), parts.status, headers));
+                }
             }
             full(bytes)
         }
     };
+    Ok(with_head(body, parts.status, headers))
+}
+
+fn with_head(body: GatewayBody, status: StatusCode, headers: HeaderMap) -> Response<GatewayBody> {
     let mut response = Response::new(body);
-    *response.status_mut() = parts.status;
+    *response.status_mut() = status;
     *response.headers_mut() = headers;
-    Ok(response)
+    response
 }
 
 fn exchange(cx: &RequestContext, inbound: &Inbound, response_headers: &HeaderMap) -> Exchange {

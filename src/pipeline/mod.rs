@@ -73,6 +73,10 @@ pub struct Shared {
     pub revocations: RevocationList,
     /// Authentication failures by category, since start.
     pub auth_failures: ReasonCounts,
+    /// Authorization state kept across reloads: learnt tools, flow labels, approvals.
+    pub authz: Arc<crate::authz::State>,
+    /// Rate limiter state kept across reloads.
+    pub limiters: crate::ratelimit::Limiters,
     drain: watch::Receiver<bool>,
 }
 
@@ -88,6 +92,8 @@ impl Shared {
             catalog: Catalog::default(),
             revocations,
             auth_failures: ReasonCounts::default(),
+            authz: Arc::default(),
+            limiters: crate::ratelimit::Limiters::default(),
             drain,
         }
     }
@@ -133,6 +139,18 @@ fn announce(runtime: &Runtime) {
         ),
         Authn::Jwt(authenticator) => authenticator.prefetch(),
         Authn::Certificate => {}
+    }
+    match &runtime.authorization {
+        None => tracing::warn!(
+            "authorization is OFF (no `authorization:` section): every caller may use every tool"
+        ),
+        Some(engine) if engine.settings.shadow => tracing::warn!(
+            policy.version = %engine.version,
+            "authorization is in SHADOW mode: would-deny decisions are logged, not enforced"
+        ),
+        Some(engine) => {
+            tracing::info!(policy.version = %engine.version, policies = engine.len(), "policy set loaded")
+        }
     }
 }
 
@@ -194,12 +212,12 @@ async fn run(
         .map(str::to_owned);
     // 2. authenticate: who is calling.
     cx.principal = Some(authenticate::authenticate(cx, &parts, rt, shared).await?);
-    // 3. rate-limit: before the body is read.
-    stages::rate_limit(cx)?;
+    // 3. rate-limit: before the body is read (per principal and tenant).
+    stages::rate_limit(cx, rt, shared).await?;
     // 4. parse: one strict parse of the body; era, version, header/body agreement.
     let inbound = parse::parse(cx, parts, body, rt, shared).await?;
     // 5. authorize: the Permit is the only key to the upstream.
-    let permit = authorize::authorize(cx, &inbound);
+    let permit = authorize::authorize(cx, &inbound, rt, shared).await?;
     // 6. scan request: injection and secrets in what is about to leave.
     stages::scan_request(cx, &inbound)?;
     // 7. forward: the bytes as received, with filtered headers.

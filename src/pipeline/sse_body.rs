@@ -75,8 +75,9 @@ impl SseBody {
         loop {
             match self.decoder.next_event() {
                 Ok(Some(event)) => match self.inspect(&event) {
-                    Ok(true) => self.ready.push_back(event.raw),
-                    Ok(false) => {}
+                    Ok(Inspected::Forward) => self.ready.push_back(event.raw),
+                    Ok(Inspected::Replace(data)) => self.ready.push_back(reframe(&event, &data)),
+                    Ok(Inspected::Drop) => {}
                     Err(reason) => {
                         tracing::warn!(%reason, "ending an upstream SSE stream");
                         return self.fail();
@@ -91,23 +92,26 @@ impl SseBody {
         }
     }
 
-    /// Whether to forward the event; `Err` ends the stream.
-    fn inspect(&mut self, event: &Event) -> Result<bool, String> {
+    /// What to do with the event; `Err` ends the stream.
+    fn inspect(&mut self, event: &Event) -> Result<Inspected, String> {
         if event.data.is_empty() {
             // Priming events, keep-alive comments and retry hints carry no message.
-            return Ok(true);
+            return Ok(Inspected::Forward);
         }
         if !matches!(event.event.as_deref(), None | Some("message")) {
             tracing::warn!(event = ?event.event, "dropping an SSE event of unknown type");
-            return Ok(false);
+            return Ok(Inspected::Drop);
         }
         let payload = jsonrpc::parse(Bytes::copy_from_slice(event.data.as_bytes()), &self.limits)
             .map_err(|e| format!("unreadable SSE message: {e}"))?;
-        payload
-            .messages()
-            .iter()
-            .for_each(|m| self.observer.observe(m));
-        Ok(true)
+        let mut replaced = None;
+        for m in payload.messages() {
+            replaced = self.observer.observe(m).or(replaced);
+        }
+        Ok(match replaced.filter(|_| !payload.is_batch()) {
+            Some(data) => Inspected::Replace(data),
+            None => Inspected::Forward,
+        })
     }
 
     fn fail(&mut self) {
@@ -116,6 +120,27 @@ impl SseBody {
         }
         self.done = true;
     }
+}
+
+/// What happens to one event.
+enum Inspected {
+    Forward,
+    Replace(Bytes),
+    Drop,
+}
+
+/// The event again with `data` as its message (same `id:` for resumption).
+fn reframe(event: &Event, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 48);
+    if let Some(id) = &event.id {
+        out.extend_from_slice(b"id: ");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"event: message\ndata: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 impl Body for SseBody {
