@@ -25,6 +25,8 @@ mod auth_mtls;
 mod auth_oidc;
 /// Revocations shared between replicas through a real Redis server.
 mod auth_redis;
+/// Authorization: Cedar decisions, list filtering, arguments, flows, reload.
+mod authz;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

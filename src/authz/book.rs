@@ -28,6 +28,7 @@ pub struct ToolEntry {
 #[derive(Debug, Default)]
 pub struct ToolBook {
     tools: RwLock<HashMap<(String, String), Arc<ToolEntry>>>,
+    meta: RwLock<HashMap<String, Value>>,
 }
 
 impl ToolBook {
@@ -62,6 +63,21 @@ impl ToolBook {
                 }),
             );
         }
+    }
+
+    /// Records the `_meta` a list result carried (2026-07-28 servers name
+    /// themselves there), so a denied call's result carries the same.
+    pub fn learn_meta(&self, upstream: &str, meta: Option<&Value>) {
+        if let (Some(meta), Ok(mut map)) = (meta, self.meta.write())
+            && (map.len() < 1024 || map.contains_key(upstream))
+        {
+            map.insert(upstream.to_owned(), meta.clone());
+        }
+    }
+
+    /// The last `_meta` seen on the upstream's list results.
+    pub fn meta(&self, upstream: &str) -> Option<Value> {
+        self.meta.read().ok()?.get(upstream).cloned()
     }
 
     /// The tool, if it has been listed.

@@ -55,6 +55,8 @@ impl Lister {
         let items = message.get("result")?.get(field)?.as_array()?;
         if method == "tools/list" {
             self.state.book.learn(&self.upstream, items);
+            let meta = message.get("result").and_then(|r| r.get("_meta"));
+            self.state.book.learn_meta(&self.upstream, meta);
         }
         let keep = self.visible(using, items);
         if keep.iter().all(|k| *k) && keep.len() == items.len() {

@@ -60,7 +60,7 @@ pub async fn authorize(
     for m in envelope.messages() {
         if batch && m.method().is_some_and(|x| x.ends_with("/list")) {
             // Answers to a batch cannot be filtered per entry: refused.
-            return Err(denied(cx, engine, m, "", Era::Legacy));
+            return Err(denied(cx, engine, m, "", Era::Legacy, shared));
         }
         authorize_message(cx, m, engine, shared).await?;
     }
@@ -74,6 +74,7 @@ fn bare_denied(engine: &Engine, method: &str) -> Rejection {
         name: String::new(),
         style: engine.settings.unknown_tool,
         modern: false,
+        meta: None,
     }))
 }
 
@@ -116,7 +117,7 @@ async fn authorize_message(
     let method = m.method().unwrap_or("connect").to_owned();
     let era = cx.era.unwrap_or(Era::Legacy);
     let Some(principal) = cx.principal.clone() else {
-        return Err(denied(cx, engine, m, "", era));
+        return Err(denied(cx, engine, m, "", era, shared));
     };
     let upstream = cx
         .upstream
@@ -166,12 +167,12 @@ async fn authorize_message(
         }
         Err(e) => {
             tracing::warn!(target: "portcullis::authz", error = %e, "authorization request not built; denied");
-            return Err(denied(cx, engine, m, object_name(&object), era));
+            return Err(denied(cx, engine, m, object_name(&object), era, shared));
         }
     };
     record(cx, &decision, &method);
     if decision.effect == Effect::Deny {
-        return Err(denied(cx, engine, m, object_name(&object), era));
+        return Err(denied(cx, engine, m, object_name(&object), era, shared));
     }
     let Object::Tool { name, .. } = object else {
         return Ok(());
@@ -180,7 +181,7 @@ async fn authorize_message(
     match &entry {
         None if engine.settings.refuse_unlisted => {
             tracing::info!(target: "portcullis::authz", tool = name, "call to a tool never listed refused");
-            return Err(denied(cx, engine, m, name, era));
+            return Err(denied(cx, engine, m, name, era, shared));
         }
         None => {}
         Some(e) => {
@@ -346,12 +347,24 @@ fn record(cx: &mut RequestContext, d: &Decision, method: &str) {
     });
 }
 
-fn denied(cx: &RequestContext, engine: &Engine, m: &Message, name: &str, era: Era) -> Rejection {
+fn denied(
+    cx: &RequestContext,
+    engine: &Engine,
+    m: &Message,
+    name: &str,
+    era: Era,
+    shared: &Shared,
+) -> Rejection {
+    let upstream = cx
+        .upstream
+        .as_deref()
+        .unwrap_or(crate::config::DEFAULT_UPSTREAM);
     Rejection::Denied(Box::new(DeniedCall {
         id: m.id().cloned().or_else(|| cx.rpc_id.clone()),
         method: m.method().unwrap_or_default().to_owned(),
         name: name.to_owned(),
         style: engine.settings.unknown_tool,
         modern: era == Era::Modern,
+        meta: shared.authz.book.meta(upstream),
     }))
 }

@@ -31,6 +31,8 @@ pub struct DeniedCall {
     pub style: UnknownToolStyle,
     /// Whether the request was in the 2026-07-28 era (results carry `resultType`).
     pub modern: bool,
+    /// The `_meta` the upstream puts on its results in that era, if learnt.
+    pub meta: Option<Value>,
 }
 
 /// The JSON-RPC message answering a denied request.
@@ -45,6 +47,9 @@ pub fn denied(d: &DeniedCall) -> Value {
             });
             if d.modern {
                 result["resultType"] = json!("complete");
+                if let Some(meta) = &d.meta {
+                    result["_meta"] = meta.clone();
+                }
             }
             json!({"jsonrpc": "2.0", "id": id, "result": result})
         }
