@@ -7,6 +7,8 @@
 //! - [`server`]: sockets, TLS, HTTP/1.1 and HTTP/2, the admin listener, shutdown.
 //! - [`pipeline`]: the ordered stages every MCP request passes through.
 //! - [`authn`]: bearer-token validation, keys, the resource-server metadata.
+//! - [`authz`]: least privilege with Cedar policies, approvals, flows.
+//! - [`ratelimit`]: quotas per principal, tenant, tool and tool class.
 //! - [`scan`]: the in-process injection and secret scanner (pure).
 //! - [`upstream`]: the connection to the MCP server behind the gateway.
 //! - [`federation`]: naming and merging across several upstreams.
@@ -18,12 +20,14 @@
 
 pub mod audit;
 pub mod authn;
+pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod federation;
 pub mod pipeline;
 pub mod protocol;
+pub mod ratelimit;
 pub mod scan;
 pub mod server;
 pub mod session;

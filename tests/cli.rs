@@ -116,7 +116,7 @@ async fn serve_drains_and_exits_zero_on_sigterm() {
 }
 
 #[tokio::test]
-async fn the_demo_serves_an_allowed_call_and_refuses_a_smuggled_header() {
+async fn the_demo_filters_the_list_denies_a_hidden_tool_and_refuses_a_smuggled_header() {
     crate::support::gateway::logs();
     let demo = portcullis::demo::start("127.0.0.1:0").await.unwrap();
     let running = demo.running;
@@ -148,6 +148,39 @@ async fn the_demo_serves_an_allowed_call_and_refuses_a_smuggled_header() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{refused:?}");
         assert!(reply.header("www-authenticate").is_some());
     }
+    // The list is filtered by the demo's policies (and teaches the gateway
+    // the tools' annotations, which the policies read).
+    let listed = Req::post(&url)
+        .modern("tools/list", None)
+        .header("authorization", &bearer)
+        .body(modern_body(3, "tools/list", json!({})))
+        .send()
+        .await
+        .json();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["echo", "add", "fetch_page"],
+        "delete_records is hidden"
+    );
+    let denied = Req::post(&url)
+        .modern("tools/call", Some("delete_records"))
+        .header("authorization", &bearer)
+        .body(modern_body(
+            4,
+            "tools/call",
+            json!({"name":"delete_records","arguments":{"table":"customers"}}),
+        ))
+        .send()
+        .await
+        .json();
+    assert_eq!(denied["error"]["code"], -32602);
+    assert_eq!(denied["error"]["message"], "Unknown tool: delete_records");
     let ok = Req::post(&url)
         .modern("tools/call", Some("echo"))
         .header("authorization", &bearer)

@@ -156,7 +156,7 @@ impl ServerHandler for Calculator {
 }
 
 /// Serves the rmcp server on 127.0.0.1; stops when the task is aborted.
-async fn rmcp_server() -> (String, tokio::task::JoinHandle<()>) {
+pub(crate) async fn rmcp_server() -> (String, tokio::task::JoinHandle<()>) {
     let service: StreamableHttpService<Calculator, LocalSessionManager> =
         StreamableHttpService::new(
             || {

@@ -25,6 +25,10 @@ mod auth_mtls;
 mod auth_oidc;
 /// Revocations shared between replicas through a real Redis server.
 mod auth_redis;
+/// Authorization: Cedar decisions, list filtering, arguments, flows, reload.
+mod authz;
+/// Approvals bound to the exact call; rate limits, shared through Redis.
+mod authz_limits;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

@@ -1,8 +1,9 @@
-//! The command line: `serve`, `check`, `demo`, `scan`, `pins` and `audit`. This is the only code that
+//! The command line: `serve`, `check`, `demo`, `scan`, `pins`, `policy`, `approvals` and `audit`. This is the only code that
 //! prints to stdout and stderr directly; everything else logs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod policy;
 pub mod scan;
 
 use crate::{config, demo, server, telemetry};
@@ -51,6 +52,18 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Policy tooling: check, test, explain.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
+    /// Human approvals through the admin listener.
+    Approvals {
+        /// What to do.
+        #[command(subcommand)]
+        command: policy::ApprovalsCommand,
+    },
     /// Audit trail tools.
     Audit {
         /// What to do.
@@ -65,6 +78,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Scan { command } => scan::run(command),
         Command::Pins { command } => scan::run_pins(command),
         Command::Audit { command } => audit::run(command),
+        Command::Policy { command } => policy::run(command),
+        Command::Approvals { command } => policy::run_approvals(command).await,
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {
                 let upstreams: Vec<String> = rt

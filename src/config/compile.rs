@@ -41,8 +41,13 @@ pub struct Runtime {
     pub logging: (bool, String),
     /// How often to check watched files; `None` = SIGHUP only.
     pub poll_interval: Option<Duration>,
-    /// Files whose change triggers a reload: the config file and the TLS files.
+    /// Files whose change triggers a reload: the config file, the TLS files
+    /// and the policy files.
     pub watched: Vec<PathBuf>,
+    /// The policy set and its settings; `None` when `authorization:` is absent.
+    pub authorization: Option<Arc<crate::authz::Engine>>,
+    /// Rate limit rules; `None` when `rate_limits:` is absent.
+    pub rate_limits: Option<Arc<crate::ratelimit::Rules>>,
 }
 
 /// The MCP listener.
@@ -162,6 +167,17 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
             Some(d) if d.0.is_zero() => None,
             Some(d) => Some(d.0),
         },
+        authorization: raw
+            .authorization
+            .as_ref()
+            .map(|a| crate::authz::compile(a, file, base, &mut watched))
+            .transpose()?,
+        rate_limits: raw
+            .rate_limits
+            .as_ref()
+            .map(|r| crate::ratelimit::config::compile(r, file))
+            .transpose()?
+            .map(Arc::new),
         watched,
     })
 }

@@ -51,6 +51,13 @@ pub struct RawConfig {
     /// How configuration changes are picked up.
     #[serde(default)]
     pub reload: RawReload,
+    /// Cedar policies (least privilege). Absent: PERMISSIVE, every
+    /// authenticated caller may use everything (logged loudly at start-up).
+    #[serde(default)]
+    pub authorization: Option<crate::authz::config::RawAuthorization>,
+    /// Rate limits and quotas. Absent: none.
+    #[serde(default)]
+    pub rate_limits: Option<crate::ratelimit::config::RawRateLimits>,
 }
 
 /// The MCP listener.

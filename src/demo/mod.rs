@@ -12,6 +12,14 @@ pub use tokens::DemoTokens;
 
 /// The demo configuration, with placeholders for the two addresses.
 const DEMO_CONFIG: &str = include_str!("../../examples/demo.yaml");
+/// The demo's policy set and the schema it is validated against.
+const DEMO_POLICIES: [(&str, &str); 2] = [
+    (
+        "mcp.cedarschema",
+        include_str!("../../policies/mcp.cedarschema"),
+    ),
+    ("demo.cedar", include_str!("../../policies/demo/demo.cedar")),
+];
 
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +70,17 @@ pub async fn start(listen: &str) -> Result<Demo, DemoError> {
     let jwks = key.write_jwks(&dir)?;
     let audit_dir =
         std::env::temp_dir().join(format!("portcullis-demo-audit-{}", std::process::id()));
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).map_err(DemoError::Upstream)?;
+    for (name, text) in DEMO_POLICIES {
+        std::fs::write(policies.join(name), text).map_err(DemoError::Upstream)?;
+    }
     let text = DEMO_CONFIG
         .replace("{{DEMO_UPSTREAM}}", &upstream.addr().to_string())
         .replace("{{LISTEN}}", &address.to_string())
         .replace("{{DEMO_JWKS}}", &jwks.display().to_string())
-        .replace("{{AUDIT_DIR}}", &audit_dir.display().to_string());
+        .replace("{{AUDIT_DIR}}", &audit_dir.display().to_string())
+        .replace("{{DEMO_POLICIES}}", &policies.display().to_string());
     let runtime = config::load_str(&text, Path::new("examples/demo.yaml"));
     // The key is loaded (or refused); the file is not needed any more.
     let _ = std::fs::remove_dir_all(&dir);
@@ -96,6 +110,11 @@ pub fn instructions(gateway: SocketAddr, tokens: &DemoTokens, audit_dir: &Path) 
         )
     };
     let origin = format!("http://{gateway}");
+    let list = format!(
+        "curl -s {url} {valid} \\\n     -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\\n     \
+         -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/list' \\\n     \
+         -d '{{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{{\"_meta\":{{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}}}}'"
+    );
     format!(
         "portcullis demo: the gateway listens on {url} in front of an embedded demo MCP server.\n\
          It requires a short-lived bearer token from the demo issuer; a signing key was made for\n\
@@ -109,19 +128,29 @@ pub fn instructions(gateway: SocketAddr, tokens: &DemoTokens, audit_dir: &Path) 
          3. An expired token, and a correctly signed one valid for a year: both 401:\n   \
          curl -s -i {url} {expired} -H 'Content-Type: application/json' -d '{{}}'\n   \
          curl -s -i {url} {long} -H 'Content-Type: application/json' -d '{{}}'\n\n\
-         4. With the valid token, an allowed tool call, forwarded unchanged (the token is not):\n   {}\n\n\
-         5. A routing header that disagrees with the body (header smuggling) is refused, 400 / -32020:\n   {}\n\n\
-         6. A DNS-rebinding attempt (a foreign Host header) is refused, 421:\n   \
+         4. With the valid token, the tool list, filtered by policy (policies/demo/demo.cedar):\n   \
+         echo, add and fetch_page are shown; delete_records is hidden:\n   {list}\n\n\
+         5. An allowed tool call, forwarded unchanged (the token is not):\n   {}\n\n\
+         6. The hidden tool, called anyway: denied, and answered exactly as an unknown tool\n   \
+         (-32602 Unknown tool: delete_records), so nothing confirms that it exists:\n   {}\n\n\
+         7. A routing header that disagrees with the body (header smuggling) is refused, 400 / -32020:\n   {}\n\n\
+         8. A DNS-rebinding attempt (a foreign Host header) is refused, 421:\n   \
          curl -s -i {url} -H 'Host: evil.example.com' -H 'Content-Type: application/json' -d '{{}}'\n\n\
-         7. Malformed JSON-RPC never reaches the server, 400 / -32700:\n   \
+         9. Malformed JSON-RPC never reaches the server, 400 / -32700:\n   \
          curl -s {url} {valid} -H 'Content-Type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"id\":2}}'\n\n\
-         8. A fetched page hides an instruction to the AI in an HTML comment: the injection filter\n   \
+         10. A fetched page hides an instruction to the AI in an HTML comment: the injection filter\n   \
          withholds the tool result (an isError result says why):\n   {}\n\n\
-         9. A cloud key leaving in a tool argument is blocked before it reaches the server (-32001):\n   {}\n\n\
+         11. A cloud key leaving in a tool argument is blocked before it reaches the server (-32001):\n   {}\n\n\
          Every action above is one OCSF event in the audit trail, hash-chained and checkpointed:\n   \
          ls {audit}   # then: portcullis audit verify {audit}/*.jsonl\n\n\
          Any MCP client works too, given the valid token as its bearer token.\n",
         call(1, "echo", "echo", "{\"text\":\"hello\"}"),
+        call(
+            4,
+            "delete_records",
+            "delete_records",
+            "{\"table\":\"customers\"}"
+        ),
         call(2, "echo", "delete_records", "{\"text\":\"hello\"}"),
         call(
             3,
@@ -130,7 +159,7 @@ pub fn instructions(gateway: SocketAddr, tokens: &DemoTokens, audit_dir: &Path) 
             "{\"url\":\"https://shop.example/prices\"}"
         ),
         call(
-            4,
+            5,
             "echo",
             "echo",
             "{\"text\":\"my key is AKIAIOSFODNN7EXAMPLE\"}"

@@ -64,6 +64,10 @@ pub struct RequestContext {
     /// Whether the response streams: its operation record is written when the
     /// answer passes, not when the response head is sent.
     pub recorded_by_stream: bool,
+    /// The version (content hash) of the policy set that decided the request.
+    pub policy_version: Option<Arc<str>>,
+    /// What authorization decided, and by which policies.
+    pub authorization: Option<crate::authz::DecisionRecord>,
 }
 
 impl RequestContext {
@@ -94,6 +98,8 @@ impl RequestContext {
             response_findings: Vec::new(),
             answer_error: None,
             recorded_by_stream: false,
+            policy_version: None,
+            authorization: None,
         }
     }
 

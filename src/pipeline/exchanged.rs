@@ -50,7 +50,8 @@ pub async fn response(
             Facts::of(cx),
             cx.started,
             None,
-        );
+        )
+        .with_lister(crate::authz::filter::lister_for(cx, rt, shared, index));
         let observed =
             observer
                 .observe(frame.message())
@@ -78,7 +79,8 @@ pub async fn response(
         Facts::of(cx),
         cx.started,
         pending,
-    );
+    )
+    .with_lister(crate::authz::filter::lister_for(cx, rt, shared, index));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, BodyError>>(16);
     tokio::spawn(pump(
         first,

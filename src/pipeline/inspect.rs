@@ -75,7 +75,8 @@ async fn http(
         Facts::of(cx),
         cx.started,
         pending(cx, &exchange, streamed, parts.status),
-    );
+    )
+    .with_lister(crate::authz::filter::lister_for(cx, rt, shared, index));
     let body = if streamed {
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         SseBody::new(body, observer, rt, shared.draining()).boxed()

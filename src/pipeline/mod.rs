@@ -1,9 +1,9 @@
 //! The request pipeline: the ordered stages every MCP request passes through.
 //!
 //! ```text
-//!  client ──► 1 admit ──► 2 authenticate ──► 3 rate-limit ──► 4 parse ──► 5 authorize
+//!  client ──► 1 admit ──► 2 authenticate ──► 3 rate-limit ──► 4 parse ──► 5 scan request
 //!                                                                              │ Permit
-//!  client ◄── 8 inspect response ◄── upstream ◄── 7 forward ◄── 6 scan request ◄┘
+//!  client ◄── 8 inspect response ◄── upstream ◄── 7 forward ◄── 6 authorize ◄┘
 //!                          9 audit runs on every path, refusals included
 //! ```
 //!
@@ -86,6 +86,10 @@ pub struct Shared {
     pub auth_failures: ReasonCounts,
     /// The audit trail; `None` when the configuration disables it.
     pub auditor: Option<Arc<crate::audit::Auditor>>,
+    /// Authorization state kept across reloads: learnt tools, flow labels, approvals.
+    pub authz: Arc<crate::authz::State>,
+    /// Rate limiter state kept across reloads.
+    pub limiters: crate::ratelimit::Limiters,
     drain: watch::Receiver<bool>,
 }
 
@@ -109,6 +113,8 @@ impl Shared {
             revocations,
             auth_failures: ReasonCounts::default(),
             auditor,
+            authz: Arc::default(),
+            limiters: crate::ratelimit::Limiters::default(),
             drain,
         })
     }
@@ -162,6 +168,18 @@ fn announce(runtime: &Runtime) {
         Authn::Jwt(authenticator) => authenticator.prefetch(),
         Authn::Certificate => {}
     }
+    match &runtime.authorization {
+        None => tracing::warn!(
+            "authorization is OFF (no `authorization:` section): every caller may use every tool"
+        ),
+        Some(engine) if engine.settings.shadow => tracing::warn!(
+            policy.version = %engine.version,
+            "authorization is in SHADOW mode: would-deny decisions are logged, not enforced"
+        ),
+        Some(engine) => {
+            tracing::info!(policy.version = %engine.version, policies = engine.len(), "policy set loaded")
+        }
+    }
 }
 
 impl Snapshot {
@@ -206,7 +224,10 @@ pub async fn handle(
                 cx.decision.verdict = crate::audit::Verdict::Error;
             } else {
                 tracing::debug!(reason = %rejection, "request refused");
-                cx.decision.verdict = crate::audit::Verdict::Denied;
+                cx.decision.verdict = match rejection {
+                    Rejection::ApprovalRequired { .. } => crate::audit::Verdict::ApprovalRequired,
+                    _ => crate::audit::Verdict::Denied,
+                };
             }
             cx.decision.reason = Some(rejection.to_string().chars().take(160).collect());
             let (response, code) = respond::reject(&rejection, cx.is_http1());
@@ -244,14 +265,15 @@ async fn run(
         .and_then(crate::audit::TraceContext::from_traceparent);
     // 2. authenticate: who is calling.
     cx.principal = Some(authenticate::authenticate(cx, &parts, rt, shared).await?);
-    // 3. rate-limit: before the body is read.
-    stages::rate_limit(cx)?;
+    // 3. rate-limit: before the body is read (per principal and tenant).
+    stages::rate_limit(cx, rt, shared).await?;
     // 4. parse: one strict parse of the body; era, version, header/body agreement.
     let mut inbound = parse::parse(cx, parts, body, rt, shared).await?;
-    // 5. authorize: the Permit is the only key to the upstream.
-    let permit = authorize::authorize(cx, &inbound);
-    // 6. scan request: injection and secrets in what is about to leave.
+    // 5. scan request: injection and secrets in what is about to leave; the
+    //    findings are facts the policies of stage 6 can use (`context.findings`).
     stages::scan_request(cx, &mut inbound, rt, shared)?;
+    // 6. authorize: the Permit is the only key to the upstream.
+    let permit = authorize::authorize(cx, &inbound, rt, shared).await?;
     // Nothing happens upstream that the audit trail could not record.
     if shared.auditor.as_ref().is_some_and(|a| a.refuses()) {
         return Err(Rejection::AuditUnavailable {

@@ -86,6 +86,8 @@ pub struct Observer {
     answer_verdict: Verdict,
     answer_findings: Vec<crate::audit::FindingRef>,
     answer_secrets: Vec<String>,
+    /// Filters list answers to what the caller may use (authorization on).
+    lister: Option<crate::authz::filter::Lister>,
 }
 
 impl Observer {
@@ -111,7 +113,14 @@ impl Observer {
             answer_verdict: Verdict::Allowed,
             answer_findings: Vec::new(),
             answer_secrets: Vec::new(),
+            lister: None,
         }
+    }
+
+    /// Filters list answers with `lister` (see [`crate::authz::filter`]).
+    pub fn with_lister(mut self, lister: Option<crate::authz::filter::Lister>) -> Observer {
+        self.lister = lister;
+        self
     }
 
     /// Looks at one upstream message before it is delivered. `Err` means the
@@ -174,9 +183,36 @@ impl Observer {
                 (false, _) => Delivery::Drop,
             },
         };
+        let delivery = self.filter_list(message, answering, delivery);
         let delivery = self.reshape(message, delivery);
         let receipt = self.audit(message, is_answer, inspection.as_ref(), &delivery)?;
         Ok(Observed { delivery, receipt })
+    }
+
+    /// A list answer keeps only the entries the caller may use.
+    fn filter_list(
+        &self,
+        message: &Message,
+        answering: Option<&str>,
+        delivery: Delivery,
+    ) -> Delivery {
+        let (Some(lister), Some(method)) = (&self.lister, answering) else {
+            return delivery;
+        };
+        let object = match &delivery {
+            Delivery::Drop => return delivery,
+            Delivery::Forward => message.as_object().clone(),
+            Delivery::Replace(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(o)) => o,
+                _ => return delivery,
+            },
+        };
+        match lister.rewrite(method, &object) {
+            Some(filtered) => serde_json::to_vec(&filtered)
+                .map(|b| Delivery::Replace(Bytes::from(b)))
+                .unwrap_or(Delivery::Drop),
+            None => delivery,
+        }
     }
 
     /// Federation changes on the way out: a server-to-client request's id names

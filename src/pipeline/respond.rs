@@ -105,6 +105,46 @@ pub enum Rejection {
         /// The cause (logged, not sent).
         error: UpstreamError,
     },
+    /// Policy denied the request: answered exactly as the upstream answers a
+    /// call to something that does not exist.
+    #[error("denied by policy: {}", .0.method)]
+    Denied(Box<crate::authz::reply::DeniedCall>),
+    /// Tool arguments fail the tool's input schema or the policy schema.
+    #[error("invalid arguments: {reason}")]
+    InvalidArguments {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// What is wrong (names a location, never a value).
+        reason: String,
+    },
+    /// The call needs a human approval that has not been given yet.
+    #[error("approval {approval} required")]
+    ApprovalRequired {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// The approval's id.
+        approval: String,
+        /// When it expires, seconds since the epoch.
+        expires_at: u64,
+    },
+    /// An approver rejected this exact call.
+    #[error("approval {approval} rejected")]
+    ApprovalRejected {
+        /// The request's id.
+        id: Option<RequestId>,
+        /// The approval's id.
+        approval: String,
+    },
+    /// Over a rate limit or quota.
+    #[error("rate limit {rule} exceeded")]
+    RateLimited {
+        /// The request's id, when the body was read.
+        id: Option<RequestId>,
+        /// The rule's name.
+        rule: String,
+        /// When a retry can succeed.
+        retry_after: std::time::Duration,
+    },
     /// The upstream answered with something the gateway will not forward.
     #[error("upstream answered with {what}")]
     UpstreamInvalid {
@@ -337,6 +377,64 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
                 None,
             )
         }
+        R::Denied(denied) => {
+            let value = crate::authz::reply::denied(denied);
+            // The JSON-RPC code the caller sees (0 when the denial reads as a result).
+            let code = value
+                .pointer("/error/code")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0);
+            let body = bytes::Bytes::from(value.to_string());
+            let status = if denied.method.is_empty() || denied.method == "connect" {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::OK
+            };
+            let mut response = Response::new(full(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return (response, code);
+        }
+        R::InvalidArguments { id, reason } => (
+            StatusCode::OK,
+            id.clone(),
+            rpc_error::INVALID_PARAMS,
+            format!("Invalid params: {reason}"),
+            None,
+        ),
+        R::ApprovalRequired {
+            id,
+            approval,
+            expires_at,
+        } => (
+            StatusCode::OK,
+            id.clone(),
+            crate::authz::reply::APPROVAL_REQUIRED,
+            "Approval required: an approver must allow this exact call; retry it once approved"
+                .to_owned(),
+            Some(json!({"approval_id": approval, "expires_at": expires_at})),
+        ),
+        R::ApprovalRejected { id, approval } => (
+            StatusCode::OK,
+            id.clone(),
+            crate::authz::reply::APPROVAL_REJECTED,
+            "Approval rejected: an approver refused this exact call".to_owned(),
+            Some(json!({"approval_id": approval})),
+        ),
+        R::RateLimited {
+            id, retry_after, ..
+        } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            id.clone(),
+            crate::authz::reply::RATE_LIMITED,
+            "Rate limit exceeded: retry later".to_owned(),
+            Some(
+                json!({"retry_after_ms": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)}),
+            ),
+        ),
         R::UpstreamInvalid { id, .. } => (
             StatusCode::BAD_GATEWAY,
             id.clone(),
@@ -410,6 +508,11 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
             headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
         }
         _ => {}
+    }
+    if let R::RateLimited { retry_after, .. } = rejection {
+        // Whole seconds, rounded up: retrying at the announced time succeeds.
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }
     if http1 && rejection.closes_connection() {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

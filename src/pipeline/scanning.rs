@@ -2,7 +2,7 @@
 //! message is, which findings count, and what happens to the message (pass,
 //! rewrite with spans redacted or poisoned entries removed, or block).
 //!
-//! Pure decisions over parsed values; the pipeline's stages apply them (stage 6
+//! Pure decisions over parsed values; the pipeline's stages apply them (stage 5
 //! to requests, stage 8 to everything the upstream sends). A finding counts when
 //! it is a secret, or an injection at or above the surface's minimum severity;
 //! the strongest action among counted findings wins (block over redact over
@@ -78,7 +78,7 @@ pub struct Origin<'a> {
 }
 
 impl Filter<'_> {
-    /// Stage 6: a client request's arguments (`tools/call`, `prompts/get`).
+    /// Stage 5: a client request's arguments (`tools/call`, `prompts/get`).
     pub fn request(&self, message: &Message, origin: Origin<'_>) -> Option<Inspection> {
         let surface = match message.method()? {
             "tools/call" => Surface::ToolArguments,

@@ -13,14 +13,19 @@ use crate::config::Runtime;
 use bytes::Bytes;
 use http::Response;
 
-/// Stage 3, rate-limit. Contract: per principal, tenant, tool and tool class
-/// quotas, checked before the body is read so that a flood costs little; over the
-/// limit, a JSON-RPC error with `Retry-After`. No limiter exists yet.
-pub fn rate_limit(_cx: &RequestContext) -> Result<(), Rejection> {
-    Ok(())
+/// Stage 3, rate-limit. Contract: per principal and tenant quotas, checked
+/// before the body is read so that a flood costs little; over the limit, a
+/// JSON-RPC error with `Retry-After`. Tool and tool-class quotas need the parsed
+/// body and are charged in stage 6, once the call is allowed.
+pub async fn rate_limit(
+    cx: &RequestContext,
+    rt: &crate::config::Runtime,
+    shared: &super::Shared,
+) -> Result<(), Rejection> {
+    crate::ratelimit::charge_caller(cx, rt, shared).await
 }
 
-/// Stage 6, scan request. Contract: arguments of tool calls and prompts are
+/// Stage 5, scan request. Contract: arguments of tool calls and prompts are
 /// scanned for injection and secrets leaving; by the configured action a finding
 /// blocks the request (a JSON-RPC error, nothing forwarded), redacts the
 /// offending spans (the rewritten body is forwarded), or flags it (forwarded

@@ -6,6 +6,7 @@
 //! requests before in-flight ones end). `/authn/failures`: authentication
 //! failures by category since start. `POST /authn/revocations`: revokes a token
 //! id, see [`super::revoke`]; off unless an admin token is configured.
+//! `/authz/approvals`: human approvals, see [`crate::authz::admin`].
 
 use crate::pipeline::Shared;
 use bytes::Bytes;
@@ -48,6 +49,9 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/authn/revocations") => return super::revoke::revoke(req, shared).await,
+        (_, path) if crate::authz::admin::handles(path) => {
+            return crate::authz::admin::answer(req, shared).await;
+        }
         (&Method::GET, "/authn/failures") => {
             return json(StatusCode::OK, shared.auth_failures.to_json().to_string());
         }

@@ -132,6 +132,7 @@ fn watch(cx: &RequestContext, rt: &Runtime, index: usize, standalone: bool) -> W
 }
 
 fn observer(ctx: &Ctx<'_>, cx: &RequestContext, watch: Watch) -> Observer {
+    let index = watch.index;
     Observer::new(
         watch,
         Arc::clone(ctx.shared),
@@ -140,6 +141,12 @@ fn observer(ctx: &Ctx<'_>, cx: &RequestContext, watch: Watch) -> Observer {
         cx.started,
         None,
     )
+    .with_lister(crate::authz::filter::lister_for(
+        cx,
+        &ctx.snapshot.config,
+        ctx.shared,
+        index,
+    ))
 }
 
 /// Sends `body` to upstream `index` and waits for its answer.

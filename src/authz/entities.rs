@@ -1,0 +1,285 @@
+//! The Cedar entities of one request, built from the principal and the object
+//! acted on, in the shape `policies/mcp.cedarschema` declares (a test builds
+//! them with the schema to keep the two in step).
+//!
+//! A principal is a `Mcp::User` when a token names a person (its subject is
+//! not its client), else a `Mcp::Workload`; it is `in` a `Mcp::Role`,
+//! `Mcp::Group` and `Mcp::Tenant` entity per role, group and tenant. Tools,
+//! prompts and resources are `in` their `Mcp::Upstream`.
+
+use super::config::UpstreamFacts;
+use super::engine::QueryError;
+use crate::authn::Principal;
+use crate::authn::principal::Authenticated;
+use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+/// Tool annotations, with the MCP defaults when the upstream gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    /// `readOnlyHint` (default false).
+    pub read_only: bool,
+    /// `destructiveHint` (default true).
+    pub destructive: bool,
+    /// `idempotentHint` (default false).
+    pub idempotent: bool,
+    /// `openWorldHint` (default true).
+    pub open_world: bool,
+}
+
+impl Default for Hints {
+    fn default() -> Self {
+        Hints {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: true,
+        }
+    }
+}
+
+impl Hints {
+    /// Reads a tool definition's `annotations`.
+    pub fn of(tool: &serde_json::Value) -> Hints {
+        let d = Hints::default();
+        let a = tool.get("annotations");
+        let flag = |k: &str, default: bool| {
+            a.and_then(|a| a.get(k))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(default)
+        };
+        Hints {
+            read_only: flag("readOnlyHint", d.read_only),
+            destructive: flag("destructiveHint", d.destructive),
+            idempotent: flag("idempotentHint", d.idempotent),
+            open_world: flag("openWorldHint", d.open_world),
+        }
+    }
+}
+
+/// What a request acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object<'a> {
+    /// Nothing in particular: the upstream itself (lists, connect, ...).
+    Upstream,
+    /// A tool: the name clients see, the upstream's name, its hints.
+    Tool {
+        /// Outward name.
+        name: &'a str,
+        /// The upstream's own name.
+        upstream_name: &'a str,
+        /// Its annotations.
+        hints: Hints,
+    },
+    /// A prompt.
+    Prompt {
+        /// Outward name.
+        name: &'a str,
+        /// The upstream's own name.
+        upstream_name: &'a str,
+    },
+    /// A resource URI.
+    Resource {
+        /// The URI.
+        uri: &'a str,
+    },
+}
+
+/// Entity type names, parsed once.
+#[derive(Debug)]
+pub struct Types {
+    user: EntityTypeName,
+    workload: EntityTypeName,
+    tenant: EntityTypeName,
+    role: EntityTypeName,
+    group: EntityTypeName,
+    upstream: EntityTypeName,
+    tool: EntityTypeName,
+    prompt: EntityTypeName,
+    resource: EntityTypeName,
+}
+
+impl Types {
+    /// Parses the names.
+    pub fn new() -> Result<Types, String> {
+        let t = |n: &str| EntityTypeName::from_str(n).map_err(|e| e.to_string());
+        Ok(Types {
+            user: t("Mcp::User")?,
+            workload: t("Mcp::Workload")?,
+            tenant: t("Mcp::Tenant")?,
+            role: t("Mcp::Role")?,
+            group: t("Mcp::Group")?,
+            upstream: t("Mcp::Upstream")?,
+            tool: t("Mcp::Tool")?,
+            prompt: t("Mcp::Prompt")?,
+            resource: t("Mcp::Resource")?,
+        })
+    }
+}
+
+/// `Mcp::Action::"name"`.
+pub fn action_uid(name: &str) -> Result<EntityUid, String> {
+    let t = EntityTypeName::from_str("Mcp::Action").map_err(|e| e.to_string())?;
+    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(name)))
+}
+
+fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
+}
+
+fn s(v: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(v.to_owned())
+}
+
+fn set<'a>(items: impl IntoIterator<Item = &'a String>) -> RestrictedExpression {
+    RestrictedExpression::new_set(items.into_iter().map(|i| s(i)))
+}
+
+fn entity(
+    uid: EntityUid,
+    attrs: HashMap<String, RestrictedExpression>,
+    parents: HashSet<EntityUid>,
+) -> Result<Entity, QueryError> {
+    Entity::new(uid, attrs, parents).map_err(|e| QueryError::Build(e.to_string()))
+}
+
+/// The principal's uid and entities (itself and its parents).
+pub fn principal(types: &Types, p: &Principal) -> Result<(EntityUid, Vec<Entity>), QueryError> {
+    let workload = p.authenticated != Authenticated::Token
+        || p.client_id.as_deref() == Some(p.subject.as_str());
+    let id = uid(
+        if workload {
+            &types.workload
+        } else {
+            &types.user
+        },
+        &p.subject,
+    );
+    let mut parents = HashSet::new();
+    let mut out = Vec::with_capacity(2 + p.roles.len() + p.groups.len());
+    let mut parent = |t: &EntityTypeName, name: &str, out: &mut Vec<Entity>| {
+        let u = uid(t, name);
+        if parents.insert(u.clone()) {
+            out.push(Entity::new_no_attrs(u, HashSet::new()));
+        }
+    };
+    for r in &p.roles {
+        parent(&types.role, r, &mut out);
+    }
+    for g in &p.groups {
+        parent(&types.group, g, &mut out);
+    }
+    if let Some(t) = &p.tenant {
+        parent(&types.tenant, t, &mut out);
+    }
+    let authenticated = match p.authenticated {
+        Authenticated::Token => "token",
+        Authenticated::Certificate => "certificate",
+        Authenticated::Anonymous => "anonymous",
+    };
+    let attrs = HashMap::from([
+        ("subject".to_owned(), s(&p.subject)),
+        ("issuer".to_owned(), s(p.issuer.as_deref().unwrap_or(""))),
+        ("tenant".to_owned(), s(p.tenant.as_deref().unwrap_or(""))),
+        ("roles".to_owned(), set(&p.roles)),
+        ("groups".to_owned(), set(&p.groups)),
+        ("scopes".to_owned(), set(&p.scopes)),
+        (
+            "client_id".to_owned(),
+            s(p.client_id.as_deref().unwrap_or("")),
+        ),
+        (
+            "actors".to_owned(),
+            RestrictedExpression::new_set(p.actors.iter().map(|a| s(&a.subject))),
+        ),
+        ("authenticated".to_owned(), s(authenticated)),
+    ]);
+    out.push(entity(id.clone(), attrs, parents)?);
+    Ok((id, out))
+}
+
+/// The object's uid and entities (itself and its upstream).
+pub fn object(
+    types: &Types,
+    upstream: &str,
+    object: &Object<'_>,
+    facts: Option<&UpstreamFacts>,
+) -> Result<(EntityUid, Vec<Entity>), QueryError> {
+    let none = Vec::new();
+    let tenants = facts.map_or(&none, |f| &f.tenants);
+    let up_labels = facts.map_or(&none, |f| &f.labels);
+    let up = uid(&types.upstream, upstream);
+    let up_entity = entity(
+        up.clone(),
+        HashMap::from([
+            ("name".to_owned(), s(upstream)),
+            ("tenants".to_owned(), set(tenants)),
+            ("labels".to_owned(), set(up_labels)),
+        ]),
+        HashSet::new(),
+    )?;
+    let parents = HashSet::from([up.clone()]);
+    let labels = |name: &str| -> RestrictedExpression {
+        let tool = facts
+            .and_then(|f| f.tools.get(name))
+            .map_or(&none, |t| &t.labels);
+        set(up_labels.iter().chain(tool.iter()))
+    };
+    let (id, attrs) = match object {
+        Object::Upstream => return Ok((up, vec![up_entity])),
+        Object::Tool {
+            name,
+            upstream_name,
+            hints,
+        } => (
+            uid(&types.tool, name),
+            HashMap::from([
+                ("name".to_owned(), s(name)),
+                ("upstream".to_owned(), s(upstream)),
+                ("upstream_name".to_owned(), s(upstream_name)),
+                ("tenants".to_owned(), set(tenants)),
+                ("labels".to_owned(), labels(name)),
+                (
+                    "read_only".to_owned(),
+                    RestrictedExpression::new_bool(hints.read_only),
+                ),
+                (
+                    "destructive".to_owned(),
+                    RestrictedExpression::new_bool(hints.destructive),
+                ),
+                (
+                    "idempotent".to_owned(),
+                    RestrictedExpression::new_bool(hints.idempotent),
+                ),
+                (
+                    "open_world".to_owned(),
+                    RestrictedExpression::new_bool(hints.open_world),
+                ),
+            ]),
+        ),
+        Object::Prompt {
+            name,
+            upstream_name,
+        } => (
+            uid(&types.prompt, name),
+            HashMap::from([
+                ("name".to_owned(), s(name)),
+                ("upstream".to_owned(), s(upstream)),
+                ("upstream_name".to_owned(), s(upstream_name)),
+                ("tenants".to_owned(), set(tenants)),
+                ("labels".to_owned(), labels(name)),
+            ]),
+        ),
+        Object::Resource { uri } => (
+            uid(&types.resource, uri),
+            HashMap::from([
+                ("uri".to_owned(), s(uri)),
+                ("upstream".to_owned(), s(upstream)),
+                ("tenants".to_owned(), set(tenants)),
+                ("labels".to_owned(), set(up_labels)),
+            ]),
+        ),
+    };
+    Ok((id.clone(), vec![entity(id, attrs, parents)?, up_entity]))
+}

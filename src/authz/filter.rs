@@ -1,0 +1,187 @@
+//! List filtering: `tools/list`, `prompts/list`, `resources/list` and
+//! `resources/templates/list` answers show only what the caller could use,
+//! decided by the same policies as the calls themselves (see
+//! [`super::engine::Engine::visible`]).
+//!
+//! Invariant: when the decision cannot be made, the list is emptied (fail
+//! closed); the rest of the result (`nextCursor`, `_meta`) is kept. Every
+//! `tools/list` page also teaches the [`super::book::ToolBook`] the tools'
+//! annotations and input schemas, before filtering.
+
+use super::State;
+use super::engine::{Engine, Query};
+use super::entities::{Hints, Object};
+use crate::authn::Principal;
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The facts of the request whose list answer is being filtered.
+#[derive(Debug, Clone)]
+pub struct Lister {
+    /// The policy set in force for the request.
+    pub engine: Arc<Engine>,
+    /// State kept across requests.
+    pub state: Arc<State>,
+    /// The caller.
+    pub principal: Arc<Principal>,
+    /// The upstream answering (its configured name).
+    pub upstream: String,
+    /// Its index in the federation, for the names clients see.
+    pub index: usize,
+    /// The federation's naming scheme.
+    pub naming: crate::federation::Naming,
+    /// The client's address.
+    pub client_ip: IpAddr,
+    /// `legacy` or `modern`.
+    pub era: &'static str,
+    /// The protocol version or "".
+    pub protocol_version: &'static str,
+    /// Labels already used in the session.
+    pub session_labels: Vec<String>,
+}
+
+impl Lister {
+    /// The message to send instead of `message` (a list answer for `method`),
+    /// or `None` to send it unchanged.
+    pub fn rewrite(
+        &self,
+        method: &str,
+        message: &Map<String, Value>,
+    ) -> Option<Map<String, Value>> {
+        let (field, using) = match method {
+            "tools/list" => ("tools", "tools/call"),
+            "prompts/list" => ("prompts", "prompts/get"),
+            "resources/list" => ("resources", "resources/read"),
+            "resources/templates/list" => ("resourceTemplates", "resources/read"),
+            _ => return None,
+        };
+        let items = message.get("result")?.get(field)?.as_array()?;
+        if method == "tools/list" {
+            self.state.book.learn(&self.upstream, items);
+            let meta = message.get("result").and_then(|r| r.get("_meta"));
+            self.state.book.learn_meta(&self.upstream, meta);
+        }
+        let keep = self.visible(using, items);
+        if keep.iter().all(|k| *k) && keep.len() == items.len() {
+            return None;
+        }
+        let kept: Vec<Value> = items
+            .iter()
+            .zip(keep.iter().chain(std::iter::repeat(&false)))
+            .filter(|(_, k)| **k)
+            .map(|(i, _)| i.clone())
+            .collect();
+        let mut out = message.clone();
+        if let Some(result) = out.get_mut("result").and_then(Value::as_object_mut) {
+            result.insert(field.to_owned(), Value::Array(kept));
+        }
+        Some(out)
+    }
+
+    fn visible(&self, using: &str, items: &[Value]) -> Vec<bool> {
+        let text = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let names: Vec<String> = items
+            .iter()
+            .map(|i| match using {
+                "resources/read" => {
+                    let uri = text(i, "uri");
+                    if uri.is_empty() {
+                        text(i, "uriTemplate")
+                    } else {
+                        uri
+                    }
+                }
+                _ => text(i, "name"),
+            })
+            .collect();
+        // Entries carry the upstream's own names; policies see both.
+        let outward: Vec<String> = names
+            .iter()
+            .map(|n| self.naming.outward(self.index, n))
+            .collect();
+        let objects: Vec<Object<'_>> = names
+            .iter()
+            .zip(&outward)
+            .zip(items)
+            .map(|((name, outward), item)| match using {
+                "tools/call" => Object::Tool {
+                    name: outward,
+                    upstream_name: name,
+                    hints: Hints::of(item),
+                },
+                "prompts/get" => Object::Prompt {
+                    name: outward,
+                    upstream_name: name,
+                },
+                _ => Object::Resource { uri: name },
+            })
+            .collect();
+        let query = Query {
+            principal: &self.principal,
+            method: using,
+            upstream: &self.upstream,
+            object: Object::Upstream,
+            arguments: None,
+            client_ip: self.client_ip,
+            now: crate::authn::now(),
+            era: self.era,
+            protocol_version: self.protocol_version,
+            session_labels: &self.session_labels,
+            findings: &[],
+        };
+        match self.engine.visible(&query, using, &objects) {
+            Ok(keep) if !self.engine.settings.shadow => keep,
+            Ok(keep) => {
+                let hidden = keep.iter().filter(|k| !**k).count();
+                if hidden > 0 {
+                    tracing::info!(target: "portcullis::authz", shadow = true, hidden, method = using,
+                        policy.version = %self.engine.version, "list filter would hide entries");
+                }
+                vec![true; items.len()]
+            }
+            Err(e) => {
+                tracing::warn!(target: "portcullis::authz", error = %e, "list filter failed; hiding every entry");
+                vec![false; items.len()]
+            }
+        }
+    }
+}
+
+/// The lister for upstream `index`'s answers to a request, when authorization
+/// is on and the request is a list.
+pub fn lister_for(
+    cx: &crate::pipeline::context::RequestContext,
+    rt: &crate::config::Runtime,
+    shared: &crate::pipeline::Shared,
+    index: usize,
+) -> Option<Lister> {
+    let engine = rt.authorization.as_ref()?;
+    let method = cx.rpc_method.as_deref()?;
+    if !method.ends_with("/list") {
+        return None;
+    }
+    let upstream = rt.federation.upstreams.get(index)?.name.clone();
+    let key = super::gate::flow_key(cx);
+    Some(Lister {
+        engine: Arc::clone(engine),
+        state: Arc::clone(&shared.authz),
+        principal: cx.principal.clone()?,
+        upstream,
+        index,
+        naming: rt.federation.naming.clone(),
+        client_ip: cx.peer.ip(),
+        era: cx.era.map_or("legacy", crate::protocol::Era::as_str),
+        protocol_version: cx.version.map_or("", |v| v.as_str()),
+        session_labels: shared.authz.flows.labels(
+            &key,
+            std::time::Instant::now(),
+            engine.settings.flows.0,
+        ),
+    })
+}
