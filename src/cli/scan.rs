@@ -57,6 +57,10 @@ pub enum ScanCommand {
         /// Write every missed injection and false positive to `DIR/<file>.misses.jsonl`.
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// Featurise every sentence of server data, not only the planned
+        /// regions (to check that the plan changes no verdict).
+        #[arg(long)]
+        whole_text: bool,
         /// Rule packs folder (default: built in).
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -185,10 +189,11 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
             check,
             samples,
             dump,
+            whole_text,
             rules,
             model,
         } => {
-            let s = scanner(rules.as_deref(), model.as_deref())?;
+            let s = scanner(rules.as_deref(), model.as_deref())?.with_whole_text(whole_text);
             let files = read_dir(&dir)?;
             let models: Vec<Option<Model>> = if lofo {
                 eval::leave_one_file_out(&s, &files, &Options::default())

@@ -9,6 +9,7 @@
 //! score.
 
 pub mod features;
+pub mod plan;
 pub mod sink;
 pub mod train;
 pub mod weights;
