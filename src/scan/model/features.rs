@@ -130,16 +130,60 @@ enum Sent {
     QuestionFirstLine = 11,
     UrgencyAi = 12,
     Imp0Instr = 13,
+    YouModal = 14,
+    PersonaAddressed = 15,
+    NegatedRules = 16,
+    Imp0Quoted = 17,
+    Imp0Comment = 18,
+    CredentialAsked = 19,
+    Imp0DocStart = 20,
+    Imp0DocEnd = 21,
+    DenseImperatives = 22,
+    DenseSecondPerson = 23,
+    PersonaNegation = 24,
+    ModalResponse = 25,
+}
+
+/// Counts over the sentences of a document, for density features.
+#[derive(Default)]
+struct DocStats {
+    sentences: usize,
+    imperatives: usize,
+    second_person: usize,
+    /// The first sentence opened with an imperative.
+    first_imp0: Option<bool>,
+    /// The last finished sentence opened with an imperative.
+    last_imp0: bool,
 }
 
 struct SentenceState {
+    /// A quote opened before the first token: the sentence is quoted text.
+    quoted: bool,
+    /// A `#` or `//` before the first token: a code comment.
+    comment: bool,
     start: usize,
-    mask: u8,
+    mask: u16,
     imp0: bool,
     tokens: usize,
     leader: bool,
     first_token_line: usize,
     code_chars: usize,
+}
+
+impl SentenceState {
+    fn new(start: usize, line: usize) -> SentenceState {
+        SentenceState {
+            quoted: false,
+            comment: false,
+            start,
+            mask: 0,
+            imp0: false,
+            tokens: 0,
+            leader: false,
+            first_token_line: line,
+            code_chars: 0,
+        }
+    }
 }
 
 /// Computes the features of folded text `text` for `group`. `extras` must be
@@ -178,15 +222,8 @@ pub fn featurize_into<S: Sink>(
     let mut prev: u64 = 0;
     let mut extra_i = 0;
     let mut line = 0usize;
-    let mut sent = SentenceState {
-        start: 0,
-        mask: 0,
-        imp0: false,
-        tokens: 0,
-        leader: false,
-        first_token_line: 0,
-        code_chars: 0,
-    };
+    let mut sent = SentenceState::new(0, 0);
+    let mut stats = DocStats::default();
     let mut sentences_on_line = 0usize;
     // The last finished sentence: (imperative opening, its line, first on its line).
     let mut last = (false, 0usize, false);
@@ -206,15 +243,7 @@ pub fn featurize_into<S: Sink>(
             data_lines = region.at.data_lines;
             code_total = region.at.code_chars;
             sentences_on_line = region.at.sentences_on_line;
-            sent = SentenceState {
-                start: from,
-                mask: 0,
-                imp0: false,
-                tokens: 0,
-                leader: false,
-                first_token_line: line,
-                code_chars: 0,
-            };
+            sent = SentenceState::new(from, line);
             prev = 0;
             while extra_i < extras.len() && extras[extra_i].at < from {
                 extra_i += 1;
@@ -256,7 +285,16 @@ pub fn featurize_into<S: Sink>(
                         && (i + 1 >= b.len()
                             || b[i + 1] == b'\n'
                             || b.get(i + 1..i + 2) == Some(b" ") && b.get(i + 2) == Some(&b'\n'));
-                    end_sentence(doc, &sent, group, i, line, question, lone_line && line == 0);
+                    end_sentence(
+                        doc,
+                        &sent,
+                        &mut stats,
+                        group,
+                        i,
+                        line,
+                        question,
+                        lone_line && line == 0,
+                    );
                     last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
                     let edge_like =
                         (sent.imp0 || question) && sent.tokens >= 4 && sent.code_chars < 3;
@@ -266,19 +304,15 @@ pub fn featurize_into<S: Sink>(
                     last_edge = (edge_like && sentences_on_line == 0 && sent.first_token_line > 0)
                         .then(|| sent.start..i + 1);
                     sentences_on_line += 1;
-                    sent = SentenceState {
-                        start: i + 1,
-                        mask: 0,
-                        imp0: false,
-                        tokens: 0,
-                        leader: false,
-                        first_token_line: line,
-                        code_chars: 0,
-                    };
+                    sent = SentenceState::new(i + 1, line);
                 } else if ends_sentence {
                     // Code characters count per sentence; a line of only `})` is
                     // not part of the next sentence.
                     sent.code_chars = 0;
+                }
+                if sent.tokens == 0 {
+                    sent.quoted |= matches!(c, b'"' | b'\'' | b'`');
+                    sent.comment |= c == b'#' || c == b'/' && b.get(i + 1) == Some(&b'/');
                 }
                 if c == b'\n' {
                     line += 1;
@@ -337,7 +371,16 @@ pub fn featurize_into<S: Sink>(
     }
     if sent.tokens > 0 {
         let lone = sentences_on_line == 0;
-        end_sentence(doc, &sent, group, b.len(), line, false, lone && line == 0);
+        end_sentence(
+            doc,
+            &sent,
+            &mut stats,
+            group,
+            b.len(),
+            line,
+            false,
+            lone && line == 0,
+        );
         last = (sent.imp0, sent.first_token_line, lone);
         let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3;
         last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
@@ -349,6 +392,25 @@ pub fn featurize_into<S: Sink>(
             doc.structs().push((StructKind::InstructionAtEdge, span));
         }
     }
+    push_sent(
+        doc,
+        group,
+        Sent::Imp0DocStart,
+        stats.first_imp0 == Some(true),
+    );
+    push_sent(doc, group, Sent::Imp0DocEnd, stats.last_imp0);
+    push_sent(
+        doc,
+        group,
+        Sent::DenseImperatives,
+        stats.imperatives >= 2 && stats.imperatives * 3 >= stats.sentences,
+    );
+    push_sent(
+        doc,
+        group,
+        Sent::DenseSecondPerson,
+        stats.second_person >= 3 && stats.second_person * 2 >= stats.sentences,
+    );
     // Last-line feature: the final sentence, an order alone on its line, after other lines.
     push_sent(
         doc,
@@ -370,9 +432,11 @@ fn push_sent<S: Sink>(doc: &mut S, group: Group, s: Sent, on: bool) {
     doc.late(index(s as u64 + 64 * group as u64, NS_SENT));
 }
 
+#[allow(clippy::too_many_arguments)]
 fn end_sentence<S: Sink>(
     doc: &mut S,
     s: &SentenceState,
+    stats: &mut DocStats,
     group: Group,
     end: usize,
     line: usize,
@@ -385,6 +449,32 @@ fn end_sentence<S: Sink>(
     let resp = has(Cue::Response);
     let instr = has(Cue::Instructions);
     let over = has(Cue::Override);
+    stats.sentences += 1;
+    stats.imperatives += usize::from(s.imp0);
+    stats.second_person += usize::from(you);
+    stats.first_imp0.get_or_insert(s.imp0);
+    stats.last_imp0 = s.imp0;
+    let modal = has(Cue::Modal);
+    let persona = has(Cue::Persona);
+    let negation = has(Cue::Negation);
+    push_sent(doc, group, Sent::YouModal, you && modal);
+    push_sent(
+        doc,
+        group,
+        Sent::PersonaAddressed,
+        persona && (you || s.imp0),
+    );
+    push_sent(doc, group, Sent::NegatedRules, negation && instr);
+    push_sent(doc, group, Sent::PersonaNegation, persona && negation);
+    push_sent(doc, group, Sent::ModalResponse, modal && resp);
+    push_sent(doc, group, Sent::Imp0Quoted, s.imp0 && s.quoted);
+    push_sent(doc, group, Sent::Imp0Comment, s.imp0 && s.comment);
+    push_sent(
+        doc,
+        group,
+        Sent::CredentialAsked,
+        has(Cue::Credential) && (you || s.imp0 || question),
+    );
     push_sent(doc, group, Sent::Imp0, s.imp0);
     push_sent(doc, group, Sent::Imp0You, s.imp0 && you);
     push_sent(doc, group, Sent::Imp0Ai, s.imp0 && ai);
@@ -443,11 +533,12 @@ fn grams<S: Sink>(word: &[u8], out: &mut S) {
         out.feature(index(h, NS_GRAM));
         return;
     }
-    // The first three and the last 4-gram: prefixes carry the stem, the last
-    // gram the ending; inner grams of long words add cost more than signal.
+    // Every 4-gram of words up to 12 bytes (morphology, across languages and
+    // misspellings); of longer words the first three and the last: prefixes
+    // carry the stem, the last gram the ending.
     let grams = padded.len() - 3;
     for (k, g) in padded.windows(4).enumerate() {
-        if k < 3 || k + 1 == grams {
+        if k < 3 || k + 1 == grams || w.len() <= 12 {
             let h = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
             out.feature(index(h, NS_GRAM));
         }
