@@ -142,6 +142,7 @@ enum Sent {
     DenseSecondPerson = 23,
     PersonaNegation = 24,
     ModalResponse = 25,
+    YouResponse = 26,
 }
 
 /// Counts over the sentences of a document, for density features.
@@ -467,6 +468,7 @@ fn end_sentence<S: Sink>(
     push_sent(doc, group, Sent::NegatedRules, negation && instr);
     push_sent(doc, group, Sent::PersonaNegation, persona && negation);
     push_sent(doc, group, Sent::ModalResponse, modal && resp);
+    push_sent(doc, group, Sent::YouResponse, you && resp);
     push_sent(doc, group, Sent::Imp0Quoted, s.imp0 && s.quoted);
     push_sent(doc, group, Sent::Imp0Comment, s.imp0 && s.comment);
     push_sent(
