@@ -75,7 +75,7 @@ impl Cue {
     }
 
     /// This class's bit.
-    pub fn bit(self) -> u16 {
+    pub const fn bit(self) -> u16 {
         1 << (self as u16)
     }
 }

@@ -9,7 +9,7 @@
 //! most [`MAX_HITS`] spans.
 
 use super::ScanError;
-use super::lexicon::Lexicon;
+use super::lexicon::{Cue, Lexicon};
 use super::normalize::{Normalized, fold_literal};
 use super::pack::{RawPack, RawRule};
 use super::prefilter::Prefilter;
@@ -44,6 +44,13 @@ const ROT13_CUES: &[&str] = &[
     "include",
     "response",
     "string",
+    "you",
+    "the",
+    "and",
+    "this",
+    "with",
+    "that",
+    "from",
 ];
 
 /// One compiled rule.
@@ -89,6 +96,8 @@ struct Target {
     rules: Vec<u32>,
     rot13: bool,
     cue: bool,
+    /// Lexicon classes of the cue word (bits of [`super::lexicon::Cue`]).
+    classes: u16,
 }
 
 /// Every rule of every pack, compiled.
@@ -123,6 +132,8 @@ pub struct Matches {
     /// Folded offsets of every literal and cue-word occurrence (confirmed or
     /// not), in order: where the structural analysis and the model look.
     pub gates: Vec<usize>,
+    /// Lexicon classes of the whole-word cue words seen.
+    pub cue_classes: u16,
 }
 
 impl RuleSet {
@@ -153,6 +164,10 @@ impl RuleSet {
                         });
                         if let Some(t) = targets.get_mut(ix) {
                             t.cue = true;
+                            t.classes |= Cue::ALL
+                                .iter()
+                                .find(|c| c.name() == class)
+                                .map_or(0, |c| c.bit());
                         }
                     }
                 }
@@ -237,13 +252,18 @@ impl RuleSet {
             let Some(target) = self.targets.get(pid) else {
                 continue;
             };
+            let whole_word = on_word_boundaries(text, &(hit.start..hit.end));
             if target.rot13 {
-                rot13_seen |= 1 << (pid % 64);
+                // Short rot13 forms ("gur", "naq") hide inside words: whole words only.
+                if whole_word {
+                    rot13_seen |= 1 << (pid % 64);
+                }
                 continue;
             }
-            if !target.rules.is_empty()
-                || (target.cue && on_word_boundaries(text, &(hit.start..hit.end)))
-            {
+            if target.cue && whole_word {
+                m.cue_classes |= target.classes;
+            }
+            if !target.rules.is_empty() || (target.cue && whole_word) {
                 m.gates.push(hit.start);
             }
             for &r in &target.rules {

@@ -337,7 +337,7 @@ impl Scanner {
         let regions = self.regions(group, &norm, &matches);
         featurize_into(
             &norm.text,
-            &regions,
+            regions.as_slice(),
             group,
             &self.rules.lexicon,
             &extras,
@@ -546,11 +546,15 @@ impl Scanner {
     /// What to featurise: all of a prompt or argument (short, and addressed
     /// to the assistant by design, so every word counts); of server data, the
     /// sentences the plan picks.
-    fn regions(&self, group: Group, norm: &Normalized, matches: &Matches) -> Vec<plan::Region> {
-        if group == Group::Direct || self.whole_text {
-            return vec![plan::Region::whole(&norm.text)];
+    fn regions(&self, group: Group, norm: &Normalized, matches: &Matches) -> Regions {
+        if group == Group::Direct || self.whole_text || norm.text.len() <= plan::WHOLE {
+            return Regions::Whole([plan::Region::whole(&norm.text)]);
         }
-        plan::regions(&norm.text, &self.rules.lexicon, &matches.gates)
+        Regions::Planned(plan::regions(
+            &norm.text,
+            &self.rules.lexicon,
+            &matches.gates,
+        ))
     }
 
     /// The model's features for `text` on `surface` (for training).
@@ -563,13 +567,29 @@ impl Scanner {
         let mut doc = Doc::default();
         featurize_into(
             &norm.text,
-            &regions,
+            regions.as_slice(),
             group,
             &self.rules.lexicon,
             &extras,
             &mut doc,
         );
         doc
+    }
+}
+
+/// What to featurise: the whole text (no allocation: most leaves are short)
+/// or the planned regions.
+enum Regions {
+    Whole([plan::Region; 1]),
+    Planned(Vec<plan::Region>),
+}
+
+impl Regions {
+    fn as_slice(&self) -> &[plan::Region] {
+        match self {
+            Regions::Whole(r) => r,
+            Regions::Planned(v) => v,
+        }
     }
 }
 
