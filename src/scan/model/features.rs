@@ -143,6 +143,7 @@ enum Sent {
     PersonaNegation = 24,
     ModalResponse = 25,
     YouResponse = 26,
+    Imp0LoneLine = 27,
 }
 
 /// Counts over the sentences of a document, for density features.
@@ -295,6 +296,18 @@ pub fn featurize_into<S: Sink>(
                         line,
                         question,
                         lone_line && line == 0,
+                    );
+                    // An order alone on a middle line of a record-like document.
+                    push_sent(
+                        doc,
+                        group,
+                        Sent::Imp0LoneLine,
+                        sent.imp0
+                            && lone_line
+                            && line > 0
+                            && data_lines > 0
+                            && sent.tokens >= 4
+                            && sent.code_chars < 3,
                     );
                     last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
                     let edge_like =
