@@ -377,8 +377,10 @@ pub fn check(scores: &[FileScore], targets: &BTreeMap<String, Target>) -> Vec<St
             && r + 1e-9 < min
         {
             failures.push(format!(
-                "{file}: recall {:.2}% below {:.2}%",
+                "{file}: recall {:.2}% ({} of {}) below {:.2}%",
                 r * 100.0,
+                s.detected,
+                s.injection,
                 min * 100.0
             ));
         }
@@ -386,8 +388,10 @@ pub fn check(scores: &[FileScore], targets: &BTreeMap<String, Target>) -> Vec<St
             && f > max + 1e-9
         {
             failures.push(format!(
-                "{file}: false-positive rate {:.2}% above {:.2}%",
+                "{file}: false-positive rate {:.3}% ({} of {}) above {:.3}%",
                 f * 100.0,
+                s.false_positives,
+                s.benign,
                 max * 100.0
             ));
         }
@@ -397,8 +401,10 @@ pub fn check(scores: &[FileScore], targets: &BTreeMap<String, Target>) -> Vec<St
         ) && f > max + 1e-9
         {
             failures.push(format!(
-                "{file}: rules-only false-positive rate {:.2}% above {:.2}%",
+                "{file}: rules-only false-positive rate {:.3}% ({} of {}) above {:.3}%",
                 f * 100.0,
+                s.rules_false_positives,
+                s.benign,
                 max * 100.0
             ));
         }
