@@ -77,7 +77,9 @@ async fn redact_delivers_the_page_without_the_injected_span() {
         .await
         .unwrap();
     let yaml = format!(
-        "{}scan:\n  actions:\n    - surface: tool_result\n      injection: redact\n",
+        // Rules only: the statistical model has no span, so its findings redact
+        // the whole text (tested in the pipeline's unit tests).
+        "{}scan:\n  model: off\n  actions:\n    - surface: tool_result\n      injection: redact\n",
         default_yaml(&format!("http://{}/mcp", demo.addr()))
     );
     let gw = Gateway::start_yaml(&yaml).await;

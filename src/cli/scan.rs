@@ -17,6 +17,31 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Training knobs shared by `scan eval --lofo` and `scan train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// False-positive rate the model's thresholds aim at, per benign file.
+    #[arg(long, default_value_t = Options::default().target_fpr)]
+    target_fpr: f64,
+    /// Least model threshold on direct surfaces (prompts, arguments).
+    #[arg(long, default_value_t = Options::default().direct_floor)]
+    direct_floor: f32,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = Options::default().epochs)]
+    epochs: usize,
+}
+
+impl TrainArgs {
+    fn options(&self) -> Options {
+        Options {
+            target_fpr: self.target_fpr,
+            direct_floor: self.direct_floor,
+            epochs: self.epochs,
+            ..Options::default()
+        }
+    }
+}
+
 /// The `scan` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ScanCommand {
@@ -57,6 +82,13 @@ pub enum ScanCommand {
         /// Write every missed injection and false positive to `DIR/<file>.misses.jsonl`.
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// Featurise every sentence of server data, not only the planned
+        /// regions (to check that the plan changes no verdict).
+        #[arg(long)]
+        whole_text: bool,
+        /// Training knobs for `--lofo`.
+        #[command(flatten)]
+        train: TrainArgs,
         /// Rule packs folder (default: built in).
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -75,6 +107,9 @@ pub enum ScanCommand {
         /// Rule packs folder.
         #[arg(long, default_value = "policies/scan")]
         rules: PathBuf,
+        /// Training knobs.
+        #[command(flatten)]
+        train: TrainArgs,
     },
 }
 
@@ -185,13 +220,15 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
             check,
             samples,
             dump,
+            whole_text,
+            train,
             rules,
             model,
         } => {
-            let s = scanner(rules.as_deref(), model.as_deref())?;
+            let s = scanner(rules.as_deref(), model.as_deref())?.with_whole_text(whole_text);
             let files = read_dir(&dir)?;
             let models: Vec<Option<Model>> = if lofo {
-                eval::leave_one_file_out(&s, &files, &Options::default())
+                eval::leave_one_file_out(&s, &files, &train.options())
                     .into_iter()
                     .map(Some)
                     .collect()
@@ -230,12 +267,17 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
                 }
             }
         }
-        ScanCommand::Train { dir, out, rules } => {
+        ScanCommand::Train {
+            dir,
+            out,
+            rules,
+            train,
+        } => {
             let s =
                 Scanner::load(&rules, None, &ScanSettings::default()).map_err(|e| e.to_string())?;
             let files = read_dir(&dir)?;
             let t0 = Instant::now();
-            let model = eval::train_shipped(&s, &files, &Options::default());
+            let model = eval::train_shipped(&s, &files, &train.options());
             let bytes = weights::to_bytes(&model);
             std::fs::write(&out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
             println!(

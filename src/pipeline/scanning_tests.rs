@@ -52,7 +52,8 @@ fn an_injected_tool_result_is_blocked_by_default() {
 
 #[test]
 fn redact_replaces_spans_and_keeps_the_rest() {
-    let owned = runtime("actions:\n  - surface: tool_result\n    injection: redact\n");
+    // Rules only: a model finding covers its whole text (see the next test).
+    let owned = runtime("model: off\nactions:\n  - surface: tool_result\n    injection: redact\n");
     let m =
         msg(json!({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":INJECTED}]}}));
     let i = owned
@@ -66,6 +67,31 @@ fn redact_replaces_spans_and_keeps_the_rest() {
     assert!(text.starts_with("Prices: 4.99."), "{text}");
     assert!(text.contains("[redacted:"), "{text}");
     assert!(!text.contains("id_rsa"), "{text}");
+}
+
+#[test]
+fn a_model_finding_redacts_its_whole_text() {
+    let owned = runtime("actions:\n  - surface: tool_result\n    injection: redact\n");
+    let m =
+        msg(json!({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":INJECTED}]}}));
+    let i = owned
+        .filter()
+        .upstream(&m, Some("tools/call"), ORIGIN)
+        .unwrap();
+    assert!(
+        i.findings.iter().any(|f| &*f.rule_id == "model"),
+        "{:?}",
+        i.findings
+    );
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    let text = object["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("[redacted:"), "{text}");
+    assert!(
+        !text.contains("id_rsa") && !text.contains("Prices"),
+        "{text}"
+    );
 }
 
 #[test]

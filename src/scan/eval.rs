@@ -31,12 +31,6 @@ pub const TRAINABLE: &[&str] = &[
     "derived_obfuscation_dev.jsonl",
 ];
 
-/// The false-positive rate the model's thresholds aim at, per benign-bearing file.
-pub const TARGET_MODEL_FPR: f64 = 0.003;
-
-/// The least model threshold on direct surfaces (prompts and arguments).
-pub const DIRECT_MIN_THRESHOLD: f32 = 0.99;
-
 /// One labelled row.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Row {
@@ -247,8 +241,8 @@ fn fit(files: &[&Featurized], opts: &Options) -> Model {
 
 /// Per-group thresholds from out-of-fold benign scores, file by file: the
 /// smallest threshold keeping every file's false-positive rate at or under
-/// [`TARGET_MODEL_FPR`].
-fn thresholds_from(scores: &[(String, Group, bool, f32)]) -> [f32; 4] {
+/// [`Options::target_fpr`], and at least [`Options::direct_floor`] on direct surfaces.
+fn thresholds_from(scores: &[(String, Group, bool, f32)], opts: &Options) -> [f32; 4] {
     let mut t = [0.5f32; 4];
     let mut per: BTreeMap<(String, usize), Vec<f32>> = BTreeMap::new();
     for (file, g, label, p) in scores {
@@ -257,11 +251,11 @@ fn thresholds_from(scores: &[(String, Group, bool, f32)]) -> [f32; 4] {
         }
     }
     for ((_, g), mut v) in per {
-        t[g] = t[g].max(threshold_for(&mut v, TARGET_MODEL_FPR));
+        t[g] = t[g].max(threshold_for(&mut v, opts.target_fpr));
     }
     // A user's own prompt addresses the assistant in the second person by
     // design; the model may only overrule that with near certainty.
-    t[Group::Direct as usize] = t[Group::Direct as usize].max(DIRECT_MIN_THRESHOLD);
+    t[Group::Direct as usize] = t[Group::Direct as usize].max(opts.direct_floor);
     t
 }
 
@@ -314,7 +308,7 @@ pub fn train_shipped(scanner: &Scanner, files: &[(String, Vec<Row>)], opts: &Opt
     let train_files: Vec<&Featurized> = feats.iter().filter(|f| trainable(&f.name)).collect();
     let oof = out_of_fold(&train_files, train_files.len(), opts);
     let mut model = fit(&train_files, opts);
-    model.thresholds = thresholds_from(&oof);
+    model.thresholds = thresholds_from(&oof, opts);
     model
 }
 
@@ -340,13 +334,13 @@ pub fn leave_one_file_out(
                 .filter(|f| &f.name != name)
                 .collect();
             let mut m = fit(&rest, opts);
-            m.thresholds = thresholds_from(&out_of_fold(&rest, 3, opts));
+            m.thresholds = thresholds_from(&out_of_fold(&rest, 3, opts), opts);
             m
         } else {
             shared
                 .get_or_insert_with(|| {
                     let mut m = fit(&all_train, opts);
-                    m.thresholds = thresholds_from(&out_of_fold(&all_train, 3, opts));
+                    m.thresholds = thresholds_from(&out_of_fold(&all_train, 3, opts), opts);
                     m
                 })
                 .clone()
@@ -383,8 +377,10 @@ pub fn check(scores: &[FileScore], targets: &BTreeMap<String, Target>) -> Vec<St
             && r + 1e-9 < min
         {
             failures.push(format!(
-                "{file}: recall {:.2}% below {:.2}%",
+                "{file}: recall {:.2}% ({} of {}) below {:.2}%",
                 r * 100.0,
+                s.detected,
+                s.injection,
                 min * 100.0
             ));
         }
@@ -392,8 +388,10 @@ pub fn check(scores: &[FileScore], targets: &BTreeMap<String, Target>) -> Vec<St
             && f > max + 1e-9
         {
             failures.push(format!(
-                "{file}: false-positive rate {:.2}% above {:.2}%",
+                "{file}: false-positive rate {:.3}% ({} of {}) above {:.3}%",
                 f * 100.0,
+                s.false_positives,
+                s.benign,
                 max * 100.0
             ));
         }
@@ -403,8 +401,10 @@ pub fn check(scores: &[FileScore], targets: &BTreeMap<String, Target>) -> Vec<St
         ) && f > max + 1e-9
         {
             failures.push(format!(
-                "{file}: rules-only false-positive rate {:.2}% above {:.2}%",
+                "{file}: rules-only false-positive rate {:.3}% ({} of {}) above {:.3}%",
                 f * 100.0,
+                s.rules_false_positives,
+                s.benign,
                 max * 100.0
             ));
         }

@@ -29,11 +29,19 @@ pub enum Cue {
     Urgency = 6,
     /// Secret, silently, do not tell, without mentioning.
     Secrecy = 7,
+    /// Must, should, shall, need: obligation laid on the reader.
+    Modal = 8,
+    /// Pretend, roleplay, character, persona, unfiltered, jailbreak.
+    Persona = 9,
+    /// No, not, never, without: negation (of rules, limits, refusals).
+    Negation = 10,
+    /// Password, secret, key, token, credentials: what extraction asks for.
+    Credential = 11,
 }
 
 impl Cue {
     /// Every class.
-    pub const ALL: [Cue; 8] = [
+    pub const ALL: [Cue; 12] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -42,6 +50,10 @@ impl Cue {
         Cue::Override,
         Cue::Urgency,
         Cue::Secrecy,
+        Cue::Modal,
+        Cue::Persona,
+        Cue::Negation,
+        Cue::Credential,
     ];
 
     /// The name used in packs.
@@ -55,12 +67,16 @@ impl Cue {
             Cue::Override => "override",
             Cue::Urgency => "urgency",
             Cue::Secrecy => "secrecy",
+            Cue::Modal => "modal",
+            Cue::Persona => "persona",
+            Cue::Negation => "negation",
+            Cue::Credential => "credential",
         }
     }
 
     /// This class's bit.
-    pub fn bit(self) -> u8 {
-        1 << (self as u8)
+    pub const fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -96,7 +112,7 @@ pub fn word_hash(bytes: &[u8]) -> u64 {
 /// Folded word hash → class mask.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    map: HashMap<u64, u8, BuildHasherDefault<IdHasher>>,
+    map: HashMap<u64, u16, BuildHasherDefault<IdHasher>>,
 }
 
 impl Lexicon {
@@ -122,7 +138,7 @@ impl Lexicon {
 
     /// The class mask of a word given by its hash (0 when not a cue).
     #[inline]
-    pub fn classes(&self, hash: u64) -> u8 {
+    pub fn classes(&self, hash: u64) -> u16 {
         if self.map.is_empty() {
             return 0;
         }

@@ -55,6 +55,7 @@ pub mod model;
 pub mod normalize;
 pub mod pack;
 pub mod pins;
+pub mod prefilter;
 pub mod redact;
 pub mod rules;
 pub mod scanner;

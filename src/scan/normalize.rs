@@ -107,6 +107,19 @@ pub fn normalize(input: &str) -> Normalized {
             n.copy_ascii(&bytes[start..i], start);
             continue;
         }
+        if matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+            // A whitespace run (indentation, blank lines) collapses to one
+            // pending space or newline, as byte-by-byte handling would.
+            let start = i;
+            let mut newline = false;
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\n' | b'\t' | b'\r') {
+                newline |= bytes[i] == b'\n';
+                i += 1;
+            }
+            n.variation_run = 0;
+            n.space(newline, start);
+            continue;
+        }
         if b < 0x80 {
             n.ascii(b, i);
             i += 1;

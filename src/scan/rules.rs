@@ -9,11 +9,11 @@
 //! most [`MAX_HITS`] spans.
 
 use super::ScanError;
-use super::lexicon::Lexicon;
+use super::lexicon::{Cue, Lexicon};
 use super::normalize::{Normalized, fold_literal};
 use super::pack::{RawPack, RawRule};
+use super::prefilter::Prefilter;
 use super::types::{Category, Severity, Surface};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -44,6 +44,13 @@ const ROT13_CUES: &[&str] = &[
     "include",
     "response",
     "string",
+    "you",
+    "the",
+    "and",
+    "this",
+    "with",
+    "that",
+    "from",
 ];
 
 /// One compiled rule.
@@ -71,17 +78,32 @@ pub struct Rule {
     pub examples: (Vec<String>, Vec<String>),
 }
 
+/// Lexicon classes whose words mark where the structural analysis and the
+/// model look in server data (see [`super::model::plan`]). Imperatives are
+/// found at sentence starts instead: as plain words they are everywhere.
+const GATE_CLASSES: &[&str] = &[
+    "second_person",
+    "ai_address",
+    "override",
+    "instructions",
+    "urgency",
+    "secrecy",
+];
+
 /// What a literal pattern in the automaton stands for.
-#[derive(Debug, Clone)]
-enum Target {
-    Rules(Vec<u32>),
-    Rot13Cue,
+#[derive(Debug, Clone, Default)]
+struct Target {
+    rules: Vec<u32>,
+    rot13: bool,
+    cue: bool,
+    /// Lexicon classes of the cue word (bits of [`super::lexicon::Cue`]).
+    classes: u16,
 }
 
 /// Every rule of every pack, compiled.
 #[derive(Debug)]
 pub struct RuleSet {
-    ac: Option<AhoCorasick>,
+    ac: Option<Prefilter>,
     targets: Vec<Target>,
     /// The rules, in pack order.
     pub rules: Vec<Rule>,
@@ -107,6 +129,11 @@ pub struct Matches {
     pub hits: Vec<Hit>,
     /// Distinct rot13 cue words seen.
     pub rot13_cues: usize,
+    /// Folded offsets of every literal and cue-word occurrence (confirmed or
+    /// not), in order: where the structural analysis and the model look.
+    pub gates: Vec<usize>,
+    /// Lexicon classes of the whole-word cue words seen.
+    pub cue_classes: u16,
 }
 
 impl RuleSet {
@@ -124,6 +151,26 @@ impl RuleSet {
                 lexicon.add(class, words).map_err(|message| {
                     pack_error(file, "", &format!("lexicon.{class}"), message)
                 })?;
+                if GATE_CLASSES.contains(&class.as_str()) {
+                    for w in words {
+                        let folded = fold_literal(w);
+                        if folded.len() < 3 {
+                            continue;
+                        }
+                        let ix = *literal_ix.entry(folded.clone()).or_insert_with(|| {
+                            patterns.push(folded);
+                            targets.push(Target::default());
+                            patterns.len() - 1
+                        });
+                        if let Some(t) = targets.get_mut(ix) {
+                            t.cue = true;
+                            t.classes |= Cue::ALL
+                                .iter()
+                                .find(|c| c.name() == class)
+                                .map_or(0, |c| c.bit());
+                        }
+                    }
+                }
             }
             for raw in &pack.rules {
                 if let Some(first) = ids.insert(raw.id.clone(), file.clone()) {
@@ -140,13 +187,13 @@ impl RuleSet {
                     }
                     let ix = *literal_ix.entry(folded.clone()).or_insert_with(|| {
                         patterns.push(folded);
-                        targets.push(Target::Rules(Vec::new()));
+                        targets.push(Target::default());
                         patterns.len() - 1
                     });
-                    if let Some(Target::Rules(v)) = targets.get_mut(ix)
-                        && !v.contains(&index)
+                    if let Some(t) = targets.get_mut(ix)
+                        && !t.rules.contains(&index)
                     {
-                        v.push(index);
+                        t.rules.push(index);
                     }
                 }
                 rules.push(rule);
@@ -154,12 +201,12 @@ impl RuleSet {
         }
         for cue in ROT13_CUES {
             patterns.push(super::decode::rot13(cue));
-            targets.push(Target::Rot13Cue);
+            targets.push(Target {
+                rot13: true,
+                ..Target::default()
+            });
         }
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
+        let ac = Prefilter::new(&patterns)
             .map_err(|e| pack_error(Path::new("<packs>"), "", "literals", e.to_string()))?;
         Ok(RuleSet {
             ac: Some(ac),
@@ -183,7 +230,12 @@ impl RuleSet {
     pub fn prefilter_count(&self, folded: &str) -> usize {
         self.ac
             .as_ref()
-            .map_or(0, |ac| ac.find_overlapping_iter(folded).count())
+            .map_or(0, |ac| ac.occurrences(folded).len())
+    }
+
+    /// The prefilter's first tier alone: does any literal occur in `folded`?
+    pub fn prefilter_any(&self, folded: &str) -> bool {
+        self.ac.as_ref().is_some_and(|ac| ac.any(folded.as_bytes()))
     }
 
     /// Finds every rule hit in `norm` (folded from `original`) for `surface`.
@@ -195,19 +247,26 @@ impl RuleSet {
         let Some(ac) = &self.ac else {
             return m;
         };
-        for hit in ac.find_overlapping_iter(text) {
-            let pid = hit.pattern().as_usize();
+        for hit in ac.occurrences(text) {
+            let pid = hit.pattern;
             let Some(target) = self.targets.get(pid) else {
                 continue;
             };
-            let rule_ids = match target {
-                Target::Rot13Cue => {
+            let whole_word = on_word_boundaries(text, &(hit.start..hit.end));
+            if target.rot13 {
+                // Short rot13 forms ("gur", "naq") hide inside words: whole words only.
+                if whole_word {
                     rot13_seen |= 1 << (pid % 64);
-                    continue;
                 }
-                Target::Rules(v) => v,
-            };
-            for &r in rule_ids {
+                continue;
+            }
+            if target.cue && whole_word {
+                m.cue_classes |= target.classes;
+            }
+            if !target.rules.is_empty() || (target.cue && whole_word) {
+                m.gates.push(hit.start);
+            }
+            for &r in &target.rules {
                 let r = r as usize;
                 let Some(rule) = self.rules.get(r) else {
                     continue;
@@ -220,7 +279,7 @@ impl RuleSet {
                     continue;
                 }
                 *tries += 1;
-                let found = confirm(rule, text, hit.start()..hit.end(), original, norm);
+                let found = confirm(rule, text, hit.start..hit.end, original, norm);
                 if let Some((folded, span)) = found {
                     let dup = m.hits.iter().any(|h| h.rule == r && h.span == span);
                     if !dup {
@@ -235,6 +294,8 @@ impl RuleSet {
             }
         }
         m.rot13_cues = rot13_seen.count_ones() as usize;
+        m.gates.sort_unstable();
+        m.gates.dedup();
         m
     }
 }

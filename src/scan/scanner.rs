@@ -9,14 +9,14 @@
 use super::ScanError;
 use super::config::ScanSettings;
 use super::decode::{self, Budget, Derived, Encoding};
-use super::model::features::{
-    Doc, Extra, Group, Scores, StructKind, extra_hash, featurize, featurize_into,
-};
+use super::model::features::{Doc, Extra, Group, Scores, StructKind, extra_hash, featurize_into};
+use super::model::plan;
 use super::model::{Model, weights};
 use super::normalize::{Normalized, SignalKind, normalize};
 use super::rules::{Matches, RuleSet};
 use super::types::{Category, Finding, Report, Severity, Surface};
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,6 +51,9 @@ pub struct Scanner {
     rule_hashes: Vec<u64>,
     model: Option<Model>,
     settings: ScanSettings,
+    /// Featurise whole texts instead of the planned regions (for the
+    /// equivalence check in `scan eval --whole-text`).
+    whole_text: bool,
 }
 
 impl Scanner {
@@ -151,7 +154,16 @@ impl Scanner {
             rule_hashes,
             model,
             settings,
+            whole_text: false,
         })
+    }
+
+    /// Featurises every sentence of server data instead of the planned regions
+    /// ([`super::model::plan`]): slower, for checking that the plan changes
+    /// no structural finding.
+    pub fn with_whole_text(mut self, yes: bool) -> Scanner {
+        self.whole_text = yes;
+        self
     }
 
     /// The shipped packs and weights, compiled in. Fails only if the shipped
@@ -179,6 +191,7 @@ impl Scanner {
                 rule_hashes: Vec::new(),
                 model: None,
                 settings: ScanSettings::default(),
+                whole_text: false,
             }
         })
     }
@@ -239,7 +252,7 @@ impl Scanner {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&i.to_string());
+                    let _ = write!(path, "{i}");
                     self.walk(surface, item, path, report, budget, depth + 1);
                     path.truncate(len);
                 }
@@ -248,7 +261,7 @@ impl Scanner {
                 for (k, item) in map {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    push_pointer_token(path, k);
                     self.walk(surface, item, path, report, budget, depth + 1);
                     path.truncate(len);
                 }
@@ -321,7 +334,15 @@ impl Scanner {
         // Scanning featurises straight into per-token scores: no feature list.
         let extras = self.extras(&norm, &matches);
         let mut doc = Scores::new(model.map_or(&[][..], |m| &m.weights[..]));
-        featurize_into(&norm.text, group, &self.rules.lexicon, &extras, &mut doc);
+        let regions = self.regions(group, &norm, &matches);
+        featurize_into(
+            &norm.text,
+            regions.as_slice(),
+            group,
+            &self.rules.lexicon,
+            &extras,
+            &mut doc,
+        );
         if !surface.is_outbound() {
             for (kind, span) in &doc.structs {
                 let (id, what) = match kind {
@@ -522,12 +543,69 @@ impl Scanner {
         extras
     }
 
+    /// What to featurise: all of a prompt or argument (short, and addressed
+    /// to the assistant by design, so every word counts); of server data, the
+    /// sentences the plan picks.
+    fn regions(&self, group: Group, norm: &Normalized, matches: &Matches) -> Regions {
+        if group == Group::Direct || self.whole_text || norm.text.len() <= plan::WHOLE {
+            return Regions::Whole([plan::Region::whole(&norm.text)]);
+        }
+        Regions::Planned(plan::regions(
+            &norm.text,
+            &self.rules.lexicon,
+            &matches.gates,
+        ))
+    }
+
     /// The model's features for `text` on `surface` (for training).
     pub fn features(&self, surface: Surface, text: &str) -> Doc {
         let norm = normalize(text);
         let matches = self.rules.find(surface, text, &norm);
         let extras = self.extras(&norm, &matches);
-        featurize(&norm.text, group_of(surface), &self.rules.lexicon, &extras)
+        let group = group_of(surface);
+        let regions = self.regions(group, &norm, &matches);
+        let mut doc = Doc::default();
+        featurize_into(
+            &norm.text,
+            regions.as_slice(),
+            group,
+            &self.rules.lexicon,
+            &extras,
+            &mut doc,
+        );
+        doc
+    }
+}
+
+/// What to featurise: the whole text (no allocation: most leaves are short)
+/// or the planned regions.
+enum Regions {
+    Whole([plan::Region; 1]),
+    Planned(Vec<plan::Region>),
+}
+
+impl Regions {
+    fn as_slice(&self) -> &[plan::Region] {
+        match self {
+            Regions::Whole(r) => r,
+            Regions::Planned(v) => v,
+        }
+    }
+}
+
+/// Appends an RFC 6901 reference token (`~` as `~0`, `/` as `~1`) without
+/// allocating for the usual key that has neither.
+fn push_pointer_token(path: &mut String, key: &str) {
+    if !key.contains(['~', '/']) {
+        path.push_str(key);
+        return;
+    }
+    for c in key.chars() {
+        match c {
+            '~' => path.push_str("~0"),
+            '/' => path.push_str("~1"),
+            c => path.push(c),
+        }
     }
 }
 

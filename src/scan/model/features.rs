@@ -47,6 +47,7 @@ pub enum StructKind {
     InstructionAtEdge,
 }
 
+pub use super::plan::Region;
 pub use super::sink::{Doc, Scores, Sink};
 
 /// Extra features anchored at a folded offset: rule hits, signals.
@@ -77,37 +78,42 @@ pub fn extra_hash(name: &str) -> u64 {
     word_hash(name.as_bytes())
 }
 
-/// Words that may precede the imperative verb of a sentence.
-const LEADERS: &[&str] = &[
-    "please",
-    "kindly",
-    "now",
-    "also",
-    "then",
-    "and",
-    "first",
-    "finally",
-    "just",
-    "so",
-    "but",
-    "instead",
-    "additionally",
-    "immediately",
-    "simply",
-    "always",
-    "never",
-    "bitte",
-    "puis",
-    "luego",
-    "ahora",
-    "tambien",
-    "por",
-    "favor",
-    "ensuite",
-    "maintenant",
-    "dann",
-    "jetzt",
-];
+/// Words that may precede the imperative verb of a sentence ("please
+/// ignore", "now write").
+#[inline]
+pub(crate) fn is_leader(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"please"
+            | b"kindly"
+            | b"now"
+            | b"also"
+            | b"then"
+            | b"and"
+            | b"first"
+            | b"finally"
+            | b"just"
+            | b"so"
+            | b"but"
+            | b"instead"
+            | b"additionally"
+            | b"immediately"
+            | b"simply"
+            | b"always"
+            | b"never"
+            | b"bitte"
+            | b"puis"
+            | b"luego"
+            | b"ahora"
+            | b"tambien"
+            | b"por"
+            | b"favor"
+            | b"ensuite"
+            | b"maintenant"
+            | b"dann"
+            | b"jetzt"
+    )
+}
 
 /// Sentence feature ids (mixed with the group and hashed).
 #[derive(Clone, Copy)]
@@ -124,16 +130,62 @@ enum Sent {
     QuestionFirstLine = 11,
     UrgencyAi = 12,
     Imp0Instr = 13,
+    YouModal = 14,
+    PersonaAddressed = 15,
+    NegatedRules = 16,
+    Imp0Quoted = 17,
+    Imp0Comment = 18,
+    CredentialAsked = 19,
+    Imp0DocStart = 20,
+    Imp0DocEnd = 21,
+    DenseImperatives = 22,
+    DenseSecondPerson = 23,
+    PersonaNegation = 24,
+    ModalResponse = 25,
+    YouResponse = 26,
+    Imp0LoneLine = 27,
+}
+
+/// Counts over the sentences of a document, for density features.
+#[derive(Default)]
+struct DocStats {
+    sentences: usize,
+    imperatives: usize,
+    second_person: usize,
+    /// The first sentence opened with an imperative.
+    first_imp0: Option<bool>,
+    /// The last finished sentence opened with an imperative.
+    last_imp0: bool,
 }
 
 struct SentenceState {
+    /// A quote opened before the first token: the sentence is quoted text.
+    quoted: bool,
+    /// A `#` or `//` before the first token: a code comment.
+    comment: bool,
     start: usize,
-    mask: u8,
+    mask: u16,
     imp0: bool,
     tokens: usize,
     leader: bool,
     first_token_line: usize,
     code_chars: usize,
+}
+
+impl SentenceState {
+    fn new(start: usize, line: usize) -> SentenceState {
+        SentenceState {
+            quoted: false,
+            comment: false,
+            start,
+            mask: 0,
+            imp0: false,
+            tokens: 0,
+            leader: false,
+            first_token_line: line,
+            code_chars: 0,
+        }
+    }
 }
 
 /// Computes the features of folded text `text` for `group`. `extras` must be
@@ -145,13 +197,24 @@ pub fn featurize(text: &str, group: Group, lexicon: &Lexicon, extras: &[Extra]) 
         spans: Vec::with_capacity(text.len() / 5 + 1),
         structs: Vec::new(),
     };
-    featurize_into(text, group, lexicon, extras, &mut doc);
+    featurize_into(
+        text,
+        &[Region::whole(text)],
+        group,
+        lexicon,
+        extras,
+        &mut doc,
+    );
     doc
 }
 
-/// Featurises into any [`Sink`]; see [`featurize`].
+/// Featurises the `regions` of `text` (sorted, disjoint, sentence-aligned, as
+/// [`super::plan::regions`] makes them) into any [`Sink`]; see [`featurize`].
+/// Lines, record lines and code characters between regions are still counted,
+/// so the edge features see the whole document.
 pub fn featurize_into<S: Sink>(
     text: &str,
+    regions: &[Region],
     group: Group,
     lexicon: &Lexicon,
     extras: &[Extra],
@@ -161,15 +224,8 @@ pub fn featurize_into<S: Sink>(
     let mut prev: u64 = 0;
     let mut extra_i = 0;
     let mut line = 0usize;
-    let mut sent = SentenceState {
-        start: 0,
-        mask: 0,
-        imp0: false,
-        tokens: 0,
-        leader: false,
-        first_token_line: 0,
-        code_chars: 0,
-    };
+    let mut sent = SentenceState::new(0, 0);
+    let mut stats = DocStats::default();
     let mut sentences_on_line = 0usize;
     // The last finished sentence: (imperative opening, its line, first on its line).
     let mut last = (false, 0usize, false);
@@ -178,115 +234,167 @@ pub fn featurize_into<S: Sink>(
     let mut code_total = 0usize;
     let mut first_edge: Option<Range<usize>> = None;
     let mut last_edge: Option<Range<usize>> = None;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let (tok_end, single) = if is_word_byte(c) {
-            let mut j = i + 1;
-            while j < b.len() && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j))) {
-                j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
+    let mut gap_from = 0usize;
+    for region in regions {
+        let (from, to) = (
+            region.range.start.min(b.len()),
+            region.range.end.min(b.len()),
+        );
+        if from > gap_from {
+            line = region.at.line;
+            data_lines = region.at.data_lines;
+            code_total = region.at.code_chars;
+            sentences_on_line = region.at.sentences_on_line;
+            sent = SentenceState::new(from, line);
+            prev = 0;
+            while extra_i < extras.len() && extras[extra_i].at < from {
+                extra_i += 1;
             }
-            (j, false)
-        } else if c >= 0x80 {
-            let len = utf8_len(c);
-            if is_cjk_at(text, i) {
-                (i + len, true)
-            } else if text[i..].chars().next().is_some_and(char::is_alphanumeric) {
-                let mut j = i + len;
+        }
+        gap_from = to.max(gap_from);
+        let mut i = from;
+        while i < to {
+            let c = b[i];
+            let (tok_end, single) = if is_word_byte(c) {
+                let mut j = i + 1;
                 while j < b.len() && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j))) {
                     j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
                 }
                 (j, false)
+            } else if c >= 0x80 {
+                let len = utf8_len(c);
+                if is_cjk_at(text, i) {
+                    (i + len, true)
+                } else if text[i..].chars().next().is_some_and(char::is_alphanumeric) {
+                    let mut j = i + len;
+                    while j < b.len()
+                        && (is_word_byte(b[j]) || (b[j] >= 0x80 && !is_cjk_at(text, j)))
+                    {
+                        j += if b[j] >= 0x80 { utf8_len(b[j]) } else { 1 };
+                    }
+                    (j, false)
+                } else {
+                    i += len;
+                    continue;
+                }
             } else {
-                i += len;
+                // Separators and sentence ends.
+                let ends_sentence = matches!(c, b'.' | b'!' | b'?' | b'\n' | b';' | b':' | b'|')
+                    && !(c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
+                if ends_sentence && sent.tokens > 0 {
+                    let question = c == b'?';
+                    let lone_line = sentences_on_line == 0
+                        && (i + 1 >= b.len()
+                            || b[i + 1] == b'\n'
+                            || b.get(i + 1..i + 2) == Some(b" ") && b.get(i + 2) == Some(&b'\n'));
+                    end_sentence(
+                        doc,
+                        &sent,
+                        &mut stats,
+                        group,
+                        i,
+                        line,
+                        question,
+                        lone_line && line == 0,
+                    );
+                    // An order alone on a middle line of a record-like document.
+                    push_sent(
+                        doc,
+                        group,
+                        Sent::Imp0LoneLine,
+                        sent.imp0
+                            && lone_line
+                            && line > 0
+                            && data_lines > 0
+                            && sent.tokens >= 4
+                            && sent.code_chars < 3,
+                    );
+                    last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
+                    let edge_like =
+                        (sent.imp0 || question) && sent.tokens >= 4 && sent.code_chars < 3;
+                    if line == 0 && lone_line && edge_like {
+                        first_edge = Some(sent.start..i + 1);
+                    }
+                    last_edge = (edge_like && sentences_on_line == 0 && sent.first_token_line > 0)
+                        .then(|| sent.start..i + 1);
+                    sentences_on_line += 1;
+                    sent = SentenceState::new(i + 1, line);
+                } else if ends_sentence {
+                    // Code characters count per sentence; a line of only `})` is
+                    // not part of the next sentence.
+                    sent.code_chars = 0;
+                }
+                if sent.tokens == 0 {
+                    sent.quoted |= matches!(c, b'"' | b'\'' | b'`');
+                    sent.comment |= c == b'#' || c == b'/' && b.get(i + 1) == Some(&b'/');
+                }
+                if c == b'\n' {
+                    line += 1;
+                    sentences_on_line = 0;
+                    data_lines += usize::from(is_data_line(&b[i + 1..]));
+                }
+                if matches!(
+                    c,
+                    b'=' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b'<' | b'>' | b'$' | b'#'
+                ) {
+                    sent.code_chars += 1;
+                    code_total += 1;
+                }
+                i += 1;
                 continue;
+            };
+            let end = tok_end.min(b.len());
+            let word = &b[i..end];
+            let h = word_hash(word);
+            doc.feature(index(h, NS_WORD));
+            if prev != 0 {
+                doc.feature(index(prev.rotate_left(17) ^ h, NS_BIGRAM));
             }
-        } else {
-            // Separators and sentence ends.
-            let ends_sentence = matches!(c, b'.' | b'!' | b'?' | b'\n' | b';' | b':' | b'|')
-                && !(c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
-            if ends_sentence && sent.tokens > 0 {
-                let question = c == b'?';
-                let lone_line = sentences_on_line == 0
-                    && (i + 1 >= b.len()
-                        || b[i + 1] == b'\n'
-                        || b.get(i + 1..i + 2) == Some(b" ") && b.get(i + 2) == Some(&b'\n'));
-                end_sentence(doc, &sent, group, i, line, question, lone_line && line == 0);
-                last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
-                let edge_like = (sent.imp0 || question) && sent.tokens >= 4 && sent.code_chars < 3;
-                if line == 0 && lone_line && edge_like {
-                    first_edge = Some(sent.start..i + 1);
+            prev = h;
+            if !single {
+                grams(word, doc);
+            }
+            let classes = lexicon.classes(h);
+            if sent.tokens == 0 {
+                sent.first_token_line = line;
+            }
+            let initial = sent.tokens == 0 || (sent.tokens == 1 && sent.leader);
+            if sent.tokens == 0 && is_leader(word) {
+                sent.leader = true;
+            }
+            if initial && classes & Cue::Imperative.bit() != 0 {
+                sent.imp0 = true;
+            }
+            if classes != 0 {
+                for cue in Cue::ALL {
+                    if classes & cue.bit() != 0 {
+                        doc.feature(index(cue as u64 + 16 * group as u64, NS_CUE));
+                        doc.feature(index(cue as u64, NS_CUE));
+                    }
                 }
-                last_edge = (edge_like && sentences_on_line == 0 && sent.first_token_line > 0)
-                    .then(|| sent.start..i + 1);
-                sentences_on_line += 1;
-                sent = SentenceState {
-                    start: i + 1,
-                    mask: 0,
-                    imp0: false,
-                    tokens: 0,
-                    leader: false,
-                    first_token_line: line,
-                    code_chars: 0,
-                };
+                sent.mask |= classes;
             }
-            if c == b'\n' {
-                line += 1;
-                sentences_on_line = 0;
-                data_lines += usize::from(is_data_line(&b[i + 1..]));
+            sent.tokens += 1;
+            while extra_i < extras.len() && extras[extra_i].at < end {
+                doc.feature(index(extras[extra_i].hash, NS_EXTRA));
+                extra_i += 1;
             }
-            if matches!(
-                c,
-                b'=' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b'<' | b'>' | b'$' | b'#'
-            ) {
-                sent.code_chars += 1;
-                code_total += 1;
-            }
-            i += 1;
-            continue;
-        };
-        let end = tok_end.min(b.len());
-        let word = &b[i..end];
-        let h = word_hash(word);
-        doc.feature(index(h, NS_WORD));
-        if prev != 0 {
-            doc.feature(index(prev.rotate_left(17) ^ h, NS_BIGRAM));
+            doc.end_token(i as u32..end as u32);
+            i = end;
         }
-        prev = h;
-        if !single {
-            grams(word, doc);
-        }
-        let classes = lexicon.classes(h);
-        if sent.tokens == 0 {
-            sent.first_token_line = line;
-        }
-        let initial = sent.tokens == 0 || (sent.tokens == 1 && sent.leader);
-        if sent.tokens == 0 && LEADERS.iter().any(|l| l.as_bytes() == word) {
-            sent.leader = true;
-        }
-        if initial && classes & Cue::Imperative.bit() != 0 {
-            sent.imp0 = true;
-        }
-        if classes != 0 {
-            for cue in Cue::ALL {
-                if classes & cue.bit() != 0 {
-                    doc.feature(index(cue as u64 + 16 * group as u64, NS_CUE));
-                    doc.feature(index(cue as u64, NS_CUE));
-                }
-            }
-            sent.mask |= classes;
-        }
-        sent.tokens += 1;
-        while extra_i < extras.len() && extras[extra_i].at < end {
-            doc.feature(index(extras[extra_i].hash, NS_EXTRA));
-            extra_i += 1;
-        }
-        doc.end_token(i as u32..end as u32);
-        i = end;
     }
     if sent.tokens > 0 {
         let lone = sentences_on_line == 0;
-        end_sentence(doc, &sent, group, b.len(), line, false, lone && line == 0);
+        end_sentence(
+            doc,
+            &sent,
+            &mut stats,
+            group,
+            b.len(),
+            line,
+            false,
+            lone && line == 0,
+        );
         last = (sent.imp0, sent.first_token_line, lone);
         let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3;
         last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
@@ -298,6 +406,25 @@ pub fn featurize_into<S: Sink>(
             doc.structs().push((StructKind::InstructionAtEdge, span));
         }
     }
+    push_sent(
+        doc,
+        group,
+        Sent::Imp0DocStart,
+        stats.first_imp0 == Some(true),
+    );
+    push_sent(doc, group, Sent::Imp0DocEnd, stats.last_imp0);
+    push_sent(
+        doc,
+        group,
+        Sent::DenseImperatives,
+        stats.imperatives >= 2 && stats.imperatives * 3 >= stats.sentences,
+    );
+    push_sent(
+        doc,
+        group,
+        Sent::DenseSecondPerson,
+        stats.second_person >= 3 && stats.second_person * 2 >= stats.sentences,
+    );
     // Last-line feature: the final sentence, an order alone on its line, after other lines.
     push_sent(
         doc,
@@ -319,9 +446,11 @@ fn push_sent<S: Sink>(doc: &mut S, group: Group, s: Sent, on: bool) {
     doc.late(index(s as u64 + 64 * group as u64, NS_SENT));
 }
 
+#[allow(clippy::too_many_arguments)]
 fn end_sentence<S: Sink>(
     doc: &mut S,
     s: &SentenceState,
+    stats: &mut DocStats,
     group: Group,
     end: usize,
     line: usize,
@@ -334,6 +463,33 @@ fn end_sentence<S: Sink>(
     let resp = has(Cue::Response);
     let instr = has(Cue::Instructions);
     let over = has(Cue::Override);
+    stats.sentences += 1;
+    stats.imperatives += usize::from(s.imp0);
+    stats.second_person += usize::from(you);
+    stats.first_imp0.get_or_insert(s.imp0);
+    stats.last_imp0 = s.imp0;
+    let modal = has(Cue::Modal);
+    let persona = has(Cue::Persona);
+    let negation = has(Cue::Negation);
+    push_sent(doc, group, Sent::YouModal, you && modal);
+    push_sent(
+        doc,
+        group,
+        Sent::PersonaAddressed,
+        persona && (you || s.imp0),
+    );
+    push_sent(doc, group, Sent::NegatedRules, negation && instr);
+    push_sent(doc, group, Sent::PersonaNegation, persona && negation);
+    push_sent(doc, group, Sent::ModalResponse, modal && resp);
+    push_sent(doc, group, Sent::YouResponse, you && resp);
+    push_sent(doc, group, Sent::Imp0Quoted, s.imp0 && s.quoted);
+    push_sent(doc, group, Sent::Imp0Comment, s.imp0 && s.comment);
+    push_sent(
+        doc,
+        group,
+        Sent::CredentialAsked,
+        has(Cue::Credential) && (you || s.imp0 || question),
+    );
     push_sent(doc, group, Sent::Imp0, s.imp0);
     push_sent(doc, group, Sent::Imp0You, s.imp0 && you);
     push_sent(doc, group, Sent::Imp0Ai, s.imp0 && ai);
@@ -392,11 +548,12 @@ fn grams<S: Sink>(word: &[u8], out: &mut S) {
         out.feature(index(h, NS_GRAM));
         return;
     }
-    // The first three and the last 4-gram: prefixes carry the stem, the last
-    // gram the ending; inner grams of long words add cost more than signal.
+    // Every 4-gram of words up to 12 bytes (morphology, across languages and
+    // misspellings); of longer words the first three and the last: prefixes
+    // carry the stem, the last gram the ending.
     let grams = padded.len() - 3;
     for (k, g) in padded.windows(4).enumerate() {
-        if k < 3 || k + 1 == grams {
+        if k < 3 || k + 1 == grams || w.len() <= 12 {
             let h = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
             out.feature(index(h, NS_GRAM));
         }
@@ -404,7 +561,7 @@ fn grams<S: Sink>(word: &[u8], out: &mut S) {
 }
 
 /// A line that reads as a record: a table row, a code fence, or `key: value`.
-fn is_data_line(line: &[u8]) -> bool {
+pub(crate) fn is_data_line(line: &[u8]) -> bool {
     let mut i = 0;
     while i < line.len() && line[i] == b' ' {
         i += 1;
@@ -425,12 +582,12 @@ fn is_data_line(line: &[u8]) -> bool {
 }
 
 #[inline]
-fn is_word_byte(b: u8) -> bool {
+pub(crate) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
 #[inline]
-fn utf8_len(lead: u8) -> usize {
+pub(crate) fn utf8_len(lead: u8) -> usize {
     match lead {
         0xF0..=0xFF => 4,
         0xE0..=0xEF => 3,
@@ -441,7 +598,7 @@ fn utf8_len(lead: u8) -> usize {
 
 /// Ideographic and syllabic scripts written without spaces: one token per character.
 #[inline]
-fn is_cjk_at(text: &str, i: usize) -> bool {
+pub(crate) fn is_cjk_at(text: &str, i: usize) -> bool {
     let lead = text.as_bytes()[i];
     if !(0xE3..=0xED).contains(&lead) && lead != 0xF0 {
         return false;

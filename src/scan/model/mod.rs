@@ -9,6 +9,7 @@
 //! score.
 
 pub mod features;
+pub mod plan;
 pub mod sink;
 pub mod train;
 pub mod weights;
@@ -100,6 +101,13 @@ impl Model {
         group: Group,
     ) -> (f32, (usize, usize)) {
         let n = sums.len().min(counts.len());
+        let bias = self.bias[group as usize];
+        if n <= WINDOW {
+            // One window: no prefix sums needed.
+            let total: f32 = sums[..n].iter().sum();
+            let c = counts[..n].iter().sum::<u32>().max(1) as f32;
+            return (bias + total / c.sqrt(), (0, n));
+        }
         let mut contrib = Vec::with_capacity(n + 1);
         let mut count = Vec::with_capacity(n + 1);
         contrib.push(0.0f32);
@@ -107,11 +115,6 @@ impl Model {
         for t in 0..n {
             contrib.push(contrib[t] + sums[t]);
             count.push(count[t] + counts[t]);
-        }
-        let bias = self.bias[group as usize];
-        if n <= WINDOW {
-            let c = count[n].max(1) as f32;
-            return (bias + contrib[n] / c.sqrt(), (0, n));
         }
         let mut best = (f32::NEG_INFINITY, (0, WINDOW));
         let mut start = 0;

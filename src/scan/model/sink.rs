@@ -158,7 +158,14 @@ mod tests {
         let extras = [Extra { at: 3, hash: 9 }];
         let doc = featurize(text, Group::Indirect, &Lexicon::default(), &extras);
         let mut sc = Scores::new(&weights);
-        featurize_into(text, Group::Indirect, &Lexicon::default(), &extras, &mut sc);
+        featurize_into(
+            text,
+            &[crate::scan::model::plan::Region::whole(text)],
+            Group::Indirect,
+            &Lexicon::default(),
+            &extras,
+            &mut sc,
+        );
         assert_eq!(doc.len(), sc.sums.len());
         for t in 0..doc.len() {
             let want: f32 = doc

@@ -33,6 +33,10 @@ pub struct Options {
     pub l2: f32,
     /// Shuffle seed.
     pub seed: u64,
+    /// The false-positive rate thresholds aim at, per benign-bearing file.
+    pub target_fpr: f64,
+    /// The least threshold on direct surfaces (prompts and arguments).
+    pub direct_floor: f32,
 }
 
 impl Default for Options {
@@ -42,6 +46,8 @@ impl Default for Options {
             learning_rate: 0.1,
             l2: 1e-3,
             seed: 0x5EED_CAFE,
+            target_fpr: 0.003,
+            direct_floor: 0.99,
         }
     }
 }
