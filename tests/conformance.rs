@@ -10,6 +10,7 @@
 //! passes in both runs, with the gateway answering 421 where the fixture did).
 
 use crate::support::Gateway;
+use crate::support::gateway::default_yaml;
 use crate::support::peers::{self, Peer};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,11 +113,26 @@ fn count(verdicts: &Verdicts, status: &str) -> usize {
 }
 
 async fn differential(suite: &str, extra: &[&str]) {
+    differential_with(suite, extra, default_yaml).await;
+}
+
+/// A federation of one: the `upstreams:` form with an explicit empty prefix
+/// and a configured session key, the path every federated request takes.
+fn federated_yaml(upstream: &str) -> String {
+    format!(
+        "listen:\n  address: 127.0.0.1:0\nreload:\n  poll_interval: 0s\nauthentication:\n  mode: none\n\
+         upstreams:\n  fixture:\n    url: {upstream}\n    prefix: \"\"\n    response_timeout: 20s\n\
+         sessions:\n  keys:\n    - id: k1\n      secret: {{ value: \"{}\", allow_inline: true }}\n",
+        "ab".repeat(32)
+    )
+}
+
+async fn differential_with(suite: &str, extra: &[&str], yaml: fn(&str) -> String) {
     let direct_fixture = Peer::python_fixture().await;
     let direct = run_suite(suite, &direct_fixture.url, extra).await;
     drop(direct_fixture);
     let fixture = Peer::python_fixture().await;
-    let gw = Gateway::start(&fixture.url).await;
+    let gw = Gateway::start_yaml(&yaml(&fixture.url)).await;
     let gateway = run_suite(suite, &gw.url(), extra).await;
     let diffs = differences(&direct, &gateway);
     println!(
@@ -143,6 +159,26 @@ async fn conformance_0_1_verdicts_match_direct() {
 #[tokio::test]
 async fn conformance_0_2_verdicts_match_direct() {
     differential("conformance-alpha/dist/index.js", &[]).await;
+}
+
+#[tokio::test]
+async fn conformance_0_1_verdicts_match_direct_through_a_federation_of_one() {
+    differential_with(
+        "@modelcontextprotocol/conformance/dist/index.js",
+        &[],
+        federated_yaml,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn conformance_0_2_verdicts_at_2026_07_28_match_direct_through_a_federation_of_one() {
+    differential_with(
+        "conformance-alpha/dist/index.js",
+        &["--spec-version", "2026-07-28"],
+        federated_yaml,
+    )
+    .await;
 }
 
 #[tokio::test]

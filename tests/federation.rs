@@ -36,9 +36,15 @@ fn single(upstream: &str, keys_yaml: &str) -> String {
 /// The fixture over HTTP as `fx`, server-everything over stdio as `ev`, and
 /// optionally an upstream whose program does not exist as `gone`.
 fn federated(fixture: &str, with_gone: bool) -> String {
+    federated_with(fixture, with_gone, "", "")
+}
+
+/// As [`federated`], with `marker` in the stdio child's environment and
+/// `extra` upstreams appended.
+fn federated_with(fixture: &str, with_gone: bool, marker: &str, extra: &str) -> String {
     let index = node_module("@modelcontextprotocol/server-everything/dist/index.js");
     let mut yaml = format!(
-        "{}upstreams:\n  fx:\n    url: {fixture}\n    response_timeout: 20s\n  ev:\n    stdio:\n      command: [{:?}, {:?}, stdio]\n",
+        "{}upstreams:\n  fx:\n    url: {fixture}\n    response_timeout: 20s\n  ev:\n    stdio:\n      command: [{:?}, {:?}, stdio]\n      env:\n        PORTCULLIS_TEST_MARKER: {{ value: \"{marker}\" }}\n      restart: {{ initial_backoff: 100ms, max_backoff: 1s }}\n{extra}",
         head(),
         node().display().to_string(),
         index.display().to_string(),
@@ -108,6 +114,85 @@ async fn a_real_client_sees_two_upstreams_as_one_server_in_both_eras() {
             .contains("nobody__echo"),
         "{unknown}"
     );
+}
+
+/// The pid of the process whose environment holds `marker`.
+fn pid_with_marker(marker: &str) -> Option<u32> {
+    let needle = format!("PORTCULLIS_TEST_MARKER={marker}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            environ
+                .split(|b| *b == 0)
+                .any(|v| v == needle.as_bytes())
+                .then_some(pid)
+        })
+}
+
+#[tokio::test]
+async fn three_real_servers_behind_one_endpoint_survive_one_being_killed() {
+    let fixture = Peer::python_fixture().await;
+    let (rmcp_url, rmcp) = crate::clients::rmcp_server().await;
+    let marker = format!("fed-{}", std::process::id());
+    let extra = format!("  rs:\n    url: {rmcp_url}\n");
+    let gw = Gateway::start_yaml(&federated_with(&fixture.url, false, &marker, &extra)).await;
+    let names = py_call(&gw.url(), &["--list", "--mode", "legacy"]).await;
+    for name in ["fx__test_simple_text", "ev__echo", "rs__echo", "rs__sum"] {
+        assert!(
+            names.as_array().unwrap().contains(&json!(name)),
+            "{name}: {names}"
+        );
+    }
+    let sum = py_call(
+        &gw.url(),
+        &["rs__sum", r#"{"a":2,"b":40}"#, "--mode", "legacy"],
+    )
+    .await;
+    assert_eq!(first_text(&sum), "42", "{sum}");
+
+    // Kill the stdio server: the others keep serving, and it comes back.
+    let pid = pid_with_marker(&marker).expect("the stdio server runs with the marker");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let simple = py_call(
+        &gw.url(),
+        &["fx__test_simple_text", "{}", "--mode", "legacy"],
+    )
+    .await;
+    assert!(!first_text(&simple).is_empty(), "{simple}");
+    let echo = py_call(
+        &gw.url(),
+        &["rs__echo", r#"{"text":"still"}"#, "--mode", "legacy"],
+    )
+    .await;
+    assert_eq!(first_text(&echo), "still", "{echo}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let back = py_call(
+            &gw.url(),
+            &["ev__echo", r#"{"message":"back"}"#, "--mode", "legacy"],
+        )
+        .await;
+        if first_text(&back) == "Echo: back" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never came back: {back}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let restarted = pid_with_marker(&marker).expect("restarted");
+    assert_ne!(restarted, pid, "a new process serves");
+    rmcp.abort();
 }
 
 #[tokio::test]
@@ -213,4 +298,41 @@ async fn a_replica_holding_the_key_serves_a_session_another_replica_opened() {
     let made_up = ask(b.url(), "s-1".into()).await;
     assert_eq!(made_up.status, StatusCode::NOT_FOUND, "{made_up:?}");
     assert_eq!(made_up.json()["error"]["code"], -32600);
+}
+
+#[test]
+fn configuration_mistakes_name_the_upstream_and_what_to_do() {
+    let cases = [
+        (
+            "upstreams:\n  old:\n    url: http://127.0.0.1:9/sse\n    transport: sse\n",
+            "upstreams.old.transport",
+            "HTTP+SSE",
+        ),
+        (
+            "upstreams:\n  a:\n    url: http://127.0.0.1:9/mcp\n    prefix: \"\"\n  b:\n    url: http://127.0.0.1:9/mcp\n",
+            "prefix",
+            "",
+        ),
+        (
+            "upstreams:\n  bad name:\n    url: http://127.0.0.1:9/mcp\n",
+            "bad name",
+            "letters, digits",
+        ),
+        (
+            "upstream:\n  url: http://127.0.0.1:9/mcp\nsessions:\n  keys:\n    - id: k1\n      secret: { value: \"short\", allow_inline: true }\n",
+            "sessions",
+            "32",
+        ),
+    ];
+    for (body, path, words) in cases {
+        let yaml = format!("{}{body}audit:\n  disabled: true\n", head());
+        let err = portcullis::config::load_str(&yaml, std::path::Path::new("gw.yaml"))
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {body}"))
+            .to_string();
+        assert!(
+            err.contains(path) && err.contains(words),
+            "{body}\n=> {err}"
+        );
+    }
 }
