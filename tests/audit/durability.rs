@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A small tmpfs mounted for one test (needs root), unmounted on drop.
-struct Tmpfs(PathBuf);
+pub(super) struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+    pub(super) fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -26,7 +26,7 @@ impl Tmpfs {
     }
 
     /// Fills the file system; returns the filler's path.
-    fn fill(&self) -> PathBuf {
+    pub(super) fn fill(&self) -> PathBuf {
         let filler = self.0.join("filler");
         let mut f = std::fs::File::create(&filler).unwrap();
         let chunk = vec![0u8; 4096];

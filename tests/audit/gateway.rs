@@ -202,3 +202,150 @@ async fn a_refused_token_is_an_authentication_event() {
     );
     assert_eq!(upstream.count(), 0);
 }
+
+#[tokio::test]
+async fn a_full_audit_disk_turns_requests_into_503_and_they_recover_with_space() {
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let Some(fs) = super::durability::Tmpfs::mount(&log, "512k") else {
+        super::support::require(false, "mounting a tmpfs (needs root)");
+        return;
+    };
+    let yaml = format!(
+        "{}audit:\n  on_failure: fail_closed\n  file:\n    directory: {}\n",
+        crate::support::gateway::default_yaml(&format!("http://{}/mcp", demo.addr())),
+        log.display()
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let url = gw.url();
+    let echo = |id: u64| {
+        Req::post(&url)
+            .modern("tools/call", Some("echo"))
+            .body(modern_body(
+                id,
+                "tools/call",
+                json!({"name": "echo", "arguments": {"text": "x"}}),
+            ))
+    };
+    assert_eq!(echo(1).send().await.status, 200);
+    let filler = fs.fill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let refused = loop {
+        let reply = echo(2).send().await;
+        if reply.status == 503 {
+            break reply;
+        }
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(std::time::Instant::now() < deadline, "never refused");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let error = &refused.json()["error"];
+    assert!(error["code"].is_i64(), "{refused:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase()
+            .contains("audit"),
+        "the client is told why: {refused:?}"
+    );
+    std::fs::remove_file(filler).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let reply = echo(3).send().await;
+        if reply.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not recover: {reply:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(gw.stop().await);
+}
+
+/// The gateway process is SIGKILLed under load with `fsync: always`: every
+/// request that got its response has its event on disk, and the chain up to
+/// the crash verifies.
+#[tokio::test]
+async fn a_sigkilled_gateway_under_fsync_always_has_every_answered_request_on_disk() {
+    use crate::support::peers::{free_port, wait_for_port};
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit");
+    let port = free_port();
+    let yaml = crate::support::gateway::default_yaml(&format!("http://{}/mcp", demo.addr()))
+        .replace("127.0.0.1:0\nadmin", &format!("127.0.0.1:{port}\nadmin"));
+    let config = dir.path().join("gw.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{yaml}audit:\n  fsync: always\n  file:\n    directory: {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_port(port).await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let mut clients = Vec::new();
+    for worker in 0..8u64 {
+        let (url, answered) = (url.clone(), std::sync::Arc::clone(&answered));
+        clients.push(tokio::spawn(async move {
+            for n in 0.. {
+                let id = worker * 1_000_000 + n;
+                let reply = Req::post(&url)
+                    .modern("tools/call", Some("echo"))
+                    .body(modern_body(
+                        id,
+                        "tools/call",
+                        json!({"name": "echo", "arguments": {"text": "x"}}),
+                    ))
+                    .try_send()
+                    .await;
+                match reply {
+                    Some(r) if r.status == 200 => answered.lock().unwrap().push(id),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    child.start_kill().unwrap(); // SIGKILL
+    let _ = child.wait().await;
+    for c in clients {
+        let _ = c.await;
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() > 50, "load ran: {} answered", answered.len());
+    let on_disk: std::collections::HashSet<String> = events(&log)
+        .iter()
+        .filter(|e| e["api"]["operation"] == "tools/call")
+        .filter_map(|e| e["api"]["request"]["uid"].as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<&u64> = answered
+        .iter()
+        .filter(|id| !on_disk.contains(&id.to_string()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered requests have no event: {:?}",
+        missing.len(),
+        answered.len(),
+        &missing[..missing.len().min(10)]
+    );
+}

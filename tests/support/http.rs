@@ -156,6 +156,27 @@ impl Req {
             .unwrap()
     }
 
+    /// Sends and reads the whole response; `None` when the connection fails
+    /// or the response is cut off (a peer that dies mid-test).
+    pub async fn try_send(&self) -> Option<Reply> {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let response = tokio::time::timeout(Duration::from_secs(30), client.request(self.build()))
+            .await
+            .ok()?
+            .ok()?;
+        let (parts, body) = response.into_parts();
+        let body = tokio::time::timeout(Duration::from_secs(30), body.collect())
+            .await
+            .ok()?
+            .ok()?
+            .to_bytes();
+        Some(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
     /// Sends and reads the whole response.
     pub async fn send(&self) -> Reply {
         let response = self.open().await;
