@@ -117,27 +117,52 @@ def main() -> None:
         procs.append(gw)
         wait_port(gw_port)
 
+        # The federated case: three upstreams behind one gateway; calls go to
+        # the first one's prefixed tool (issue 3: within 10% of one upstream).
+        others = []
+        for _ in range(2):
+            other, other_addr = spawn([str(RELEASE / "examples" / example), "127.0.0.1:0"])
+            procs.append(other)
+            others.append(other_addr)
+        fed_port = free_port()
+        fed_config = tmp / "federated.yaml"
+        fed_config.write_text(
+            f"listen:\n  address: 127.0.0.1:{fed_port}\nupstreams:\n  a:\n    url: http://{up_addr}/mcp\n"
+            f"  b:\n    url: http://{others[0]}/mcp\n  c:\n    url: http://{others[1]}/mcp\n"
+            "authentication:\n  mode: none\nlogging:\n  format: json\n  level: info\nreload:\n  poll_interval: 0s\n"
+        )
+        fed_log = open(tmp / "federated.log", "w")
+        fed = subprocess.Popen([str(RELEASE / "portcullis"), "serve", "--config", str(fed_config)], stderr=fed_log)
+        procs.append(fed)
+        wait_port(fed_port)
+
         text = "x" * 1024
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": "echo", "arguments": {"text": text},
-            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                      "io.modelcontextprotocol/clientCapabilities": {},
-                      "io.modelcontextprotocol/clientInfo": {"name": "oha", "version": "1"}}}})
-        headers = ["Content-Type: application/json", "Accept: application/json, text/event-stream",
-                   "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call", "Mcp-Name: echo"]
+
+        def call(tool: str) -> tuple[str, list[str]]:
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": tool, "arguments": {"text": text},
+                "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {},
+                          "io.modelcontextprotocol/clientInfo": {"name": "oha", "version": "1"}}}})
+            headers = ["Content-Type: application/json", "Accept: application/json, text/event-stream",
+                       "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call", f"Mcp-Name: {tool}"]
+            return body, headers
+
+        plain, prefixed = call("echo"), call("a__echo")
         paths = {
-            "direct": (f"http://{up_addr}/mcp", up.pid),
-            "floor proxy": (f"http://{floor_addr}/mcp", floor.pid),
-            "portcullis": (f"http://127.0.0.1:{gw_port}/mcp", gw.pid),
+            "direct": (f"http://{up_addr}/mcp", up.pid, plain),
+            "floor proxy": (f"http://{floor_addr}/mcp", floor.pid, plain),
+            "portcullis": (f"http://127.0.0.1:{gw_port}/mcp", gw.pid, plain),
+            "portcullis, 3 upstreams": (f"http://127.0.0.1:{fed_port}/mcp", fed.pid, prefixed),
         }
-        for url, _ in paths.values():  # warm up connection pools
+        for url, _, (body, headers) in paths.values():  # warm up connection pools
             oha(url, body, headers, args, args.rate, 2)
 
         samples: dict[str, list[tuple]] = {k: [] for k in paths}
         for r in range(args.rounds):
             order = list(paths) if r % 2 == 0 else list(reversed(paths))
             for name in order:
-                url, pid = paths[name]
+                url, pid, (body, headers) = paths[name]
                 before_hop, before_up = cpu_seconds(pid), cpu_seconds(up.pid)
                 rps, p50, p99, ok, bad = summarise(oha(url, body, headers, args, args.rate, args.duration))
                 hop_cpu = (cpu_seconds(pid) - before_hop) / max(ok + bad, 1) * 1e6
@@ -149,7 +174,7 @@ def main() -> None:
         med = {k: [statistics.median(x[i] for x in v) for i in range(5)] for k, v in samples.items()}
         errors = {k: sum(x[6] for x in v) for k, v in samples.items()}
         max_rps = {}
-        for name, (url, _) in paths.items():
+        for name, (url, _, (body, headers)) in paths.items():
             max_rps[name] = summarise(oha(url, body, headers, args, None, max(3, args.duration // 2)))[0]
 
         direct = med["direct"]
@@ -166,6 +191,9 @@ def main() -> None:
         gw_added = med["portcullis"][1] - direct[1]
         ratio = gw_added / floor_added if floor_added > 0 else float("nan")
         print(f"\nGateway added p50 / floor added p50: {ratio:.2f}x (target <= 1.5x)")
+        fed_added = med["portcullis, 3 upstreams"][1] - direct[1]
+        fed_ratio = fed_added / gw_added if gw_added > 0 else float("nan")
+        print(f"Added p50, 3 upstreams / 1 upstream: {fed_ratio:.2f}x (target <= 1.10x)")
         print(f"Gateway CPU per request / upstream CPU per request: "
               f"{med['portcullis'][3] / med['portcullis'][4]:.2f} (target < 1)")
     finally:
