@@ -27,9 +27,50 @@ pub async fn authorize(
     rt: &Runtime,
     shared: &Shared,
 ) -> Result<Permit, Rejection> {
+    pinned(cx, inbound, rt, shared)?;
     if let Some(engine) = &rt.authorization {
         crate::authz::gate::authorize(cx, inbound, engine, shared).await?;
     }
     crate::ratelimit::charge_tool(cx, rt, shared).await?;
     Ok(Permit { _private: () })
+}
+
+/// A call to a tool withheld by pinning reads like a call to an unknown tool
+/// (the tool is not listed either).
+fn pinned(
+    cx: &RequestContext,
+    inbound: &Inbound,
+    rt: &Runtime,
+    shared: &Shared,
+) -> Result<(), Rejection> {
+    use crate::federation::route::{Rewrite, Route, Unroutable};
+    let Some(pinning) = shared.pinning.load_full() else {
+        return Ok(());
+    };
+    let super::parse::InboundKind::Messages(envelope) = &inbound.kind else {
+        return Ok(());
+    };
+    let Route::One { upstream, rewrite } = &inbound.route else {
+        return Ok(());
+    };
+    let Some(spec) = rt.federation.upstreams.get(*upstream) else {
+        return Ok(());
+    };
+    for m in envelope.messages() {
+        let Some(crate::protocol::Target::Tool(name)) = m.target() else {
+            continue;
+        };
+        let own = match rewrite {
+            Rewrite::Name(inner) => inner.as_str(),
+            _ => name,
+        };
+        if pinning.is_blocked(&spec.name, own) {
+            return Err(Rejection::Unroutable {
+                id: m.id().cloned().or_else(|| cx.rpc_id.clone()),
+                what: Unroutable::Tool(name.to_owned()),
+                modern: cx.era == Some(crate::protocol::Era::Modern),
+            });
+        }
+    }
+    Ok(())
 }

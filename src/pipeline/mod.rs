@@ -28,6 +28,7 @@ pub mod forward;
 pub mod inspect;
 pub mod observer;
 pub mod parse;
+pub mod pinning;
 pub mod record;
 pub mod respond;
 pub mod scanning;
@@ -90,6 +91,8 @@ pub struct Shared {
     pub authz: Arc<crate::authz::State>,
     /// Rate limiter state kept across reloads.
     pub limiters: crate::ratelimit::Limiters,
+    /// Tool pins (`scan.pins`), kept across reloads while their settings hold.
+    pub pinning: arc_swap::ArcSwapOption<pinning::Pinning>,
     drain: watch::Receiver<bool>,
 }
 
@@ -104,7 +107,11 @@ impl Shared {
         announce(&runtime);
         let connections = Connections::default();
         connections.reconcile(&runtime.federation, runtime.limits.parse);
+        let pins = runtime.scan_policy.pins.clone();
         Ok(Shared {
+            pinning: arc_swap::ArcSwapOption::from(
+                pins.map(|s| Arc::new(pinning::Pinning::new(s))),
+            ),
             snapshot: ArcSwap::from_pointee(Snapshot::of(runtime)),
             ephemeral_sealer: Arc::new(Sealer::ephemeral()?),
             connections,
@@ -136,6 +143,13 @@ impl Shared {
         announce(&runtime);
         self.connections
             .reconcile(&runtime.federation, runtime.limits.parse);
+        let current_pins = self.pinning.load_full();
+        match (&runtime.scan_policy.pins, current_pins.as_deref()) {
+            (Some(next), Some(now)) if next == now.settings() => {}
+            (next, _) => self
+                .pinning
+                .store(next.clone().map(|s| Arc::new(pinning::Pinning::new(s)))),
+        }
         self.snapshot.store(Arc::new(Snapshot::of(runtime)));
     }
 

@@ -183,10 +183,69 @@ impl Observer {
                 (false, _) => Delivery::Drop,
             },
         };
+        let (delivery, pin_findings) = self.pin_tools(message, answering, delivery);
         let delivery = self.filter_list(message, answering, delivery);
         let delivery = self.reshape(message, delivery);
+        if let Some(auditor) = self.shared.auditor.as_ref() {
+            for finding in pin_findings {
+                let _receipt = auditor.record(self.facts.finding(finding))?;
+            }
+        }
         let receipt = self.audit(message, is_answer, inspection.as_ref(), &delivery)?;
         Ok(Observed { delivery, receipt })
+    }
+
+    /// A `tools/list` answer loses the tools whose definition differs from
+    /// their pin; each is one audit finding.
+    fn pin_tools(
+        &self,
+        message: &Message,
+        answering: Option<&str>,
+        delivery: Delivery,
+    ) -> (Delivery, Vec<crate::audit::Finding>) {
+        let Some(pinning) = self.shared.pinning.load_full() else {
+            return (delivery, Vec::new());
+        };
+        if answering != Some("tools/list") {
+            return (delivery, Vec::new());
+        }
+        let mut object = match &delivery {
+            Delivery::Drop => return (delivery, Vec::new()),
+            Delivery::Forward => message.as_object().clone(),
+            Delivery::Replace(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(o)) => o,
+                _ => return (delivery, Vec::new()),
+            },
+        };
+        let Some(tools) = object
+            .get_mut("result")
+            .and_then(|r| r.get_mut("tools"))
+            .and_then(Value::as_array_mut)
+        else {
+            return (delivery, Vec::new());
+        };
+        // Pins concern what the upstream sent, before the filter rewrote it.
+        let sent = message
+            .result()
+            .and_then(|r| r.get("tools"))
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let withheld = pinning.check(&self.exchange.upstream, sent);
+        if withheld.is_empty() {
+            return (delivery, Vec::new());
+        }
+        tools.retain(|t| {
+            let name = t.get("name").and_then(Value::as_str);
+            !withheld.iter().any(|w| Some(w.tool.as_str()) == name)
+        });
+        let findings = withheld
+            .into_iter()
+            .map(|w| record::pin_finding(&self.exchange.upstream, message, w))
+            .collect();
+        let delivery = serde_json::to_vec(&object)
+            .map(|b| Delivery::Replace(Bytes::from(b)))
+            .unwrap_or(Delivery::Drop);
+        (delivery, findings)
     }
 
     /// A list answer keeps only the entries the caller may use.

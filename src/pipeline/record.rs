@@ -47,6 +47,11 @@ impl Facts {
         }
     }
 
+    /// A finding record with these facts.
+    pub fn finding(&self, finding: Finding) -> AuditRecord {
+        self.record(RecordKind::Finding(finding), Vec::new())
+    }
+
     fn record(&self, kind: RecordKind, secrets: Vec<String>) -> AuditRecord {
         AuditRecord {
             time: self.time,
@@ -162,6 +167,48 @@ pub fn findings(
             facts.record(RecordKind::Finding(finding), inspection.secrets.clone())
         })
         .collect()
+}
+
+/// A tool withheld because its definition differs from its pin.
+pub fn pin_finding(
+    upstream: &str,
+    message: &Message,
+    withheld: super::pinning::Withheld,
+) -> Finding {
+    let (rule_id, title) = match &withheld.pinned {
+        Some(_) => (
+            "pin.changed",
+            format!(
+                "tool `{}` of `{upstream}` changed since it was pinned",
+                withheld.tool
+            ),
+        ),
+        None => (
+            "pin.unpinned",
+            format!(
+                "tool `{}` of `{upstream}` is not in the pins file",
+                withheld.tool
+            ),
+        ),
+    };
+    Finding {
+        rule_id: rule_id.to_owned(),
+        category: "tool_poisoning".to_owned(),
+        title,
+        severity: Severity::High,
+        surface: "tool_description".to_owned(),
+        json_path: None,
+        span: None,
+        action: "block".to_owned(),
+        pin: Some((withheld.pinned.unwrap_or_default(), withheld.current)),
+        score_percent: None,
+        method: message
+            .method()
+            .map(str::to_owned)
+            .or(Some("tools/list".into())),
+        rpc_id: message.id().map(ToString::to_string),
+        target: Some(Target::Tool(withheld.tool)),
+    }
 }
 
 /// A request or notification the upstream sent toward the client.

@@ -55,6 +55,33 @@ pub struct RawScanConfig {
     /// Ordered action overrides.
     #[serde(default)]
     pub actions: Vec<RawAction>,
+    /// Tool pinning (rug-pull defence). Off unless set.
+    #[serde(default)]
+    pub pins: Option<RawPins>,
+}
+
+/// `scan.pins`: where tool pins live and how unknown tools are treated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPins {
+    /// The pins file (JSON, see `portcullis pins`). Created on first use in
+    /// `tofu` mode.
+    pub file: PathBuf,
+    /// `tofu` (default): a tool seen for the first time is pinned as it is;
+    /// `enforce`: only tools in the pins file are served (a security team
+    /// commits the file). Either way a pinned tool whose definition changes is
+    /// hidden and its calls denied until re-approved (`portcullis pins approve`).
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// Compiled `scan.pins`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinSettings {
+    /// The pins file.
+    pub file: PathBuf,
+    /// Whether first-seen tools are pinned (`tofu`) rather than refused.
+    pub trust_on_first_use: bool,
 }
 
 /// One action override.
@@ -132,6 +159,8 @@ pub struct ScanPolicy {
     pub model: Option<Option<PathBuf>>,
     /// Fail open on oversize messages.
     pub oversize_allow: bool,
+    /// Tool pinning, when configured.
+    pub pins: Option<PinSettings>,
     actions: Vec<CompiledAction>,
 }
 
@@ -229,11 +258,28 @@ impl RawScanConfig {
                 secret: a.secret,
             });
         }
+        let pins = match &self.pins {
+            None => None,
+            Some(p) => Some(PinSettings {
+                file: base.join(&p.file),
+                trust_on_first_use: match p.mode.as_deref() {
+                    None | Some("tofu") => true,
+                    Some("enforce") => false,
+                    Some(m) => {
+                        return Err(err(
+                            "pins.mode".into(),
+                            format!("`{m}`: expected `tofu` or `enforce`"),
+                        ));
+                    }
+                },
+            }),
+        };
         Ok(ScanPolicy {
             settings,
             rules_dir: self.rules_dir.as_ref().map(|d| base.join(d)),
             model,
             oversize_allow,
+            pins,
             actions,
         })
     }
