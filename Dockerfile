@@ -27,9 +27,11 @@ RUN mkdir -p src benches/support \
     && rm -rf src benches tests
 COPY src src
 COPY policies policies
+COPY examples examples
 COPY benches benches
 COPY tests tests
-# The binary embeds policies/ (demo policies, scan rule packs, the model).
+# The binary embeds policies/ (demo and scan rule packs, the model) and
+# examples/demo.yaml.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin portcullis \
     && install -D -m 0755 target/release/portcullis /out/portcullis

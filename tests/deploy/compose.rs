@@ -310,3 +310,61 @@ fn compose_gateway_configuration_passes_check() {
         "{out}"
     );
 }
+
+/// The `.rs` files under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_docker_builder_copies_every_file_the_binary_embeds() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let builder = dockerfile
+        .split(" AS builder\n")
+        .nth(1)
+        .and_then(|s| s.split("\nFROM ").next())
+        .expect("no builder stage");
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    let embed = regex::Regex::new(r#"include_(?:str|bytes)!\(\s*"([^"]+)"\s*\)"#).unwrap();
+    let mut files = Vec::new();
+    rust_files(&repo().join("src"), &mut files);
+    let mut embedded = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Test modules (at the bottom of a file) are not in the release binary.
+        let shipped = text.split("#[cfg(test)]").next().unwrap();
+        for found in embed.captures_iter(shipped) {
+            let target = file.parent().unwrap().join(&found[1]);
+            let target = target
+                .canonicalize()
+                .unwrap_or_else(|e| panic!("{} embeds {}: {e}", file.display(), target.display()));
+            let rel = target.strip_prefix(repo()).unwrap();
+            let top = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_str()
+                .unwrap();
+            assert!(
+                builder.contains(&format!("\nCOPY {top} {top}\n")),
+                "the builder stage does not copy {top}/, which {} embeds ({})",
+                file.display(),
+                rel.display()
+            );
+            assert!(
+                !ignore.lines().any(|l| l.trim_end_matches('/') == top),
+                ".dockerignore excludes {top}/, which the binary embeds"
+            );
+            embedded += 1;
+        }
+    }
+    assert!(embedded >= 5, "found only {embedded} embedded files");
+}
