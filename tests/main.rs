@@ -35,6 +35,8 @@ mod cli;
 mod clients;
 /// The official conformance suite: verdicts direct vs through the gateway.
 mod conformance;
+/// Deployment artefacts: Dockerfile, docker-compose, Kubernetes, dashboard, alerts.
+mod deploy;
 /// Several upstreams behind one endpoint; replica-safe sealed sessions.
 mod federation;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
