@@ -133,6 +133,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            let signals = Signals::install();
             match demo::start(&listen).await {
                 Ok(demo) => {
                     let addr = demo.running.mcp_addr();
@@ -140,7 +141,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                         "{}",
                         demo::instructions(addr, &demo.tokens, &demo.audit_dir)
                     );
-                    wait_for_signal().await;
+                    signals.wait().await;
                     demo.running.shutdown().await;
                     ExitCode::SUCCESS
                 }
@@ -154,9 +155,12 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn serve_until_signal(rt: config::Runtime) -> ExitCode {
+    // Handlers first: a SIGTERM that arrives once the listener accepts must
+    // drain, not kill the process with the default action.
+    let signals = Signals::install();
     match server::start(rt).await {
         Ok(running) => {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("shutting down");
             running.shutdown().await;
             ExitCode::SUCCESS
@@ -168,21 +172,38 @@ async fn serve_until_signal(rt: config::Runtime) -> ExitCode {
     }
 }
 
-/// Waits for SIGTERM or SIGINT.
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+/// SIGTERM and SIGINT handlers, installed before the gateway listens.
+struct Signals(
+    Option<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
+);
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Signals(Some((term, int))),
+            _ => Signals(None),
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+    }
+
+    /// Waits for SIGTERM or SIGINT.
+    async fn wait(self) {
+        match self.0 {
+            Some((mut term, mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
