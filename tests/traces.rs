@@ -300,3 +300,44 @@ async fn a_refused_call_is_traced_with_its_decision_and_never_reaches_upstream()
     );
     let _ = gw.stop().await;
 }
+
+#[tokio::test]
+async fn sampling_keeps_a_sampled_clients_trace_and_drops_new_traces_at_ratio_zero() {
+    let collector = Collector::start().await;
+    let upstream = recorder().await;
+    let gw = Gateway::start_yaml(&format!(
+        "{}  sampling_ratio: 0.0\n",
+        yaml(&upstream.url(), &collector)
+    ))
+    .await;
+    let call = |id: u64, traceparent: Option<String>| {
+        let mut req = Req::post(&gw.url()).modern("tools/call", Some("echo"));
+        if let Some(t) = traceparent {
+            req = req.header("traceparent", &t);
+        }
+        req.body(modern_body(
+            id,
+            "tools/call",
+            json!({"name": "echo", "arguments": {}}),
+        ))
+    };
+    assert_eq!(call(1, None).send().await.status, StatusCode::OK);
+    let (unsampled, _, flags) = fields(
+        upstream.requests().pop().unwrap().headers["traceparent"]
+            .to_str()
+            .unwrap(),
+    );
+    assert_eq!(flags, "00", "the upstream is told the trace is not sampled");
+    assert_eq!(
+        call(2, Some(client_traceparent())).send().await.status,
+        StatusCode::OK
+    );
+    // The sampled client's trace is exported; by then the unsampled one
+    // (finished earlier, same batch or before) would have been too.
+    collector.trace_with(CLIENT_TRACE, "tools/call echo").await;
+    assert!(
+        collector.spans().iter().all(|s| s.trace_id != unsampled),
+        "no span of the unsampled trace"
+    );
+    let _ = gw.stop().await;
+}
