@@ -341,3 +341,37 @@ async fn sampling_keeps_a_sampled_clients_trace_and_drops_new_traces_at_ratio_ze
     );
     let _ = gw.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_collector_never_refuses_or_holds_requests() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let upstream = recorder().await;
+    let gw = Gateway::start_yaml(&format!(
+        "{}tracing:\n  endpoint: http://{closed}\n  export_interval: 50ms\n  export_timeout: 1s\n",
+        crate::support::gateway::default_yaml(&upstream.url())
+    ))
+    .await;
+    for id in 0..20 {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            Req::post(&gw.url())
+                .modern("tools/call", Some("echo"))
+                .header("traceparent", &client_traceparent())
+                .body(modern_body(
+                    id,
+                    "tools/call",
+                    json!({"name": "echo", "arguments": {}}),
+                ))
+                .send(),
+        )
+        .await
+        .expect("answered without waiting for the collector");
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(15), gw.stop())
+        .await
+        .expect("shutdown does not hang on the collector");
+}
