@@ -47,5 +47,7 @@ mod lifecycle;
 mod scanning;
 /// stdio upstreams: real servers and hostile processes, restarts, shutdown.
 mod stdio;
+/// OpenTelemetry traces: spans at a real OTLP receiver, context sent upstream.
+mod traces;
 /// Statuses the gateway produces or preserves; streaming without buffering.
 mod wire;

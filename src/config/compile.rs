@@ -48,6 +48,8 @@ pub struct Runtime {
     pub authorization: Option<Arc<crate::authz::Engine>>,
     /// Rate limit rules; `None` when `rate_limits:` is absent.
     pub rate_limits: Option<Arc<crate::ratelimit::Rules>>,
+    /// Where spans go; `None` when `tracing:` is absent. Read at start-up only.
+    pub tracing: Option<crate::telemetry::traces::TracingSettings>,
 }
 
 /// The MCP listener.
@@ -178,6 +180,7 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
             .map(|r| crate::ratelimit::config::compile(r, file))
             .transpose()?
             .map(Arc::new),
+        tracing: raw.tracing.as_ref().map(|t| t.compile(file)).transpose()?,
         watched,
     })
 }

@@ -58,6 +58,9 @@ pub struct RawConfig {
     /// Rate limits and quotas. Absent: none.
     #[serde(default)]
     pub rate_limits: Option<crate::ratelimit::config::RawRateLimits>,
+    /// OpenTelemetry traces exported over OTLP/HTTP. Absent: no spans.
+    #[serde(default)]
+    pub tracing: Option<crate::telemetry::traces::RawTracing>,
 }
 
 /// The MCP listener.

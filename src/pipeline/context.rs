@@ -68,6 +68,8 @@ pub struct RequestContext {
     pub policy_version: Option<Arc<str>>,
     /// What authorization decided, and by which policies.
     pub authorization: Option<crate::authz::DecisionRecord>,
+    /// The request's spans; `None` when tracing is off.
+    pub spans: Option<crate::telemetry::traces::RequestSpans>,
 }
 
 impl RequestContext {
@@ -100,6 +102,7 @@ impl RequestContext {
             recorded_by_stream: false,
             policy_version: None,
             authorization: None,
+            spans: None,
         }
     }
 

@@ -35,6 +35,7 @@ pub mod scanning;
 pub mod session;
 pub mod sse_body;
 pub mod stages;
+pub mod traced;
 
 use crate::authn::Authn;
 use crate::authn::certificate::ClientCertificate;
@@ -43,6 +44,7 @@ use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
 use crate::config::Transport;
 use crate::session::Sealer;
+use crate::telemetry::traces::Stage;
 use crate::upstream::HttpUpstream;
 use crate::upstream::catalog::Catalog;
 use crate::upstream::shared::Connections;
@@ -55,6 +57,7 @@ use respond::Rejection;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
 
 /// One compiled configuration and the HTTP clients built from it.
@@ -93,6 +96,9 @@ pub struct Shared {
     pub limiters: crate::ratelimit::Limiters,
     /// Tool pins (`scan.pins`), kept across reloads while their settings hold.
     pub pinning: arc_swap::ArcSwapOption<pinning::Pinning>,
+    /// The trace exporter; `None` when `tracing:` is absent (set at start-up,
+    /// kept across reloads).
+    pub traces: Option<Arc<crate::telemetry::traces::Traces>>,
     drain: watch::Receiver<bool>,
 }
 
@@ -122,6 +128,7 @@ impl Shared {
             auditor,
             authz: Arc::default(),
             limiters: crate::ratelimit::Limiters::default(),
+            traces: None,
             drain,
         })
     }
@@ -141,6 +148,11 @@ impl Shared {
             next.adopt_keys(before);
         }
         announce(&runtime);
+        if runtime.tracing != current.config.tracing {
+            tracing::warn!(
+                "`tracing:` changed: it is read at start-up only and applies after a restart"
+            );
+        }
         self.connections
             .reconcile(&runtime.federation, runtime.limits.parse);
         let current_pins = self.pinning.load_full();
@@ -248,6 +260,7 @@ pub async fn handle(
             (response, Some(code))
         }
     };
+    traced::finish(&mut cx, &response, rpc_error);
     // 9. audit: on every path, after the response head is decided.
     stages::audit(&cx, response, rpc_error, &shared).await
 }
@@ -272,22 +285,34 @@ async fn run(
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    cx.trace = parts
+    let traceparent = parts
         .headers
         .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::audit::TraceContext::from_traceparent);
+        .and_then(|v| v.to_str().ok());
+    cx.trace = traceparent.and_then(crate::audit::TraceContext::from_traceparent);
+    traced::start(cx, shared, traceparent);
     // 2. authenticate: who is calling.
-    cx.principal = Some(authenticate::authenticate(cx, &parts, rt, shared).await?);
+    let mark = Instant::now();
+    let principal = authenticate::authenticate(cx, &parts, rt, shared).await;
+    traced::stage(cx, Stage::Authenticate, mark, principal.is_err());
+    cx.principal = Some(principal?);
     // 3. rate-limit: before the body is read (per principal and tenant).
     stages::rate_limit(cx, rt, shared).await?;
     // 4. parse: one strict parse of the body; era, version, header/body agreement.
     let mut inbound = parse::parse(cx, parts, body, rt, shared).await?;
+    // The request span opens once the body names its parent (2026-07-28 `_meta`).
+    traced::begin(cx, &inbound);
     // 5. scan request: injection and secrets in what is about to leave; the
     //    findings are facts the policies of stage 6 can use (`context.findings`).
-    stages::scan_request(cx, &mut inbound, rt, shared)?;
+    let mark = Instant::now();
+    let scanned = stages::scan_request(cx, &mut inbound, rt, shared);
+    traced::stage(cx, Stage::ScanRequest, mark, scanned.is_err());
+    scanned?;
     // 6. authorize: the Permit is the only key to the upstream.
-    let permit = authorize::authorize(cx, &inbound, rt, shared).await?;
+    let mark = Instant::now();
+    let permit = authorize::authorize(cx, &inbound, rt, shared).await;
+    traced::stage(cx, Stage::Authorize, mark, permit.is_err());
+    let permit = permit?;
     // Nothing happens upstream that the audit trail could not record.
     if shared.auditor.as_ref().is_some_and(|a| a.refuses()) {
         return Err(Rejection::AuditUnavailable {
@@ -295,9 +320,17 @@ async fn run(
         });
     }
     // 7. forward: the bytes as received, with filtered headers.
-    let upstreamed = forward::forward(&permit, cx, &inbound, snapshot, shared).await?;
+    //    The upstream span is open while the request is sent: its id is the
+    //    parent in the `traceparent` the upstream receives.
+    traced::upstream_begin(cx);
+    let upstreamed = forward::forward(&permit, cx, &inbound, snapshot, shared).await;
+    traced::upstream_end(cx, upstreamed.is_err());
+    let upstreamed = upstreamed?;
     // 8. inspect response: every upstream message, as it streams.
-    inspect::response(cx, &inbound, upstreamed, rt, shared).await
+    let mark = Instant::now();
+    let inspected = inspect::response(cx, &inbound, upstreamed, rt, shared).await;
+    traced::stage(cx, Stage::ScanResponse, mark, inspected.is_err());
+    inspected
 }
 
 /// An error and its sources, for logs.

@@ -29,6 +29,9 @@ pub enum ServerError {
     /// The session-sealing key could not be generated (no system randomness).
     #[error("cannot generate a session key: {0}")]
     SessionKey(#[from] crate::session::KeyError),
+    /// The trace exporter could not be built.
+    #[error(transparent)]
+    Traces(#[from] crate::telemetry::traces::TracesError),
     /// A listener address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -78,7 +81,13 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
             None
         }
     };
-    let shared = Arc::new(Shared::new(runtime, auditor, drain_rx.clone())?);
+    let traces = match &runtime.tracing {
+        Some(settings) => Some(Arc::new(crate::telemetry::traces::Traces::start(settings)?)),
+        None => None,
+    };
+    let mut shared = Shared::new(runtime, auditor, drain_rx.clone())?;
+    shared.traces = traces;
+    let shared = Arc::new(shared);
     let tasks = vec![
         tokio::spawn(connection::accept_loop(
             mcp,
@@ -137,6 +146,10 @@ impl Running {
             auditor.shutdown().await;
         }
         self.shared.shutdown().await;
+        // Spans of the last requests are exported before the process may exit.
+        if let Some(traces) = &self.shared.traces {
+            traces.shutdown().await;
+        }
         tracing::info!("portcullis stopped");
     }
 }

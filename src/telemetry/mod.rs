@@ -2,12 +2,15 @@
 //! `tracing` directive from the configuration or `RUST_LOG`. Stdout stays free for
 //! command output.
 //!
+//! Traces (OpenTelemetry spans over OTLP) live in [`traces`].
+//!
 //! Lines are batched (see [`batch`]): a request appends its line to a memory
 //! buffer and a flusher writes the buffer every few milliseconds, so the request
 //! path never pays a write syscall per line. Keep the returned guard alive until
 //! exit; dropping it flushes what is buffered.
 
 pub mod batch;
+pub mod traces;
 
 use batch::{BatchWriter, FlushGuard};
 use tracing_subscriber::EnvFilter;

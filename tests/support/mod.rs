@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod gateway;
 pub mod http;
+pub mod otlp;
 pub mod peers;
 pub mod recorder;
 

@@ -71,6 +71,11 @@ pub async fn send_with(
             error: e.into(),
         })?;
     *request.headers_mut() = headers;
+    // With tracing on, the upstream's parent is the gateway's upstream span (same
+    // trace id as the client's); off, the client's `traceparent` goes as received.
+    if let Some(traceparent) = super::super::traced::upstream_traceparent(cx) {
+        request.headers_mut().insert("traceparent", traceparent);
+    }
     client
         .send(permit, request)
         .await
