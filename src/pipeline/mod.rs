@@ -42,6 +42,7 @@ use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
 use crate::config::Transport;
 use crate::session::Sealer;
+use crate::telemetry::metrics::{RequestOutcome, RequestSample};
 use crate::upstream::HttpUpstream;
 use crate::upstream::catalog::Catalog;
 use crate::upstream::shared::Connections;
@@ -90,6 +91,8 @@ pub struct Shared {
     pub authz: Arc<crate::authz::State>,
     /// Rate limiter state kept across reloads.
     pub limiters: crate::ratelimit::Limiters,
+    /// Prometheus metrics, kept across reloads (served on the admin listener).
+    pub metrics: crate::telemetry::metrics::Metrics,
     drain: watch::Receiver<bool>,
 }
 
@@ -98,6 +101,7 @@ impl Shared {
     pub fn new(
         runtime: Runtime,
         auditor: Option<Arc<crate::audit::Auditor>>,
+        metrics: crate::telemetry::metrics::Metrics,
         drain: watch::Receiver<bool>,
     ) -> Result<Shared, crate::session::KeyError> {
         let revocations = RevocationList::new(runtime.authentication.max_revocations);
@@ -115,6 +119,7 @@ impl Shared {
             auditor,
             authz: Arc::default(),
             limiters: crate::ratelimit::Limiters::default(),
+            metrics,
             drain,
         })
     }
@@ -216,8 +221,8 @@ pub async fn handle(
     let snapshot = shared.snapshot();
     let mut cx = RequestContext::new(peer, request.method().clone(), request.version());
     cx.client_certificate = client_certificate;
-    let (response, rpc_error) = match run(&mut cx, request, &snapshot, &shared).await {
-        Ok(response) => (response, None),
+    let (response, rpc_error, outcome) = match run(&mut cx, request, &snapshot, &shared).await {
+        Ok(response) => (response, None, RequestOutcome::Ok),
         Err(rejection) => {
             if rejection.is_server_side() {
                 tracing::warn!(error = %cause_chain(&rejection), rpc.id = ?cx.rpc_id, "upstream failure");
@@ -231,11 +236,21 @@ pub async fn handle(
             }
             cx.decision.reason = Some(rejection.to_string().chars().take(160).collect());
             let (response, code) = respond::reject(&rejection, cx.is_http1());
-            (response, Some(code))
+            (response, Some(code), rejection.outcome())
         }
     };
-    // 9. audit: on every path, after the response head is decided.
-    stages::audit(&cx, response, rpc_error, &shared).await
+    // 9. audit: on every path, after the response head is decided; the
+    //    request metrics are counted on the same path, from the same context.
+    let response = stages::audit(&cx, response, rpc_error, &shared).await;
+    shared.metrics.request(&RequestSample {
+        method: cx.rpc_method.as_deref(),
+        upstream: cx.upstream.as_deref(),
+        outcome,
+        verdict: cx.decision.verdict,
+        total: cx.started.elapsed(),
+        upstream_time: cx.upstream_time,
+    });
+    response
 }
 
 /// Stages 1–8, in order. Each `?` is a refusal the client is told about.

@@ -29,6 +29,9 @@ pub enum ServerError {
     /// The session-sealing key could not be generated (no system randomness).
     #[error("cannot generate a session key: {0}")]
     SessionKey(#[from] crate::session::KeyError),
+    /// The metrics registry could not be built (a malformed metric name: a bug).
+    #[error("cannot create the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// A listener address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -78,7 +81,8 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
             None
         }
     };
-    let shared = Arc::new(Shared::new(runtime, auditor, drain_rx.clone())?);
+    let metrics = crate::telemetry::metrics::Metrics::new()?;
+    let shared = Arc::new(Shared::new(runtime, auditor, metrics, drain_rx.clone())?);
     let tasks = vec![
         tokio::spawn(connection::accept_loop(
             mcp,

@@ -1,5 +1,7 @@
-//! Structured logs: JSON lines (or human-readable text) on stderr, filtered by a
-//! `tracing` directive from the configuration or `RUST_LOG`. Stdout stays free for
+//! Structured logs and Prometheus metrics ([`metrics`]).
+//!
+//! Logs: JSON lines (or human-readable text) on stderr, filtered by a `tracing`
+//! directive from the configuration or `RUST_LOG`. Stdout stays free for
 //! command output.
 //!
 //! Lines are batched (see [`batch`]): a request appends its line to a memory
@@ -8,6 +10,7 @@
 //! exit; dropping it flushes what is buffered.
 
 pub mod batch;
+pub mod metrics;
 
 use batch::{BatchWriter, FlushGuard};
 use tracing_subscriber::EnvFilter;
