@@ -241,7 +241,14 @@ pub async fn handle(
     };
     // 9. audit: on every path, after the response head is decided; the
     //    request metrics are counted on the same path, from the same context.
+    let decided = response.status();
     let response = stages::audit(&cx, response, rpc_error, &shared).await;
+    // Stage 9 replaces the response only when the audit trail refuses the record.
+    let outcome = if response.status() == decided {
+        outcome
+    } else {
+        RequestOutcome::InternalError
+    };
     shared.metrics.request(&RequestSample {
         method: cx.rpc_method.as_deref(),
         upstream: cx.upstream.as_deref(),
