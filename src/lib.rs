@@ -14,7 +14,7 @@
 //! - [`federation`]: naming and merging across several upstreams.
 //! - [`session`]: sealed, replica-safe legacy session ids.
 //! - [`demo`]: the embedded demo MCP server behind `portcullis demo`.
-//! - [`telemetry`]: structured logs.
+//! - [`telemetry`]: structured logs and Prometheus metrics.
 //! - [`audit`]: the tamper-evident audit trail (OCSF events, hash chain, sinks).
 //! - [`cli`]: the command line.
 

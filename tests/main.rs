@@ -43,6 +43,8 @@ mod federation;
 mod hostile;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
+/// Prometheus metrics: exact series after known traffic; a real Prometheus scraping.
+mod metrics;
 /// The injection filter on every surface, with real clients.
 mod scanning;
 /// stdio upstreams: real servers and hostile processes, restarts, shutdown.

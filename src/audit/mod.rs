@@ -82,6 +82,8 @@ pub struct Shared {
     healthy: AtomicBool,
     closed: AtomicBool,
     accepted: AtomicU64,
+    /// Records the writer has taken off the queue (queue depth: accepted - taken).
+    taken: AtomicU64,
     written: AtomicU64,
     refused: AtomicU64,
     lost: AtomicU64,
@@ -99,6 +101,8 @@ pub struct AuditStats {
     pub healthy: bool,
     /// Events queued.
     pub accepted: u64,
+    /// Events in the queue now, not yet taken by the writer.
+    pub queued: u64,
     /// Events written to the segment file.
     pub written: u64,
     /// Records refused (fail closed): their requests got 503.
@@ -282,6 +286,7 @@ impl Auditor {
         AuditStats {
             healthy: s.healthy.load(Ordering::Relaxed),
             accepted: get(&s.accepted),
+            queued: get(&s.accepted).saturating_sub(get(&s.taken)),
             written: get(&s.written),
             refused: get(&s.refused),
             lost: get(&s.lost),

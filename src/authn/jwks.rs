@@ -67,6 +67,7 @@ pub struct RemoteKeys {
     flight: tokio::sync::Mutex<()>,
     attempts: Mutex<Attempts>,
     fetches: AtomicU64,
+    failures: AtomicU64,
 }
 
 /// When fetches were last tried, for rate limiting.
@@ -105,6 +106,7 @@ impl RemoteKeys {
             flight: tokio::sync::Mutex::new(()),
             attempts: Mutex::new(Attempts::default()),
             fetches: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         }
     }
 
@@ -123,6 +125,9 @@ impl RemoteKeys {
             return;
         }
         self.state.store(previous.state.load_full());
+        // The failure count is a metric's counter: it goes on across reloads.
+        self.failures
+            .store(previous.failures.load(Ordering::Relaxed), Ordering::Relaxed);
         let url = previous
             .jwks_url
             .lock()
@@ -134,6 +139,11 @@ impl RemoteKeys {
     /// How many fetches were attempted (for tests and metrics).
     pub fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// How many fetches failed, across reloads that kept this source (metrics).
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 
     /// Starts a background refresh if the keys are due and none is running.
@@ -207,6 +217,7 @@ impl RemoteKeys {
                 })));
             }
             Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
                 let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
                 attempts.last = Some((now, true));
                 tracing::warn!(source = ?self.source, error = %e, "JWKS fetch failed; keeping the last good keys");

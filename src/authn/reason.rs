@@ -159,6 +159,15 @@ impl ReasonCounts {
         }
     }
 
+    /// Every category with its count, zeros included (for metrics).
+    pub fn counts(&self) -> Vec<(Reason, u64)> {
+        Reason::ALL
+            .iter()
+            .zip(&self.counts)
+            .map(|(reason, count)| (*reason, count.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    }
+
     /// The non-zero counts as a JSON object `{ "expired": 3, ... }`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut map = serde_json::Map::new();

@@ -173,12 +173,7 @@ async fn serve_until_signal(rt: config::Runtime) -> ExitCode {
 }
 
 /// SIGTERM and SIGINT handlers, installed before the gateway listens.
-struct Signals(
-    Option<(
-        tokio::signal::unix::Signal,
-        tokio::signal::unix::Signal,
-    )>,
-);
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
 
 impl Signals {
     fn install() -> Signals {

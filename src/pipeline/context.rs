@@ -49,6 +49,9 @@ pub struct RequestContext {
     /// The upstream the request is routed to, when it goes to exactly one.
     /// Until federation lands there is one upstream, named `default`.
     pub upstream: Option<String>,
+    /// Time spent waiting on upstreams (response head over HTTP, the answer
+    /// over stdio, the whole fan-out when several were asked), for metrics.
+    pub upstream_time: Option<std::time::Duration>,
     /// The call's arguments (`params.arguments`), for the audit record.
     pub arguments: Option<serde_json::Value>,
     /// What the gateway decided about the request, for the audit record.
@@ -93,6 +96,7 @@ impl RequestContext {
             target: None,
             messages: 0,
             upstream: None,
+            upstream_time: None,
             arguments: None,
             decision: crate::audit::Decision::default(),
             findings: Vec::new(),

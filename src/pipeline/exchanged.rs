@@ -37,7 +37,14 @@ pub async fn response(
         id: cx.rpc_id.clone(),
         error: UpstreamError::Shared(e),
     };
-    let first = match exchange.next().await {
+    // Upstream time over stdio: from here (the request is already written) to
+    // its first message, usually the answer.
+    let asked = std::time::Instant::now();
+    let next = exchange.next().await;
+    let took = asked.elapsed();
+    cx.upstream_time = Some(took);
+    shared.metrics.upstream_time(&watch.upstream, took);
+    let first = match next {
         None => return Err(failed("the exchange ended without an answer".into())),
         Some(Err(e)) => return Err(failed(e.to_string())),
         Some(Ok(event)) => event,

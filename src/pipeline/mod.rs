@@ -44,6 +44,7 @@ use crate::authn::revocation::RevocationList;
 use crate::config::Runtime;
 use crate::config::Transport;
 use crate::session::Sealer;
+use crate::telemetry::metrics::{RequestOutcome, RequestSample};
 use crate::telemetry::traces::Stage;
 use crate::upstream::HttpUpstream;
 use crate::upstream::catalog::Catalog;
@@ -99,6 +100,8 @@ pub struct Shared {
     /// The trace exporter; `None` when `tracing:` is absent (set at start-up,
     /// kept across reloads).
     pub traces: Option<Arc<crate::telemetry::traces::Traces>>,
+    /// Prometheus metrics, kept across reloads (served on the admin listener).
+    pub metrics: crate::telemetry::metrics::Metrics,
     drain: watch::Receiver<bool>,
 }
 
@@ -107,6 +110,7 @@ impl Shared {
     pub fn new(
         runtime: Runtime,
         auditor: Option<Arc<crate::audit::Auditor>>,
+        metrics: crate::telemetry::metrics::Metrics,
         drain: watch::Receiver<bool>,
     ) -> Result<Shared, crate::session::KeyError> {
         let revocations = RevocationList::new(runtime.authentication.max_revocations);
@@ -129,6 +133,7 @@ impl Shared {
             authz: Arc::default(),
             limiters: crate::ratelimit::Limiters::default(),
             traces: None,
+            metrics,
             drain,
         })
     }
@@ -242,8 +247,8 @@ pub async fn handle(
     let snapshot = shared.snapshot();
     let mut cx = RequestContext::new(peer, request.method().clone(), request.version());
     cx.client_certificate = client_certificate;
-    let (response, rpc_error) = match run(&mut cx, request, &snapshot, &shared).await {
-        Ok(response) => (response, None),
+    let (response, rpc_error, outcome) = match run(&mut cx, request, &snapshot, &shared).await {
+        Ok(response) => (response, None, RequestOutcome::Ok),
         Err(rejection) => {
             if rejection.is_server_side() {
                 tracing::warn!(error = %cause_chain(&rejection), rpc.id = ?cx.rpc_id, "upstream failure");
@@ -257,12 +262,29 @@ pub async fn handle(
             }
             cx.decision.reason = Some(rejection.to_string().chars().take(160).collect());
             let (response, code) = respond::reject(&rejection, cx.is_http1());
-            (response, Some(code))
+            (response, Some(code), rejection.outcome())
         }
     };
     traced::finish(&mut cx, &response, rpc_error);
-    // 9. audit: on every path, after the response head is decided.
-    stages::audit(&cx, response, rpc_error, &shared).await
+    // 9. audit: on every path, after the response head is decided; the
+    //    request metrics are counted on the same path, from the same context.
+    let decided = response.status();
+    let response = stages::audit(&cx, response, rpc_error, &shared).await;
+    // Stage 9 replaces the response only when the audit trail refuses the record.
+    let outcome = if response.status() == decided {
+        outcome
+    } else {
+        RequestOutcome::InternalError
+    };
+    shared.metrics.request(&RequestSample {
+        method: cx.rpc_method.as_deref(),
+        upstream: cx.upstream.as_deref(),
+        outcome,
+        verdict: cx.decision.verdict,
+        total: cx.started.elapsed(),
+        upstream_time: cx.upstream_time,
+    });
+    response
 }
 
 /// Stages 1–8, in order. Each `?` is a refusal the client is told about.

@@ -152,6 +152,9 @@ impl Observer {
             object,
         };
         let inspection = filter.upstream(message, answering, origin);
+        if let Some(i) = &inspection {
+            self.shared.metrics.findings(i);
+        }
         let delivery = match inspection.as_ref().map(|i| &i.verdict) {
             None | Some(ScanVerdict::Pass) => Delivery::Forward,
             Some(ScanVerdict::Rewrite(object)) => serde_json::to_vec(object)

@@ -13,6 +13,7 @@ use crate::federation::route::Unroutable;
 use crate::protocol::mirrored::Mismatch;
 use crate::protocol::rpc_error::{self, error_body};
 use crate::protocol::{ParseError, RequestId, Version};
+use crate::telemetry::metrics::RequestOutcome;
 use crate::upstream::UpstreamError;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::json;
@@ -212,6 +213,42 @@ impl Rejection {
                 | Rejection::BodyTimeout
                 | Rejection::BodyUnreadable(_)
         )
+    }
+
+    /// How the request ended, for the `outcome` label of the request metrics.
+    pub fn outcome(&self) -> RequestOutcome {
+        use Rejection as R;
+        match self {
+            R::Upstream { .. } | R::UpstreamInvalid { .. } => RequestOutcome::UpstreamError,
+            R::AuditUnavailable { .. } => RequestOutcome::InternalError,
+            R::UnknownPath
+            | R::MethodNotAllowed
+            | R::BadHost
+            | R::HostNotAllowed
+            | R::OriginNotAllowed
+            | R::AmbiguousFraming
+            | R::UnsupportedMediaType
+            | R::BodyTooLarge(_)
+            | R::BodyTimeout
+            | R::BodyUnreadable(_)
+            | R::Unauthenticated { .. }
+            | R::InsufficientScope { .. }
+            | R::NoStreamsInModernEra(_)
+            | R::Parse(_)
+            | R::BatchNotAllowed
+            | R::UnsupportedVersion { .. }
+            | R::MethodNotFound { .. }
+            | R::HeaderMismatch { .. }
+            | R::Denied(_)
+            | R::InvalidArguments { .. }
+            | R::ApprovalRequired { .. }
+            | R::ApprovalRejected { .. }
+            | R::RateLimited { .. }
+            | R::Blocked { .. }
+            | R::UnknownSession { .. }
+            | R::Unroutable { .. }
+            | R::NoStreamsOnSharedUpstream => RequestOutcome::ClientError,
+        }
     }
 
     /// Whether this is the gateway's or upstream's fault rather than the client's.

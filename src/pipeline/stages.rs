@@ -56,6 +56,7 @@ pub fn scan_request(
         let Some(inspection) = filter.request(m, origin) else {
             continue;
         };
+        shared.metrics.findings(&inspection);
         if let Some(auditor) = &shared.auditor {
             for r in record::findings(&facts, &inspection, m, m.target()) {
                 // Not awaited: the request's operation record, written after

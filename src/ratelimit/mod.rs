@@ -61,6 +61,23 @@ impl Rule {
         !self.tools.is_empty() || !self.labels.is_empty() || self.per.contains(&Key::Tool)
     }
 
+    /// What the rule counts per, for the `scope` label of the rate-limit
+    /// metric: `principal`, `tenant`, `tool`, `client_ip`, several joined by
+    /// `+`, or `global` for one bucket shared by everyone.
+    pub fn scope(&self) -> std::borrow::Cow<'static, str> {
+        let name = |k: &Key| match k {
+            Key::Principal => "principal",
+            Key::Tenant => "tenant",
+            Key::Tool => "tool",
+            Key::ClientIp => "client_ip",
+        };
+        match self.per.as_slice() {
+            [] => "global".into(),
+            [one] => name(one).into(),
+            many => many.iter().map(name).collect::<Vec<_>>().join("+").into(),
+        }
+    }
+
     fn signature(&self) -> String {
         format!(
             "{}|{:?}|{}|{:?}",
@@ -216,6 +233,7 @@ async fn charge(
         },
     };
     verdict.map_err(|retry_after| {
+        shared.metrics.rate_limited(&rule.scope());
         tracing::info!(target: "portcullis::ratelimit", rule = %rule.name, retry_after_ms = retry_after.as_millis() as u64, "over limit");
         Rejection::RateLimited { id: cx.rpc_id.clone(), rule: rule.name.clone(), retry_after }
     })

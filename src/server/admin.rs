@@ -7,8 +7,16 @@
 //! failures by category since start. `POST /authn/revocations`: revokes a token
 //! id, see [`super::revoke`]; off unless an admin token is configured.
 //! `/authz/approvals`: human approvals, see [`crate::authz::admin`].
+//! `/metrics`: Prometheus metrics, see [`crate::telemetry::metrics`]; the
+//! values other modules keep are read here, at scrape time.
 
+use crate::authn::Authn;
+use crate::authn::authenticator::KeySource;
+use crate::config::Transport;
 use crate::pipeline::Shared;
+use crate::telemetry::metrics::{self, ScrapeState};
+use crate::upstream::HttpUpstream;
+use crate::upstream::shared::Connection;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -52,6 +60,7 @@ async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         (_, path) if crate::authz::admin::handles(path) => {
             return crate::authz::admin::answer(req, shared).await;
         }
+        (&Method::GET, "/metrics") => return metrics(shared),
         (&Method::GET, "/authn/failures") => {
             return json(StatusCode::OK, shared.auth_failures.to_json().to_string());
         }
@@ -75,6 +84,52 @@ pub(super) fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /metrics`: the counted series and those read now from `shared`.
+fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
+    let snapshot = shared.snapshot();
+    let rt = &snapshot.config;
+    let upstreams = rt
+        .federation
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            let up = match &spec.transport {
+                Transport::Http(_) => snapshot.http(index).is_some_and(HttpUpstream::is_up),
+                Transport::Sse(_) | Transport::Stdio(_) => matches!(
+                    shared.connections.get(&spec.name),
+                    Some(Connection::Stdio(upstream)) if upstream.health().is_up()
+                ),
+            };
+            (spec.name.as_str(), up)
+        })
+        .collect();
+    let jwks_failures = match &rt.authentication.authn {
+        Authn::Jwt(authenticator) => authenticator
+            .issuers
+            .iter()
+            .filter_map(|issuer| match &issuer.keys {
+                KeySource::Remote(keys) => Some((issuer.rules.issuer.as_str(), keys.failures())),
+                KeySource::Static(_) => None,
+            })
+            .collect(),
+        Authn::None | Authn::Certificate => Vec::new(),
+    };
+    let state = ScrapeState {
+        auth_failures: shared.auth_failures.counts(),
+        audit: shared.auditor.as_ref().map(|a| a.stats()),
+        upstreams,
+        policy_version: rt.authorization.as_ref().map(|e| &*e.version),
+        jwks_failures,
+    };
+    let mut response = Response::new(Full::new(Bytes::from(shared.metrics.render(&state))));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     response
 }

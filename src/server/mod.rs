@@ -32,6 +32,9 @@ pub enum ServerError {
     /// The trace exporter could not be built.
     #[error(transparent)]
     Traces(#[from] crate::telemetry::traces::TracesError),
+    /// The metrics registry could not be built (a malformed metric name: a bug).
+    #[error("cannot create the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// A listener address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -85,7 +88,8 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
         Some(settings) => Some(Arc::new(crate::telemetry::traces::Traces::start(settings)?)),
         None => None,
     };
-    let mut shared = Shared::new(runtime, auditor, drain_rx.clone())?;
+    let metrics = crate::telemetry::metrics::Metrics::new()?;
+    let mut shared = Shared::new(runtime, auditor, metrics, drain_rx.clone())?;
     shared.traces = traces;
     let shared = Arc::new(shared);
     let tasks = vec![

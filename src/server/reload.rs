@@ -46,9 +46,11 @@ pub async fn watch(shared: Arc<Shared>, mut drain: watch::Receiver<bool>) {
                 }
                 files = FileWatch::new(&next.watched);
                 shared.install(next);
+                shared.metrics.reload(true);
                 tracing::info!(file = %file.display(), "configuration reloaded");
             }
             Err(e) => {
+                shared.metrics.reload(false);
                 tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
             }
         }

@@ -1,5 +1,7 @@
-//! Structured logs: JSON lines (or human-readable text) on stderr, filtered by a
-//! `tracing` directive from the configuration or `RUST_LOG`. Stdout stays free for
+//! Structured logs and Prometheus metrics ([`metrics`]).
+//!
+//! Logs: JSON lines (or human-readable text) on stderr, filtered by a `tracing`
+//! directive from the configuration or `RUST_LOG`. Stdout stays free for
 //! command output.
 //!
 //! Traces (OpenTelemetry spans over OTLP) live in [`traces`].
@@ -10,6 +12,7 @@
 //! exit; dropping it flushes what is buffered.
 
 pub mod batch;
+pub mod metrics;
 pub mod traces;
 
 use batch::{BatchWriter, FlushGuard};

@@ -20,6 +20,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Why the upstream could not be used. Details stay in the gateway's logs.
@@ -44,6 +46,8 @@ pub enum UpstreamError {
 pub struct HttpUpstream {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     settings: HttpSettings,
+    /// Whether the last request failed to connect (the `upstream_up` metric).
+    unreachable: Arc<AtomicBool>,
 }
 
 impl HttpUpstream {
@@ -72,12 +76,19 @@ impl HttpUpstream {
         HttpUpstream {
             client,
             settings: settings.clone(),
+            unreachable: Arc::default(),
         }
     }
 
     /// The settings this client was built from.
     pub fn settings(&self) -> &HttpSettings {
         &self.settings
+    }
+
+    /// Whether the upstream is taken to be up: unless its last request failed
+    /// to connect (a client built by a reload starts up).
+    pub fn is_up(&self) -> bool {
+        !self.unreachable.load(Ordering::Relaxed)
     }
 
     /// Sends `request` upstream and waits for the response head.
@@ -88,8 +99,16 @@ impl HttpUpstream {
     ) -> Result<Response<Incoming>, UpstreamError> {
         let timeout = self.settings.response_timeout;
         match tokio::time::timeout(timeout, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(UpstreamError::Unavailable(e)),
+            Ok(Ok(response)) => {
+                self.unreachable.store(false, Ordering::Relaxed);
+                Ok(response)
+            }
+            Ok(Err(e)) => {
+                if e.is_connect() {
+                    self.unreachable.store(true, Ordering::Relaxed);
+                }
+                Err(UpstreamError::Unavailable(e))
+            }
             Err(_) => Err(UpstreamError::Timeout(timeout)),
         }
     }

@@ -136,7 +136,10 @@ impl Writer {
             let mut shutdown = None;
             for job in jobs.drain(..) {
                 match job {
-                    Job::Record(record, waiter) => self.accept(record, waiter),
+                    Job::Record(record, waiter) => {
+                        self.shared.taken.fetch_add(1, Ordering::Relaxed);
+                        self.accept(record, waiter);
+                    }
                     Job::Flush(tx) => flushes.push(tx),
                     Job::Shutdown(tx) => shutdown = Some(tx),
                 }
@@ -151,6 +154,7 @@ impl Writer {
             }
             if let Some(tx) = shutdown {
                 while let Ok(Job::Record(record, waiter)) = rx.try_recv() {
+                    self.shared.taken.fetch_add(1, Ordering::Relaxed);
                     self.accept(record, waiter);
                 }
                 self.close();

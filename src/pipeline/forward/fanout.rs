@@ -162,6 +162,7 @@ async fn ask(
         .upstreams
         .get(index)
         .ok_or("no such upstream")?;
+    let asked = std::time::Instant::now();
     let (status, headers, raw, message) = match ctx.snapshot.http(index) {
         Some(client) => {
             let mut headers =
@@ -201,6 +202,9 @@ async fn ask(
             )
         }
     };
+    ctx.shared
+        .metrics
+        .upstream_time(&spec.name, asked.elapsed());
     let session = headers
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -65,19 +65,24 @@ pub async fn forward(
 ) -> Result<Upstreamed, Rejection> {
     let initialize = matches!(&inbound.kind, InboundKind::Messages(env)
         if env.single().and_then(|m| m.method()) == Some("initialize"));
+    // A fan-out's upstream time is its wall time (the upstreams are asked
+    // together; each one's own time goes to the upstream histogram).
+    let asked = std::time::Instant::now();
     if initialize {
         // Every `initialize` creates a sealed session, whatever the route.
-        return fanout::run(permit, cx, inbound, snapshot, shared, FanOut::Initialize)
-            .await
-            .map(Upstreamed::Composed);
+        let composed = fanout::run(permit, cx, inbound, snapshot, shared, FanOut::Initialize).await;
+        cx.upstream_time = Some(asked.elapsed());
+        return composed.map(Upstreamed::Composed);
     }
     match &inbound.route {
         Route::One { upstream, rewrite } => {
             one(permit, cx, inbound, snapshot, shared, *upstream, rewrite).await
         }
-        Route::All(fan) => fanout::run(permit, cx, inbound, snapshot, shared, *fan)
-            .await
-            .map(Upstreamed::Composed),
+        Route::All(fan) => {
+            let composed = fanout::run(permit, cx, inbound, snapshot, shared, *fan).await;
+            cx.upstream_time = Some(asked.elapsed());
+            composed.map(Upstreamed::Composed)
+        }
         Route::Local => Ok(Upstreamed::Composed(json_response(
             StatusCode::OK,
             &serde_json::json!({"jsonrpc": "2.0", "id": cx.rpc_id.as_ref().map(|i| i.to_json()), "result": {}}),
@@ -112,7 +117,13 @@ async fn one(
     let body = body(inbound, rewrite);
     match snapshot.http(index) {
         Some(client) => {
-            let response = http::send(permit, cx, inbound, client, spec, body, rewrite, rt).await?;
+            let asked = std::time::Instant::now();
+            let sent = http::send(permit, cx, inbound, client, spec, body, rewrite, rt).await;
+            // To the response head: the body streams through stage 8.
+            let took = asked.elapsed();
+            cx.upstream_time = Some(took);
+            shared.metrics.upstream_time(&spec.name, took);
+            let response = sent?;
             Ok(Upstreamed::Http {
                 upstream: index,
                 response,

@@ -1,0 +1,540 @@
+//! Prometheus metrics, served as text (exposition format 0.0.4) on the admin
+//! listener's `/metrics`. Every metric is listed in `docs/operations.md`; the
+//! names are a contract with the dashboards and alert rules in `deploy/`.
+//!
+//! Two kinds of series:
+//! - counted on the request path ([`Metrics::request`], [`Metrics::findings`],
+//!   [`Metrics::rate_limited`], ...): atomic adds into the prometheus crate's
+//!   vectors; a label set seen before costs a hash and a read lock, never an
+//!   allocation;
+//! - read at scrape time from counters other modules already keep (audit
+//!   trail, authentication failures, upstream health, JWKS refreshes, the
+//!   policy version): rendered by [`Metrics::render`] from a [`ScrapeState`]
+//!   the admin listener gathers, so the request path pays nothing for them.
+//!
+//! Invariant: cardinality is bounded. Label values come from fixed sets (MCP
+//! method names, outcomes, verdicts, reasons) or from the configuration
+//! (upstream names, rule ids, issuers); never from principals, session ids,
+//! arguments or names a client sent.
+
+use crate::audit::{AuditStats, Verdict};
+use crate::authn::Reason;
+use crate::pipeline::scanning::{Inspection, Verdict as ScanVerdict};
+use prometheus::core::Collector;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, TextEncoder};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The MCP methods that get their own `method` label; any other is `other`.
+const METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "subscriptions/listen",
+    "completion/complete",
+    "logging/setLevel",
+    "tasks/get",
+    "tasks/list",
+    "tasks/result",
+    "tasks/cancel",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+];
+
+/// Seconds buckets for whole requests and upstream calls: 0.5 ms to 30 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Seconds buckets for the time the gateway adds: 25 µs to 1 s.
+const ADDED_BUCKETS: &[f64] = &[
+    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    1.0,
+];
+
+/// How a request ended, for the `outcome` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// The pipeline produced a response (the upstream's answer, or the gateway's own).
+    Ok,
+    /// Refused for the client's sake: admission, authentication, parsing,
+    /// policy, the filter, a rate limit.
+    ClientError,
+    /// The upstream failed: unreachable, too slow, or an answer not forwarded.
+    UpstreamError,
+    /// The gateway itself could not serve (the audit trail refused).
+    InternalError,
+}
+
+impl RequestOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestOutcome::Ok => "ok",
+            RequestOutcome::ClientError => "client_error",
+            RequestOutcome::UpstreamError => "upstream_error",
+            RequestOutcome::InternalError => "internal_error",
+        }
+    }
+}
+
+/// What one request contributes to the request metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSample<'a> {
+    /// The JSON-RPC method, as the client sent it (mapped to a bounded label).
+    pub method: Option<&'a str>,
+    /// The configured name of the one upstream the request was routed to.
+    pub upstream: Option<&'a str>,
+    /// How it ended.
+    pub outcome: RequestOutcome,
+    /// The audit verdict.
+    pub verdict: Verdict,
+    /// Arrival to response head.
+    pub total: Duration,
+    /// Time spent waiting on upstreams, when the request reached one.
+    pub upstream_time: Option<Duration>,
+}
+
+/// The values read at scrape time, gathered by the admin listener.
+#[derive(Debug, Default)]
+pub struct ScrapeState<'a> {
+    /// Authentication failures by reason, every reason listed.
+    pub auth_failures: Vec<(Reason, u64)>,
+    /// The audit trail's counters and queue depth; `None` when it is disabled.
+    pub audit: Option<AuditStats>,
+    /// Each configured upstream and whether it is up.
+    pub upstreams: Vec<(&'a str, bool)>,
+    /// The active policy set's version; `None` when authorization is off.
+    pub policy_version: Option<&'a str>,
+    /// Failed JWKS fetches by configured issuer (remote key sets only).
+    pub jwks_failures: Vec<(&'a str, u64)>,
+}
+
+/// The metrics of one gateway process, kept across reloads.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: IntCounterVec,
+    request_duration: HistogramVec,
+    upstream_duration: HistogramVec,
+    gateway_added: HistogramVec,
+    findings: IntCounterVec,
+    rate_limited: IntCounterVec,
+    config_reloads: IntCounterVec,
+}
+
+impl Metrics {
+    /// Creates every metric. Fails only if a name or label is malformed (a bug
+    /// caught by the unit tests).
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels)
+        };
+        let histogram = |name: &str, help: &str, label: &str, buckets: &[f64]| {
+            HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                &[label],
+            )
+        };
+        let metrics = Metrics {
+            requests: counter(
+                "portcullis_requests_total",
+                "MCP requests by method, upstream, outcome and audit verdict.",
+                &["method", "upstream", "outcome", "decision"],
+            )?,
+            request_duration: histogram(
+                "portcullis_request_duration_seconds",
+                "Time from a request's arrival to its response head.",
+                "method",
+                LATENCY_BUCKETS,
+            )?,
+            upstream_duration: histogram(
+                "portcullis_upstream_duration_seconds",
+                "Time waiting on an upstream: to the response head over HTTP, to the answer over stdio.",
+                "upstream",
+                LATENCY_BUCKETS,
+            )?,
+            gateway_added: histogram(
+                "portcullis_gateway_added_seconds",
+                "Request time minus upstream time, for requests that reached an upstream.",
+                "method",
+                ADDED_BUCKETS,
+            )?,
+            findings: counter(
+                "portcullis_findings_total",
+                "Injection and secret findings by rule and action taken.",
+                &["rule", "action"],
+            )?,
+            rate_limited: counter(
+                "portcullis_rate_limited_total",
+                "Requests refused by a rate limit, by what the limit counts per.",
+                &["scope"],
+            )?,
+            config_reloads: counter(
+                "portcullis_config_reloads_total",
+                "Configuration reloads by result.",
+                &["result"],
+            )?,
+        };
+        for result in ["success", "failure"] {
+            metrics.config_reloads.with_label_values(&[result]);
+        }
+        Ok(metrics)
+    }
+
+    /// Counts one request (stage 9).
+    pub fn request(&self, sample: &RequestSample<'_>) {
+        let method = method_label(sample.method);
+        let upstream = sample.upstream.unwrap_or("none");
+        self.requests
+            .with_label_values(&[
+                method,
+                upstream,
+                sample.outcome.as_str(),
+                verdict_label(sample.verdict),
+            ])
+            .inc();
+        let total = sample.total.as_secs_f64();
+        self.request_duration
+            .with_label_values(&[method])
+            .observe(total);
+        if let Some(upstream_time) = sample.upstream_time {
+            let added = sample.total.saturating_sub(upstream_time);
+            self.gateway_added
+                .with_label_values(&[method])
+                .observe(added.as_secs_f64());
+        }
+    }
+
+    /// Records the time one upstream took (`upstream` is a configured name).
+    pub fn upstream_time(&self, upstream: &str, took: Duration) {
+        self.upstream_duration
+            .with_label_values(&[upstream])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts the findings of one inspected message, each under its rule id
+    /// (from the configured packs, a normalisation signal, or `model`) and the
+    /// action the message got: `flag`, `redact` or `block`.
+    pub fn findings(&self, inspection: &Inspection) {
+        if inspection.findings.is_empty() {
+            return;
+        }
+        let action = match &inspection.verdict {
+            ScanVerdict::Pass => "flag",
+            ScanVerdict::Rewrite(_) => "redact",
+            ScanVerdict::Block(_) => "block",
+        };
+        for finding in &inspection.findings {
+            self.findings
+                .with_label_values(&[&*finding.rule_id, action])
+                .inc();
+        }
+    }
+
+    /// Counts a rate-limit refusal; `scope` is what the rule counts per.
+    pub fn rate_limited(&self, scope: &str) {
+        self.rate_limited.with_label_values(&[scope]).inc();
+    }
+
+    /// Counts a configuration reload.
+    pub fn reload(&self, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.config_reloads.with_label_values(&[result]).inc();
+    }
+
+    /// The exposition text: the counted series, then those read from `state`.
+    pub fn render(&self, state: &ScrapeState<'_>) -> String {
+        let mut families = Vec::new();
+        for collector in [
+            &self.requests as &dyn Collector,
+            &self.request_duration,
+            &self.upstream_duration,
+            &self.gateway_added,
+            &self.findings,
+            &self.rate_limited,
+            &self.config_reloads,
+        ] {
+            // The encoder refuses a family without series (a vector no
+            // label set was used on yet), and stops there: leave them out.
+            families.extend(
+                collector
+                    .collect()
+                    .into_iter()
+                    .filter(|f| !f.get_metric().is_empty()),
+            );
+        }
+        let mut buffer = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&families, &mut buffer) {
+            tracing::error!(error = %e, "metrics could not be encoded");
+        }
+        let mut out = String::from_utf8(buffer).unwrap_or_default();
+        render_state(&mut out, state);
+        out
+    }
+}
+
+/// The bounded `method` label of a JSON-RPC method.
+pub fn method_label(method: Option<&str>) -> &'static str {
+    match method {
+        None => "none",
+        Some(m) => METHODS
+            .iter()
+            .find(|known| **known == m)
+            .map_or("other", |k| k),
+    }
+}
+
+/// The `decision` label of an audit verdict.
+pub fn verdict_label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Allowed => "allowed",
+        Verdict::Denied => "denied",
+        Verdict::Redacted => "redacted",
+        Verdict::Flagged => "flagged",
+        Verdict::ApprovalRequired => "approval_required",
+        Verdict::Error => "error",
+    }
+}
+
+fn render_state(out: &mut String, state: &ScrapeState<'_>) {
+    family(
+        out,
+        "portcullis_auth_rejections_total",
+        "counter",
+        "Authentication failures by reason.",
+    );
+    for (reason, n) in &state.auth_failures {
+        sample(
+            out,
+            "portcullis_auth_rejections_total",
+            &[("reason", reason.as_str())],
+            *n,
+        );
+    }
+    if let Some(audit) = &state.audit {
+        let rows: [(&str, &str, &str, u64); 7] = [
+            (
+                "portcullis_audit_queue_depth",
+                "gauge",
+                "Audit events queued, not yet taken by the writer.",
+                audit.queued,
+            ),
+            (
+                "portcullis_audit_writes_total",
+                "counter",
+                "Audit events written to the log file.",
+                audit.written,
+            ),
+            (
+                "portcullis_audit_failures_total",
+                "counter",
+                "Failed writes or syncs of the audit log file.",
+                audit.write_errors,
+            ),
+            (
+                "portcullis_audit_dropped_total",
+                "counter",
+                "Audit events lost: queue full or log unwritable under fail_open.",
+                audit.lost,
+            ),
+            (
+                "portcullis_audit_refused_total",
+                "counter",
+                "Audit records refused under fail_closed (their requests got 503).",
+                audit.refused,
+            ),
+            (
+                "portcullis_audit_remote_sent_total",
+                "counter",
+                "Audit events delivered to remote sinks.",
+                audit.remote_sent,
+            ),
+            (
+                "portcullis_audit_remote_dropped_total",
+                "counter",
+                "Audit events remote sinks dropped.",
+                audit.remote_dropped,
+            ),
+        ];
+        for (name, kind, help, value) in rows {
+            family(out, name, kind, help);
+            sample(out, name, &[], value);
+        }
+    }
+    family(
+        out,
+        "portcullis_upstream_up",
+        "gauge",
+        "1 while an upstream is usable: stdio by its process health, HTTP unless its last request failed to connect.",
+    );
+    for (name, up) in &state.upstreams {
+        sample(
+            out,
+            "portcullis_upstream_up",
+            &[("upstream", name)],
+            u64::from(*up),
+        );
+    }
+    family(
+        out,
+        "portcullis_policy_version_info",
+        "gauge",
+        "1 for the version of the active Cedar policy set.",
+    );
+    if let Some(version) = state.policy_version {
+        sample(
+            out,
+            "portcullis_policy_version_info",
+            &[("version", version)],
+            1,
+        );
+    }
+    family(
+        out,
+        "portcullis_jwks_refresh_failures_total",
+        "counter",
+        "Failed JWKS fetches by issuer.",
+    );
+    for (issuer, n) in &state.jwks_failures {
+        sample(
+            out,
+            "portcullis_jwks_refresh_failures_total",
+            &[("issuer", issuer)],
+            *n,
+        );
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (key, value)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(key);
+            out.push_str("=\"");
+            escape_into(out, value);
+            out.push('"');
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Label value escaping of the text format: backslash, double quote, newline.
+fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_request(method: &str) -> RequestSample<'_> {
+        RequestSample {
+            method: Some(method),
+            upstream: Some("default"),
+            outcome: RequestOutcome::Ok,
+            verdict: Verdict::Allowed,
+            total: Duration::from_millis(3),
+            upstream_time: Some(Duration::from_millis(2)),
+        }
+    }
+
+    #[test]
+    fn every_metric_is_well_formed() {
+        assert!(Metrics::new().is_ok());
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(Some("tools/call")), "tools/call");
+        assert_eq!(method_label(Some("x/attacker-chosen-123")), "other");
+        assert_eq!(method_label(None), "none");
+    }
+
+    #[test]
+    fn a_request_is_counted_once_with_its_labels() {
+        let metrics = Metrics::new().unwrap();
+        metrics.request(&sample_request("tools/call"));
+        metrics.request(&sample_request("evil/method"));
+        let text = metrics.render(&ScrapeState::default());
+        assert!(text.contains(
+            "portcullis_requests_total{decision=\"allowed\",method=\"tools/call\",outcome=\"ok\",upstream=\"default\"} 1"
+        ), "{text}");
+        assert!(text.contains("method=\"other\""), "{text}");
+        assert!(text.contains("portcullis_gateway_added_seconds_count{method=\"tools/call\"} 1"));
+        assert!(text.contains("portcullis_config_reloads_total{result=\"failure\"} 0"));
+    }
+
+    #[test]
+    fn a_family_without_series_does_not_hide_the_next_ones() {
+        let metrics = Metrics::new().unwrap();
+        metrics.rate_limited("principal");
+        let text = metrics.render(&ScrapeState::default());
+        assert!(
+            text.contains("portcullis_rate_limited_total{scope=\"principal\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_config_reloads_total{result=\"success\"} 0"),
+            "{text}"
+        );
+        assert!(!text.contains("portcullis_findings_total"), "{text}");
+    }
+
+    #[test]
+    fn scrape_state_is_rendered_and_escaped() {
+        let metrics = Metrics::new().unwrap();
+        let state = ScrapeState {
+            auth_failures: vec![(Reason::Expired, 2)],
+            audit: Some(AuditStats {
+                queued: 4,
+                ..AuditStats::default()
+            }),
+            upstreams: vec![("a", true), ("b", false)],
+            policy_version: Some("v1"),
+            jwks_failures: vec![("https://idp/\"x\"", 3)],
+        };
+        let text = metrics.render(&state);
+        for line in [
+            "portcullis_auth_rejections_total{reason=\"expired\"} 2",
+            "portcullis_audit_queue_depth 4",
+            "portcullis_upstream_up{upstream=\"b\"} 0",
+            "portcullis_policy_version_info{version=\"v1\"} 1",
+            "portcullis_jwks_refresh_failures_total{issuer=\"https://idp/\\\"x\\\"\"} 3",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+    }
+}
