@@ -31,20 +31,38 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(loaded.info.len(), loaded.set.policies().count());
             let lines = policy.split('\n').count();
             for (id, info) in &loaded.info {
-                assert!(loaded.set.policy(id).is_some(), "fact without a policy: {id}");
-                assert!(info.line >= 1 && info.line <= lines, "{id} at line {}", info.line);
+                assert!(
+                    loaded.set.policy(id).is_some(),
+                    "fact without a policy: {id}"
+                );
+                assert!(
+                    info.line >= 1 && info.line <= lines,
+                    "{id} at line {}",
+                    info.line
+                );
             }
             assert!(loaded.version.starts_with("sha256:") && loaded.version.len() == 7 + 64);
             let again = policies::compile(&schema, &files).expect("the same texts load again");
             assert_eq!(again.version, loaded.version);
         }
-        Err(PolicyError::At { file, position, message }) => {
+        Err(PolicyError::At {
+            file,
+            position,
+            message,
+        }) => {
             assert!(!file.as_os_str().is_empty());
             assert!(!message.is_empty());
             if let Some((line, column)) = position {
-                let source = if file == schema.0 { &schema.1 } else { &files[0].1 };
+                let source = if file == schema.0 {
+                    &schema.1
+                } else {
+                    &files[0].1
+                };
                 let lines = source.split('\n').count();
-                assert!(line >= 1 && line <= lines, "line {line} of {lines}: {message}");
+                assert!(
+                    line >= 1 && line <= lines,
+                    "line {line} of {lines}: {message}"
+                );
                 assert!(column >= 1, "{message}");
             }
         }

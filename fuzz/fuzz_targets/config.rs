@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
                 ConfigError::Invalid { file, position, .. } => (file, *position),
                 ConfigError::Read { file, .. } => (file, None),
             };
-            assert!(!file.as_os_str().is_empty(), "error without its file: {message}");
+            assert!(
+                !file.as_os_str().is_empty(),
+                "error without its file: {message}"
+            );
             if let Some((line, column)) = position {
                 assert!(line >= 1 && column >= 1, "{message}");
             }

@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     let single = jsonrpc::parse_message(data, &limits);
     match &parsed {
         Ok(envelope) => {
-            assert_eq!(envelope.raw().as_ref(), data, "forwarded bytes are the bytes received");
+            assert_eq!(
+                envelope.raw().as_ref(),
+                data,
+                "forwarded bytes are the bytes received"
+            );
             let messages = envelope.messages();
             assert!(!messages.is_empty());
             assert!(messages.len() <= limits.max_batch_len);
@@ -26,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
             }
             match envelope.payload() {
                 Payload::Single(m) => {
-                    let s = single.as_ref().expect("parse_message accepts what parse accepts");
+                    let s = single
+                        .as_ref()
+                        .expect("parse_message accepts what parse accepts");
                     assert_eq!(s.kind(), m.kind());
                     assert_eq!(s.id(), m.id());
                 }

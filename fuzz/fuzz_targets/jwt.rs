@@ -45,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
         let mut parts = rest.splitn(2, |b| *b == 0);
         let header = parts.next().unwrap_or_default();
         let claims = parts.next().unwrap_or_default();
-        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
         let key = EncodingKey::from_secret(SECRET);
         let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256)
             .expect("HS256 signs");
@@ -65,7 +69,10 @@ fuzz_target!(|data: &[u8]| {
         &DecodingKey::from_secret(SECRET),
         Algorithm::HS256,
     );
-    assert!(matches!(genuine, Ok(true)), "accepted a token not signed with the secret");
+    assert!(
+        matches!(genuine, Ok(true)),
+        "accepted a token not signed with the secret"
+    );
     assert_eq!(unverified.alg, Algorithm::HS256);
     let window = claims::check(&unverified.claims, &rules(), NOW).expect("accepted claims check");
     let claim = |name: &str| unverified.claims.get(name).and_then(Value::as_str);
@@ -84,7 +91,11 @@ fn check_read(token: &str) {
         assert_eq!(format!("{}.{}", u.signing_input, u.signature), token);
         assert_eq!(u.signing_input.matches('.').count(), 1);
         assert!(!u.signature.is_empty() && !u.signature.contains('.'));
-        assert!(u.kid.as_ref().is_none_or(|k| k.len() <= token::MAX_KID_BYTES));
+        assert!(
+            u.kid
+                .as_ref()
+                .is_none_or(|k| k.len() <= token::MAX_KID_BYTES)
+        );
     }
 }
 
@@ -117,13 +128,23 @@ fn authenticator() -> Authenticator {
     };
     let resource: http::Uri = AUDIENCE.parse().expect("a valid URI");
     let metadata = ResourceMetadata::new(&resource, "/mcp", &[ISSUER.into()], &[], &[], None);
-    Authenticator::new(vec![issuer], MAX_TOKEN_BYTES, Vec::new(), metadata, None, 16)
+    Authenticator::new(
+        vec![issuer],
+        MAX_TOKEN_BYTES,
+        Vec::new(),
+        metadata,
+        None,
+        16,
+    )
 }
 
 /// Static keys never wait, so one poll finishes validation.
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(out) => out,
         Poll::Pending => panic!("validation with static keys waited"),
     }

@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
             for f in &report.findings {
                 let leaf = value.pointer(&f.json_path);
                 let Some(Value::String(leaf)) = leaf else {
-                    panic!("finding {} names {:?}, not a string leaf", f.rule_id, f.json_path);
+                    panic!(
+                        "finding {} names {:?}, not a string leaf",
+                        f.rule_id, f.json_path
+                    );
                 };
                 check_span(f, leaf);
             }
@@ -62,7 +65,10 @@ fn check_normalize(text: &str) {
         assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
     }
     for s in &n.signals {
-        assert!(s.span.start <= s.span.end && s.span.end <= text.len(), "{s:?}");
+        assert!(
+            s.span.start <= s.span.end && s.span.end <= text.len(),
+            "{s:?}"
+        );
         assert!(s.count > 0);
     }
     if let Some((span, _)) = &n.tag_text {
