@@ -111,6 +111,7 @@ def main() -> None:
         config.write_text(
             f"listen:\n  address: 127.0.0.1:{gw_port}\nupstream:\n  url: http://{up_addr}/mcp\nauthentication:\n  mode: none\n"
             "logging:\n  format: json\n  level: info\nreload:\n  poll_interval: 0s\n"
+            f"audit:\n  file:\n    directory: {tmp / 'audit-single'}\n"
         )
         log = open(tmp / "gateway.log", "w")
         gw = subprocess.Popen([str(RELEASE / "portcullis"), "serve", "--config", str(config)], stderr=log)
@@ -130,6 +131,7 @@ def main() -> None:
             f"listen:\n  address: 127.0.0.1:{fed_port}\nupstreams:\n  a:\n    url: http://{up_addr}/mcp\n"
             f"  b:\n    url: http://{others[0]}/mcp\n  c:\n    url: http://{others[1]}/mcp\n"
             "authentication:\n  mode: none\nlogging:\n  format: json\n  level: info\nreload:\n  poll_interval: 0s\n"
+            f"audit:\n  file:\n    directory: {tmp / 'audit-federated'}\n"
         )
         fed_log = open(tmp / "federated.log", "w")
         fed = subprocess.Popen([str(RELEASE / "portcullis"), "serve", "--config", str(fed_config)], stderr=fed_log)
