@@ -133,7 +133,7 @@ pub struct Engine {
     pub files: Vec<PathBuf>,
     schema: Schema,
     all: PolicySet,
-    parts: HashMap<EntityUid, PolicySet>,
+    parts: HashMap<EntityUid, super::policies::Slices>,
     info: HashMap<PolicyId, PolicyInfo>,
     arguments: ArgType,
     types: Types,
@@ -228,11 +228,12 @@ impl Engine {
         let store =
             Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
         let context = self.context(q, true)?;
-        let policies = self.parts.get(self.action(method)).unwrap_or(&self.all);
+        let slices = self.parts.get(self.action(method));
         let action = self.action(method).clone();
         resources
             .into_iter()
             .map(|resource| {
+                let policies = slices.map_or(&self.all, |s| s.for_resource(&resource));
                 let request = Request::new(
                     principal.clone(),
                     action.clone(),
@@ -270,9 +271,12 @@ impl Engine {
         let store =
             Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
         let action = self.action(method);
+        let policies = self
+            .parts
+            .get(action)
+            .map_or(&self.all, |s| s.for_resource(&resource));
         let request = Request::new(principal, action.clone(), resource, context, None)
             .map_err(|e| QueryError::Build(e.to_string()))?;
-        let policies = self.parts.get(action).unwrap_or(&self.all);
         Ok(self.authorizer.is_authorized(&request, policies, &store))
     }
 

@@ -9,8 +9,8 @@
 
 use super::arguments::ArgType;
 use cedar_policy::{
-    ActionConstraint, Effect, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Effect, EntityUid, Policy, PolicyId, PolicySet, ResourceConstraint, Schema,
+    ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use sha2::{Digest, Sha256};
@@ -219,11 +219,10 @@ pub fn compile(
 /// Splits `set` by the action each policy applies to: a policy whose scope
 /// names actions goes to each of them, one without goes to every one. The
 /// evaluator then reads only the policies that can apply.
-pub fn by_action(set: &PolicySet, actions: &[EntityUid]) -> HashMap<EntityUid, PolicySet> {
-    let mut out: HashMap<EntityUid, PolicySet> = actions
-        .iter()
-        .map(|a| (a.clone(), PolicySet::new()))
-        .collect();
+pub fn by_action(set: &PolicySet, actions: &[EntityUid]) -> HashMap<EntityUid, Slices> {
+    let mut general: HashMap<EntityUid, Vec<Policy>> =
+        actions.iter().map(|a| (a.clone(), Vec::new())).collect();
+    let mut specific: HashMap<EntityUid, HashMap<EntityUid, Vec<Policy>>> = HashMap::new();
     for policy in set.policies() {
         let applies: Vec<&EntityUid> = match policy.action_constraint() {
             ActionConstraint::Any => actions.iter().collect(),
@@ -231,13 +230,65 @@ pub fn by_action(set: &PolicySet, actions: &[EntityUid]) -> HashMap<EntityUid, P
             ActionConstraint::In(list) => actions.iter().filter(|x| list.contains(x)).collect(),
         };
         for action in applies {
-            if let Some(part) = out.get_mut(action) {
-                // Ids are unique in `set`, so adding to a part cannot clash.
-                let _ = part.add(policy.clone());
+            match policy.resource_constraint() {
+                ResourceConstraint::Eq(resource) => specific
+                    .entry(action.clone())
+                    .or_default()
+                    .entry(resource)
+                    .or_default()
+                    .push(policy.clone()),
+                _ => general
+                    .entry(action.clone())
+                    .or_default()
+                    .push(policy.clone()),
             }
         }
     }
-    out
+    // Ids are unique in `set`, so adding to a slice cannot clash.
+    let set_of = |policies: &[&Policy]| {
+        let mut s = PolicySet::new();
+        for p in policies {
+            let _ = s.add((*p).clone());
+        }
+        s
+    };
+    general
+        .into_iter()
+        .map(|(action, common)| {
+            let by_resource = specific
+                .remove(&action)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(resource, own)| {
+                    let both: Vec<&Policy> = common.iter().chain(own.iter()).collect();
+                    (resource, set_of(&both))
+                })
+                .collect();
+            let common: Vec<&Policy> = common.iter().collect();
+            let slices = Slices {
+                general: set_of(&common),
+                by_resource,
+            };
+            (action, slices)
+        })
+        .collect()
+}
+
+/// The policies of one action, sliced by resource: a policy whose scope says
+/// `resource == X` can only be satisfied by a request for `X`, so a request
+/// for any other resource need not evaluate it (the result is the same; with
+/// many per-tool policies, evaluation no longer grows with their number).
+#[derive(Debug, Clone)]
+pub struct Slices {
+    general: PolicySet,
+    by_resource: HashMap<EntityUid, PolicySet>,
+}
+
+impl Slices {
+    /// The policies that can apply to a request for `resource`.
+    pub fn for_resource(&self, resource: &EntityUid) -> &PolicySet {
+        self.by_resource.get(resource).unwrap_or(&self.general)
+    }
 }
 
 fn collect(
