@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `authorization:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthorization {
     /// A folder of `*.cedar` files (and its `*.cedarschema`), or a list of
@@ -49,7 +49,7 @@ pub struct RawAuthorization {
 }
 
 /// One path or several.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RawPaths {
     /// One file or folder.
@@ -59,7 +59,7 @@ pub enum RawPaths {
 }
 
 /// `authorization.upstreams.NAME`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamFacts {
     /// Tenants the upstream belongs to (`resource.tenants`).
@@ -74,7 +74,7 @@ pub struct RawUpstreamFacts {
 }
 
 /// `authorization.upstreams.NAME.tools.TOOL`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawToolFacts {
     /// Labels (`resource.labels`; remembered per session for flow rules).
@@ -86,7 +86,7 @@ pub struct RawToolFacts {
 }
 
 /// `authorization.input_validation`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawInputValidation {
     /// A call to a tool the gateway has not seen in a `tools/list` answer:
@@ -97,7 +97,7 @@ pub struct RawInputValidation {
 }
 
 /// `authorization.approvals`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApprovals {
     /// `error` (default: answer at once with a JSON-RPC error carrying the
@@ -120,7 +120,7 @@ pub struct RawApprovals {
 }
 
 /// `authorization.flows`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlows {
     /// Forget a session's labels after this long without a call. Default `1h`.

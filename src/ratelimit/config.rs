@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `rate_limits:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimits {
     /// Share limits between replicas through Redis. Absent: per process.
@@ -32,7 +32,7 @@ pub struct RawRateLimits {
 }
 
 /// `rate_limits.redis`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRedis {
     /// `redis://host:port/db`.
@@ -48,7 +48,7 @@ pub struct RawRedis {
 }
 
 /// One rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
     /// A unique name (shown in logs; part of the key).

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `tracing:` as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTracing {
     /// The collector's OTLP/HTTP traces URL, e.g. `http://collector:4318/v1/traces`.
