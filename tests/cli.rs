@@ -319,3 +319,30 @@ fn the_schema_and_the_parser_both_refuse_unknown_keys_and_wrong_types() {
         assert!(!accepts(&format!("{kept}{mistake}")), "accepted: {mistake}");
     }
 }
+
+#[test]
+fn the_configuration_reference_names_every_option_of_the_schema() {
+    let schema: serde_json::Value = serde_json::from_str(&printed_schema()).unwrap();
+    let doc = std::fs::read_to_string(repo().join("docs/configuration.md")).unwrap();
+    let mut objects = vec![&schema];
+    objects.extend(schema["$defs"].as_object().unwrap().values());
+    let mut missing = Vec::new();
+    for object in objects {
+        let Some(properties) = object.get("properties").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        for name in properties.keys() {
+            // `name`, `section.name` or `list[].name` in a table row.
+            let named = [format!("{name}`"), format!("{name}."), format!("{name}[")]
+                .iter()
+                .any(|form| doc.contains(form.as_str()));
+            if !named {
+                missing.push(name.clone());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not document: {missing:?}"
+    );
+}
