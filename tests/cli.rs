@@ -346,3 +346,60 @@ fn the_configuration_reference_names_every_option_of_the_schema() {
         "docs/configuration.md does not document: {missing:?}"
     );
 }
+
+#[test]
+fn the_schema_refuses_the_values_the_compiler_refuses_in_closed_string_options() {
+    let validator = schema_validator();
+    let base = "listen: {address: '127.0.0.1:8080'}\n\
+                authentication: {mode: none}\n\
+                audit: {disabled: true}\n";
+    let upstream = "upstream: {url: 'http://127.0.0.1:3000/mcp'}\n";
+    // Options the parser reads as free strings and the compiler checks
+    // against a fixed set: a typo must be caught by both, the right spelling by neither.
+    let cases = [
+        (
+            format!("{upstream}scan: {{oversize: allow}}\n"),
+            "allow",
+            "alow",
+        ),
+        (
+            format!("{upstream}logging: {{format: text}}\n"),
+            "text",
+            "txt",
+        ),
+        (
+            format!(
+                "{upstream}tracing: {{endpoint: 'http://127.0.0.1:4318', protocol: http/protobuf}}\n"
+            ),
+            "http/protobuf",
+            "grpc",
+        ),
+        (
+            format!(
+                "{upstream}rate_limits: {{redis: {{url: 'redis://127.0.0.1:1/0', on_error: deny}}, rules: []}}\n"
+            ),
+            "deny",
+            "refuse",
+        ),
+        (
+            "upstreams: {a: {url: 'http://127.0.0.1:3000/mcp', transport: streamable_http}}\n"
+                .to_owned(),
+            "streamable_http",
+            "websocket",
+        ),
+    ];
+    for (section, good, typo) in cases {
+        let yaml = format!("{base}{section}");
+        let value: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert!(validator.is_valid(&value), "schema refused: {yaml}");
+        portcullis::config::load_str(&yaml, "t.yaml".as_ref())
+            .unwrap_or_else(|e| panic!("compiler refused: {yaml}: {e}"));
+        let yaml = yaml.replace(good, typo);
+        let value: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert!(!validator.is_valid(&value), "schema accepted: {yaml}");
+        assert!(
+            portcullis::config::load_str(&yaml, "t.yaml".as_ref()).is_err(),
+            "compiler accepted: {yaml}"
+        );
+    }
+}

@@ -25,6 +25,7 @@ pub struct RawAuthorization {
     /// `enforce` (default) or `shadow` (PERMISSIVE: would-deny decisions are
     /// logged and the request is forwarded; for trying a new policy set).
     #[serde(default)]
+    #[schemars(extend("enum" = ["enforce", "shadow", null]))]
     pub mode: Option<String>,
     /// How a denied `tools/call` is answered, to read exactly like the
     /// upstream's answer to an unknown tool: `spec` (default: `-32602`
@@ -32,6 +33,7 @@ pub struct RawAuthorization {
     /// server), `rmcp` (`-32602` `tool not found`) or `python-sdk` (a result
     /// with `isError` and `Unknown tool: NAME`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["spec", "rmcp", "python-sdk", null]))]
     pub unknown_tool: Option<String>,
     /// What the gateway knows about each upstream, by name (`default` until
     /// federation): its tenants and labels, and its tools' labels and schemas.
@@ -93,6 +95,7 @@ pub struct RawInputValidation {
     /// `refuse` (default; answered as an unknown tool) or `forward`
     /// (PERMISSIVE: forwarded without validation against the declared schema).
     #[serde(default)]
+    #[schemars(extend("enum" = ["refuse", "forward", null]))]
     pub unlisted_tools: Option<String>,
 }
 
@@ -104,6 +107,7 @@ pub struct RawApprovals {
     /// approval id; the client retries the same call once approved) or `hold`
     /// (keep the request open until an approver decides or `hold_timeout`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["error", "hold", null]))]
     pub mode: Option<String>,
     /// How long a pending or granted approval stays usable. Default `15m`.
     #[serde(default)]

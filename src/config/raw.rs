@@ -192,6 +192,7 @@ pub struct RawLimits {
 pub struct RawLogging {
     /// `json` (default) or `text`.
     #[serde(default = "default_log_format")]
+    #[schemars(extend("enum" = ["json", "text"]))]
     pub format: String,
     /// A `tracing` filter such as `info` or `portcullis=debug`. Default `info`.
     #[serde(default = "default_log_level")]

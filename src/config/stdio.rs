@@ -66,6 +66,7 @@ pub struct RawStdioUpstream {
     /// `legacy`, `2026-07-28` or `auto` (probe `server/discover`, fall back to
     /// `initialize`). Default `auto`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["legacy", "2026-07-28", "auto", null]))]
     pub era: Option<String>,
     /// The version offered in `initialize`. Default `2025-11-25`.
     #[serde(default)]

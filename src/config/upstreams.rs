@@ -29,6 +29,7 @@ pub struct RawUpstreamEntry {
     /// `streamable_http` (default with `url`), `sse` (the 2024-11-05 HTTP+SSE
     /// transport) or `stdio` (default with `stdio`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["streamable_http", "sse", "stdio", null]))]
     pub transport: Option<String>,
     /// How to run a stdio upstream.
     #[serde(default)]

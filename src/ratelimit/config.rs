@@ -44,6 +44,7 @@ pub struct RawRedis {
     /// decides, so each replica allows up to the whole limit) or `deny`
     /// (refuse until Redis answers).
     #[serde(default)]
+    #[schemars(extend("enum" = ["local", "deny", null]))]
     pub on_error: Option<String>,
 }
 

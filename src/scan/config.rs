@@ -43,6 +43,7 @@ pub struct RawScanConfig {
     /// What to do with a message larger than `max_scan_bytes`: `block`
     /// (default) or `allow` (fail open: the rest goes unscanned; audited).
     #[serde(default)]
+    #[schemars(extend("enum" = ["block", "allow", null]))]
     pub oversize: Option<String>,
     /// Least severity that counts as an injection, per surface name or `default`.
     /// Default `medium`.
@@ -72,6 +73,7 @@ pub struct RawPins {
     /// commits the file). Either way a pinned tool whose definition changes is
     /// hidden and its calls denied until re-approved (`portcullis pins approve`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["tofu", "enforce", null]))]
     pub mode: Option<String>,
 }
 

@@ -18,6 +18,7 @@ pub struct RawTracing {
     pub endpoint: String,
     /// `http/protobuf` (the default and the only one supported).
     #[serde(default)]
+    #[schemars(extend("enum" = ["http/protobuf", null]))]
     pub protocol: Option<String>,
     /// Share of new traces recorded, from 0.0 to 1.0 (default 1.0). A request
     /// whose client sent a trace context follows the client's sampled flag.
