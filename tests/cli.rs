@@ -382,6 +382,20 @@ fn the_schema_refuses_the_values_the_compiler_refuses_in_closed_string_options()
             "refuse",
         ),
         (
+            format!(
+                "{upstream}rate_limits: {{rules: [{{name: x, per: [principal], rate: 10/min}}]}}\n"
+            ),
+            "10/min",
+            "10/week",
+        ),
+        (
+            format!(
+                "{upstream}rate_limits: {{rules: [{{name: x, per: [principal], rate: 10/min}}]}}\n"
+            ),
+            "principal",
+            "user",
+        ),
+        (
             "upstreams: {a: {url: 'http://127.0.0.1:3000/mcp', transport: streamable_http}}\n"
                 .to_owned(),
             "streamable_http",
