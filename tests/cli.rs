@@ -1,4 +1,4 @@
-//! The binary and its shipped examples: `check`, `serve` with SIGTERM, `demo`.
+//! The binary and its shipped examples: `check`, `config schema`, `serve` with SIGTERM, `demo`.
 
 use crate::support::http::{Req, modern_body};
 use crate::support::peers::repo;
@@ -208,4 +208,212 @@ async fn the_demo_filters_the_list_denies_a_hidden_tool_and_refuses_a_smuggled_h
         .await;
     assert_eq!(legacy.json()["result"]["protocolVersion"], "2025-06-18");
     running.shutdown().await;
+}
+
+/// The schema as the binary prints it.
+fn printed_schema() -> String {
+    let out = Command::new(BIN)
+        .args(["config", "schema"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn schema_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(&printed_schema()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+/// Every configuration file the repository ships for people to copy.
+fn shipped_configurations() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+    files.push(repo().join("deploy/compose/portcullis.yaml"));
+    for entry in std::fs::read_dir(repo().join("deploy/kubernetes")).unwrap() {
+        let path = entry.unwrap().path().join("portcullis.yaml");
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn the_committed_schema_is_what_the_binary_generates() {
+    let committed = std::fs::read_to_string(repo().join("docs/portcullis.schema.json")).unwrap();
+    assert!(
+        committed == printed_schema(),
+        "docs/portcullis.schema.json is stale: regenerate it with \
+         `portcullis config schema > docs/portcullis.schema.json`"
+    );
+}
+
+#[test]
+fn every_shipped_configuration_validates_against_the_schema() {
+    let validator = schema_validator();
+    let files = shipped_configurations();
+    assert!(files.len() >= 4, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let value: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+    }
+}
+
+#[test]
+fn the_schema_and_the_parser_both_refuse_unknown_keys_and_wrong_types() {
+    let validator = schema_validator();
+    let base = "listen: {address: '127.0.0.1:8080'}\n\
+                upstream: {url: 'http://127.0.0.1:3000/mcp', connect_timeout: 5s}\n\
+                authentication: {mode: none}\n\
+                audit: {disabled: true}\n\
+                limits: {max_request_body: 4MiB, max_sse_event: 65536}\n";
+    let accepts = |yaml: &str| {
+        let value: serde_json::Value = serde_yaml_ng::from_str(yaml).unwrap();
+        let by_schema = validator.is_valid(&value);
+        let by_parser = portcullis::config::load::parse(yaml, "t.yaml".as_ref()).is_ok();
+        assert_eq!(
+            by_schema, by_parser,
+            "schema and parser disagree on:\n{yaml}"
+        );
+        by_schema
+    };
+    assert!(accepts(base));
+    let mistakes = [
+        "listn: {address: '127.0.0.1:8081'}\n",
+        "logging: {format: json, colour: true}\n",
+        "federation: {separator: '__', prefix: x}\n",
+        "reload: {poll_interval: 30}\n",
+        "reload: {poll_interval: 5 parsecs}\n",
+        "limits: {max_response_body: 16 parsecs}\n",
+        "limits: {max_headers: many}\n",
+        "authorization: {policies: policies, mode: [enforce]}\n",
+        "scan: {actions: [{surface: tool_result, injection: ignore}]}\n",
+        "audit: {disabled: true, on_failure: sometimes}\n",
+        "rate_limits: {rules: [{name: x, rate: 1/s, burst: -1}]}\n",
+    ];
+    for mistake in mistakes {
+        // A later duplicate key would be a YAML error, not a schema one:
+        // replace the section the mistake names instead of appending.
+        let section = mistake.split(':').next().unwrap();
+        let kept: String = base
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{section}:")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(!accepts(&format!("{kept}{mistake}")), "accepted: {mistake}");
+    }
+}
+
+#[test]
+fn the_configuration_reference_names_every_option_of_the_schema() {
+    let schema: serde_json::Value = serde_json::from_str(&printed_schema()).unwrap();
+    let doc = std::fs::read_to_string(repo().join("docs/configuration.md")).unwrap();
+    let mut objects = vec![&schema];
+    objects.extend(schema["$defs"].as_object().unwrap().values());
+    let mut missing = Vec::new();
+    for object in objects {
+        let Some(properties) = object.get("properties").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        for name in properties.keys() {
+            // `name`, `section.name` or `list[].name` in a table row.
+            let named = [format!("{name}`"), format!("{name}."), format!("{name}[")]
+                .iter()
+                .any(|form| doc.contains(form.as_str()));
+            if !named {
+                missing.push(name.clone());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not document: {missing:?}"
+    );
+}
+
+#[test]
+fn the_schema_refuses_the_values_the_compiler_refuses_in_closed_string_options() {
+    let validator = schema_validator();
+    let base = "listen: {address: '127.0.0.1:8080'}\n\
+                authentication: {mode: none}\n\
+                audit: {disabled: true}\n";
+    let upstream = "upstream: {url: 'http://127.0.0.1:3000/mcp'}\n";
+    // Options the parser reads as free strings and the compiler checks
+    // against a fixed set: a typo must be caught by both, the right spelling by neither.
+    let cases = [
+        (
+            format!("{upstream}scan: {{oversize: allow}}\n"),
+            "allow",
+            "alow",
+        ),
+        (
+            format!("{upstream}logging: {{format: text}}\n"),
+            "text",
+            "txt",
+        ),
+        (
+            format!(
+                "{upstream}tracing: {{endpoint: 'http://127.0.0.1:4318', protocol: http/protobuf}}\n"
+            ),
+            "http/protobuf",
+            "grpc",
+        ),
+        (
+            format!(
+                "{upstream}rate_limits: {{redis: {{url: 'redis://127.0.0.1:1/0', on_error: deny}}, rules: []}}\n"
+            ),
+            "deny",
+            "refuse",
+        ),
+        (
+            format!(
+                "{upstream}rate_limits: {{rules: [{{name: x, per: [principal], rate: 10/min}}]}}\n"
+            ),
+            "10/min",
+            "10/week",
+        ),
+        (
+            format!(
+                "{upstream}rate_limits: {{rules: [{{name: x, per: [principal], rate: 10/min}}]}}\n"
+            ),
+            "principal",
+            "user",
+        ),
+        (
+            "upstreams: {a: {url: 'http://127.0.0.1:3000/mcp', transport: streamable_http}}\n"
+                .to_owned(),
+            "streamable_http",
+            "websocket",
+        ),
+    ];
+    for (section, good, typo) in cases {
+        let yaml = format!("{base}{section}");
+        let value: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert!(validator.is_valid(&value), "schema refused: {yaml}");
+        portcullis::config::load_str(&yaml, "t.yaml".as_ref())
+            .unwrap_or_else(|e| panic!("compiler refused: {yaml}: {e}"));
+        let yaml = yaml.replace(good, typo);
+        let value: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert!(!validator.is_valid(&value), "schema accepted: {yaml}");
+        assert!(
+            portcullis::config::load_str(&yaml, "t.yaml".as_ref()).is_err(),
+            "compiler accepted: {yaml}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `authorization:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthorization {
     /// A folder of `*.cedar` files (and its `*.cedarschema`), or a list of
@@ -25,6 +25,7 @@ pub struct RawAuthorization {
     /// `enforce` (default) or `shadow` (PERMISSIVE: would-deny decisions are
     /// logged and the request is forwarded; for trying a new policy set).
     #[serde(default)]
+    #[schemars(extend("enum" = ["enforce", "shadow", null]))]
     pub mode: Option<String>,
     /// How a denied `tools/call` is answered, to read exactly like the
     /// upstream's answer to an unknown tool: `spec` (default: `-32602`
@@ -32,6 +33,7 @@ pub struct RawAuthorization {
     /// server), `rmcp` (`-32602` `tool not found`) or `python-sdk` (a result
     /// with `isError` and `Unknown tool: NAME`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["spec", "rmcp", "python-sdk", null]))]
     pub unknown_tool: Option<String>,
     /// What the gateway knows about each upstream, by name (`default` until
     /// federation): its tenants and labels, and its tools' labels and schemas.
@@ -49,7 +51,7 @@ pub struct RawAuthorization {
 }
 
 /// One path or several.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RawPaths {
     /// One file or folder.
@@ -59,7 +61,7 @@ pub enum RawPaths {
 }
 
 /// `authorization.upstreams.NAME`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamFacts {
     /// Tenants the upstream belongs to (`resource.tenants`).
@@ -74,7 +76,7 @@ pub struct RawUpstreamFacts {
 }
 
 /// `authorization.upstreams.NAME.tools.TOOL`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawToolFacts {
     /// Labels (`resource.labels`; remembered per session for flow rules).
@@ -86,24 +88,26 @@ pub struct RawToolFacts {
 }
 
 /// `authorization.input_validation`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawInputValidation {
     /// A call to a tool the gateway has not seen in a `tools/list` answer:
     /// `refuse` (default; answered as an unknown tool) or `forward`
     /// (PERMISSIVE: forwarded without validation against the declared schema).
     #[serde(default)]
+    #[schemars(extend("enum" = ["refuse", "forward", null]))]
     pub unlisted_tools: Option<String>,
 }
 
 /// `authorization.approvals`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApprovals {
     /// `error` (default: answer at once with a JSON-RPC error carrying the
     /// approval id; the client retries the same call once approved) or `hold`
     /// (keep the request open until an approver decides or `hold_timeout`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["error", "hold", null]))]
     pub mode: Option<String>,
     /// How long a pending or granted approval stays usable. Default `15m`.
     #[serde(default)]
@@ -120,7 +124,7 @@ pub struct RawApprovals {
 }
 
 /// `authorization.flows`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlows {
     /// Forget a session's labels after this long without a call. Default `1h`.

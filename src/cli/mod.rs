@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `demo`, `scan`, `pins`, `policy`, `approvals` and `audit`. This is the only code that
+//! The command line: `serve`, `check`, `config`, `demo`, `scan`, `pins`, `policy`, `approvals` and `audit`. This is the only code that
 //! prints to stdout and stderr directly; everything else logs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -33,6 +33,12 @@ pub enum Command {
     Check {
         /// The configuration file.
         file: PathBuf,
+    },
+    /// Configuration tooling.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Offline injection scanning, evaluation and training.
     Scan {
@@ -72,6 +78,13 @@ pub enum Command {
     },
 }
 
+/// `portcullis config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of `portcullis.yaml` (for editor validation).
+    Schema,
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -79,6 +92,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Pins { command } => scan::run_pins(command),
         Command::Audit { command } => audit::run(command),
         Command::Policy { command } => policy::run(command),
+        Command::Config {
+            command: ConfigCommand::Schema,
+        } => {
+            print!("{}", config::schema::schema_json());
+            ExitCode::SUCCESS
+        }
         Command::Approvals { command } => policy::run_approvals(command).await,
         Command::Check { file } => match config::load(&file) {
             Ok(rt) => {

@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod load;
 pub mod raw;
 pub mod reload;
+pub mod schema;
 pub mod stdio;
 pub mod tls;
 pub mod units;

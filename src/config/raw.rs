@@ -10,7 +10,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 /// The whole file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// The MCP listener.
@@ -64,7 +64,7 @@ pub struct RawConfig {
 }
 
 /// The MCP listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawListen {
     /// `ip:port` to bind, e.g. `127.0.0.1:8080`.
@@ -96,7 +96,7 @@ pub struct RawListen {
 }
 
 /// Certificate and key files (PEM). Reloaded when they change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
     /// Certificate chain, leaf first.
@@ -115,7 +115,7 @@ pub struct RawTls {
 }
 
 /// `listen.tls.client_auth`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawClientAuth {
     /// Every client presents a valid certificate.
@@ -125,7 +125,7 @@ pub enum RawClientAuth {
 }
 
 /// The operations listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     /// `ip:port` to bind. Keep it off the public network.
@@ -133,7 +133,7 @@ pub struct RawAdmin {
 }
 
 /// The upstream MCP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
     /// Its Streamable HTTP endpoint, e.g. `http://127.0.0.1:3000/mcp`.
@@ -150,7 +150,7 @@ pub struct RawUpstream {
 }
 
 /// Bounds. Every one fails closed: input beyond it is refused, never truncated.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
     /// Largest request body. Default `4MiB`.
@@ -187,11 +187,12 @@ pub struct RawLimits {
 }
 
 /// Log output (read at start-up only).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLogging {
     /// `json` (default) or `text`.
     #[serde(default = "default_log_format")]
+    #[schemars(extend("enum" = ["json", "text"]))]
     pub format: String,
     /// A `tracing` filter such as `info` or `portcullis=debug`. Default `info`.
     #[serde(default = "default_log_level")]
@@ -199,7 +200,7 @@ pub struct RawLogging {
 }
 
 /// Reload behaviour.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawReload {
     /// How often watched files are checked for changes. Default `2s`; `0s`

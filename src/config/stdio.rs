@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A stdio upstream as written in the file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStdioUpstream {
     /// The program and its arguments. The program is a path (relative to the
@@ -66,6 +66,7 @@ pub struct RawStdioUpstream {
     /// `legacy`, `2026-07-28` or `auto` (probe `server/discover`, fall back to
     /// `initialize`). Default `auto`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["legacy", "2026-07-28", "auto", null]))]
     pub era: Option<String>,
     /// The version offered in `initialize`. Default `2025-11-25`.
     #[serde(default)]
@@ -101,7 +102,7 @@ pub struct RawStdioUpstream {
 }
 
 /// One environment value: exactly one of `value`, `env`, `file`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvValue {
     /// Inline text (not for secrets).
@@ -116,7 +117,7 @@ pub struct RawEnvValue {
 }
 
 /// Liveness checking.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStdioHealth {
     /// How often the server is pinged (`ping`, or `server/discover` in the
@@ -129,7 +130,7 @@ pub struct RawStdioHealth {
 }
 
 /// Restart backoff: `initial_backoff`, doubled per failed start up to `max_backoff`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRestart {
     /// First delay. Default `500ms`.
@@ -154,7 +155,7 @@ impl Default for RawRestart {
 }
 
 /// Shutdown: close stdin, wait `stdin_grace`; SIGTERM, wait `term_grace`; SIGKILL.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawShutdown {
     /// Default `2s`.

@@ -106,6 +106,47 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+// The schema matches what `parse` accepts, surrounding whitespace included;
+// the one superset: a number too large for 64 bits passes the pattern and is
+// refused when the file is loaded.
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: a whole number and a unit, `ms`, `s`, `m` or `h` (`250ms`, `5s`, `2m`, `1h`). The unit is required.",
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "examples": ["250ms", "30s", "10m", "1h"],
+        })
+    }
+}
+
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size in bytes: a whole number, or a whole number and a unit: `B`, `KiB`, `MiB`, `GiB` (powers of 1024) or `KB`, `MB`, `GB` (powers of 1000).",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": BYTE_SIZE_PATTERN },
+            ],
+            "examples": ["64KiB", "4MiB", 4096],
+        })
+    }
+}
+
+/// What [`HumanDuration::parse`] accepts, as an ECMA-262 regex.
+const DURATION_PATTERN: &str = r"^\s*[0-9]+(ms|s|m|h)\s*$";
+
+/// What [`ByteSize::parse`] accepts, as an ECMA-262 regex.
+const BYTE_SIZE_PATTERN: &str = r"^\s*[0-9]+\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*$";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +164,47 @@ mod tests {
         assert!(HumanDuration::parse("30").is_err());
         assert!(HumanDuration::parse("5 parsecs").is_err());
         assert!(HumanDuration::parse("s").is_err());
+    }
+
+    // The schema's patterns and the parsers agree on every sample, so editor
+    // validation neither rejects a value the gateway takes nor the reverse.
+    #[test]
+    fn schema_patterns_match_the_parsers() {
+        let duration = regex::Regex::new(DURATION_PATTERN).unwrap();
+        let size = regex::Regex::new(BYTE_SIZE_PATTERN).unwrap();
+        let samples = [
+            "250ms",
+            "5s",
+            "2m",
+            "1h",
+            " 5s ",
+            "0s",
+            "30",
+            "5 s",
+            "5sec",
+            "s",
+            "-1s",
+            "1.5s",
+            "",
+            "4MiB",
+            "4096",
+            "1 KiB",
+            "4 parsecs",
+            "10KB",
+            "1GB",
+            "B",
+            "4mib",
+            "1TiB",
+            "12B",
+        ];
+        for s in samples {
+            assert_eq!(
+                duration.is_match(s),
+                HumanDuration::parse(s).is_ok(),
+                "duration `{s}`"
+            );
+            assert_eq!(size.is_match(s), ByteSize::parse(s).is_ok(), "size `{s}`");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One upstream as written under `upstreams.<name>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamEntry {
     /// The MCP endpoint (`streamable_http`) or the SSE endpoint (`sse`).
@@ -29,6 +29,7 @@ pub struct RawUpstreamEntry {
     /// `streamable_http` (default with `url`), `sse` (the 2024-11-05 HTTP+SSE
     /// transport) or `stdio` (default with `stdio`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["streamable_http", "sse", "stdio", null]))]
     pub transport: Option<String>,
     /// How to run a stdio upstream.
     #[serde(default)]
@@ -60,7 +61,7 @@ pub struct RawUpstreamEntry {
 }
 
 /// A value read from the environment or a file, optionally prefixed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecret {
     /// A variable of the gateway's environment.
@@ -82,7 +83,7 @@ pub struct RawSecret {
 }
 
 /// TLS toward an upstream.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamTls {
     /// CA certificates (PEM) to trust instead of the system's roots.
@@ -97,7 +98,7 @@ pub struct RawUpstreamTls {
 }
 
 /// `federation:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFederation {
     /// Between prefix and name. Default `__`.
@@ -106,7 +107,7 @@ pub struct RawFederation {
 }
 
 /// `sessions:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSessions {
     /// Keys sealing session ids, the current one first; older keys keep opening
@@ -121,7 +122,7 @@ pub struct RawSessions {
 }
 
 /// One session key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSessionKey {
     /// Its id (carried in every session id).

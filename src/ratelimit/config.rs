@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `rate_limits:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimits {
     /// Share limits between replicas through Redis. Absent: per process.
@@ -32,7 +32,7 @@ pub struct RawRateLimits {
 }
 
 /// `rate_limits.redis`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRedis {
     /// `redis://host:port/db`.
@@ -44,11 +44,12 @@ pub struct RawRedis {
     /// decides, so each replica allows up to the whole limit) or `deny`
     /// (refuse until Redis answers).
     #[serde(default)]
+    #[schemars(extend("enum" = ["local", "deny", null]))]
     pub on_error: Option<String>,
 }
 
 /// One rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
     /// A unique name (shown in logs; part of the key).
@@ -56,8 +57,10 @@ pub struct RawRule {
     /// What the limit is per: any of `principal`, `tenant`, `tool`, `client_ip`.
     /// Empty: one limit for everyone.
     #[serde(default)]
+    #[schemars(extend("items" = { "type": "string", "enum": ["principal", "tenant", "tool", "client_ip"] }))]
     pub per: Vec<String>,
     /// `N/s`, `N/min`, `N/hour` or `N/day`.
+    #[schemars(extend("pattern" = RATE_PATTERN))]
     pub rate: String,
     /// Requests allowed at once. Default 1 (strictly spaced).
     #[serde(default)]
@@ -140,6 +143,10 @@ pub fn compile(raw: &RawRateLimits, file: &Path) -> Result<Rules, ConfigError> {
     Ok(Rules { rules, shared })
 }
 
+/// What [`period`] accepts, as an ECMA-262 regex for the schema; a superset
+/// only in that `0/s` and counts beyond 32 bits pass it.
+const RATE_PATTERN: &str = r"^\s*\+?[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$";
+
 /// `N/unit` as the time one request's cell takes to replenish.
 fn period(rate: &str) -> Result<Duration, String> {
     let bad = || format!("`{rate}` is not a rate such as 100/min (units: s, min, hour, day)");
@@ -161,6 +168,32 @@ fn period(rate: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_rate_pattern_matches_the_parser() {
+        let pattern = regex::Regex::new(RATE_PATTERN).unwrap();
+        for rate in [
+            "120/min",
+            "10/hour",
+            "1/s",
+            " 5 / day ",
+            "+5/s",
+            "3/sec",
+            "2/minute",
+            "7/d",
+            "5",
+            "5/",
+            "/s",
+            "5/week",
+            "5/mins",
+            "-1/s",
+            "1.5/s",
+            "five/s",
+            "5/s/s",
+        ] {
+            assert_eq!(pattern.is_match(rate), period(rate).is_ok(), "`{rate}`");
+        }
+    }
 
     #[test]
     fn rates_become_replenish_periods() {

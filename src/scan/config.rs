@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `scan:` section as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScanConfig {
     /// Folder of `*.yaml` rule packs. Default: the packs built into the binary.
@@ -43,6 +43,7 @@ pub struct RawScanConfig {
     /// What to do with a message larger than `max_scan_bytes`: `block`
     /// (default) or `allow` (fail open: the rest goes unscanned; audited).
     #[serde(default)]
+    #[schemars(extend("enum" = ["block", "allow", null]))]
     pub oversize: Option<String>,
     /// Least severity that counts as an injection, per surface name or `default`.
     /// Default `medium`.
@@ -61,7 +62,7 @@ pub struct RawScanConfig {
 }
 
 /// `scan.pins`: where tool pins live and how unknown tools are treated.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPins {
     /// The pins file (JSON, see `portcullis pins`). Created on first use in
@@ -72,6 +73,7 @@ pub struct RawPins {
     /// commits the file). Either way a pinned tool whose definition changes is
     /// hidden and its calls denied until re-approved (`portcullis pins approve`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["tofu", "enforce", null]))]
     pub mode: Option<String>,
 }
 
@@ -85,7 +87,7 @@ pub struct PinSettings {
 }
 
 /// One action override.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAction {
     /// Surface name; absent = any.
@@ -106,7 +108,7 @@ pub struct RawAction {
 }
 
 /// What the gateway does with a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Refuse: a JSON-RPC error for requests, an `isError` result for results.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// `audit:` as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuditConfig {
     /// Run without an audit trail (**permissive**: nothing is recorded; the
@@ -54,7 +54,7 @@ pub struct RawAuditConfig {
 }
 
 /// `on_failure` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawFailureMode {
     /// Refuse the request (503).
@@ -64,7 +64,7 @@ pub enum RawFailureMode {
 }
 
 /// `format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawFormat {
     /// OCSF 1.9.0-dev.
@@ -74,7 +74,7 @@ pub enum RawFormat {
 }
 
 /// `audit.file`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFileSink {
     /// Folder for the segment files (created if missing).
@@ -91,7 +91,7 @@ pub struct RawFileSink {
 }
 
 /// `audit.checkpoint`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCheckpoint {
     /// Time between checkpoints (when events were written). Default `10s`.
@@ -112,7 +112,7 @@ pub struct RawCheckpoint {
 }
 
 /// `audit.arguments`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArguments {
     /// `digest` (default: only the SHA-256 of the arguments) or `redacted`
@@ -128,7 +128,7 @@ pub struct RawArguments {
 }
 
 /// `digest` or `redacted`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawArgumentMode {
     /// Only the digest.
@@ -138,7 +138,7 @@ pub enum RawArgumentMode {
 }
 
 /// `audit.arguments.tools.<name>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawToolArguments {
     /// This tool's mode.
@@ -149,7 +149,7 @@ pub struct RawToolArguments {
 }
 
 /// `audit.syslog`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSyslog {
     /// The receiver, `ip:port`.
@@ -171,7 +171,7 @@ pub struct RawSyslog {
 }
 
 /// `audit.syslog.tls`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSyslogTls {
     /// PEM file of the CA certificates that sign the receiver's certificate.
@@ -182,7 +182,7 @@ pub struct RawSyslogTls {
 }
 
 /// `audit.otlp`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOtlp {
     /// The collector's logs endpoint, e.g. `http://127.0.0.1:4318/v1/logs`.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 /// `authentication:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthentication {
     /// `jwt`: bearer JWT access tokens are required. `mtls`: the client
@@ -47,7 +47,7 @@ pub struct RawAuthentication {
 }
 
 /// `authentication.mode`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawMode {
     /// No authentication (explicit opt-out).
@@ -59,7 +59,7 @@ pub enum RawMode {
 }
 
 /// One trusted issuer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawIssuer {
     /// The exact `iss` value.
@@ -113,7 +113,7 @@ pub struct RawIssuer {
 }
 
 /// `refresh:` of a remote key set.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRefresh {
     /// Cache lifetime without `Cache-Control: max-age`. Default `10m`.
@@ -131,7 +131,7 @@ pub struct RawRefresh {
 }
 
 /// `revocation:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRevocation {
     /// `<jti> <exp>` lines (reloaded with the configuration).
@@ -151,7 +151,7 @@ pub struct RawRevocation {
 }
 
 /// `revocation.redis:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRedis {
     /// e.g. `redis://127.0.0.1:6379/0` (`rediss://` for TLS).

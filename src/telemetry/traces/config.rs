@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `tracing:` as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTracing {
     /// The collector's OTLP/HTTP traces URL, e.g. `http://collector:4318/v1/traces`.
@@ -18,6 +18,7 @@ pub struct RawTracing {
     pub endpoint: String,
     /// `http/protobuf` (the default and the only one supported).
     #[serde(default)]
+    #[schemars(extend("enum" = ["http/protobuf", null]))]
     pub protocol: Option<String>,
     /// Share of new traces recorded, from 0.0 to 1.0 (default 1.0). A request
     /// whose client sent a trace context follows the client's sampled flag.
