@@ -1,5 +1,6 @@
 //! The upstreams section: several named MCP servers behind one endpoint, each
-//! over Streamable HTTP, the legacy HTTP+SSE transport, or stdio; the naming
+//! over Streamable HTTP or stdio (the legacy HTTP+SSE transport is named but
+//! refused by this version, with that reason); the naming
 //! scheme of their tools and prompts; the keys that seal session ids.
 //!
 //! `upstream:` (one Streamable HTTP server) remains a shorthand for a single
@@ -23,11 +24,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamEntry {
-    /// The MCP endpoint (`streamable_http`) or the SSE endpoint (`sse`).
+    /// The MCP endpoint.
     #[serde(default)]
     pub url: Option<String>,
-    /// `streamable_http` (default with `url`), `sse` (the 2024-11-05 HTTP+SSE
-    /// transport) or `stdio` (default with `stdio`).
+    /// `streamable_http` (default with `url`) or `stdio` (default with
+    /// `stdio`). `sse` (the 2024-11-05 HTTP+SSE transport) is refused by this
+    /// version with that reason.
     #[serde(default)]
     #[schemars(extend("enum" = ["streamable_http", "sse", "stdio", null]))]
     pub transport: Option<String>,
