@@ -4,7 +4,7 @@
 //! boundaries, input validation, flow rules across real sessions, and reload.
 
 use crate::support::auth::{self, Keys};
-use crate::support::gateway::default_yaml;
+use crate::support::gateway::{audit_events, default_yaml};
 use crate::support::http::{Reply, Req, initialize, modern_body};
 use crate::support::{Gateway, Peer};
 use portcullis::demo::server::DemoServer;
@@ -107,30 +107,6 @@ async fn send(
         req = req.header("authorization", &format!("Bearer {t}"));
     }
     req.send().await
-}
-
-/// Every event in a gateway's audit folder.
-fn audit_events(dir: &std::path::Path) -> Vec<Value> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "jsonl")
-                && !p.to_string_lossy().contains("checkpoints")
-        })
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
 }
 
 fn text_of(reply: &Reply) -> String {

@@ -344,21 +344,8 @@ async fn a_tool_whose_definition_changes_is_withheld_until_reapproved() {
     // The audit trail has the pin finding with both digests.
     let folder = gw.stop().await;
     let audit = folder.path().join("audit");
-    let findings: Vec<Value> = std::fs::read_dir(&audit)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "jsonl")
-                && !p.to_string_lossy().contains("checkpoints")
-        })
-        .flat_map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                .collect::<Vec<_>>()
-        })
+    let findings: Vec<Value> = crate::support::gateway::audit_events(&audit)
+        .into_iter()
         .filter(|e| e["class_uid"] == 2004)
         .collect();
     assert!(

@@ -3,32 +3,9 @@
 //! in it, and `portcullis audit verify` accepts the log.
 
 use crate::support::Gateway;
+use crate::support::gateway::audit_events as events;
 use crate::support::http::{Req, modern_body};
 use serde_json::{Value, json};
-use std::path::Path;
-
-fn events(dir: &Path) -> Vec<Value> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "jsonl")
-                && !p.to_string_lossy().contains("checkpoints")
-        })
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
-}
 
 fn operation<'a>(events: &'a [Value], method: &str) -> Vec<&'a Value> {
     events
