@@ -35,6 +35,9 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+mod open;
+use open::initialize;
+
 /// What every fan-out step needs.
 struct Ctx<'a> {
     permit: &'a Permit,
@@ -295,119 +298,6 @@ fn failure(cx: &RequestContext, what: &str) -> Rejection {
 /// The result of an answer, or why there is none.
 fn result_of(answer: &Answer) -> Option<&Value> {
     answer.message.as_ref()?.get("result")
-}
-
-/// `initialize`: every HTTP upstream opens its own session; shared connections
-/// take part with the session they opened when they started. The client gets
-/// one sealed session id naming them all.
-async fn initialize(
-    ctx: &Ctx<'_>,
-    cx: &mut RequestContext,
-) -> Result<Response<GatewayBody>, Rejection> {
-    let rt = &ctx.snapshot.config;
-    let body = body_of(ctx.inbound);
-    let requested = message_of(ctx.inbound)
-        .and_then(|m| m.params()?.get("protocolVersion")?.as_str())
-        .unwrap_or("2025-11-25")
-        .to_owned();
-    let mut parts: Vec<(usize, Value)> = Vec::new();
-    let mut sessions: Vec<UpstreamSession> = Vec::new();
-    let mut single: Option<Answer> = None;
-    for (index, spec) in rt.federation.upstreams.iter().enumerate() {
-        let (result, session) = if ctx.snapshot.http(index).is_some() {
-            match ask(ctx, cx, index, body.clone()).await {
-                Ok(answer) => {
-                    let result = result_of(&answer).cloned();
-                    let session = answer.session.clone();
-                    if rt.federation.naming.is_identity() {
-                        single = Some(answer);
-                    }
-                    (result, session)
-                }
-                Err(e) => {
-                    tracing::warn!(upstream = %spec.name, error = %e, "upstream left out of the session");
-                    (None, None)
-                }
-            }
-        } else {
-            match ctx.shared.connections.get(&spec.name) {
-                Some(Connection::Stdio(up)) => {
-                    match up.ready().await.ok().and_then(|()| up.session()) {
-                        Some(s) => (
-                            Some(
-                                json!({"protocolVersion": s.version.as_str(), "capabilities": s.capabilities,
-                            "serverInfo": s.server_info, "instructions": s.instructions}),
-                            ),
-                            None,
-                        ),
-                        None => (None, None),
-                    }
-                }
-                None => (None, None),
-            }
-        };
-        if let Some(result) = result {
-            let version = result
-                .get("protocolVersion")
-                .and_then(Value::as_str)
-                .unwrap_or(&requested)
-                .to_owned();
-            sessions.push(UpstreamSession {
-                upstream: spec.name.clone(),
-                session,
-                version,
-            });
-            parts.push((index, result));
-        }
-    }
-    let refs: Vec<Part<'_>> = parts
-        .iter()
-        .map(|(index, result)| Part {
-            index: *index,
-            result,
-        })
-        .collect();
-    let merged = merge::initialize(&refs, &names(rt), server_info());
-    let version = merged
-        .get("protocolVersion")
-        .and_then(Value::as_str)
-        .unwrap_or(&requested)
-        .to_owned();
-    let state = SessionState {
-        created: session::now(),
-        version,
-        principal: cx.principal.as_deref().and_then(session::binding),
-        upstreams: sessions,
-    };
-    let sealed = state
-        .seal(&session::sealer(rt, ctx.shared))
-        .and_then(|s| HeaderValue::from_str(&s).ok())
-        .ok_or_else(|| failure(cx, "the session id could not be sealed"))?;
-    let mut response = match single {
-        // One unprefixed upstream: its answer exactly as it sent it.
-        Some(answer) => {
-            let mut r = Response::new(full(answer.raw));
-            *r.status_mut() = answer.status;
-            *r.headers_mut() = headers::response_headers(&answer.headers);
-            r.headers_mut().remove(SESSION_HEADER);
-            if !answer.status.is_success() {
-                return Ok(r);
-            }
-            r
-        }
-        None if refs.is_empty() => {
-            return Err(Rejection::UpstreamInvalid {
-                id: cx.rpc_id.clone(),
-                what: "no upstream answered initialize".into(),
-            });
-        }
-        None => json_response(
-            StatusCode::OK,
-            &json!({"jsonrpc": "2.0", "id": cx.rpc_id.as_ref().map(|i| i.to_json()), "result": merged}),
-        ),
-    };
-    response.headers_mut().insert(SESSION_HEADER, sealed);
-    Ok(response)
 }
 
 /// Asks every upstream, keeping the answers that came back.
