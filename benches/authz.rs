@@ -4,6 +4,11 @@
 //! under 10 µs at 10 policies and under 50 µs at 1,000; the list under 1 ms.
 //! After criterion's runs, a percentile pass prints p50/p99 per case.
 //!
+//! The engine remembers built entity stores (per principal, upstream and
+//! object) and list decisions, so each case runs twice: `warm`, the same
+//! caller again (what a session sending many requests pays), and `cold`, a
+//! new caller every iteration (nothing remembered: every store built).
+//!
 //! Run: `cargo bench --bench authz`
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
@@ -67,8 +72,12 @@ fn engine(n: usize) -> Arc<Engine> {
 }
 
 fn principal() -> Principal {
+    caller("alice")
+}
+
+fn caller(subject: &str) -> Principal {
     Principal {
-        subject: "alice".into(),
+        subject: subject.into(),
         issuer: Some("https://idp.example".into()),
         tenant: Some("acme".into()),
         roles: vec!["role3".into(), "reader".into()],
@@ -100,8 +109,8 @@ fn query<'a>(p: &'a Principal, args: &'a Value, labels: &'a [String]) -> Query<'
     }
 }
 
-fn percentiles(name: &str, mut f: impl FnMut()) {
-    let mut samples: Vec<u128> = (0..20_000)
+fn percentiles(name: &str, runs: usize, mut f: impl FnMut()) {
+    let mut samples: Vec<u128> = (0..runs)
         .map(|_| {
             let t = Instant::now();
             f();
@@ -135,18 +144,27 @@ fn bench(c: &mut Criterion) {
             e.decide(&q).unwrap().effect,
             portcullis::authz::Effect::Allow
         );
-        group.bench_function(format!("{n}_policies"), |b| {
+        group.bench_function(format!("{n}_policies_warm"), |b| {
             b.iter(|| black_box(e.decide(black_box(&q)).unwrap()))
+        });
+        let mut i = 0u64;
+        group.bench_function(format!("{n}_policies_cold"), |b| {
+            b.iter(|| {
+                i += 1;
+                let p = caller(&format!("agent-{i}"));
+                black_box(e.decide(&query(&p, &args, &labels)).unwrap())
+            })
         });
         report.push((format!("decision, {n} policies"), e));
     }
     group.finish();
     let e = engine(100);
+    // One gateway's state: the tools are learnt from the first list.
     let state = Arc::new(portcullis::authz::State::default());
-    let lister = portcullis::authz::filter::Lister {
+    let lister = |subject: &str| portcullis::authz::filter::Lister {
         engine: Arc::clone(&e),
-        state,
-        principal: Arc::new(principal()),
+        state: Arc::clone(&state),
+        principal: Arc::new(caller(subject)),
         upstream: "default".into(),
         index: 0,
         naming: portcullis::federation::Naming::new(vec![None], "__").unwrap(),
@@ -159,18 +177,38 @@ fn bench(c: &mut Criterion) {
     let answer = answer.as_object().unwrap().clone();
     let mut group = c.benchmark_group("authz_list_filter");
     group.throughput(Throughput::Elements(500));
-    group.bench_function("500_tools_100_policies", |b| {
-        b.iter(|| black_box(lister.rewrite("tools/list", black_box(&answer))))
+    let alice = lister("alice");
+    group.bench_function("500_tools_100_policies_warm", |b| {
+        b.iter(|| black_box(alice.rewrite("tools/list", black_box(&answer))))
+    });
+    let mut i = 0u64;
+    group.bench_function("500_tools_100_policies_cold", |b| {
+        b.iter(|| {
+            i += 1;
+            let fresh = lister(&format!("agent-{i}"));
+            black_box(fresh.rewrite("tools/list", black_box(&answer)))
+        })
     });
     group.finish();
     for (name, e) in &report {
         let q = query(&p, &args, &labels);
-        percentiles(name, || {
+        percentiles(&format!("{name}, warm"), 20_000, || {
             black_box(e.decide(&q).unwrap());
         });
+        let mut i = 0u64;
+        percentiles(&format!("{name}, cold"), 20_000, || {
+            i += 1;
+            let p = caller(&format!("agent-{i}"));
+            black_box(e.decide(&query(&p, &args, &labels)).unwrap());
+        });
     }
-    percentiles("list filter, 500 tools, 100 policies", || {
-        black_box(lister.rewrite("tools/list", &answer));
+    percentiles("list filter, 500 tools, 100 policies, warm", 2_000, || {
+        black_box(alice.rewrite("tools/list", &answer));
+    });
+    let mut i = 0u64;
+    percentiles("list filter, 500 tools, 100 policies, cold", 300, || {
+        i += 1;
+        black_box(lister(&format!("agent-{i}")).rewrite("tools/list", &answer));
     });
 }
 

@@ -24,44 +24,71 @@ pub struct ToolEntry {
     pub validator: Result<Validator, String>,
 }
 
-/// Tools by (upstream, outward name).
+/// Tools by upstream, then name.
 #[derive(Debug, Default)]
 pub struct ToolBook {
-    tools: RwLock<HashMap<(String, String), Arc<ToolEntry>>>,
+    tools: RwLock<Tools>,
     meta: RwLock<HashMap<String, Value>>,
+}
+
+#[derive(Debug, Default)]
+struct Tools {
+    by_upstream: HashMap<String, HashMap<String, Arc<ToolEntry>>>,
+    count: usize,
+}
+
+impl Tools {
+    fn get(&self, upstream: &str, name: &str) -> Option<&Arc<ToolEntry>> {
+        self.by_upstream.get(upstream)?.get(name)
+    }
+
+    /// Whether `tool` is known as listed now (same schema and hints).
+    fn knows(&self, upstream: &str, name: &str, tool: &Value) -> bool {
+        self.get(upstream, name).is_some_and(|old| {
+            old.hints == Hints::of(tool)
+                && tool.get("inputSchema").unwrap_or(&Value::Null) == &old.schema
+        })
+    }
 }
 
 impl ToolBook {
     /// Records the tools of one `tools/list` result page.
     pub fn learn(&self, upstream: &str, tools: &[Value]) {
+        let named = || {
+            tools
+                .iter()
+                .filter_map(|t| Some((t.get("name")?.as_str()?, t)))
+        };
+        // The same list again (the usual case) only reads.
+        match self.tools.read() {
+            Ok(map) if named().all(|(name, tool)| map.knows(upstream, name, tool)) => return,
+            Err(_) => return,
+            Ok(_) => {}
+        }
         let Ok(mut map) = self.tools.write() else {
             return;
         };
-        for tool in tools {
-            let Some(name) = tool.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            let key = (upstream.to_owned(), name.to_owned());
-            let schema = tool.get("inputSchema").cloned().unwrap_or(Value::Null);
-            let hints = Hints::of(tool);
-            if let Some(old) = map.get(&key)
-                && old.schema == schema
-                && old.hints == hints
-            {
+        for (name, tool) in named() {
+            if map.knows(upstream, name, tool) {
                 continue;
             }
-            if map.len() >= MAX_TOOLS && !map.contains_key(&key) {
+            let known = map.get(upstream, name).is_some();
+            if map.count >= MAX_TOOLS && !known {
                 break;
             }
-            let validator = super::validate::compile_schema(&schema);
-            map.insert(
-                key,
-                Arc::new(ToolEntry {
-                    hints,
-                    schema,
-                    validator,
-                }),
-            );
+            let schema = tool.get("inputSchema").cloned().unwrap_or(Value::Null);
+            let entry = Arc::new(ToolEntry {
+                hints: Hints::of(tool),
+                validator: super::validate::compile_schema(&schema),
+                schema,
+            });
+            map.by_upstream
+                .entry(upstream.to_owned())
+                .or_default()
+                .insert(name.to_owned(), entry);
+            if !known {
+                map.count += 1;
+            }
         }
     }
 
@@ -82,7 +109,6 @@ impl ToolBook {
 
     /// The tool, if it has been listed.
     pub fn get(&self, upstream: &str, name: &str) -> Option<Arc<ToolEntry>> {
-        let map = self.tools.read().ok()?;
-        map.get(&(upstream.to_owned(), name.to_owned())).cloned()
+        self.tools.read().ok()?.get(upstream, name).cloned()
     }
 }

@@ -7,13 +7,15 @@
 //! approval. A policy that errors (reads an argument the call lacks without
 //! `has`) does not apply. Every decision carries the policy set's version.
 
-use super::arguments::{self, ArgType};
 use super::config::Settings;
+use super::context::Contexts;
 use super::entities::{self, Object, Types};
 use super::policies::{LoadedPolicies, PolicyInfo};
+use super::reads::Reads;
+use super::stores::{ListFacts, Stores};
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityUid, PolicyId,
-    PolicySet, Request, RestrictedExpression, Schema,
+    Authorizer, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet, Request,
+    Schema,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -135,11 +137,12 @@ pub struct Engine {
     all: PolicySet,
     parts: HashMap<EntityUid, super::policies::Slices>,
     info: HashMap<PolicyId, PolicyInfo>,
-    arguments: ArgType,
     types: Types,
     actions: HashMap<&'static str, EntityUid>,
     connect: EntityUid,
     authorizer: Authorizer,
+    contexts: Contexts,
+    stores: Stores,
 }
 
 impl Engine {
@@ -156,6 +159,7 @@ impl Engine {
             .filter_map(|a| actions.get(a).cloned())
             .collect();
         let parts = super::policies::by_action(&loaded.set, &uids);
+        let contexts = Contexts::new(Reads::of(&loaded.set), loaded.arguments);
         Ok(Engine {
             version: Arc::from(loaded.version.as_str()),
             settings,
@@ -164,11 +168,12 @@ impl Engine {
             all: loaded.set,
             parts,
             info: loaded.info,
-            arguments: loaded.arguments,
             types,
             actions,
             connect: entities::action_uid("connect")?,
             authorizer: Authorizer::new(),
+            contexts,
+            stores: Stores::new()?,
         })
     }
 
@@ -194,11 +199,26 @@ impl Engine {
     /// Decides one request.
     pub fn decide(&self, q: &Query<'_>) -> Result<Decision, QueryError> {
         let facts = self.settings.upstreams.get(q.upstream);
-        let (principal, mut all) = entities::principal(&self.types, q.principal)?;
-        let (resource, objects) = entities::object(&self.types, q.upstream, &q.object, facts)?;
-        all.extend(objects);
-        let context = self.context(q, false)?;
-        let response = self.evaluate(principal, q.method, resource, context, all)?;
+        let store = self
+            .stores
+            .decision(q.principal, q.upstream, &q.object, facts)?;
+        let context = self.contexts.build(q, false, false)?;
+        let action = self.action(q.method);
+        let policies = self
+            .parts
+            .get(action)
+            .map_or(&self.all, |s| s.for_resource(&store.resource));
+        let request = Request::new(
+            store.principal_uid.clone(),
+            action.clone(),
+            store.resource.clone(),
+            context,
+            None,
+        )
+        .map_err(|e| QueryError::Build(e.to_string()))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, policies, &store.entities);
         Ok(self.conclude(response))
     }
 
@@ -213,36 +233,47 @@ impl Engine {
         objects: &[Object<'_>],
     ) -> Result<Vec<bool>, QueryError> {
         let facts = self.settings.upstreams.get(q.upstream);
-        let (principal, mut all) = entities::principal(&self.types, q.principal)?;
-        let mut resources = Vec::with_capacity(objects.len());
-        let mut seen = std::collections::HashSet::new();
-        for object in objects {
-            let (uid, made) = entities::object(&self.types, q.upstream, object, facts)?;
-            for e in made {
-                if seen.insert(e.uid()) {
-                    all.push(e);
-                }
-            }
-            resources.push(uid);
-        }
-        let store =
-            Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
-        let context = self.context(q, true)?;
+        let list = self.stores.list(q.principal, q.upstream, objects, facts)?;
+        let read = |name: &str| self.contexts.reads(name);
+        let depends = ListFacts {
+            method: method.to_owned(),
+            now: read("now").then_some(q.now),
+            client_ip: read("client_ip").then_some(q.client_ip),
+            era: read("era").then(|| q.era.to_owned()),
+            protocol_version: read("protocol_version").then(|| q.protocol_version.to_owned()),
+            session_labels: read("session_labels").then(|| q.session_labels.to_vec()),
+        };
+        let visible = self
+            .stores
+            .visible(&list, depends, || self.decide_list(q, method, &list))?;
+        Ok(visible.to_vec())
+    }
+
+    /// [`Engine::visible`], evaluated.
+    fn decide_list(
+        &self,
+        q: &Query<'_>,
+        method: &str,
+        list: &super::stores::ListStore,
+    ) -> Result<Vec<bool>, QueryError> {
+        let context = self.contexts.build(q, true, false)?;
         let slices = self.parts.get(self.action(method));
         let action = self.action(method).clone();
-        resources
-            .into_iter()
+        list.resources
+            .iter()
             .map(|resource| {
-                let policies = slices.map_or(&self.all, |s| s.for_resource(&resource));
+                let policies = slices.map_or(&self.all, |s| s.for_resource(resource));
                 let request = Request::new(
-                    principal.clone(),
+                    list.principal_uid.clone(),
                     action.clone(),
-                    resource,
+                    resource.clone(),
                     context.clone(),
                     None,
                 )
                 .map_err(|e| QueryError::Build(e.to_string()))?;
-                let r = self.authorizer.is_authorized(&request, policies, &store);
+                let r = self
+                    .authorizer
+                    .is_authorized(&request, policies, &list.entities);
                 let forbidden = r.diagnostics().reason().next().is_some();
                 Ok(match r.decision() {
                     CedarDecision::Allow => true,
@@ -258,26 +289,6 @@ impl Engine {
                 })
             })
             .collect()
-    }
-
-    fn evaluate(
-        &self,
-        principal: EntityUid,
-        method: &str,
-        resource: EntityUid,
-        context: Context,
-        all: Vec<Entity>,
-    ) -> Result<cedar_policy::Response, QueryError> {
-        let store =
-            Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
-        let action = self.action(method);
-        let policies = self
-            .parts
-            .get(action)
-            .map_or(&self.all, |s| s.for_resource(&resource));
-        let request = Request::new(principal, action.clone(), resource, context, None)
-            .map_err(|e| QueryError::Build(e.to_string()))?;
-        Ok(self.authorizer.is_authorized(&request, policies, &store))
     }
 
     fn conclude(&self, r: cedar_policy::Response) -> Decision {
@@ -307,101 +318,6 @@ impl Engine {
         }
     }
 
-    /// The context record. While listing, `arguments` and `url_hosts` are left
-    /// out, so policies that read them error (and do not apply).
-    fn context(&self, q: &Query<'_>, listing: bool) -> Result<Context, QueryError> {
-        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(13);
-        if !listing {
-            let empty = Value::Object(serde_json::Map::new());
-            let args = match q.arguments {
-                None | Some(Value::Null) => &empty,
-                Some(v @ Value::Object(_)) => v,
-                Some(_) => {
-                    return Err(QueryError::Arguments(
-                        "`arguments` must be an object".into(),
-                    ));
-                }
-            };
-            let projected =
-                arguments::project(args, &self.arguments, "").map_err(QueryError::Arguments)?;
-            pairs.push(("arguments".into(), projected));
-            let mut hosts = Vec::new();
-            arguments::url_hosts(args, &mut hosts, 0);
-            pairs.push(("url_hosts".into(), strings(&hosts)));
-        }
-        let (days, secs) = (q.now / 86_400, q.now % 86_400);
-        let now = RestrictedExpression::new_record([
-            (
-                "epoch".to_owned(),
-                RestrictedExpression::new_long(i64::try_from(q.now).unwrap_or(i64::MAX)),
-            ),
-            (
-                "hour".to_owned(),
-                RestrictedExpression::new_long(i64::try_from(secs / 3600).unwrap_or(0)),
-            ),
-            // 1970-01-01 was a Thursday (3, Monday = 0).
-            (
-                "weekday".to_owned(),
-                RestrictedExpression::new_long(i64::try_from((days + 3) % 7).unwrap_or(0)),
-            ),
-        ])
-        .map_err(|e| QueryError::Build(e.to_string()))?;
-        pairs.push(("now".into(), now));
-        pairs.push((
-            "client_ip".into(),
-            RestrictedExpression::new_ip(q.client_ip.to_string()),
-        ));
-        pairs.push((
-            "era".into(),
-            RestrictedExpression::new_string(q.era.to_owned()),
-        ));
-        pairs.push((
-            "protocol_version".into(),
-            RestrictedExpression::new_string(q.protocol_version.to_owned()),
-        ));
-        pairs.push(("session_labels".into(), strings(q.session_labels)));
-        let mut findings = Vec::with_capacity(q.findings.len());
-        let mut categories = Vec::new();
-        let mut severity = 0;
-        for f in q.findings {
-            findings.push(
-                RestrictedExpression::new_record([
-                    (
-                        "rule".to_owned(),
-                        RestrictedExpression::new_string(f.rule.clone()),
-                    ),
-                    (
-                        "category".to_owned(),
-                        RestrictedExpression::new_string(f.category.clone()),
-                    ),
-                    (
-                        "severity".to_owned(),
-                        RestrictedExpression::new_string(f.severity.clone()),
-                    ),
-                ])
-                .map_err(|e| QueryError::Build(e.to_string()))?,
-            );
-            if !categories.contains(&f.category) {
-                categories.push(f.category.clone());
-            }
-            severity = severity.max(match f.severity.as_str() {
-                "low" => 1,
-                "medium" => 2,
-                "high" => 3,
-                "critical" => 4,
-                _ => 0,
-            });
-        }
-        pairs.push(("findings".into(), RestrictedExpression::new_set(findings)));
-        pairs.push(("finding_categories".into(), strings(&categories)));
-        pairs.push((
-            "finding_severity".into(),
-            RestrictedExpression::new_long(severity),
-        ));
-        pairs.push(("listing".into(), RestrictedExpression::new_bool(listing)));
-        Context::from_pairs(pairs).map_err(|e| QueryError::Build(e.to_string()))
-    }
-
     /// Checks that a query's entities and context conform to the schema (the
     /// hot path skips this; tests and `policy test` call it).
     pub fn conforms(&self, q: &Query<'_>) -> Result<(), String> {
@@ -412,7 +328,10 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         all.extend(objects);
         Entities::from_entities(all, Some(&self.schema)).map_err(|e| e.to_string())?;
-        let context = self.context(q, false).map_err(|e| e.to_string())?;
+        let context = self
+            .contexts
+            .build(q, false, true)
+            .map_err(|e| e.to_string())?;
         Request::new(
             principal,
             self.action(q.method).clone(),
@@ -423,12 +342,4 @@ impl Engine {
         .map(|_| ())
         .map_err(|e| e.to_string())
     }
-}
-
-fn strings(items: &[String]) -> RestrictedExpression {
-    RestrictedExpression::new_set(
-        items
-            .iter()
-            .map(|s| RestrictedExpression::new_string(s.clone())),
-    )
 }

@@ -72,7 +72,23 @@ impl Lister {
             .filter(|(_, k)| **k)
             .map(|(i, _)| i.clone())
             .collect();
-        let mut out = message.clone();
+        // Copy everything but the list itself, which is replaced.
+        let mut out = Map::with_capacity(message.len());
+        for (k, v) in message {
+            let copy = match (k.as_str(), v) {
+                ("result", Value::Object(result)) => Value::Object(
+                    result
+                        .iter()
+                        .map(|(rk, rv)| match rk == field {
+                            true => (rk.clone(), Value::Null),
+                            false => (rk.clone(), rv.clone()),
+                        })
+                        .collect(),
+                ),
+                _ => v.clone(),
+            };
+            out.insert(k.clone(), copy);
+        }
         if let Some(result) = out.get_mut("result").and_then(Value::as_object_mut) {
             result.insert(field.to_owned(), Value::Array(kept));
         }

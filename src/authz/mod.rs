@@ -7,6 +7,8 @@
 //! - [`engine`]: the decision (pure): default deny, forbid overrides permit,
 //!   `@approval` permits need a human.
 //! - [`filter`]: list answers show only what the caller could use.
+//! - [`context`]: the context record, only the attributes policies read
+//!   ([`reads`]); [`stores`]: entity stores, remembered ([`memo`]).
 //! - [`validate`], [`book`]: input validation against tools' declared schemas.
 //! - [`flows`]: session labels for flow rules.
 //! - [`approvals`], [`admin`]: approvals bound to the exact call.
@@ -22,13 +24,17 @@ pub mod approvals;
 pub mod arguments;
 pub mod book;
 pub mod config;
+pub mod context;
 pub mod engine;
 pub mod entities;
 pub mod filter;
 pub mod flows;
 pub mod gate;
+pub mod memo;
 pub mod policies;
+pub mod reads;
 pub mod reply;
+pub mod stores;
 pub mod testing;
 pub mod validate;
 

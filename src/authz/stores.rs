@@ -1,0 +1,371 @@
+//! The Cedar entity stores decisions are evaluated against, built from the
+//! principal and the objects acted on, and remembered (see [`super::memo`]).
+//!
+//! A store depends on the principal's facts, the upstream (whose configured
+//! facts are fixed for the life of the engine that owns these memos) and the
+//! object or list of objects; never on the request's context. So a remembered
+//! store gives exactly the decision a fresh one would. List decisions are
+//! remembered too, keyed by the store and by the context attributes the
+//! policies read (see [`super::reads`]), since a list answer is the same for
+//! the same caller, facts and policies.
+
+use super::config::UpstreamFacts;
+use super::engine::QueryError;
+use super::entities::{self, Object, Types};
+use super::memo::{self, Keys, Memo, OwnedObject};
+use crate::authn::Principal;
+use cedar_policy::{Entities, EntityUid};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// How many stores are kept for single decisions, for lists, and how many
+/// list decisions.
+const STORES: usize = 4096;
+const LISTS: usize = 64;
+const SEEN: usize = 256;
+
+/// The entities of one decision: a principal, an upstream and an object.
+#[derive(Debug)]
+pub struct Store {
+    principal: Principal,
+    upstream: String,
+    object: OwnedObject,
+    /// The principal's uid.
+    pub principal_uid: EntityUid,
+    /// The object's uid (the upstream's for [`Object::Upstream`]).
+    pub resource: EntityUid,
+    /// Everything the policies may dereference.
+    pub entities: Entities,
+}
+
+/// The entities of one list: a principal, an upstream and every object listed.
+#[derive(Debug)]
+pub struct ListStore {
+    principal: Principal,
+    upstream: String,
+    objects: Vec<OwnedObject>,
+    /// The principal's uid.
+    pub principal_uid: EntityUid,
+    /// Each object's uid, in list order.
+    pub resources: Vec<EntityUid>,
+    /// Everything the policies may dereference.
+    pub entities: Entities,
+    key: u64,
+}
+
+/// The context facts a list decision depended on (`None`: no policy reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListFacts {
+    /// The action's method.
+    pub method: String,
+    /// `now.epoch`.
+    pub now: Option<u64>,
+    /// `client_ip`.
+    pub client_ip: Option<IpAddr>,
+    /// `era`.
+    pub era: Option<String>,
+    /// `protocol_version`.
+    pub protocol_version: Option<String>,
+    /// `session_labels`.
+    pub session_labels: Option<Vec<String>>,
+}
+
+/// The entities of a list's objects, whoever asks: evaluating their
+/// attributes is most of the cost of a list's store.
+#[derive(Debug)]
+struct Objects {
+    upstream: String,
+    objects: Vec<OwnedObject>,
+    resources: Vec<EntityUid>,
+    entities: Vec<cedar_policy::Entity>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    list: Arc<ListStore>,
+    facts: ListFacts,
+    visible: Arc<Vec<bool>>,
+}
+
+/// Builds and remembers stores.
+#[derive(Debug)]
+pub struct Stores {
+    types: Types,
+    keys: Keys,
+    stores: Memo<Store>,
+    lists: Memo<ListStore>,
+    objects: Memo<Objects>,
+    seen: Memo<Seen>,
+}
+
+impl Stores {
+    /// Empty memos.
+    pub fn new() -> Result<Stores, String> {
+        Ok(Stores {
+            types: Types::new()?,
+            keys: Keys::default(),
+            stores: Memo::new(STORES),
+            lists: Memo::new(LISTS),
+            objects: Memo::new(LISTS),
+            seen: Memo::new(SEEN),
+        })
+    }
+
+    /// The store of one decision.
+    pub fn decision(
+        &self,
+        principal: &Principal,
+        upstream: &str,
+        object: &Object<'_>,
+        facts: Option<&UpstreamFacts>,
+    ) -> Result<Arc<Store>, QueryError> {
+        let mut h = self.keys.hasher();
+        memo::hash_principal(&mut h, principal);
+        h.write(upstream.as_bytes());
+        h.write_u8(0xff);
+        memo::hash_object(&mut h, object);
+        let key = h.finish();
+        if let Some(s) = self.stores.get(key)
+            && s.upstream == upstream
+            && s.object.is(object)
+            && memo::same_principal(&s.principal, principal)
+        {
+            return Ok(s);
+        }
+        let (principal_uid, mut all) = entities::principal(&self.types, principal)?;
+        let (resource, objects) = entities::object(&self.types, upstream, object, facts)?;
+        all.extend(objects);
+        let entities =
+            Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
+        let store = Arc::new(Store {
+            principal: principal.clone(),
+            upstream: upstream.to_owned(),
+            object: OwnedObject::of(object),
+            principal_uid,
+            resource,
+            entities,
+        });
+        self.stores.put(key, Arc::clone(&store));
+        Ok(store)
+    }
+
+    /// The store of one list.
+    pub fn list(
+        &self,
+        principal: &Principal,
+        upstream: &str,
+        objects: &[Object<'_>],
+        facts: Option<&UpstreamFacts>,
+    ) -> Result<Arc<ListStore>, QueryError> {
+        let mut h = self.keys.hasher();
+        h.write(upstream.as_bytes());
+        h.write_u8(0xff);
+        h.write_usize(objects.len());
+        for o in objects {
+            memo::hash_object(&mut h, o);
+        }
+        let listed = h.finish();
+        let mut h = self.keys.hasher();
+        h.write_u64(listed);
+        memo::hash_principal(&mut h, principal);
+        let key = h.finish();
+        let same = |u: &str, o: &[OwnedObject]| {
+            u == upstream && o.len() == objects.len() && o.iter().zip(objects).all(|(a, b)| a.is(b))
+        };
+        if let Some(s) = self.lists.get(key)
+            && same(&s.upstream, &s.objects)
+            && memo::same_principal(&s.principal, principal)
+        {
+            return Ok(s);
+        }
+        let built = match self.objects.get(listed) {
+            Some(b) if same(&b.upstream, &b.objects) => b,
+            _ => {
+                let b = Arc::new(self.objects(upstream, objects, facts)?);
+                self.objects.put(listed, Arc::clone(&b));
+                b
+            }
+        };
+        let (principal_uid, mut all) = entities::principal(&self.types, principal)?;
+        all.extend(built.entities.iter().cloned());
+        let entities =
+            Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
+        let list = Arc::new(ListStore {
+            principal: principal.clone(),
+            upstream: upstream.to_owned(),
+            objects: built.objects.clone(),
+            principal_uid,
+            resources: built.resources.clone(),
+            entities,
+            key,
+        });
+        self.lists.put(key, Arc::clone(&list));
+        Ok(list)
+    }
+
+    fn objects(
+        &self,
+        upstream: &str,
+        objects: &[Object<'_>],
+        facts: Option<&UpstreamFacts>,
+    ) -> Result<Objects, QueryError> {
+        let mut resources = Vec::with_capacity(objects.len());
+        let mut entities = Vec::with_capacity(objects.len() + 1);
+        let mut uids = HashSet::new();
+        for object in objects {
+            let (uid, made) = entities::object(&self.types, upstream, object, facts)?;
+            for e in made {
+                if uids.insert(e.uid()) {
+                    entities.push(e);
+                }
+            }
+            resources.push(uid);
+        }
+        Ok(Objects {
+            upstream: upstream.to_owned(),
+            objects: objects.iter().map(OwnedObject::of).collect(),
+            resources,
+            entities,
+        })
+    }
+
+    /// The remembered decision for `list` under `facts`, or the one `decide`
+    /// makes (then remembered).
+    pub fn visible(
+        &self,
+        list: &Arc<ListStore>,
+        facts: ListFacts,
+        decide: impl FnOnce() -> Result<Vec<bool>, QueryError>,
+    ) -> Result<Arc<Vec<bool>>, QueryError> {
+        let mut h = self.keys.hasher();
+        list.key.hash(&mut h);
+        facts.hash(&mut h);
+        let key = h.finish();
+        if let Some(seen) = self.seen.get(key)
+            && Arc::ptr_eq(&seen.list, list)
+            && seen.facts == facts
+        {
+            return Ok(Arc::clone(&seen.visible));
+        }
+        let visible = Arc::new(decide()?);
+        self.seen.put(
+            key,
+            Arc::new(Seen {
+                list: Arc::clone(list),
+                facts,
+                visible: Arc::clone(&visible),
+            }),
+        );
+        Ok(visible)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::authn::Principal;
+    use crate::authn::principal::Authenticated;
+    use crate::authz::config::{RawAuthorization, RawPaths, RawUpstreamFacts};
+    use crate::authz::entities::{Hints, Object};
+    use crate::authz::{Effect, Engine, Query};
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    const POLICIES: &str = r#"
+permit (principal in Mcp::Role::"reader", action == Mcp::Action::"tools/call", resource)
+  when { resource.read_only };
+permit (principal in Mcp::Role::"admin", action == Mcp::Action::"tools/call", resource);
+forbid (principal, action, resource) when { context.now.hour >= 22 };
+"#;
+
+    fn engine() -> Arc<Engine> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.cedar"), POLICIES).unwrap();
+        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/mcp.cedarschema");
+        let raw = RawAuthorization {
+            policies: RawPaths::Many(vec![schema, dir.path().join("p.cedar")]),
+            schema: None,
+            mode: None,
+            unknown_tool: None,
+            upstreams: HashMap::from([("up".to_owned(), RawUpstreamFacts::default())]),
+            input_validation: Default::default(),
+            approvals: Default::default(),
+            flows: Default::default(),
+        };
+        crate::authz::compile(&raw, dir.path(), dir.path(), &mut Vec::new()).unwrap()
+    }
+
+    fn who(subject: &str, role: &str) -> Principal {
+        Principal {
+            subject: subject.into(),
+            roles: vec![role.into()],
+            authenticated: Authenticated::Token,
+            ..Principal::anonymous()
+        }
+    }
+
+    fn tool(name: &str, read_only: bool) -> Object<'_> {
+        Object::Tool {
+            name,
+            upstream_name: name,
+            hints: Hints {
+                read_only,
+                ..Hints::default()
+            },
+        }
+    }
+
+    fn query<'a>(p: &'a Principal, object: Object<'a>, hour: u64) -> Query<'a> {
+        Query {
+            principal: p,
+            method: "tools/call",
+            upstream: "up",
+            object,
+            arguments: None,
+            client_ip: [127, 0, 0, 1].into(),
+            now: 1_795_000_000 - 1_795_000_000 % 86_400 + hour * 3600,
+            era: "modern",
+            protocol_version: "2026-07-28",
+            session_labels: &[],
+            findings: &[],
+        }
+    }
+
+    /// Remembered stores and list answers never carry one caller's, one
+    /// object's or one moment's decision over to another.
+    #[test]
+    fn remembered_stores_decide_exactly_as_fresh_ones() {
+        let e = engine();
+        let (reader, admin) = (who("r", "reader"), who("a", "admin"));
+        let list = [tool("read", true), tool("drop", false)];
+        for _ in 0..3 {
+            for (p, hour, want) in [
+                (&reader, 10, vec![true, false]),
+                (&admin, 10, vec![true, true]),
+                (&reader, 23, vec![false, false]),
+                (&admin, 23, vec![false, false]),
+            ] {
+                let q = query(p, Object::Upstream, hour);
+                assert_eq!(
+                    e.visible(&q, "tools/call", &list).unwrap(),
+                    want,
+                    "{p:?} at {hour}"
+                );
+                for (object, visible) in list.iter().zip(&want) {
+                    let d = e.decide(&query(p, object.clone(), hour)).unwrap();
+                    let allowed = d.effect == Effect::Allow;
+                    assert_eq!(allowed, *visible, "{p:?} {object:?} at {hour}");
+                }
+            }
+        }
+        // The same names with other hints are other objects.
+        let relabelled = [tool("read", false), tool("drop", true)];
+        let q = query(&reader, Object::Upstream, 10);
+        assert_eq!(
+            e.visible(&q, "tools/call", &relabelled).unwrap(),
+            vec![false, true]
+        );
+    }
+}
