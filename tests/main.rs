@@ -41,6 +41,8 @@ mod deploy;
 mod federation;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
 mod hostile;
+/// Hostile HTTP/1: obfuscated framing, connection caps, hop-by-hop and spoofed headers.
+mod hostile_h1;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
 /// Prometheus metrics: exact series after known traffic; a real Prometheus scraping.
