@@ -43,6 +43,8 @@ mod federation;
 mod hostile;
 /// Hostile HTTP/1: obfuscated framing, connection caps, hop-by-hop and spoofed headers.
 mod hostile_h1;
+/// Hostile HTTP/2 from the Python `h2` library: rapid reset, CONTINUATION flood.
+mod hostile_h2;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
 /// Prometheus metrics: exact series after known traffic; a real Prometheus scraping.
