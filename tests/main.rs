@@ -37,6 +37,8 @@ mod clients;
 mod conformance;
 /// Deployment artefacts: Dockerfile, docker-compose, Kubernetes, dashboard, alerts.
 mod deploy;
+/// Differential: probes straight to an upstream and through the gateway, compared.
+mod differential;
 /// Several upstreams behind one endpoint; replica-safe sealed sessions.
 mod federation;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
