@@ -39,6 +39,8 @@ mod conformance;
 mod deploy;
 /// Differential: probes straight to an upstream and through the gateway, compared.
 mod differential;
+/// Faults: upstreams that refuse, hang, reset or never end; slow JWKS; Redis down; SIGTERM.
+mod faults;
 /// Several upstreams behind one endpoint; replica-safe sealed sessions.
 mod federation;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
