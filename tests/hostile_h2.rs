@@ -143,3 +143,102 @@ async fn a_continuation_flood_is_cut_off_and_other_clients_are_served() {
     );
     assert_eq!(h2_ping(&gw).await, StatusCode::OK);
 }
+
+/// hyper has no idle timeout for HTTP/2: without the gateway's own, a client
+/// answering keep-alive PINGs (as every HTTP/2 client does) holds its
+/// connection, and a slot under the connection caps, forever. A connection with
+/// no request in progress for `header_read_timeout` (5 s here) gets GOAWAY; one
+/// with a stream open, however quiet, is kept.
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_but_one_with_an_open_stream_is_kept() {
+    use crate::support::recorder::{Body, answer_ok};
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+    use std::time::Instant;
+    let upstream = Recorder::start(|req| -> http::Response<Body> {
+        if req.method != http::Method::GET {
+            return answer_ok(req);
+        }
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+        tokio::spawn(async move {
+            let _ = tx
+                .send(Ok(Frame::data(Bytes::from_static(b": open\n\n"))))
+                .await;
+            tx.closed().await;
+        });
+        let mut r = http::Response::new(
+            StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)).boxed_unsync(),
+        );
+        r.headers_mut()
+            .insert("content-type", "text/event-stream".parse().unwrap());
+        r
+    })
+    .await;
+    let gw = Gateway::start_yaml(&config(&upstream.url())).await;
+    let connect = || async {
+        let stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let (send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        let ended = tokio::spawn(async move {
+            let _ = conn.await;
+            Instant::now()
+        });
+        (send, ended)
+    };
+    let request = |method: http::Method, body: &'static str| {
+        http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}/mcp", gw.addr))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap()
+    };
+
+    // A: one request, then nothing.
+    let (mut a, a_ended) = connect().await;
+    let answered = a
+        .send_request(request(http::Method::POST, PING))
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let _ = answered.into_body().collect().await;
+    let quiet_from = Instant::now();
+
+    // B: a standalone stream, silent for longer than the idle bound.
+    let (mut b, b_ended) = connect().await;
+    let stream = b
+        .send_request(request(http::Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut stream = stream.into_body();
+    let first = stream.frame().await.unwrap().unwrap();
+    assert_eq!(
+        first.data_ref().unwrap(),
+        &Bytes::from_static(b": open\n\n")
+    );
+
+    let closed_at = tokio::time::timeout(Duration::from_secs(30), a_ended)
+        .await
+        .expect("the idle connection was closed within 30s")
+        .unwrap();
+    let idle = closed_at - quiet_from;
+    assert!(
+        idle >= Duration::from_millis(4500),
+        "not before the bound: {idle:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !b_ended.is_finished(),
+        "a connection with an open stream is kept"
+    );
+    assert_eq!(h2_ping(&gw).await, StatusCode::OK);
+
+    drop(stream);
+    let b_closed = tokio::time::timeout(Duration::from_secs(30), b_ended).await;
+    assert!(b_closed.is_ok(), "idle once its stream ended, then closed");
+}
