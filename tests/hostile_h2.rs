@@ -72,6 +72,15 @@ async fn h2_ping(gw: &Gateway) -> StatusCode {
     status
 }
 
+/// Whether the gateway closed the abusive connection with GOAWAY(ENHANCE_YOUR_CALM).
+/// Closing while the client still writes makes the kernel answer with RST, which
+/// can discard the GOAWAY before the client reads it: a reset counts too. (Without
+/// the bounds the connection is not closed at all.)
+fn calmed(report: &Value) -> bool {
+    report["closed"] == true
+        && (report["goaway"] == 11 || report["read_error"] == "ConnectionResetError")
+}
+
 /// Pings over HTTP/1.1 and HTTP/2 while `abuse` runs; all must succeed.
 async fn served_during(gw: &Gateway, abuse: impl std::future::Future<Output = Value>) -> Value {
     let url = gw.url();
@@ -103,7 +112,7 @@ async fn rapid_reset_gets_goaway_and_other_clients_are_served() {
     let report = served_during(&gw, abuse(&gw, "rapid-reset", 5000)).await;
     println!("{report}");
     assert!(
-        report["goaway"] == 11 && report["closed"] == true,
+        calmed(&report),
         "GOAWAY(ENHANCE_YOUR_CALM) and a closed connection: {report}"
     );
     assert_eq!(
@@ -132,7 +141,7 @@ async fn a_continuation_flood_is_cut_off_and_other_clients_are_served() {
     let report = served_during(&gw, abuse(&gw, "continuation", 100_000)).await;
     println!("{report}");
     assert!(
-        report["goaway"] == 11 && report["closed"] == true,
+        calmed(&report),
         "GOAWAY(ENHANCE_YOUR_CALM) and a closed connection: {report}"
     );
     assert_eq!(report["responses"], 0, "{report}");
