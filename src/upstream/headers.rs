@@ -8,7 +8,7 @@
 //! spec forbids passing a client's token through, and upstream credentials come
 //! from the gateway's own configuration. Headers a client could use to claim
 //! another address, host or scheme (`Forwarded`, every `X-Forwarded-*`, and the
-//! client-IP headers CDNs and proxies use, listed in [`CLAIMED_ADDRESS`]) are
+//! client-IP headers CDNs and proxies use, such as `True-Client-IP`) are
 //! dropped: the gateway adds none of its own, so the upstream never sees a
 //! client's claim as if a proxy had vouched for it. `Host` is rewritten to
 //! the upstream's, and a client `Origin` (already checked by admission) is rewritten
