@@ -37,10 +37,18 @@ mod clients;
 mod conformance;
 /// Deployment artefacts: Dockerfile, docker-compose, Kubernetes, dashboard, alerts.
 mod deploy;
+/// Differential: probes straight to an upstream and through the gateway, compared.
+mod differential;
+/// Faults: upstreams that refuse, hang, reset or never end; slow JWKS; Redis down; SIGTERM.
+mod faults;
 /// Several upstreams behind one endpoint; replica-safe sealed sessions.
 mod federation;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
 mod hostile;
+/// Hostile HTTP/1: obfuscated framing, connection caps, hop-by-hop and spoofed headers.
+mod hostile_h1;
+/// Hostile HTTP/2 from the Python `h2` library: rapid reset, CONTINUATION flood.
+mod hostile_h2;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
 /// Prometheus metrics: exact series after known traffic; a real Prometheus scraping.

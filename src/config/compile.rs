@@ -84,7 +84,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest request head, bytes.
     pub max_header_bytes: usize,
-    /// Header read and HTTP/1.1 keep-alive idle timeout.
+    /// Header read timeout, and idle timeout of a connection with no request
+    /// in progress (HTTP/1.1 keep-alive and HTTP/2).
     pub header_read_timeout: Duration,
     /// Whole-body read timeout.
     pub body_read_timeout: Duration,

@@ -169,8 +169,9 @@ pub struct RawLimits {
     pub max_headers: Option<usize>,
     /// Largest request head. Default `32KiB`.
     pub max_header_bytes: Option<ByteSize>,
-    /// Time allowed for a request head to arrive, and for an idle HTTP/1.1
-    /// connection to send its next request. Default `10s`.
+    /// Time allowed for a request head to arrive, and for a connection with no
+    /// request in progress (HTTP/1.1 keep-alive or HTTP/2) to start its next
+    /// one. Default `10s`.
     pub header_read_timeout: Option<HumanDuration>,
     /// Time allowed for a whole request body to arrive. Default `30s`.
     pub body_read_timeout: Option<HumanDuration>,

@@ -35,8 +35,11 @@ pub fn admit(parts: &Parts, rt: &Runtime) -> Result<(), Rejection> {
     if parts.headers.contains_key(header::TRANSFER_ENCODING)
         && parts.headers.contains_key(header::CONTENT_LENGTH)
     {
-        // hyper would process this as chunked (RFC 9112 §6.1), but a front proxy
-        // may have read it by length: refuse instead of guessing which one is right.
+        // A front proxy may have read this by length: refuse instead of guessing.
+        // hyper 1.x's HTTP/1 parser never passes both (it reads the body as
+        // chunked, drops Content-Length and closes the connection after the
+        // answer, RFC 9112 §6.3; tests/hostile_h1.rs holds it to that) and h2
+        // refuses Transfer-Encoding: this is the backstop for a parser that would.
         return Err(Rejection::AmbiguousFraming);
     }
     if parts.method == Method::POST && !is_json(&parts.headers) {

@@ -2,9 +2,12 @@
 //!
 //! hyper's header-read timeout only works with a timer installed, so every
 //! connection gets one; over HTTP/1.1 that timeout also closes a keep-alive
-//! connection idle between requests. Header size and count are bounded (431 past
-//! them). HTTP/2 streams are capped per connection and reset floods get GOAWAY.
+//! connection idle between requests, and [`super::idle`] applies the same bound
+//! to HTTP/2 connections, which hyper would keep forever. Header size and count
+//! are bounded (431 past them). HTTP/2 streams are capped per connection, and
+//! reset and CONTINUATION floods get GOAWAY.
 
+use super::idle::{self, Activity};
 use super::limits::ConnectionLimits;
 use crate::authn::certificate::ClientCertificate;
 use crate::config::Runtime;
@@ -88,6 +91,8 @@ struct Gateway {
     peer: SocketAddr,
     /// The client certificate rustls verified for this connection, if any.
     certificate: Option<Arc<ClientCertificate>>,
+    /// Requests in progress, for the idle bound.
+    activity: Arc<Activity>,
 }
 
 impl Service<Request<Incoming>> for Gateway {
@@ -99,7 +104,11 @@ impl Service<Request<Incoming>> for Gateway {
         let shared = Arc::clone(&self.shared);
         let peer = self.peer;
         let certificate = self.certificate.clone();
-        Box::pin(async move { Ok(pipeline::handle(request, peer, certificate, shared).await) })
+        let in_progress = self.activity.begin();
+        Box::pin(async move {
+            let response = pipeline::handle(request, peer, certificate, shared).await;
+            Ok(response.map(|body| idle::tracked(body, in_progress)))
+        })
     }
 }
 
@@ -116,6 +125,7 @@ async fn serve(
         shared: Arc::clone(&shared),
         peer,
         certificate: None,
+        activity: Activity::new(),
     };
     // hyper's header timeout starts at the first byte (the HTTP/1 vs HTTP/2
     // detection reads before it): a connection that sends nothing would be held
@@ -130,7 +140,16 @@ async fn serve(
         }
     }
     match rt.listen.tls.clone() {
-        None => drive(&builder, stream, service, drain).await,
+        None => {
+            drive(
+                &builder,
+                stream,
+                service,
+                drain,
+                rt.limits.header_read_timeout,
+            )
+            .await
+        }
         Some(config) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             match tokio::time::timeout(rt.limits.header_read_timeout, acceptor.accept(stream)).await
@@ -142,7 +161,7 @@ async fn serve(
                         .peer_certificates()
                         .and_then(|chain| chain.first())
                         .map(|leaf| Arc::new(ClientCertificate::from_der(leaf)));
-                    drive(&builder, tls, service, drain).await
+                    drive(&builder, tls, service, drain, rt.limits.header_read_timeout).await
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -151,20 +170,27 @@ async fn serve(
     }
 }
 
-/// Serves one connection; on drain, asks it to finish gracefully.
+/// Serves one connection; on drain, or once it has had no request in progress
+/// for `idle`, asks it to finish gracefully (HTTP/2: GOAWAY).
 async fn drive<I>(
     builder: &auto::Builder<TokioExecutor>,
     io: I,
     service: Gateway,
     mut drain: watch::Receiver<bool>,
+    idle: Duration,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Arc::clone(&service.activity);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
         _ = super::drained(&mut drain) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+        _ = activity.idle_for(idle) => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod connection;
+mod idle;
 mod limits;
 mod reload;
 mod revoke;

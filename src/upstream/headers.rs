@@ -6,8 +6,11 @@
 //! `Content-Length`/`Transfer-Encoding` pair cannot reach the upstream. The client's
 //! credentials (`Authorization`, `Cookie`) are not forwarded: the MCP authorization
 //! spec forbids passing a client's token through, and upstream credentials come
-//! from the gateway's own configuration. Forwarding headers a client could spoof
-//! (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`) are dropped. `Host` is rewritten to
+//! from the gateway's own configuration. Headers a client could use to claim
+//! another address, host or scheme (`Forwarded`, every `X-Forwarded-*`, and the
+//! client-IP headers CDNs and proxies use, such as `True-Client-IP`) are
+//! dropped: the gateway adds none of its own, so the upstream never sees a
+//! client's claim as if a proxy had vouched for it. `Host` is rewritten to
 //! the upstream's, and a client `Origin` (already checked by admission) is rewritten
 //! to the upstream's origin, because the upstream's own rebinding check would
 //! otherwise refuse the gateway.
@@ -28,16 +31,27 @@ const HOP_BY_HOP: [&str; 9] = [
     "proxy-authenticate",
 ];
 
-const NEVER_FORWARDED_UP: [&str; 8] = [
+const NEVER_FORWARDED_UP: [&str; 5] = [
     "host",
     "content-length",
     "authorization",
     "cookie",
     "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
 ];
+
+/// Headers that carry a client address some proxy or CDN vouches for. A client
+/// can send any of them; only a trusted proxy in front could make them true.
+const CLAIMED_ADDRESS: [&str; 6] = [
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+];
+
+/// `X-Forwarded-For`, `-Host`, `-Proto`, `-Port`, `-Prefix`, `-Server`, ...
+const FORWARDED_PREFIX: &str = "x-forwarded-";
 
 const NEVER_FORWARDED_DOWN: [&str; 2] = ["content-length", "set-cookie"];
 
@@ -52,13 +66,13 @@ fn nominated(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-fn copy_except(src: &HeaderMap, dst: &mut HeaderMap, extra: &[&str]) {
+fn copy_except(src: &HeaderMap, dst: &mut HeaderMap, extra: &[&str], claims: bool) {
     let nominated = nominated(src);
     for (name, value) in src {
         let n = name.as_str();
         if HOP_BY_HOP.contains(&n)
             || extra.contains(&n)
-            || n == "x-real-ip"
+            || (claims && (CLAIMED_ADDRESS.contains(&n) || n.starts_with(FORWARDED_PREFIX)))
             || nominated.contains(name)
         {
             continue;
@@ -70,7 +84,7 @@ fn copy_except(src: &HeaderMap, dst: &mut HeaderMap, extra: &[&str]) {
 /// The headers sent upstream for a client request.
 pub fn request_headers(client: &HeaderMap, upstream: &HttpSettings) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(client.len() + 1 + upstream.headers.len());
-    copy_except(client, &mut out, &NEVER_FORWARDED_UP);
+    copy_except(client, &mut out, &NEVER_FORWARDED_UP, true);
     out.insert(header::HOST, upstream.host.clone());
     if out.contains_key(header::ORIGIN) {
         out.insert(header::ORIGIN, upstream.origin.clone());
@@ -85,7 +99,7 @@ pub fn request_headers(client: &HeaderMap, upstream: &HttpSettings) -> HeaderMap
 /// The headers sent to the client for an upstream response.
 pub fn response_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(upstream.len() + 1);
-    copy_except(upstream, &mut out, &NEVER_FORWARDED_DOWN);
+    copy_except(upstream, &mut out, &NEVER_FORWARDED_DOWN, false);
     out
 }
 
@@ -132,6 +146,10 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4"),
             ("forwarded", "for=1.2.3.4"),
             ("x-real-ip", "1.2.3.4"),
+            ("x-forwarded-port", "6666"),
+            ("x-forwarded-prefix", "/evil"),
+            ("true-client-ip", "1.2.3.4"),
+            ("cf-connecting-ip", "1.2.3.4"),
             ("mcp-session-id", "abc"),
             ("mcp-protocol-version", "2025-11-25"),
             ("last-event-id", "7"),
@@ -151,6 +169,10 @@ mod tests {
             "x-forwarded-for",
             "forwarded",
             "x-real-ip",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "true-client-ip",
+            "cf-connecting-ip",
         ] {
             assert!(!names.contains(&gone), "{gone} forwarded");
         }
