@@ -9,7 +9,8 @@ their connection; the generated config raises `header_read_timeout`, which
 otherwise closes an idle keep-alive connection after 10 s, and the connection
 caps). The gateway's RSS and descriptors are read before, with every session
 open, and after the connections close (what the sessions alone leave behind;
-allocator memory is not always handed back, so that figure is an upper bound).
+allocator memory is not always handed back, so that figure is an upper bound;
+three more waves of N sessions, opened and closed, tell reuse from a leak).
 While all sessions are open, fresh stateless calls are timed and the first and
 last session are used once more (`tools/list` with their session id).
 """
@@ -100,6 +101,17 @@ def fresh_call_ms(gw: fullstage.Gateway, count: int = 50) -> list[float]:
     return times
 
 
+def open_sessions(n: int, host: str, port: int, gw: fullstage.Gateway) -> list[Session]:
+    sessions = []
+    for i in range(n):
+        s = Session(host, port, gw.token)
+        s.open()
+        sessions.append(s)
+        if (i + 1) % 1000 == 0:
+            log(f"{i + 1} sessions open, rss {rss_kib(gw.pid)} KiB, fds {open_fds(gw.pid)}")
+    return sessions
+
+
 def idle_sessions(args, tmp: Path, procs: list) -> None:
     n = args.idle_sessions
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -117,14 +129,8 @@ def idle_sessions(args, tmp: Path, procs: list) -> None:
     time.sleep(1)
     before = (rss_kib(gw.pid), open_fds(gw.pid))
     log(f"before: rss {before[0]} KiB, fds {before[1]}, load {loadavg()}")
-    sessions = []
     started = time.monotonic()
-    for i in range(n):
-        s = Session(host, port, gw.token)
-        s.open()
-        sessions.append(s)
-        if (i + 1) % 1000 == 0:
-            log(f"{i + 1} sessions open, rss {rss_kib(gw.pid)} KiB, fds {open_fds(gw.pid)}")
+    sessions = open_sessions(n, host, port, gw)
     opened_in = time.monotonic() - started
     time.sleep(5)
     held = (rss_kib(gw.pid), open_fds(gw.pid))
@@ -138,6 +144,14 @@ def idle_sessions(args, tmp: Path, procs: list) -> None:
         s.close()
     time.sleep(5)
     closed = (rss_kib(gw.pid), open_fds(gw.pid))
+    # More waves tell a leak (RSS grows by the same step each wave) from
+    # memory the allocator keeps for reuse after the first wave (RSS levels off).
+    waves = []
+    for _ in range(3):
+        for s in open_sessions(n, host, port, gw):
+            s.close()
+        time.sleep(5)
+        waves.append((rss_kib(gw.pid), open_fds(gw.pid)))
     print(f"\n### Idle sessions: {n} sessions ({LEGACY} initialize + notifications/initialized, "
           "each keeping its keep-alive connection open), every stage on\n")
     print("| | gateway RSS KiB | gateway open fds |")
@@ -145,6 +159,8 @@ def idle_sessions(args, tmp: Path, procs: list) -> None:
     print(f"| before | {before[0]} | {before[1]} |")
     print(f"| {n} sessions open and idle | {held[0]} | {held[1]} |")
     print(f"| after their connections closed | {closed[0]} | {closed[1]} |")
+    for i, (rss, fds) in enumerate(waves, 2):
+        print(f"| after wave {i} of {n} sessions, opened and closed | {rss} | {fds} |")
     print(f"\nPer idle session with its connection: {(held[0] - before[0]) / n:.1f} KiB, "
           f"{(held[1] - before[1]) / n:.2f} fds; left after the connections closed: "
           f"{(closed[0] - before[0]) / n:.1f} KiB per session (upper bound)")
