@@ -72,8 +72,9 @@ class Gateway:
         return self.proc.pid
 
 
-def start(folder: Path, upstream: str, audit: bool = True, limits: dict | None = None) -> Gateway:
-    """Writes the full-stage configuration into `folder` and starts the gateway."""
+def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict | None = None) -> Gateway:
+    """Writes the full-stage configuration into `folder` and starts the gateway;
+    `audit` is the trail's `fsync` setting, `None` for no trail."""
     folder.mkdir(parents=True, exist_ok=True)
     secret = os.urandom(48)
     (folder / "hmac.b64").write_text(base64.b64encode(secret).decode() + "\n")
@@ -83,7 +84,7 @@ def start(folder: Path, upstream: str, audit: bool = True, limits: dict | None =
     (policies / "bench.cedar").write_text(POLICY)
     port, admin_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    audit_yaml = (f"audit:\n  fsync: 5ms\n  file:\n    directory: {folder / 'audit'}\n"
+    audit_yaml = (f"audit:\n  fsync: {audit}\n  file:\n    directory: {folder / 'audit'}\n"
                   if audit else "audit:\n  disabled: true\n")
     limits_yaml = "".join(f"  {k}: {v}\n" for k, v in (limits or {}).items())
     config = folder / "portcullis.yaml"

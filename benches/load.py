@@ -17,7 +17,8 @@ metrics; benches/fullstage.py), each printing a Markdown summary:
 
   --sweep [--rates 500,1000,...]   fixed rates, direct and through the gateway;
                                    the highest rate with p99 < 10 ms, no error
-  --audit-overhead                 audit on vs. off, alternating rounds at --rate
+  --audit-overhead [--audit-fsync 5ms]
+                                   audit on vs. off, alternating rounds at --rate
   --soak MINUTES --rate R [--csv soak.csv]
                                    one long run; RSS and fds every --sample s
   --idle-sessions N                N idle 2025-06-18 sessions: RSS, fds, latency
@@ -58,6 +59,7 @@ def main() -> None:
                       help="open N idle session-era sessions and measure what they cost")
     p.add_argument("--rates", type=lambda v: [int(x) for x in v.split(",")],
                    default=[500, 1000, 2000, 3000, 4000, 6000, 8000], help="--sweep: comma-separated req/s")
+    p.add_argument("--audit-fsync", default="5ms", help="--audit-overhead: the trail's fsync setting")
     p.add_argument("--sample", type=int, default=10, help="--soak: seconds between samples")
     p.add_argument("--csv", default="soak.csv", help="--soak: where the samples go")
     args = p.parse_args()

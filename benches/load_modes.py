@@ -103,8 +103,8 @@ def audit_overhead(args, tmp: Path, procs: list) -> None:
     """Two full-stage gateways, identical but for the audit trail, in
     alternating rounds at one rate: what auditing adds per request."""
     up_addr = upstream(procs)
-    gws = {"audit on": fullstage.start(tmp / "audit-on", f"http://{up_addr}/mcp"),
-           "audit off": fullstage.start(tmp / "audit-off", f"http://{up_addr}/mcp", audit=False)}
+    gws = {"audit on": fullstage.start(tmp / "audit-on", f"http://{up_addr}/mcp", audit=args.audit_fsync),
+           "audit off": fullstage.start(tmp / "audit-off", f"http://{up_addr}/mcp", audit=None)}
     procs.extend(g.proc for g in gws.values())
     for g in gws.values():
         oha(g.url, *call(token=g.token), args, args.rate, 2)
@@ -121,7 +121,7 @@ def audit_overhead(args, tmp: Path, procs: list) -> None:
     d50 = [(a["p50"] - b["p50"]) * 1000 for a, b in zip(on, off)]
     dcpu = [a["cpu_us"] - b["cpu_us"] for a, b in zip(on, off)]
     med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
-    print(f"\n### Audit on vs. off: every other stage on, {args.rate} req/s open loop, "
+    print(f"\n### Audit on (fsync {args.audit_fsync}) vs. off: every other stage on, {args.rate} req/s open loop, "
           f"{args.duration} s x {args.rounds} alternating rounds (medians)\n")
     print("| gateway | p50 ms | p99 ms | gateway CPU µs/req | errors |")
     print("|---|---|---|---|---|")
