@@ -1,7 +1,10 @@
 //! A small, fast MCP server for load runs. It does what a real tool server does
 //! per call and nothing more: parses the JSON-RPC request, checks the method,
 //! runs the `echo` tool (returns its `text` argument) and serialises the
-//! result; notifications get 202. Single-threaded, JSON responses.
+//! result; notifications get 202. Single-threaded, JSON responses. It also
+//! answers `initialize` and lists `echo` with its input schema, so that a
+//! gateway with authorization on (which refuses calls to tools it has never
+//! seen listed) and session-era clients can be measured too.
 //!
 //! Run: `cargo run --release --example bench-upstream -- 127.0.0.1:3000`
 //! It prints `LISTENING <addr>` once ready.
@@ -32,6 +35,13 @@ fn answer(body: &[u8]) -> Option<Vec<u8>> {
             serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
                 "content":[{"type":"text","text":text}],"isError":false,"resultType":"complete"}})
         }
+        Some("tools/list") => serde_json::json!({"jsonrpc":"2.0","id":id,"result":{"tools":[{
+                "name":"echo","description":"Returns the text it is given.",
+                "inputSchema":{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]},
+                "annotations":{"readOnlyHint":true}}]}}),
+        Some("initialize") => serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
+                "protocolVersion":"2025-06-18","capabilities":{"tools":{}},
+                "serverInfo":{"name":"bench-upstream","version":"1"}}}),
         Some(_) => serde_json::json!({"jsonrpc":"2.0","id":id,"result":{}}),
         None => return None,
     };
