@@ -363,3 +363,67 @@ async fn a_real_prometheus_scrapes_the_gateway_and_answers_queries() {
     assert_eq!(up[0]["value"][1], "1");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn the_request_series_are_pushed_over_otlp_with_the_same_labels_as_metrics() {
+    let collector = crate::support::otlp::Collector::start().await;
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{}{}",
+        crate::support::gateway::default_yaml(&format!("http://{}/mcp", demo.addr())),
+        collector.metrics_yaml()
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let reply = Req::post(&gw.url())
+        .modern("tools/call", Some("echo"))
+        .body(crate::support::http::modern_body(
+            1,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "hi"}}),
+        ))
+        .send()
+        .await;
+    assert_eq!(reply.message()["result"]["content"][0]["text"], "hi");
+
+    let calls = collector
+        .point_where("portcullis_requests_total", |p| {
+            p.attr("method") == Some("tools/call")
+        })
+        .await;
+    assert!(calls.monotonic, "a counter: {calls:?}");
+    assert_eq!(calls.service_name, "portcullis-test");
+    for (key, value) in [
+        ("method", "tools/call"),
+        ("outcome", "ok"),
+        ("decision", "allowed"),
+        ("upstream", "default"),
+    ] {
+        assert_eq!(calls.attr(key), Some(value), "{key} in {calls:?}");
+    }
+    assert_eq!(calls.attributes.len(), 4, "the /metrics labels only");
+    assert_eq!(calls.value, 1.0);
+    let text = scrape(&gw).await;
+    assert_series(
+        &text,
+        "portcullis_requests_total{decision=\"allowed\",method=\"tools/call\",outcome=\"ok\",upstream=\"default\"}",
+        calls.value,
+    );
+
+    let took = collector
+        .point_where("portcullis_request_duration_seconds", |p| {
+            p.attr("method") == Some("tools/call")
+        })
+        .await;
+    assert_eq!(took.unit, "s");
+    assert_eq!(took.value, 1.0, "one observation");
+    assert_eq!(took.bounds.first(), Some(&0.0005), "the /metrics buckets");
+    assert_eq!(took.bounds.last(), Some(&30.0));
+    collector
+        .point_where("portcullis_upstream_duration_seconds", |p| {
+            p.attr("upstream") == Some("default")
+        })
+        .await;
+    let _ = gw.stop().await;
+}

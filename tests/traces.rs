@@ -1,8 +1,10 @@
 //! Traces: a real OTLP/HTTP receiver decodes the gateway's spans with the
-//! official protobuf definitions; the trace context reaches the upstream.
+//! official protobuf definitions; the trace context reaches the upstream (a
+//! header over HTTP, `params._meta` over stdio).
 
 use crate::support::http::{Req, initialize, modern_body};
 use crate::support::otlp::{Collector, Span};
+use crate::support::peers::{python, script};
 use crate::support::recorder::{Body, Recorded, answer_ok, full};
 use crate::support::{Gateway, Recorder};
 use http::{Response, StatusCode};
@@ -190,6 +192,118 @@ async fn the_upstream_receives_the_clients_trace_id_under_the_gateways_upstream_
     let root = named(&trace, "tools/call echo");
     assert_eq!(root.attr("jsonrpc.request.id"), Some("call-1"));
     assert_eq!(upstream_span.parent_span_id, root.span_id);
+    let _ = gw.stop().await;
+}
+
+/// A gateway in front of `tests/peers/stdio_traced.py` (the Python SDK over
+/// stdio, in protocol `era`), whose `trace_context` tool returns the `_meta`
+/// trace context it got.
+fn stdio_yaml(collector: &Collector, era: &str) -> String {
+    format!(
+        "listen:\n  address: 127.0.0.1:0\nreload:\n  poll_interval: 0s\nlogging:\n  format: text\nauthentication:\n  mode: none\nlimits:\n  shutdown_grace: 2s\nupstreams:\n  tr:\n    prefix: \"\"\n    stdio:\n      era: {era}\n      command: [{:?}, {:?}]\n{}",
+        python().display().to_string(),
+        script("stdio_traced.py").display().to_string(),
+        collector.yaml()
+    )
+}
+
+/// What the stdio server saw in `params._meta`: (traceparent, tracestate).
+fn seen_upstream(reply: &crate::support::http::Reply) -> (String, Option<String>) {
+    let message = reply.message();
+    let text = message["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {message}"));
+    let seen: serde_json::Value = serde_json::from_str(text).unwrap();
+    let traceparent = seen["traceparent"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the upstream saw no _meta.traceparent: {seen}"));
+    (
+        traceparent.to_owned(),
+        seen["tracestate"].as_str().map(str::to_owned),
+    )
+}
+
+#[tokio::test]
+async fn a_stdio_upstream_reads_the_clients_trace_in_meta_under_the_gateways_upstream_span() {
+    let collector = Collector::start().await;
+    // A legacy upstream: the client's 2025-11-25 request goes through as it is.
+    let gw = Gateway::start_yaml(&stdio_yaml(&collector, "legacy")).await;
+    let (sealed, _) = initialize(&gw.url(), "2025-11-25").await;
+    let reply = Req::post(&gw.url())
+        .mcp()
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &sealed.expect("a session"))
+        .header("traceparent", &client_traceparent())
+        .header("tracestate", "vendor=1")
+        .body(json!({"jsonrpc":"2.0","id":"call-1","method":"tools/call","params":{"name":"trace_context","arguments":{}}}))
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let (traceparent, tracestate) = seen_upstream(&reply);
+    let (trace_id, parent, flags) = fields(&traceparent);
+    assert_eq!(
+        trace_id, CLIENT_TRACE,
+        "the client's trace goes on upstream"
+    );
+    assert_eq!(flags, "01");
+    assert_ne!(parent, CLIENT_SPAN, "the upstream's parent is the gateway");
+    assert_eq!(tracestate.as_deref(), Some("vendor=1"));
+
+    let trace = collector
+        .trace_with(CLIENT_TRACE, "upstream tools/call")
+        .await;
+    let upstream_span = named(&trace, "upstream tools/call");
+    assert_eq!(
+        parent, upstream_span.span_id,
+        "the upstream call span is the parent"
+    );
+    assert_eq!(upstream_span.attr("portcullis.upstream"), Some("tr"));
+    assert_eq!(
+        upstream_span.parent_span_id,
+        named(&trace, "tools/call trace_context").span_id
+    );
+    let _ = gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_stdio_upstream_gets_the_gateways_child_of_a_clients_meta_traceparent_not_the_clients() {
+    let collector = Collector::start().await;
+    let gw = Gateway::start_yaml(&stdio_yaml(&collector, "2026-07-28")).await;
+    let meta_trace = "0af7651916cd43dd8448eb211c80319c";
+    let meta_span = "b7ad6b7169203331";
+    let mut body = modern_body(
+        3,
+        "tools/call",
+        json!({"name": "trace_context", "arguments": {}}),
+    );
+    body["params"]["_meta"]["traceparent"] = json!(format!("00-{meta_trace}-{meta_span}-01"));
+    body["params"]["_meta"]["tracestate"] = json!("client=2");
+    let reply = Req::post(&gw.url())
+        .modern("tools/call", Some("trace_context"))
+        .body(body.to_string())
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let (traceparent, tracestate) = seen_upstream(&reply);
+    let (trace_id, parent, _) = fields(&traceparent);
+    assert_eq!(trace_id, meta_trace, "same trace as the client's _meta");
+    assert_ne!(
+        parent, meta_span,
+        "never the client's own span, forwarded blindly"
+    );
+    assert_eq!(
+        tracestate.as_deref(),
+        Some("client=2"),
+        "tracestate goes on"
+    );
+    let trace = collector
+        .trace_with(meta_trace, "upstream tools/call")
+        .await;
+    assert_eq!(parent, named(&trace, "upstream tools/call").span_id);
+    assert_eq!(
+        named(&trace, "tools/call trace_context").parent_span_id,
+        meta_span
+    );
     let _ = gw.stop().await;
 }
 

@@ -50,6 +50,8 @@ pub struct Runtime {
     pub rate_limits: Option<Arc<crate::ratelimit::Rules>>,
     /// Where spans go; `None` when `tracing:` is absent. Read at start-up only.
     pub tracing: Option<crate::telemetry::traces::TracingSettings>,
+    /// Where metrics are pushed; `None` without `metrics.otlp`. Read at start-up only.
+    pub metrics_otlp: Option<crate::telemetry::otlp_metrics::OtlpMetricsSettings>,
 }
 
 /// The MCP listener.
@@ -182,6 +184,10 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
             .transpose()?
             .map(Arc::new),
         tracing: raw.tracing.as_ref().map(|t| t.compile(file)).transpose()?,
+        metrics_otlp: match &raw.metrics {
+            Some(m) => m.compile(file)?,
+            None => None,
+        },
         watched,
     })
 }

@@ -61,6 +61,9 @@ pub struct RawConfig {
     /// OpenTelemetry traces exported over OTLP/HTTP. Absent: no spans.
     #[serde(default)]
     pub tracing: Option<crate::telemetry::traces::RawTracing>,
+    /// Metrics pushed over OTLP/HTTP, besides `/metrics`. Absent: `/metrics` only.
+    #[serde(default)]
+    pub metrics: Option<crate::telemetry::otlp_metrics::RawMetrics>,
 }
 
 /// The MCP listener.

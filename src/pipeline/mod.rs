@@ -343,7 +343,8 @@ async fn run(
     }
     // 7. forward: the bytes as received, with filtered headers.
     //    The upstream span is open while the request is sent: its id is the
-    //    parent in the `traceparent` the upstream receives.
+    //    parent in the `traceparent` the upstream receives (a header over
+    //    HTTP, `params._meta.traceparent` over stdio).
     traced::upstream_begin(cx);
     let upstreamed = forward::forward(&permit, cx, &inbound, snapshot, shared).await;
     traced::upstream_end(cx, upstreamed.is_err());

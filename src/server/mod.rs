@@ -33,6 +33,9 @@ pub enum ServerError {
     /// The trace exporter could not be built.
     #[error(transparent)]
     Traces(#[from] crate::telemetry::traces::TracesError),
+    /// The OTLP metrics exporter could not be built.
+    #[error(transparent)]
+    OtlpMetrics(#[from] crate::telemetry::otlp_metrics::OtlpMetricsError),
     /// The metrics registry could not be built (a malformed metric name: a bug).
     #[error("cannot create the metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -89,7 +92,11 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
         Some(settings) => Some(Arc::new(crate::telemetry::traces::Traces::start(settings)?)),
         None => None,
     };
-    let metrics = crate::telemetry::metrics::Metrics::new()?;
+    let mut metrics = crate::telemetry::metrics::Metrics::new()?;
+    if let Some(settings) = &runtime.metrics_otlp {
+        let otlp = crate::telemetry::otlp_metrics::OtlpMetrics::start(settings)?;
+        metrics = metrics.with_otlp(otlp);
+    }
     let mut shared = Shared::new(runtime, auditor, metrics, drain_rx.clone())?;
     shared.traces = traces;
     let shared = Arc::new(shared);
@@ -155,6 +162,8 @@ impl Running {
         if let Some(traces) = &self.shared.traces {
             traces.shutdown().await;
         }
+        // And the last counts are pushed.
+        self.shared.metrics.shutdown().await;
         tracing::info!("portcullis stopped");
     }
 }

@@ -12,6 +12,9 @@
 //!   policy version): rendered by [`Metrics::render`] from a [`ScrapeState`]
 //!   the admin listener gathers, so the request path pays nothing for them.
 //!
+//! The counted series can also be pushed over OTLP ([`super::otlp_metrics`]),
+//! under the same names and labels.
+//!
 //! Invariant: cardinality is bounded. Label values come from fixed sets (MCP
 //! method names, outcomes, verdicts, reasons) or from the configuration
 //! (upstream names, rule ids, issuers); never from principals, session ids,
@@ -20,6 +23,7 @@
 use crate::audit::{AuditStats, Verdict};
 use crate::authn::Reason;
 use crate::pipeline::scanning::{Inspection, Verdict as ScanVerdict};
+use crate::telemetry::otlp_metrics::OtlpMetrics;
 use prometheus::core::Collector;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, TextEncoder};
 use std::fmt::Write as _;
@@ -56,15 +60,36 @@ const METHODS: &[&str] = &[
 ];
 
 /// Seconds buckets for whole requests and upstream calls: 0.5 ms to 30 s.
-const LATENCY_BUCKETS: &[f64] = &[
+pub(super) const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
 /// Seconds buckets for the time the gateway adds: 25 µs to 1 s.
-const ADDED_BUCKETS: &[f64] = &[
+pub(super) const ADDED_BUCKETS: &[f64] = &[
     0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
     1.0,
 ];
+
+/// The help text of each counted series, shared with the OTLP descriptions.
+pub(super) struct Help {
+    pub requests: &'static str,
+    pub request_duration: &'static str,
+    pub upstream_duration: &'static str,
+    pub gateway_added: &'static str,
+    pub findings: &'static str,
+    pub rate_limited: &'static str,
+    pub config_reloads: &'static str,
+}
+
+pub(super) const HELP: Help = Help {
+    requests: "MCP requests by method, upstream, outcome and audit verdict.",
+    request_duration: "Time from a request's arrival to its response head.",
+    upstream_duration: "Time waiting on an upstream: to the response head over HTTP, to the answer over stdio.",
+    gateway_added: "Request time minus upstream time, for requests that reached an upstream.",
+    findings: "Injection and secret findings by rule and action taken.",
+    rate_limited: "Requests refused by a rate limit, by what the limit counts per.",
+    config_reloads: "Configuration reloads by result.",
+};
 
 /// How a request ended, for the `outcome` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +159,7 @@ pub struct Metrics {
     findings: IntCounterVec,
     rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
+    otlp: Option<OtlpMetrics>,
 }
 
 impl Metrics {
@@ -152,47 +178,61 @@ impl Metrics {
         let metrics = Metrics {
             requests: counter(
                 "portcullis_requests_total",
-                "MCP requests by method, upstream, outcome and audit verdict.",
+                HELP.requests,
                 &["method", "upstream", "outcome", "decision"],
             )?,
             request_duration: histogram(
                 "portcullis_request_duration_seconds",
-                "Time from a request's arrival to its response head.",
+                HELP.request_duration,
                 "method",
                 LATENCY_BUCKETS,
             )?,
             upstream_duration: histogram(
                 "portcullis_upstream_duration_seconds",
-                "Time waiting on an upstream: to the response head over HTTP, to the answer over stdio.",
+                HELP.upstream_duration,
                 "upstream",
                 LATENCY_BUCKETS,
             )?,
             gateway_added: histogram(
                 "portcullis_gateway_added_seconds",
-                "Request time minus upstream time, for requests that reached an upstream.",
+                HELP.gateway_added,
                 "method",
                 ADDED_BUCKETS,
             )?,
             findings: counter(
                 "portcullis_findings_total",
-                "Injection and secret findings by rule and action taken.",
+                HELP.findings,
                 &["rule", "action"],
             )?,
             rate_limited: counter(
                 "portcullis_rate_limited_total",
-                "Requests refused by a rate limit, by what the limit counts per.",
+                HELP.rate_limited,
                 &["scope"],
             )?,
             config_reloads: counter(
                 "portcullis_config_reloads_total",
-                "Configuration reloads by result.",
+                HELP.config_reloads,
                 &["result"],
             )?,
+            otlp: None,
         };
         for result in ["success", "failure"] {
             metrics.config_reloads.with_label_values(&[result]);
         }
         Ok(metrics)
+    }
+
+    /// The same series also pushed over OTLP.
+    pub fn with_otlp(mut self, otlp: OtlpMetrics) -> Metrics {
+        self.otlp = Some(otlp);
+        self
+    }
+
+    /// Exports the last OTLP metrics, if pushed, and stops their exporter.
+    pub async fn shutdown(&self) {
+        if let Some(otlp) = &self.otlp {
+            otlp.shutdown().await;
+        }
     }
 
     /// Counts one request (stage 9).
@@ -211,11 +251,21 @@ impl Metrics {
         self.request_duration
             .with_label_values(&[method])
             .observe(total);
-        if let Some(upstream_time) = sample.upstream_time {
-            let added = sample.total.saturating_sub(upstream_time);
+        let added = sample
+            .upstream_time
+            .map(|upstream_time| sample.total.saturating_sub(upstream_time).as_secs_f64());
+        if let Some(added) = added {
             self.gateway_added
                 .with_label_values(&[method])
-                .observe(added.as_secs_f64());
+                .observe(added);
+        }
+        if let Some(otlp) = &self.otlp {
+            let labels = [
+                method,
+                sample.outcome.as_str(),
+                verdict_label(sample.verdict),
+            ];
+            otlp.request(labels, upstream, total, added);
         }
     }
 
@@ -224,6 +274,9 @@ impl Metrics {
         self.upstream_duration
             .with_label_values(&[upstream])
             .observe(took.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.upstream_time(upstream, took.as_secs_f64());
+        }
     }
 
     /// Counts the findings of one inspected message, each under its rule id
@@ -242,18 +295,27 @@ impl Metrics {
             self.findings
                 .with_label_values(&[&*finding.rule_id, action])
                 .inc();
+            if let Some(otlp) = &self.otlp {
+                otlp.finding(&finding.rule_id, action);
+            }
         }
     }
 
     /// Counts a rate-limit refusal; `scope` is what the rule counts per.
     pub fn rate_limited(&self, scope: &str) {
         self.rate_limited.with_label_values(&[scope]).inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.rate_limited(scope);
+        }
     }
 
     /// Counts a configuration reload.
     pub fn reload(&self, success: bool) {
         let result = if success { "success" } else { "failure" };
         self.config_reloads.with_label_values(&[result]).inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.reload(result);
+        }
     }
 
     /// The exposition text: the counted series, then those read from `state`.

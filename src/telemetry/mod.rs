@@ -4,7 +4,8 @@
 //! directive from the configuration or `RUST_LOG`. Stdout stays free for
 //! command output.
 //!
-//! Traces (OpenTelemetry spans over OTLP) live in [`traces`].
+//! Traces (OpenTelemetry spans over OTLP) live in [`traces`]; the metrics can
+//! also be pushed over OTLP ([`otlp_metrics`]).
 //!
 //! Lines are batched (see [`batch`]): a request appends its line to a memory
 //! buffer and a flusher writes the buffer every few milliseconds, so the request
@@ -13,6 +14,7 @@
 
 pub mod batch;
 pub mod metrics;
+pub mod otlp_metrics;
 pub mod traces;
 
 use batch::{BatchWriter, FlushGuard};

@@ -1,6 +1,7 @@
-//! A real OTLP/HTTP trace receiver: accepts `POST /v1/traces` and decodes each
-//! body as an `ExportTraceServiceRequest` with the official protobuf
-//! definitions (the `opentelemetry-proto` crate's generated types).
+//! A real OTLP/HTTP receiver: accepts `POST /v1/traces` and `POST /v1/metrics`
+//! and decodes each body as an `ExportTraceServiceRequest` or an
+//! `ExportMetricsServiceRequest` with the official protobuf definitions (the
+//! `opentelemetry-proto` crate's generated types).
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -9,10 +10,15 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -44,10 +50,32 @@ impl Span {
     }
 }
 
+/// One received data point of a sum or a histogram, flattened.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub metric: String,
+    pub unit: String,
+    pub attributes: BTreeMap<String, String>,
+    /// A sum's value, or a histogram's count.
+    pub value: f64,
+    /// Whether the sum is monotonic (a counter); false for histograms.
+    pub monotonic: bool,
+    /// A histogram's bucket bounds.
+    pub bounds: Vec<f64>,
+    pub service_name: String,
+}
+
+impl Point {
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+}
+
 /// The receiver; stops on drop.
 pub struct Collector {
     pub addr: SocketAddr,
     spans: Arc<Mutex<Vec<Span>>>,
+    points: Arc<Mutex<Vec<Point>>>,
     task: JoinHandle<()>,
 }
 
@@ -101,34 +129,119 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
     out
 }
 
+fn points(request: ExportMetricsServiceRequest) -> Vec<Point> {
+    let mut out = Vec::new();
+    for resource in request.resource_metrics {
+        let service_name = resource
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|kv| kv.key == "service.name")
+            .map(|kv| text(kv.value.as_ref()))
+            .unwrap_or_default();
+        for metric in resource.scope_metrics.into_iter().flat_map(|s| s.metrics) {
+            let attributes = |kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]| {
+                kvs.iter()
+                    .map(|kv| (kv.key.clone(), text(kv.value.as_ref())))
+                    .collect()
+            };
+            let point = |attributes, value, monotonic, bounds| Point {
+                metric: metric.name.clone(),
+                unit: metric.unit.clone(),
+                attributes,
+                value,
+                monotonic,
+                bounds,
+                service_name: service_name.clone(),
+            };
+            match &metric.data {
+                Some(Data::Sum(sum)) => {
+                    for p in &sum.data_points {
+                        let value = match p.value {
+                            Some(Number::AsInt(i)) => i as f64,
+                            Some(Number::AsDouble(d)) => d,
+                            None => f64::NAN,
+                        };
+                        out.push(point(
+                            attributes(&p.attributes),
+                            value,
+                            sum.is_monotonic,
+                            vec![],
+                        ));
+                    }
+                }
+                Some(Data::Histogram(h)) => {
+                    for p in &h.data_points {
+                        out.push(point(
+                            attributes(&p.attributes),
+                            p.count as f64,
+                            false,
+                            p.explicit_bounds.clone(),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Decodes one export request by its path; `None` when the path, the content
+/// type or the body is not OTLP/HTTP protobuf.
+fn receive(
+    path: &str,
+    protobuf: bool,
+    body: Bytes,
+    spans: &Mutex<Vec<Span>>,
+    store: &Mutex<Vec<Point>>,
+) -> Option<Vec<u8>> {
+    if !protobuf {
+        return None;
+    }
+    match path {
+        "/v1/traces" => {
+            let request = ExportTraceServiceRequest::decode(body).ok()?;
+            spans.lock().unwrap().extend(flatten(request));
+            Some(ExportTraceServiceResponse::default().encode_to_vec())
+        }
+        "/v1/metrics" => {
+            let request = ExportMetricsServiceRequest::decode(body).ok()?;
+            store.lock().unwrap().extend(points(request));
+            Some(ExportMetricsServiceResponse::default().encode_to_vec())
+        }
+        _ => None,
+    }
+}
+
 impl Collector {
     pub async fn start() -> Collector {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let store = Arc::clone(&spans);
+        let points = Arc::new(Mutex::new(Vec::new()));
+        let (span_store, point_store) = (Arc::clone(&spans), Arc::clone(&points));
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let store = Arc::clone(&store);
+                let (span_store, point_store) = (Arc::clone(&span_store), Arc::clone(&point_store));
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
-                        let store = Arc::clone(&store);
+                        let (span_store, point_store) =
+                            (Arc::clone(&span_store), Arc::clone(&point_store));
                         async move {
-                            let path_ok = req.uri().path() == "/v1/traces";
+                            let path = req.uri().path().to_owned();
                             let protobuf = req
                                 .headers()
                                 .get("content-type")
                                 .is_some_and(|v| v == "application/x-protobuf");
                             let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let decoded = ExportTraceServiceRequest::decode(body);
-                            let status = match decoded {
-                                Ok(request) if path_ok && protobuf => {
-                                    store.lock().unwrap().extend(flatten(request));
-                                    StatusCode::OK
-                                }
-                                _ => StatusCode::BAD_REQUEST,
+                            let received =
+                                receive(&path, protobuf, body, &span_store, &point_store);
+                            let status = match received {
+                                Some(_) => StatusCode::OK,
+                                None => StatusCode::BAD_REQUEST,
                             };
-                            let answer = ExportTraceServiceResponse::default().encode_to_vec();
+                            let answer = received.unwrap_or_default();
                             let mut response = Response::new(Full::new(Bytes::from(answer)));
                             *response.status_mut() = status;
                             response
@@ -143,7 +256,12 @@ impl Collector {
                 });
             }
         });
-        Collector { addr, spans, task }
+        Collector {
+            addr,
+            spans,
+            points,
+            task,
+        }
     }
 
     /// The gateway's `tracing:` section pointing here, exporting every 100 ms.
@@ -152,6 +270,40 @@ impl Collector {
             "tracing:\n  endpoint: http://{}\n  export_interval: 100ms\n  service_name: portcullis-test\n",
             self.addr
         )
+    }
+
+    /// The gateway's `metrics.otlp` section pointing here, exporting every 100 ms.
+    pub fn metrics_yaml(&self) -> String {
+        format!(
+            "metrics:\n  otlp:\n    endpoint: http://{}\n    export_interval: 100ms\n    service_name: portcullis-test\n",
+            self.addr
+        )
+    }
+
+    /// Every data point received so far (each export repeats the cumulative
+    /// values: the last point of a series is its current value).
+    pub fn points(&self) -> Vec<Point> {
+        self.points.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) for a data point of `metric` for which `accept`
+    /// holds, and returns it.
+    pub async fn point_where(&self, metric: &str, accept: impl Fn(&Point) -> bool) -> Point {
+        for _ in 0..200 {
+            if let Some(p) = self
+                .points()
+                .into_iter()
+                .rev()
+                .find(|p| p.metric == metric && accept(p))
+            {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no matching point of `{metric}` within 10s; received: {:#?}",
+            self.points()
+        );
     }
 
     pub fn spans(&self) -> Vec<Span> {

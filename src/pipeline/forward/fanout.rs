@@ -191,6 +191,7 @@ async fn ask(
             };
             let request =
                 jsonrpc::parse_message(&body, &rt.limits.parse).map_err(|e| e.to_string())?;
+            let request = super::shared::traced(cx, ctx.inbound, request);
             upstream.ready().await.map_err(|e| e.to_string())?;
             let exchange = upstream
                 .request(&request)

@@ -6,6 +6,11 @@
 //! an id that names its upstream; the client's answer arrives in a later POST,
 //! so the handle that answers the server waits in [`ServerRequests`] until then
 //! (in this replica: the process lives here too).
+//!
+//! With tracing on, a request (never a notification or an answer) carries the
+//! gateway's upstream-call span as `params._meta.traceparent`: a line on stdin
+//! has no headers, and the MCP `_meta` trace context is what an instrumented
+//! server reads. See [`with_trace_context`].
 
 use super::super::Shared;
 use super::super::authorize::Permit;
@@ -14,11 +19,13 @@ use super::super::parse::Inbound;
 use super::super::respond::Rejection;
 use super::{Upstreamed, accepted, upstream_down};
 use crate::config::UpstreamSpec;
+use crate::protocol::Message;
 use crate::protocol::jsonrpc::{self, Kind};
 use crate::upstream::mux::ServerRequest;
 use crate::upstream::shared::Connection;
 use crate::upstream::stdio::StdioError;
 use bytes::Bytes;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,6 +69,65 @@ pub fn client_key(id: &crate::protocol::RequestId) -> String {
     }
 }
 
+/// `request` as a stdio upstream should see it: with the trace context of the
+/// open upstream span when tracing is on, as received otherwise.
+pub(super) fn traced(cx: &RequestContext, inbound: &Inbound, request: Message) -> Message {
+    if request.kind() != Kind::Request {
+        return request;
+    }
+    let Some(traceparent) = super::super::traced::upstream_traceparent(cx) else {
+        return request;
+    };
+    let Ok(traceparent) = traceparent.to_str() else {
+        return request;
+    };
+    let tracestate = inbound
+        .parts
+        .headers
+        .get("tracestate")
+        .and_then(|v| v.to_str().ok());
+    with_trace_context(request, traceparent, tracestate)
+}
+
+/// `request` with `traceparent` in `params._meta`, replacing any the client
+/// sent: the upstream's parent is the gateway's upstream-call span (same trace
+/// id), never the client's span, which it did not call. The client's
+/// `_meta.tracestate` goes on unchanged, as W3C asks of a participant that adds
+/// no entry; without one, the client's `tracestate` header (the 2025 eras carry
+/// the context in headers) is copied in.
+///
+/// A request without `params` gets `params: {"_meta": {...}}`: MCP allows
+/// `_meta` in the params of every request, and servers read it there. Params
+/// that are not an object never get here (parsing refuses them); a `_meta`
+/// that is not an object is left as it is, and the request sent unchanged.
+fn with_trace_context(request: Message, traceparent: &str, tracestate: Option<&str>) -> Message {
+    let mut object = request.as_object().clone();
+    let params = object
+        .entry("params")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(meta) = params
+        .as_object_mut()
+        .map(|p| {
+            p.entry("_meta")
+                .or_insert_with(|| Value::Object(Map::new()))
+        })
+        .and_then(Value::as_object_mut)
+    else {
+        return request;
+    };
+    meta.insert("traceparent".into(), Value::from(traceparent));
+    if let Some(state) = tracestate {
+        meta.entry("tracestate")
+            .or_insert_with(|| Value::from(state));
+    }
+    // Re-read so the message is exactly what will be written; a request at the
+    // depth limit, which two more levels would exceed, goes unchanged.
+    match serde_json::to_vec(&object) {
+        Ok(bytes) => jsonrpc::parse_message(&bytes, &Default::default()).unwrap_or(request),
+        Err(_) => request,
+    }
+}
+
 /// Sends `body` over upstream `index`'s shared connection.
 pub async fn send(
     _permit: &Permit,
@@ -90,9 +156,8 @@ pub async fn send(
             error: crate::upstream::UpstreamError::Shared(e.to_string()),
         }),
     };
-    let _ = inbound;
     match message.kind() {
-        Kind::Request => match upstream.request(&message).await {
+        Kind::Request => match upstream.request(&traced(cx, inbound, message)).await {
             Ok(exchange) => Ok(Upstreamed::Shared {
                 upstream: index,
                 exchange,
@@ -121,5 +186,61 @@ pub async fn send(
                 })?;
             Ok(Upstreamed::Composed(accepted()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01";
+
+    fn traced(body: Value, tracestate: Option<&str>) -> Value {
+        let message =
+            jsonrpc::parse_message(body.to_string().as_bytes(), &Default::default()).unwrap();
+        Value::Object(
+            with_trace_context(message, PARENT, tracestate)
+                .as_object()
+                .clone(),
+        )
+    }
+
+    #[test]
+    fn the_gateways_traceparent_replaces_the_clients_and_the_rest_of_meta_stays() {
+        let out = traced(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t",
+                "_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "tracestate":"client=1","progressToken":5}}}),
+            Some("header=1"),
+        );
+        let meta = &out["params"]["_meta"];
+        assert_eq!(meta["traceparent"], PARENT);
+        assert_eq!(
+            meta["tracestate"], "client=1",
+            "the message's own state wins"
+        );
+        assert_eq!(meta["progressToken"], 5);
+        assert_eq!(out["params"]["name"], "t");
+    }
+
+    #[test]
+    fn a_request_without_params_or_meta_gets_them() {
+        let out = traced(json!({"jsonrpc":"2.0","id":1,"method":"ping"}), None);
+        assert_eq!(out["params"], json!({"_meta": {"traceparent": PARENT}}));
+        let out = traced(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"c"}}),
+            Some("vendor=1"),
+        );
+        assert_eq!(
+            out["params"],
+            json!({"cursor":"c","_meta":{"traceparent":PARENT,"tracestate":"vendor=1"}})
+        );
+    }
+
+    #[test]
+    fn a_meta_that_is_not_an_object_goes_unchanged() {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":5}});
+        assert_eq!(traced(body.clone(), None), body);
     }
 }

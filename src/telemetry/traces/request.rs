@@ -7,7 +7,8 @@
 //! and the stages that ran before it are kept as timings and emitted as its
 //! children when the request ends. The upstream span is opened live, before
 //! the request is sent, because its id is the parent the upstream is told
-//! about ([`RequestSpans::upstream_traceparent`]).
+//! about ([`RequestSpans::upstream_traceparent`]): the `traceparent` header of
+//! an HTTP upstream, the `params._meta.traceparent` of a stdio upstream's request.
 
 use opentelemetry::trace::{
     Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
