@@ -265,6 +265,33 @@ async fn a_stdio_upstream_reads_the_clients_trace_in_meta_under_the_gateways_ups
     let _ = gw.stop().await;
 }
 
+/// A session-era client reaches a stdio server that speaks only 2026-07-28:
+/// the gateway adds the per-request `_meta` envelope (protocol version, client
+/// capabilities, client info) that era requires and the client never sends.
+/// Without it the official SDK refuses the call.
+#[tokio::test]
+async fn a_session_era_client_reaches_a_2026_07_28_stdio_server_through_the_gateway() {
+    let collector = Collector::start().await;
+    for era in ["2026-07-28", "auto"] {
+        let gw = Gateway::start_yaml(&stdio_yaml(&collector, era)).await;
+        let (sealed, _) = initialize(&gw.url(), "2025-11-25").await;
+        let reply = Req::post(&gw.url())
+            .mcp()
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("mcp-session-id", &sealed.expect("a session"))
+            .body(json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"trace_context","arguments":{}}}))
+            .send()
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "era {era}: {reply:?}");
+        let message = reply.message();
+        assert!(
+            message.get("error").is_none() && message["result"]["content"].is_array(),
+            "era {era}: the call must succeed: {message}"
+        );
+        let _ = gw.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_stdio_upstream_gets_the_gateways_child_of_a_clients_meta_traceparent_not_the_clients() {
     let collector = Collector::start().await;

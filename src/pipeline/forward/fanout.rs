@@ -191,7 +191,7 @@ async fn ask(
             };
             let request =
                 jsonrpc::parse_message(&body, &rt.limits.parse).map_err(|e| e.to_string())?;
-            let request = super::shared::traced(cx, ctx.inbound, request);
+            let request = super::shared::for_stdio(cx, ctx.inbound, &upstream, request);
             upstream.ready().await.map_err(|e| e.to_string())?;
             let exchange = upstream
                 .request(&request)

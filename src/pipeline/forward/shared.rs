@@ -19,11 +19,11 @@ use super::super::parse::Inbound;
 use super::super::respond::Rejection;
 use super::{Upstreamed, accepted, upstream_down};
 use crate::config::UpstreamSpec;
-use crate::protocol::Message;
 use crate::protocol::jsonrpc::{self, Kind};
+use crate::protocol::{Era, Message};
 use crate::upstream::mux::ServerRequest;
 use crate::upstream::shared::Connection;
-use crate::upstream::stdio::StdioError;
+use crate::upstream::stdio::{StdioError, StdioUpstream, handshake};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -69,12 +69,46 @@ pub fn client_key(id: &crate::protocol::RequestId) -> String {
     }
 }
 
-/// `request` as a stdio upstream should see it: with the trace context of the
-/// open upstream span when tracing is on, as received otherwise.
-pub(super) fn traced(cx: &RequestContext, inbound: &Inbound, request: Message) -> Message {
+/// `request` as stdio upstream `upstream` should see it: in the era its
+/// session speaks (see [`enveloped`]) and with the trace context of the open
+/// upstream span when tracing is on.
+pub(super) fn for_stdio(
+    cx: &RequestContext,
+    inbound: &Inbound,
+    upstream: &StdioUpstream,
+    request: Message,
+) -> Message {
     if request.kind() != Kind::Request {
         return request;
     }
+    let request = match upstream.session() {
+        Some(s) if s.era == Era::Modern => {
+            enveloped(request, &handshake::envelope(upstream.settings()))
+        }
+        _ => request,
+    };
+    traced(cx, inbound, request)
+}
+
+/// A request for a 2026-07-28 server: that era has no session, so every
+/// request names its protocol version, the client's capabilities and the
+/// client in `params._meta`. A session-era client (whose `initialize` the
+/// gateway answered) sends none of these; the gateway's own, from the
+/// handshake it made with the server, are added where the request has none.
+/// A modern client's own envelope is left as it is.
+fn enveloped(request: Message, envelope: &Value) -> Message {
+    let Some(envelope) = envelope.as_object() else {
+        return request;
+    };
+    with_meta(request, |meta| {
+        for (k, v) in envelope {
+            meta.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    })
+}
+
+/// The trace context of the open upstream span, when tracing is on.
+fn traced(cx: &RequestContext, inbound: &Inbound, request: Message) -> Message {
     let Some(traceparent) = super::super::traced::upstream_traceparent(cx) else {
         return request;
     };
@@ -101,6 +135,17 @@ pub(super) fn traced(cx: &RequestContext, inbound: &Inbound, request: Message) -
 /// that are not an object never get here (parsing refuses them); a `_meta`
 /// that is not an object is left as it is, and the request sent unchanged.
 fn with_trace_context(request: Message, traceparent: &str, tracestate: Option<&str>) -> Message {
+    with_meta(request, |meta| {
+        meta.insert("traceparent".into(), Value::from(traceparent));
+        if let Some(state) = tracestate {
+            meta.entry("tracestate")
+                .or_insert_with(|| Value::from(state));
+        }
+    })
+}
+
+/// `request` with `edit` applied to its `params._meta` (created if absent).
+fn with_meta(request: Message, edit: impl FnOnce(&mut Map<String, Value>)) -> Message {
     let mut object = request.as_object().clone();
     let params = object
         .entry("params")
@@ -115,11 +160,7 @@ fn with_trace_context(request: Message, traceparent: &str, tracestate: Option<&s
     else {
         return request;
     };
-    meta.insert("traceparent".into(), Value::from(traceparent));
-    if let Some(state) = tracestate {
-        meta.entry("tracestate")
-            .or_insert_with(|| Value::from(state));
-    }
+    edit(meta);
     // Re-read so the message is exactly what will be written; a request at the
     // depth limit, which two more levels would exceed, goes unchanged.
     match serde_json::to_vec(&object) {
@@ -157,7 +198,10 @@ pub async fn send(
         }),
     };
     match message.kind() {
-        Kind::Request => match upstream.request(&traced(cx, inbound, message)).await {
+        Kind::Request => match upstream
+            .request(&for_stdio(cx, inbound, &upstream, message))
+            .await
+        {
             Ok(exchange) => Ok(Upstreamed::Shared {
                 upstream: index,
                 exchange,
