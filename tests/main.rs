@@ -43,6 +43,8 @@ mod differential;
 mod faults;
 /// Several upstreams behind one endpoint; replica-safe sealed sessions.
 mod federation;
+/// Every fuzz target's checks on its seeds and seconds of deterministic mutants.
+mod fuzz_smoke;
 /// Malformed, oversized and slow input: precise errors, nothing forwarded.
 mod hostile;
 /// Hostile HTTP/1: obfuscated framing, connection caps, hop-by-hop and spoofed headers.
