@@ -119,6 +119,54 @@ async fn an_approval_is_bound_to_the_exact_call_used_once_and_expires() {
         .await
         .message();
     assert_eq!(refused["error"]["code"], -32041, "{refused}");
+    // The grant that lapsed unused is an `expired` event, reported once (the
+    // calls still pending when the clock ran out expire with it); the grant
+    // that was used never expires.
+    let folder = gw.stop().await;
+    let states: Vec<(String, String)> =
+        crate::support::gateway::audit_events(&folder.path().join("audit"))
+            .into_iter()
+            .filter(|e| e["api"]["operation"] == "portcullis/approval")
+            .map(|e| {
+                let x = &e["unmapped"]["portcullis"];
+                (
+                    x["approval_id"].as_str().unwrap_or("").to_owned(),
+                    x["approval_state"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+    let expired: Vec<&String> = states
+        .iter()
+        .filter(|(_, s)| s == "expired")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        expired.iter().filter(|id| **id == &again).count(),
+        1,
+        "{states:#?}"
+    );
+    assert!(
+        !expired.contains(&&first),
+        "a used grant does not expire: {states:#?}"
+    );
+    let mut unique = expired.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        expired.len(),
+        "each reported once: {states:#?}"
+    );
+    for (id, state) in [
+        (&late, "requested"),
+        (&late, "rejected"),
+        (&again, "granted"),
+    ] {
+        assert!(
+            states.contains(&(id.clone(), state.to_owned())),
+            "{id} {state}: {states:#?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -163,6 +211,37 @@ async fn a_held_call_completes_when_an_approver_approves_it() {
     assert_eq!(
         answer["result"]["content"][0]["text"], "Deleted 1,204 records from table t.",
         "{answer}"
+    );
+    // The approval's life is in the audit trail: requested once (by olivia,
+    // though the held call polled), then granted by bob.
+    let folder = gw.stop().await;
+    let approvals: Vec<Value> = crate::support::gateway::audit_events(&folder.path().join("audit"))
+        .into_iter()
+        .filter(|e| e["api"]["operation"] == "portcullis/approval")
+        .collect();
+    let states: Vec<&str> = approvals
+        .iter()
+        .map(|e| {
+            e["unmapped"]["portcullis"]["approval_state"]
+                .as_str()
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(states, ["requested", "granted"], "{approvals:#?}");
+    assert!(
+        approvals
+            .iter()
+            .all(|e| e["unmapped"]["portcullis"]["approval_id"] == id)
+    );
+    assert_eq!(
+        approvals[0]["actor"]["user"]["uid"], "olivia",
+        "{:#}",
+        approvals[0]
+    );
+    assert!(
+        approvals[1]["unmapped"]["portcullis"]["approver"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(" bob"))
     );
 }
 
@@ -218,6 +297,16 @@ async fn a_caller_limit_refuses_before_the_body_is_read() {
         .await;
     assert_eq!(over.status, 429, "{over:?}");
     assert!(over.header("retry-after").is_some());
+    // The refusal is an audit event naming the limit.
+    let folder = gw.stop().await;
+    let limited: Vec<serde_json::Value> =
+        crate::support::gateway::audit_events(&folder.path().join("audit"))
+            .into_iter()
+            .filter(|e| e["api"]["operation"] == "portcullis/rate_limited")
+            .collect();
+    assert_eq!(limited.len(), 1, "{limited:#?}");
+    assert_eq!(limited[0]["unmapped"]["portcullis"]["limit"], "per-caller");
+    assert!(limited[0]["unmapped"]["portcullis"]["retry_after_secs"].as_u64() > Some(0));
 }
 
 #[tokio::test]

@@ -193,6 +193,26 @@ async fn three_real_servers_behind_one_endpoint_survive_one_being_killed() {
     let restarted = pid_with_marker(&marker).expect("restarted");
     assert_ne!(restarted, pid, "a new process serves");
     rmcp.abort();
+    // Its fall and its return are audit events; nobody else's.
+    let folder = gw.stop().await;
+    let health: Vec<Value> = crate::support::gateway::audit_events(&folder.path().join("audit"))
+        .into_iter()
+        .filter(|e| e["api"]["operation"] == "portcullis/upstream_health")
+        .collect();
+    let seen: Vec<(String, bool)> = health
+        .iter()
+        .map(|e| {
+            (
+                e["dst_endpoint"]["name"].as_str().unwrap_or("").to_owned(),
+                e["unmapped"]["portcullis"]["upstream_up"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("ev".to_owned(), false), ("ev".to_owned(), true)],
+        "{health:#?}"
+    );
 }
 
 #[tokio::test]

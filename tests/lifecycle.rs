@@ -1,7 +1,7 @@
 //! Operations: admin endpoints, configuration reload, TLS and HTTP/2 on the
 //! listener, graceful shutdown.
 
-use crate::support::gateway::{default_yaml, with_audit};
+use crate::support::gateway::{audit_events, default_yaml, with_audit};
 use crate::support::http::Req;
 use crate::support::recorder::{Body, Recorded, answer_ok};
 use crate::support::{Gateway, Recorder};
@@ -93,6 +93,23 @@ async fn a_changed_config_file_is_applied_and_a_broken_one_is_not() {
         Req::post(&gw.url()).mcp().body(ping()).send().await.status == StatusCode::OK
     })
     .await;
+
+    // Each reload is an audit event: two in force, one refused with its error.
+    // (A poll may also catch a file half written: more failures, never fewer.)
+    let folder = gw.stop().await;
+    let reloads: Vec<serde_json::Value> = audit_events(&folder.path().join("audit"))
+        .into_iter()
+        .filter(|e| e["api"]["operation"] == "portcullis/reload")
+        .collect();
+    let with_status = |s: u64| reloads.iter().filter(|e| e["status_id"] == s).count();
+    assert!(with_status(1) >= 2, "two reloads in force: {reloads:#?}");
+    assert!(with_status(2) >= 1, "one refused: {reloads:#?}");
+    assert!(
+        reloads
+            .iter()
+            .all(|e| e["class_uid"] == 6003 && e["unmapped"]["portcullis"]["reloaded"] == "config"),
+        "{reloads:#?}"
+    );
 }
 
 #[tokio::test]

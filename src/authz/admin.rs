@@ -68,6 +68,7 @@ pub async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<By
     };
     let path = req.uri().path().to_owned();
     let approvals = &shared.authz.approvals;
+    super::gate::audit_expired(shared, now);
     match (
         req.method(),
         path.trim_start_matches("/authz/approvals")
@@ -96,6 +97,11 @@ pub async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<By
             match approvals.decide(id, approve, &name, now) {
                 Ok(a) => {
                     tracing::info!(target: "portcullis::admin", approval = id, approve, approver = %name, tool = %a.tool, "approval decided");
+                    let state = match approve {
+                        true => crate::audit::ApprovalState::Granted,
+                        false => crate::audit::ApprovalState::Rejected,
+                    };
+                    shared.audit_event(super::gate::approval_event(&a, state, Some(name.clone())));
                     reply(StatusCode::OK, a.to_json())
                 }
                 Err(e @ super::approvals::DecideError::NotFound) => {

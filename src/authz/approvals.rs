@@ -121,6 +121,8 @@ pub struct Call<'a> {
 struct Inner {
     by_id: HashMap<String, Approval>,
     by_binding: HashMap<String, String>,
+    /// Ids whose expiry was already reported.
+    expiry_reported: std::collections::HashSet<String>,
 }
 
 /// The approvals of this gateway process.
@@ -131,6 +133,29 @@ pub struct Approvals {
 }
 
 impl Approvals {
+    /// Approvals whose time ran out unused (pending, or granted and never
+    /// used) since the last call, each reported once; for the audit trail,
+    /// which learns of an expiry at the next approval request or listing.
+    pub fn newly_expired(&self, now: u64) -> Vec<Approval> {
+        let Ok(mut inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let Inner {
+            by_id,
+            expiry_reported,
+            ..
+        } = &mut *inner;
+        expiry_reported.retain(|id| by_id.contains_key(id));
+        by_id
+            .values()
+            .filter(|a| {
+                a.expires_at <= now && matches!(a.state, State::Pending | State::Approved(_))
+            })
+            .filter(|a| expiry_reported.insert(a.id.clone()))
+            .cloned()
+            .collect()
+    }
+
     /// A call needs approval: consume a grant, or open (or find) a pending one.
     pub fn request(
         &self,
@@ -174,7 +199,9 @@ impl Approvals {
             {
                 inner.by_id.remove(&oldest);
             }
-            let Inner { by_id, by_binding } = &mut *inner;
+            let Inner {
+                by_id, by_binding, ..
+            } = &mut *inner;
             by_binding.retain(|_, id| by_id.contains_key(id));
         }
         let id = new_id();

@@ -272,6 +272,8 @@ async fn approve(
     };
     let ttl = settings.ttl.as_secs().max(1);
     let deadline = tokio::time::Instant::now() + settings.hold_timeout;
+    audit_expired(shared, crate::authn::now());
+    let mut announced = false;
     loop {
         let changed = shared.authz.approvals.changed();
         let notified = changed.notified();
@@ -291,6 +293,18 @@ async fn approve(
                 });
             }
             Outcome::Pending(approval, expires_at) => {
+                // One event per request that waits (a held call polls again).
+                if !announced {
+                    announced = true;
+                    shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
+                        crate::audit::GatewayEvent::Approval {
+                            approval_id: approval.clone(),
+                            state: crate::audit::ApprovalState::Requested,
+                            approver: None,
+                            arguments_digest: None,
+                        },
+                    ));
+                }
                 let held =
                     settings.mode == ApprovalMode::Hold && tokio::time::Instant::now() < deadline;
                 if !held {
@@ -305,6 +319,36 @@ async fn approve(
             }
         }
     }
+}
+
+/// Records the approvals that ran out unused since the last look (see
+/// [`super::approvals::Approvals::newly_expired`]).
+pub fn audit_expired(shared: &Shared, now: u64) {
+    for a in shared.authz.approvals.newly_expired(now) {
+        shared.audit_event(approval_event(
+            &a,
+            crate::audit::ApprovalState::Expired,
+            None,
+        ));
+    }
+}
+
+/// The audit record of an approval changing state outside a request.
+pub fn approval_event(
+    a: &super::approvals::Approval,
+    state: crate::audit::ApprovalState,
+    approver: Option<String>,
+) -> crate::audit::AuditRecord {
+    let mut record = crate::audit::AuditRecord::now(crate::audit::RecordKind::Gateway(
+        crate::audit::GatewayEvent::Approval {
+            approval_id: a.id.clone(),
+            state,
+            approver,
+            arguments_digest: Some(a.arguments_digest.clone()),
+        },
+    ));
+    record.upstream = Some(a.upstream.clone());
+    record
 }
 
 /// How a principal is named in approvals: `issuer subject`.

@@ -106,6 +106,18 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Records one of the gateway's own events (a reload, a rate limit hit, ...).
+    /// The event accompanies something already decided, so a trail that cannot
+    /// take it refuses nothing here; the failure is logged (and, under
+    /// `fail_closed`, the next request is refused by the trail itself).
+    pub fn audit_event(&self, record: crate::audit::AuditRecord) {
+        if let Some(auditor) = &self.auditor
+            && let Err(e) = auditor.record(record)
+        {
+            tracing::warn!(target: "portcullis::audit", error = %e, "a gateway event was not recorded");
+        }
+    }
+
     /// State for a gateway starting on `runtime`; `drain` turns true on shutdown.
     pub fn new(
         runtime: Runtime,
@@ -116,7 +128,8 @@ impl Shared {
         let revocations = RevocationList::new(runtime.authentication.max_revocations);
         announce(&runtime);
         let connections = Connections::default();
-        connections.reconcile(&runtime.federation, runtime.limits.parse);
+        let started = connections.reconcile(&runtime.federation, runtime.limits.parse);
+        audit_health(auditor.as_ref(), started);
         let pins = runtime.scan_policy.pins.clone();
         Ok(Shared {
             pinning: arc_swap::ArcSwapOption::from(
@@ -158,8 +171,10 @@ impl Shared {
                 "`tracing:` changed: it is read at start-up only and applies after a restart"
             );
         }
-        self.connections
+        let started = self
+            .connections
             .reconcile(&runtime.federation, runtime.limits.parse);
+        audit_health(self.auditor.as_ref(), started);
         let current_pins = self.pinning.load_full();
         match (&runtime.scan_policy.pins, current_pins.as_deref()) {
             (Some(next), Some(now)) if next == now.settings() => {}
@@ -366,4 +381,50 @@ pub fn cause_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     text
+}
+
+/// Records each started stdio upstream going down (and coming back after) in
+/// the audit trail, for as long as it runs. The first start is not an event;
+/// a stop by the gateway itself (reload, shutdown) is not either.
+fn audit_health(
+    auditor: Option<&Arc<crate::audit::Auditor>>,
+    started: Vec<(String, Arc<crate::upstream::stdio::StdioUpstream>)>,
+) {
+    let (Some(auditor), Ok(runtime)) = (auditor, tokio::runtime::Handle::try_current()) else {
+        return;
+    };
+    for (name, upstream) in started {
+        let mut health = upstream.watch_health();
+        drop(upstream);
+        let auditor = Arc::clone(auditor);
+        runtime.spawn(async move {
+            use crate::upstream::stdio::Health;
+            let mut down = false;
+            loop {
+                let event = match &*health.borrow_and_update() {
+                    Health::Down { reason } if !down && &**reason != "stopped" => {
+                        down = true;
+                        Some((false, Some(reason.to_string())))
+                    }
+                    Health::Up if down => {
+                        down = false;
+                        Some((true, None))
+                    }
+                    _ => None,
+                };
+                if let Some((up, reason)) = event {
+                    let mut record = crate::audit::AuditRecord::now(crate::audit::RecordKind::Gateway(
+                        crate::audit::GatewayEvent::UpstreamHealth { up, reason },
+                    ));
+                    record.upstream = Some(name.clone());
+                    if let Err(e) = auditor.record(record) {
+                        tracing::warn!(target: "portcullis::audit", error = %e, "an upstream health event was not recorded");
+                    }
+                }
+                if health.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
 }

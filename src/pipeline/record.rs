@@ -52,6 +52,11 @@ impl Facts {
         self.record(RecordKind::Finding(finding), Vec::new())
     }
 
+    /// One of the gateway's own events, about this request's caller.
+    pub fn gateway(&self, event: crate::audit::GatewayEvent) -> AuditRecord {
+        self.record(RecordKind::Gateway(event), Vec::new())
+    }
+
     fn record(&self, kind: RecordKind, secrets: Vec<String>) -> AuditRecord {
         AuditRecord {
             time: self.time,

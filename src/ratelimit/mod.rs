@@ -235,6 +235,12 @@ async fn charge(
     verdict.map_err(|retry_after| {
         shared.metrics.rate_limited(&rule.scope());
         tracing::info!(target: "portcullis::ratelimit", rule = %rule.name, retry_after_ms = retry_after.as_millis() as u64, "over limit");
+        shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
+            crate::audit::GatewayEvent::RateLimited {
+                limit: rule.name.clone(),
+                retry_after_secs: retry_after.as_secs_f64().ceil() as u64,
+            },
+        ));
         Rejection::RateLimited { id: cx.rpc_id.clone(), rule: rule.name.clone(), retry_after }
     })
 }

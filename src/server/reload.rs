@@ -48,11 +48,32 @@ pub async fn watch(shared: Arc<Shared>, mut drain: watch::Receiver<bool>) {
                 shared.install(next);
                 shared.metrics.reload(true);
                 tracing::info!(file = %file.display(), "configuration reloaded");
+                shared.audit_event(reloaded(&shared, true, None));
             }
             Err(e) => {
                 shared.metrics.reload(false);
                 tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
+                shared.audit_event(reloaded(&shared, false, Some(e.to_string())));
             }
         }
     }
+}
+
+/// The audit event of a reload: whether the new configuration is in force, the
+/// policy set version in force after it, and why it failed.
+fn reloaded(shared: &Shared, ok: bool, error: Option<String>) -> crate::audit::AuditRecord {
+    let version = shared
+        .snapshot()
+        .config
+        .authorization
+        .as_ref()
+        .map(|e| e.version.to_string());
+    crate::audit::AuditRecord::now(crate::audit::RecordKind::Gateway(
+        crate::audit::GatewayEvent::Reload {
+            what: "config".into(),
+            ok,
+            version,
+            error,
+        },
+    ))
 }

@@ -32,9 +32,15 @@ pub struct Connections {
 impl Connections {
     /// Brings the connections in line with `federation`: starts the new ones,
     /// restarts the changed ones, stops the removed ones.
-    pub fn reconcile(&self, federation: &Federation, parse: ParseLimits) {
+    /// Returns the connections it started.
+    pub fn reconcile(
+        &self,
+        federation: &Federation,
+        parse: ParseLimits,
+    ) -> Vec<(String, Arc<StdioUpstream>)> {
+        let mut started = Vec::new();
         let Ok(mut entries) = self.entries.lock() else {
-            return;
+            return started;
         };
         let mut keep: Vec<String> = Vec::new();
         for spec in &federation.upstreams {
@@ -51,13 +57,14 @@ impl Connections {
             {
                 continue;
             }
-            let upstream = StdioUpstream::start(&spec.name, settings.clone(), parse);
+            let upstream = Arc::new(StdioUpstream::start(&spec.name, settings.clone(), parse));
             tracing::info!(upstream = %spec.name, "starting a stdio upstream");
+            started.push((spec.name.clone(), Arc::clone(&upstream)));
             if let Some(old) = entries.insert(
                 spec.name.clone(),
                 Entry {
                     fingerprint,
-                    connection: Connection::Stdio(Arc::new(upstream)),
+                    connection: Connection::Stdio(upstream),
                 },
             ) {
                 stop(old.connection);
@@ -74,6 +81,7 @@ impl Connections {
                 stop(old.connection);
             }
         }
+        started
     }
 
     /// The connection of the upstream named `name`.
