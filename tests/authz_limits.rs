@@ -5,7 +5,7 @@ use crate::authz::{BASE, Policies, call, demo_upstream, demo_url, gateway_with, 
 use crate::support::auth::Keys;
 use crate::support::gateway::{default_yaml, with_audit};
 use crate::support::http::{Reply, Req};
-use crate::support::peers::{RedisServer, free_port, wait_for_port};
+use crate::support::peers::{RedisServer, free_port};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -325,15 +325,7 @@ async fn limits_are_shared_by_two_gateway_processes_through_redis() {
         .replace("127.0.0.1:0\nadmin", &format!("127.0.0.1:{port}\nadmin"));
     let file = dir.path().join("gw.yaml");
     std::fs::write(&file, with_audit(&format!("{yaml}{limits}"))).unwrap();
-    let _two = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--config"])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
+    let _two = crate::support::peers::serve_binary(&file, port).await;
     let two_url = format!("http://127.0.0.1:{port}/mcp");
     let list = |url: String| async move {
         Req::post(&url)

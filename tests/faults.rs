@@ -7,7 +7,7 @@
 use crate::support::auth::{self, Keys, claims};
 use crate::support::gateway::default_yaml;
 use crate::support::http::Req;
-use crate::support::peers::{RedisServer, free_port, wait_for_port};
+use crate::support::peers::{RedisServer, free_port};
 use crate::support::recorder::{Recorded, answer_ok};
 use crate::support::{Gateway, Recorder};
 use bytes::Bytes;
@@ -550,15 +550,7 @@ async fn sigterm_with_open_streams_drains_and_exits_zero_within_the_grace() {
             &format!("address: 127.0.0.1:{port}\nadmin"),
         );
     std::fs::write(&file, crate::support::gateway::with_audit(&yaml)).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--config"])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
+    let mut child = crate::support::peers::serve_binary(&file, port).await;
     let url = format!("http://127.0.0.1:{port}/mcp");
     let get = Req::get(&url)
         .header("accept", "text/event-stream")

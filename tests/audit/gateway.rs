@@ -250,7 +250,7 @@ async fn a_full_audit_disk_turns_requests_into_503_and_they_recover_with_space()
 /// the crash verifies.
 #[tokio::test]
 async fn a_sigkilled_gateway_under_fsync_always_has_every_answered_request_on_disk() {
-    use crate::support::peers::{free_port, wait_for_port};
+    use crate::support::peers::free_port;
     let demo = portcullis::demo::server::start("127.0.0.1:0")
         .await
         .unwrap();
@@ -268,15 +268,7 @@ async fn a_sigkilled_gateway_under_fsync_always_has_every_answered_request_on_di
         ),
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
+    let mut child = crate::support::peers::serve_binary(&config, port).await;
     let url = format!("http://127.0.0.1:{port}/mcp");
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
     let mut clients = Vec::new();

@@ -127,6 +127,21 @@ pub async fn wait_for_port(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port} after 30s");
 }
 
+/// The gateway binary serving `config`, output discarded, killed when
+/// dropped; returns once it accepts connections on 127.0.0.1:`port`.
+pub async fn serve_binary(config: &std::path::Path, port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_port(port).await;
+    child
+}
+
 /// Runs a peer command to completion and returns its stdout, failing with its
 /// stderr if it fails.
 pub async fn run(program: &Path, args: &[&str], cwd: Option<&Path>) -> String {
