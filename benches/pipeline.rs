@@ -1,7 +1,9 @@
 //! The in-process pipeline without sockets: what the gateway does to one
 //! `tools/call` with a 1 KiB argument on its way up (admission, strict parse,
 //! era and header checks, header filtering) and to its answer on the way down
-//! (SSE framing and a strict parse of each event). Throughput is in requests.
+//! (SSE framing and a strict parse of each event); and following the same
+//! request's bytes on the wire for its framing (`server::framing`, run on every
+//! HTTP/1.x read). Throughput is in requests.
 //!
 //! Run: `cargo bench --bench pipeline`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -14,6 +16,7 @@ use portcullis::pipeline::admit::admit;
 use portcullis::protocol::jsonrpc::{self, ParseLimits};
 use portcullis::protocol::mirrored::{self, MirroredHeaders, Sent};
 use portcullis::protocol::sse::Decoder;
+use portcullis::server::framing::Framing;
 use portcullis::upstream::headers;
 use std::hint::black_box;
 use std::path::Path;
@@ -72,6 +75,27 @@ fn bench(c: &mut Criterion) {
                 };
                 mirrored::check(m, &sent, Some(&[])).unwrap();
                 black_box(headers::request_headers(&parts.headers, upstream));
+            })
+        },
+    );
+    let wire = {
+        let mut w = String::from("POST /mcp HTTP/1.1\r\n");
+        for (name, value) in &parts.headers {
+            w.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+        }
+        w.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        let mut w = w.into_bytes();
+        w.extend_from_slice(&body);
+        w
+    };
+    group.bench_function(
+        "wire: follow the request's framing (head + 1 KiB body)",
+        |b| {
+            let mut framing = Framing::default();
+            b.iter(|| {
+                let mut heads = 0;
+                framing.feed(black_box(&wire), |_| heads += 1);
+                assert_eq!(heads, 1);
             })
         },
     );

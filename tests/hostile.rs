@@ -132,12 +132,15 @@ async fn an_oversized_body_gets_413_and_the_connection_closes() {
 async fn ambiguous_framing_and_missing_host_are_refused_and_closed() {
     let upstream = Recorder::ok().await;
     let gw = Gateway::start_yaml(&tight(&upstream.url())).await;
-    // hyper reads CL+TE as chunked and drops the length: the 400 here is for the
-    // empty chunked body; hostile_h1 covers CL+TE with a valid chunked body.
+    // hostile_h1 covers CL+TE with a valid chunked body and both header orders.
     let smuggle = b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let (resp, closed) = raw(gw.addr, smuggle, Duration::from_secs(3)).await;
     let text = String::from_utf8_lossy(&resp);
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(
+        text.contains("both Content-Length and Transfer-Encoding"),
+        "{text}"
+    );
     assert_eq!(
         text.matches("HTTP/1.1").count(),
         1,

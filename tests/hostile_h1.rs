@@ -204,14 +204,14 @@ async fn unusual_but_unambiguous_framing_is_forwarded_normalised() {
     }
 }
 
-/// `Content-Length` and `Transfer-Encoding` together: hyper 1.x reads the body
-/// as chunked (RFC 9112 §6.3), drops the `Content-Length` before the gateway
-/// sees the request, and closes the connection after the answer, so the bytes
-/// after the chunked body are never read as a second request. The upstream gets
-/// the chunked body only, framed by hyper. (The gateway's own CL+TE refusal in
-/// `pipeline::admit` is a backstop for a parser that would pass both headers.)
+/// `Content-Length` and `Transfer-Encoding` together (request smuggling): 400,
+/// the connection closed, nothing forwarded, and the bytes after the body never
+/// read as a second request, whichever header comes first and however the
+/// request is split across reads and pipelined behind an allowed one. hyper
+/// drops `Content-Length` before the gateway sees the head; `server::framing`
+/// reads it from the wire.
 #[tokio::test]
-async fn content_length_with_transfer_encoding_is_read_as_chunked_and_the_connection_closed() {
+async fn content_length_with_transfer_encoding_is_refused_with_400_and_the_connection_closed() {
     let upstream = Recorder::ok().await;
     let gw = Gateway::start_yaml(&config(&upstream.url(), "")).await;
     let smuggled = "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 47\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":\"smuggled\",\"method\":\"ping\"}";
@@ -223,6 +223,11 @@ async fn content_length_with_transfer_encoding_is_read_as_chunked_and_the_connec
         let request = head("HTTP/1.1", &order) + &chunked(PING) + smuggled;
         let (resp, closed) = raw(gw.addr, request.as_bytes(), Duration::from_secs(10)).await;
         let text = String::from_utf8_lossy(&resp);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{order:?}: {text}");
+        assert!(
+            text.contains("both Content-Length and Transfer-Encoding"),
+            "{order:?}: {text}"
+        );
         assert_eq!(
             text.matches("HTTP/1.1 ").count(),
             1,
@@ -233,16 +238,33 @@ async fn content_length_with_transfer_encoding_is_read_as_chunked_and_the_connec
             closed,
             "{order:?}: the connection is closed after the answer"
         );
-        let got = upstream.requests();
+        assert_eq!(upstream.count(), before, "{order:?}: nothing went upstream");
+
+        // Behind an allowed request on the same connection, its head split
+        // across writes: the first is answered, the second refused.
+        let length = format!("Content-Length: {}", PING.len());
+        let accept = "Accept: application/json, text/event-stream";
+        let allowed = head("HTTP/1.1", &[accept, &length]) + PING;
+        let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+        let wire = allowed + &request;
+        let (first, rest) = wire.split_at(wire.len() - request.len() + 30);
+        stream.write_all(first.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stream.write_all(rest.as_bytes()).await.unwrap();
+        let mut resp = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut resp));
+        read.await.expect("closed within 10 s").unwrap();
+        let text = String::from_utf8_lossy(&resp);
+        let statuses: Vec<&str> = text
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &text[i + 9..i + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "400"], "{order:?}: {text}");
         assert_eq!(
-            got.len(),
+            upstream.count(),
             before + 1,
-            "{order:?}: only the chunked request went upstream"
+            "{order:?}: only the ping went up"
         );
-        let last = got.last().unwrap();
-        assert_eq!(&last.body[..], PING.as_bytes());
-        assert_eq!(last.headers["content-length"], PING.len().to_string());
-        assert!(last.headers.get("transfer-encoding").is_none());
     }
     still_serves(&gw).await;
 }

@@ -11,6 +11,13 @@ use http::header::{self, HeaderMap};
 use http::request::Parts;
 use http::{Method, Version};
 
+/// Marks a request whose head carried both `Content-Length` and
+/// `Transfer-Encoding` on the wire, as the server's framing watcher saw it (a
+/// request extension: hyper drops `Content-Length` before the gateway sees the
+/// head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BothLengths;
+
 /// Admits or rejects the request head.
 pub fn admit(parts: &Parts, rt: &Runtime) -> Result<(), Rejection> {
     if parts.uri.path() != rt.listen.path {
@@ -32,14 +39,15 @@ pub fn admit(parts: &Parts, rt: &Runtime) -> Result<(), Rejection> {
         },
         (Some(_), Some(_)) => return Err(Rejection::OriginNotAllowed),
     }
-    if parts.headers.contains_key(header::TRANSFER_ENCODING)
-        && parts.headers.contains_key(header::CONTENT_LENGTH)
+    if parts.extensions.get::<BothLengths>().is_some()
+        || (parts.headers.contains_key(header::TRANSFER_ENCODING)
+            && parts.headers.contains_key(header::CONTENT_LENGTH))
     {
         // A front proxy may have read this by length: refuse instead of guessing.
-        // hyper 1.x's HTTP/1 parser never passes both (it reads the body as
-        // chunked, drops Content-Length and closes the connection after the
-        // answer, RFC 9112 §6.3; tests/hostile_h1.rs holds it to that) and h2
-        // refuses Transfer-Encoding: this is the backstop for a parser that would.
+        // hyper 1.x's HTTP/1 parser drops Content-Length when Transfer-Encoding
+        // is present, so the marker set from the wire (server::framing) is what
+        // catches it; h2 refuses Transfer-Encoding; the header check is the
+        // backstop for a parser that would pass both.
         return Err(Rejection::AmbiguousFraming);
     }
     if parts.method == Method::POST && !is_json(&parts.headers) {

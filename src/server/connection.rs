@@ -7,12 +7,13 @@
 //! are bounded (431 past them). HTTP/2 streams are capped per connection, and
 //! reset and CONTINUATION floods get GOAWAY.
 
+use super::framing::{Heads, Watched};
 use super::idle::{self, Activity};
 use super::limits::ConnectionLimits;
 use crate::authn::certificate::ClientCertificate;
 use crate::config::Runtime;
-use crate::pipeline::{self, Shared, body::GatewayBody};
-use http::{Request, Response};
+use crate::pipeline::{self, Shared, admit::BothLengths, body::GatewayBody};
+use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -93,6 +94,8 @@ struct Gateway {
     certificate: Option<Arc<ClientCertificate>>,
     /// Requests in progress, for the idle bound.
     activity: Arc<Activity>,
+    /// How each HTTP/1.x request was framed on the wire, in arrival order.
+    heads: Option<Arc<Heads>>,
 }
 
 impl Service<Request<Incoming>> for Gateway {
@@ -100,7 +103,15 @@ impl Service<Request<Incoming>> for Gateway {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        // hyper hands HTTP/1.x requests over one at a time, in the order their
+        // heads arrived, so each takes the next record.
+        if request.version() < Version::HTTP_2
+            && let Some(heads) = &self.heads
+            && heads.next() == Some(true)
+        {
+            request.extensions_mut().insert(BothLengths);
+        }
         let shared = Arc::clone(&self.shared);
         let peer = self.peer;
         let certificate = self.certificate.clone();
@@ -126,6 +137,7 @@ async fn serve(
         peer,
         certificate: None,
         activity: Activity::new(),
+        heads: None,
     };
     // hyper's header timeout starts at the first byte (the HTTP/1 vs HTTP/2
     // detection reads before it): a connection that sends nothing would be held
@@ -175,13 +187,15 @@ async fn serve(
 async fn drive<I>(
     builder: &auto::Builder<TokioExecutor>,
     io: I,
-    service: Gateway,
+    mut service: Gateway,
     mut drain: watch::Receiver<bool>,
     idle: Duration,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::clone(&service.activity);
+    let (io, heads) = Watched::new(io);
+    service.heads = Some(heads);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let result = tokio::select! {

@@ -8,6 +8,7 @@
 
 mod admin;
 mod connection;
+pub mod framing;
 mod idle;
 mod limits;
 mod reload;
