@@ -72,14 +72,25 @@ pub struct ListFacts {
     pub session_labels: Option<Vec<String>>,
 }
 
-/// The entities of a list's objects, whoever asks: evaluating their
-/// attributes is most of the cost of a list's store.
+/// The entities of a list's objects, whoever asks, as a store of their own
+/// (attributes evaluated, transitive closure computed): a caller's store is
+/// this one with the caller's entities added, which repairs the closure only
+/// around them instead of recomputing it over every object.
 #[derive(Debug)]
 struct Objects {
     upstream: String,
     objects: Vec<OwnedObject>,
     resources: Vec<EntityUid>,
-    entities: Vec<cedar_policy::Entity>,
+    store: Entities,
+}
+
+/// The entities of one object (and its upstream), whoever asks.
+#[derive(Debug)]
+struct ObjectStore {
+    upstream: String,
+    object: OwnedObject,
+    resource: EntityUid,
+    store: Entities,
 }
 
 #[derive(Debug)]
@@ -97,6 +108,7 @@ pub struct Stores {
     stores: Memo<Store>,
     lists: Memo<ListStore>,
     objects: Memo<Objects>,
+    object: Memo<ObjectStore>,
     seen: Memo<Seen>,
 }
 
@@ -109,6 +121,7 @@ impl Stores {
             stores: Memo::new(STORES),
             lists: Memo::new(LISTS),
             objects: Memo::new(LISTS),
+            object: Memo::new(STORES),
             seen: Memo::new(SEEN),
         })
     }
@@ -122,10 +135,13 @@ impl Stores {
         facts: Option<&UpstreamFacts>,
     ) -> Result<Arc<Store>, QueryError> {
         let mut h = self.keys.hasher();
-        memo::hash_principal(&mut h, principal);
         h.write(upstream.as_bytes());
         h.write_u8(0xff);
         memo::hash_object(&mut h, object);
+        let of_object = h.finish();
+        let mut h = self.keys.hasher();
+        h.write_u64(of_object);
+        memo::hash_principal(&mut h, principal);
         let key = h.finish();
         if let Some(s) = self.stores.get(key)
             && s.upstream == upstream
@@ -134,17 +150,29 @@ impl Stores {
         {
             return Ok(s);
         }
-        let (principal_uid, mut all) = entities::principal(&self.types, principal)?;
-        let (resource, objects) = entities::object(&self.types, upstream, object, facts)?;
-        all.extend(objects);
-        let entities =
-            Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
+        let built = match self.object.get(of_object) {
+            Some(b) if b.upstream == upstream && b.object.is(object) => b,
+            _ => {
+                let (resource, made) = entities::object(&self.types, upstream, object, facts)?;
+                let b = Arc::new(ObjectStore {
+                    upstream: upstream.to_owned(),
+                    object: OwnedObject::of(object),
+                    resource,
+                    store: Entities::from_entities(made, None)
+                        .map_err(|e| QueryError::Build(e.to_string()))?,
+                });
+                self.object.put(of_object, Arc::clone(&b));
+                b
+            }
+        };
+        let (principal_uid, caller) = entities::principal(&self.types, principal)?;
+        let entities = with_caller(&built.store, caller)?;
         let store = Arc::new(Store {
             principal: principal.clone(),
             upstream: upstream.to_owned(),
             object: OwnedObject::of(object),
             principal_uid,
-            resource,
+            resource: built.resource.clone(),
             entities,
         });
         self.stores.put(key, Arc::clone(&store));
@@ -188,10 +216,8 @@ impl Stores {
                 b
             }
         };
-        let (principal_uid, mut all) = entities::principal(&self.types, principal)?;
-        all.extend(built.entities.iter().cloned());
-        let entities =
-            Entities::from_entities(all, None).map_err(|e| QueryError::Build(e.to_string()))?;
+        let (principal_uid, caller) = entities::principal(&self.types, principal)?;
+        let entities = with_caller(&built.store, caller)?;
         let list = Arc::new(ListStore {
             principal: principal.clone(),
             upstream: upstream.to_owned(),
@@ -227,7 +253,8 @@ impl Stores {
             upstream: upstream.to_owned(),
             objects: objects.iter().map(OwnedObject::of).collect(),
             resources,
-            entities,
+            store: Entities::from_entities(entities, None)
+                .map_err(|e| QueryError::Build(e.to_string()))?,
         })
     }
 
@@ -260,6 +287,21 @@ impl Stores {
         );
         Ok(visible)
     }
+}
+
+/// `objects` with the caller's entities added. Cedar repairs the transitive
+/// closure around the added entities only. An added entity that an object
+/// store already holds must be identical (Cedar refuses a differing
+/// duplicate), which holds: callers add users, workloads, roles, groups and
+/// tenants, objects are tools, prompts, resources and upstreams.
+fn with_caller(
+    objects: &Entities,
+    caller: Vec<cedar_policy::Entity>,
+) -> Result<Entities, QueryError> {
+    objects
+        .clone()
+        .add_entities(caller, None)
+        .map_err(|e| QueryError::Build(e.to_string()))
 }
 
 #[cfg(test)]
