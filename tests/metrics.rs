@@ -425,5 +425,36 @@ async fn the_request_series_are_pushed_over_otlp_with_the_same_labels_as_metrics
             p.attr("upstream") == Some("default")
         })
         .await;
+
+    // The scrape-time series travel too, read at each export.
+    let up = collector
+        .point_where("portcullis_upstream_up", |p| {
+            p.attr("upstream") == Some("default")
+        })
+        .await;
+    assert!(!up.monotonic, "a gauge: {up:?}");
+    assert_eq!(up.value, 1.0);
+    let written = collector
+        .point_where("portcullis_audit_writes_total", |p| p.value >= 1.0)
+        .await;
+    assert!(written.monotonic, "a counter: {written:?}");
+    assert!(written.attributes.is_empty(), "{written:?}");
+    let rejected = collector
+        .point_where("portcullis_auth_rejections_total", |p| {
+            p.attr("reason") == Some("expired")
+        })
+        .await;
+    assert!(rejected.monotonic && rejected.value == 0.0, "{rejected:?}");
+    let text = scrape(&gw).await;
+    assert_series(
+        &text,
+        "portcullis_upstream_up{upstream=\"default\"}",
+        up.value,
+    );
+    assert_series(
+        &text,
+        "portcullis_auth_rejections_total{reason=\"expired\"}",
+        0.0,
+    );
     let _ = gw.stop().await;
 }

@@ -15,6 +15,7 @@ use crate::authn::authenticator::KeySource;
 use crate::config::Transport;
 use crate::pipeline::Shared;
 use crate::telemetry::metrics::{self, ScrapeState};
+use crate::telemetry::otlp_scrape::Gather;
 use crate::upstream::HttpUpstream;
 use crate::upstream::shared::Connection;
 use bytes::Bytes;
@@ -24,7 +25,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -90,6 +91,27 @@ pub(super) fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 
 /// `GET /metrics`: the counted series and those read now from `shared`.
 fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
+    let text = scrape(shared, |state| shared.metrics.render(state));
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    response
+}
+
+/// The scrape state of the gateway behind `shared`, for the OTLP push. Holds
+/// it weakly: the exporter's thread never keeps a stopped gateway alive.
+pub fn otlp_gather(shared: Weak<Shared>) -> Gather {
+    Arc::new(move |visit| {
+        if let Some(shared) = shared.upgrade() {
+            scrape(&shared, |state| visit(state));
+        }
+    })
+}
+
+/// Reads the scrape-time values from `shared` now and hands them to `use_state`.
+fn scrape<R>(shared: &Shared, use_state: impl FnOnce(&ScrapeState<'_>) -> R) -> R {
     let snapshot = shared.snapshot();
     let rt = &snapshot.config;
     let upstreams = rt
@@ -126,10 +148,5 @@ fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
         policy_version: rt.authorization.as_ref().map(|e| &*e.version),
         jwks_failures,
     };
-    let mut response = Response::new(Full::new(Bytes::from(shared.metrics.render(&state))));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static(metrics::CONTENT_TYPE),
-    );
-    response
+    use_state(&state)
 }

@@ -94,13 +94,19 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
         None => None,
     };
     let mut metrics = crate::telemetry::metrics::Metrics::new()?;
+    let mut otlp_meter = None;
     if let Some(settings) = &runtime.metrics_otlp {
         let otlp = crate::telemetry::otlp_metrics::OtlpMetrics::start(settings)?;
+        otlp_meter = Some(otlp.meter());
         metrics = metrics.with_otlp(otlp);
     }
     let mut shared = Shared::new(runtime, auditor, metrics, drain_rx.clone())?;
     shared.traces = traces;
     let shared = Arc::new(shared);
+    if let Some(meter) = otlp_meter {
+        let gather = admin::otlp_gather(Arc::downgrade(&shared));
+        crate::telemetry::otlp_scrape::register(&meter, &gather);
+    }
     let tasks = vec![
         tokio::spawn(connection::accept_loop(
             mcp,

@@ -20,13 +20,12 @@
 //! (upstream names, rule ids, issuers); never from principals, session ids,
 //! arguments or names a client sent.
 
-use crate::audit::{AuditStats, Verdict};
-use crate::authn::Reason;
+use crate::audit::Verdict;
 use crate::pipeline::scanning::{Inspection, Verdict as ScanVerdict};
 use crate::telemetry::otlp_metrics::OtlpMetrics;
+pub use crate::telemetry::scrape::ScrapeState;
 use prometheus::core::Collector;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, TextEncoder};
-use std::fmt::Write as _;
 use std::time::Duration;
 
 /// The content type of [`Metrics::render`]'s output.
@@ -132,21 +131,6 @@ pub struct RequestSample<'a> {
     pub total: Duration,
     /// Time spent waiting on upstreams, when the request reached one.
     pub upstream_time: Option<Duration>,
-}
-
-/// The values read at scrape time, gathered by the admin listener.
-#[derive(Debug, Default)]
-pub struct ScrapeState<'a> {
-    /// Authentication failures by reason, every reason listed.
-    pub auth_failures: Vec<(Reason, u64)>,
-    /// The audit trail's counters and queue depth; `None` when it is disabled.
-    pub audit: Option<AuditStats>,
-    /// Each configured upstream and whether it is up.
-    pub upstreams: Vec<(&'a str, bool)>,
-    /// The active policy set's version; `None` when authorization is off.
-    pub policy_version: Option<&'a str>,
-    /// Failed JWKS fetches by configured issuer (remote key sets only).
-    pub jwks_failures: Vec<(&'a str, u64)>,
 }
 
 /// The metrics of one gateway process, kept across reloads.
@@ -344,7 +328,7 @@ impl Metrics {
             tracing::error!(error = %e, "metrics could not be encoded");
         }
         let mut out = String::from_utf8(buffer).unwrap_or_default();
-        render_state(&mut out, state);
+        super::scrape::render(&mut out, state);
         out
     }
 }
@@ -372,152 +356,11 @@ pub fn verdict_label(verdict: Verdict) -> &'static str {
     }
 }
 
-fn render_state(out: &mut String, state: &ScrapeState<'_>) {
-    family(
-        out,
-        "portcullis_auth_rejections_total",
-        "counter",
-        "Authentication failures by reason.",
-    );
-    for (reason, n) in &state.auth_failures {
-        sample(
-            out,
-            "portcullis_auth_rejections_total",
-            &[("reason", reason.as_str())],
-            *n,
-        );
-    }
-    if let Some(audit) = &state.audit {
-        let rows: [(&str, &str, &str, u64); 7] = [
-            (
-                "portcullis_audit_queue_depth",
-                "gauge",
-                "Audit events queued, not yet taken by the writer.",
-                audit.queued,
-            ),
-            (
-                "portcullis_audit_writes_total",
-                "counter",
-                "Audit events written to the log file.",
-                audit.written,
-            ),
-            (
-                "portcullis_audit_failures_total",
-                "counter",
-                "Failed writes or syncs of the audit log file.",
-                audit.write_errors,
-            ),
-            (
-                "portcullis_audit_dropped_total",
-                "counter",
-                "Audit events lost: queue full or log unwritable under fail_open.",
-                audit.lost,
-            ),
-            (
-                "portcullis_audit_refused_total",
-                "counter",
-                "Audit records refused under fail_closed (their requests got 503).",
-                audit.refused,
-            ),
-            (
-                "portcullis_audit_remote_sent_total",
-                "counter",
-                "Audit events delivered to remote sinks.",
-                audit.remote_sent,
-            ),
-            (
-                "portcullis_audit_remote_dropped_total",
-                "counter",
-                "Audit events remote sinks dropped.",
-                audit.remote_dropped,
-            ),
-        ];
-        for (name, kind, help, value) in rows {
-            family(out, name, kind, help);
-            sample(out, name, &[], value);
-        }
-    }
-    family(
-        out,
-        "portcullis_upstream_up",
-        "gauge",
-        "1 while an upstream is usable: stdio by its process health, HTTP unless its last request failed to connect.",
-    );
-    for (name, up) in &state.upstreams {
-        sample(
-            out,
-            "portcullis_upstream_up",
-            &[("upstream", name)],
-            u64::from(*up),
-        );
-    }
-    family(
-        out,
-        "portcullis_policy_version_info",
-        "gauge",
-        "1 for the version of the active Cedar policy set.",
-    );
-    if let Some(version) = state.policy_version {
-        sample(
-            out,
-            "portcullis_policy_version_info",
-            &[("version", version)],
-            1,
-        );
-    }
-    family(
-        out,
-        "portcullis_jwks_refresh_failures_total",
-        "counter",
-        "Failed JWKS fetches by issuer.",
-    );
-    for (issuer, n) in &state.jwks_failures {
-        sample(
-            out,
-            "portcullis_jwks_refresh_failures_total",
-            &[("issuer", issuer)],
-            *n,
-        );
-    }
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (key, value)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(key);
-            out.push_str("=\"");
-            escape_into(out, value);
-            out.push('"');
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
-}
-
-/// Label value escaping of the text format: backslash, double quote, newline.
-fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::AuditStats;
+    use crate::authn::Reason;
 
     fn sample_request(method: &str) -> RequestSample<'_> {
         RequestSample {

@@ -15,6 +15,8 @@
 pub mod batch;
 pub mod metrics;
 pub mod otlp_metrics;
+pub mod otlp_scrape;
+pub mod scrape;
 pub mod traces;
 
 use batch::{BatchWriter, FlushGuard};

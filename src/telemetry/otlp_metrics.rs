@@ -4,8 +4,9 @@
 //! The series are the ones [`super::metrics::Metrics`] counts on the request
 //! path, with the same names, labels (as attributes) and bucket bounds, so a
 //! dashboard reads the same numbers whichever way they travel; the scrape-time
-//! series (auth rejections, audit, upstream health, policy version, JWKS) stay
-//! on `/metrics`, which is always served. Cardinality is bounded as there:
+//! series (auth rejections, audit, upstream health, policy version, JWKS) join
+//! them as observable instruments ([`super::otlp_scrape`]), read at each
+//! export. Cardinality is bounded as there:
 //! every attribute value comes from a fixed set or from the configuration.
 //!
 //! [`OtlpMetrics`] owns one meter provider per running gateway (not the global
@@ -207,6 +208,12 @@ impl OtlpMetrics {
             config_reloads: counter("portcullis_config_reloads_total", HELP.config_reloads),
             provider,
         }
+    }
+
+    /// The meter of these instruments (the scrape-time series join it, see
+    /// [`super::otlp_scrape`]).
+    pub fn meter(&self) -> Meter {
+        self.provider.meter("portcullis")
     }
 
     /// Counts one request; the attributes are the `/metrics` labels.

@@ -50,13 +50,13 @@ impl Span {
     }
 }
 
-/// One received data point of a sum or a histogram, flattened.
+/// One received data point of a sum, a gauge or a histogram, flattened.
 #[derive(Debug, Clone)]
 pub struct Point {
     pub metric: String,
     pub unit: String,
     pub attributes: BTreeMap<String, String>,
-    /// A sum's value, or a histogram's count.
+    /// A sum's or a gauge's value, or a histogram's count.
     pub value: f64,
     /// Whether the sum is monotonic (a counter); false for histograms.
     pub monotonic: bool,
@@ -154,18 +154,28 @@ fn points(request: ExportMetricsServiceRequest) -> Vec<Point> {
                 bounds,
                 service_name: service_name.clone(),
             };
+            let number = |value: Option<Number>| match value {
+                Some(Number::AsInt(i)) => i as f64,
+                Some(Number::AsDouble(d)) => d,
+                None => f64::NAN,
+            };
             match &metric.data {
                 Some(Data::Sum(sum)) => {
                     for p in &sum.data_points {
-                        let value = match p.value {
-                            Some(Number::AsInt(i)) => i as f64,
-                            Some(Number::AsDouble(d)) => d,
-                            None => f64::NAN,
-                        };
                         out.push(point(
                             attributes(&p.attributes),
-                            value,
+                            number(p.value),
                             sum.is_monotonic,
+                            vec![],
+                        ));
+                    }
+                }
+                Some(Data::Gauge(gauge)) => {
+                    for p in &gauge.data_points {
+                        out.push(point(
+                            attributes(&p.attributes),
+                            number(p.value),
+                            false,
                             vec![],
                         ));
                     }
