@@ -356,3 +356,69 @@ async fn with_redis_down_a_call_that_needs_approval_is_refused() {
         assert_eq!(reply.status, 503, "{path}: {reply:?}");
     }
 }
+
+#[tokio::test]
+async fn a_grant_expires_on_every_replica_and_its_expiry_is_recorded_once() {
+    let redis = RedisServer::start().await;
+    let demo = demo_upstream().await;
+    let keys = Keys::generate().await;
+    let policies = Policies::new(&format!("{BASE}{OPERATORS}"));
+    let authorization = section(&policies, &redis, "error").replace(
+        "    redis:\n",
+        "    ttl: 2s\n    redis:\n      prefix: \"t:\"\n",
+    );
+    let a = gateway_with(&demo_url(&demo), Some(&keys), &authorization).await;
+    let b = Binary::start(&demo_url(&demo), &keys, &authorization).await;
+    let olivia = token(&keys, "olivia", "acme", &["operator"]).await;
+    let bob = token(&keys, "bob", "acme", &["approver"]).await;
+    crate::authz::list(&a, Some(&olivia)).await;
+    let args = json!({"table": "users"});
+    let first = approval_id(&call(&a, Some(&olivia), "delete_records", args.clone()).await);
+    let path = format!("/authz/approvals/{first}/approve");
+    assert_eq!(
+        admin(&b.admin, http::Method::POST, &path, &bob)
+            .await
+            .status,
+        200
+    );
+    // Redis expires the binding with the approval (under the configured prefix).
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let bindings: Vec<String> = redis::cmd("KEYS")
+        .arg("t:b:*")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(bindings.len(), 1, "{bindings:?}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&bindings[0])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!((1..=3000).contains(&ttl), "{ttl}");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = approval_id(&call(&a, Some(&olivia), "delete_records", args.clone()).await);
+    assert_ne!(late, first, "an expired grant is no grant");
+    assert_eq!(
+        admin(&b.admin, http::Method::POST, &path, &bob)
+            .await
+            .status,
+        404
+    );
+    // Both replicas look at the approvals; one of them records the expiry.
+    for base in [b.admin.clone(), admin_of(&a)] {
+        let listed = admin(&base, http::Method::GET, "/authz/approvals", &bob)
+            .await
+            .json();
+        assert_eq!(listed["approvals"][0]["id"], late.as_str(), "{listed}");
+    }
+    let mut events = approval_states(&b.stop().await);
+    let folder = a.stop().await;
+    events.extend(approval_states(&audit_events(&folder.path().join("audit"))));
+    let expired = events
+        .iter()
+        .filter(|(id, s)| *id == first && s == "expired")
+        .count();
+    assert_eq!(expired, 1, "{events:?}");
+}
