@@ -133,8 +133,8 @@ pub struct RawApprovals {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApprovalsRedis {
-    /// `redis://host:port/db` (`rediss://` for TLS). One server or a
-    /// replicated primary, not Redis Cluster.
+    /// `redis://host:port/db` (`rediss://` for TLS). Redis 6.2 or later; one
+    /// server or a replicated primary, not Redis Cluster.
     pub url: String,
     /// Key prefix. Default `portcullis:approvals:`.
     #[serde(default)]

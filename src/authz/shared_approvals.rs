@@ -23,7 +23,7 @@
 //!
 //! The scripts build keys from the prefix, so the keys of one approval must
 //! live on one Redis node: a single server or a replicated primary, not
-//! Redis Cluster.
+//! Redis Cluster. `SET … EXAT` needs Redis 6.2 or later.
 
 use super::approvals::{Approval, Call, DecideError, Outcome, State};
 use serde_json::{Value, json};
