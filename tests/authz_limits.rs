@@ -9,7 +9,8 @@ use crate::support::peers::{RedisServer, free_port};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const OPERATORS: &str = "permit (principal in Mcp::Role::\"operator\", action == Mcp::Action::\"tools/call\", resource) when { resource.read_only };\n\
+/// Operators call read-only tools; destructive calls need an approver.
+pub const OPERATORS: &str = "permit (principal in Mcp::Role::\"operator\", action == Mcp::Action::\"tools/call\", resource) when { resource.read_only };\n\
     @approval(\"destructive call: a second person must approve it\")\n\
     permit (principal in Mcp::Role::\"operator\", action == Mcp::Action::\"tools/call\", resource) when { resource.destructive && !resource.read_only };\n";
 

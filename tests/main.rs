@@ -29,6 +29,8 @@ mod auth_redis;
 mod authz;
 /// Approvals bound to the exact call; rate limits, shared through Redis.
 mod authz_limits;
+/// Approvals shared by two gateway processes through a real Redis server.
+mod authz_shared_approvals;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

@@ -8,7 +8,14 @@
 //! carries the role `authorization.approvals.approver_role` (default
 //! `approver`). Without JWT authentication the endpoints answer 404: an
 //! approval nobody can attribute is no approval. Nobody approves their own call.
+//!
+//! With `authorization.approvals.redis`, every replica's endpoint lists and
+//! decides the approvals of all replicas; while Redis cannot answer, the
+//! endpoints answer 503 and nothing is decided. The replica whose endpoint
+//! takes a decision writes its `granted` or `rejected` audit event.
 
+use super::approval_store::Store;
+use super::approvals::DecideError;
 use crate::authn::Authn;
 use crate::pipeline::Shared;
 use bytes::Bytes;
@@ -67,20 +74,26 @@ pub async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<By
         }
     };
     let path = req.uri().path().to_owned();
-    let approvals = &shared.authz.approvals;
-    super::gate::audit_expired(shared, now);
+    let store = Store::of(&engine.settings.approvals, &shared.authz.approvals);
+    super::gate::audit_expired(shared, &store, now).await;
     match (
         req.method(),
         path.trim_start_matches("/authz/approvals")
             .trim_matches('/'),
     ) {
-        (&Method::GET, "") => {
-            let list: Vec<Value> = approvals.list(now).iter().map(|a| a.to_json()).collect();
-            reply(
-                StatusCode::OK,
-                json!({"approvals": list, "policy_version": &*engine.version}),
-            )
-        }
+        (&Method::GET, "") => match store.list(now).await {
+            Ok(list) => {
+                let list: Vec<Value> = list.iter().map(|a| a.to_json()).collect();
+                reply(
+                    StatusCode::OK,
+                    json!({"approvals": list, "policy_version": &*engine.version}),
+                )
+            }
+            Err(e) => {
+                tracing::error!(target: "portcullis::admin", error = %e, "approvals not listed: store unavailable");
+                unavailable()
+            }
+        },
         (&Method::POST, rest) => {
             let (id, verdict) = rest.rsplit_once('/').unwrap_or((rest, ""));
             let approve = match verdict {
@@ -94,7 +107,7 @@ pub async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<By
                 }
             };
             let name = super::gate::approver_name(&approver);
-            match approvals.decide(id, approve, &name, now) {
+            match store.decide(id, approve, &name, now).await {
                 Ok(a) => {
                     tracing::info!(target: "portcullis::admin", approval = id, approve, approver = %name, tool = %a.tool, "approval decided");
                     let state = match approve {
@@ -104,14 +117,25 @@ pub async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Full<By
                     shared.audit_event(super::gate::approval_event(&a, state, Some(name.clone())));
                     reply(StatusCode::OK, a.to_json())
                 }
-                Err(e @ super::approvals::DecideError::NotFound) => {
+                Err(e @ DecideError::NotFound) => {
                     reply(StatusCode::NOT_FOUND, json!({"error": e.to_string()}))
                 }
-                Err(e) => reply(StatusCode::CONFLICT, json!({"error": e.to_string()})),
+                Err(e @ (DecideError::AlreadyDecided | DecideError::OwnCall)) => {
+                    reply(StatusCode::CONFLICT, json!({"error": e.to_string()}))
+                }
+                Err(DecideError::Unavailable) => unavailable(),
             }
         }
         _ => reply(StatusCode::NOT_FOUND, json!({"error": "not found"})),
     }
+}
+
+/// Redis (`approvals.redis`) did not answer: nothing was listed or decided.
+fn unavailable() -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": "the approvals store is unavailable; nothing was decided"}),
+    )
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {

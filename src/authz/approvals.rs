@@ -100,6 +100,9 @@ pub enum DecideError {
     /// The approver is the caller.
     #[error("an approver cannot approve their own call")]
     OwnCall,
+    /// The shared store (Redis) did not answer: nothing was decided.
+    #[error("the approvals store is unavailable")]
+    Unavailable,
 }
 
 /// The facts a call is bound by.
@@ -280,7 +283,8 @@ impl Approvals {
     }
 }
 
-fn binding(call: &Call<'_>, digest: &str) -> String {
+/// The hex SHA-256 a call is bound by (see the module comment).
+pub(crate) fn binding(call: &Call<'_>, digest: &str) -> String {
     let mut h = Sha256::new();
     for part in [
         call.principal,
@@ -345,7 +349,8 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn new_id() -> String {
+/// A fresh random approval id, `apr_` and 32 hex digits.
+pub(crate) fn new_id() -> String {
     let mut bytes = [0u8; 16];
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {
         // The system RNG failing is not survivable for ids; fall back to fastrand

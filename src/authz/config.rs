@@ -121,6 +121,24 @@ pub struct RawApprovals {
     /// Most pending and granted approvals kept. Default 10000.
     #[serde(default)]
     pub max_pending: Option<usize>,
+    /// Share approvals between replicas through Redis: an approval requested
+    /// on one replica is listed and decided on any, and used once by all.
+    /// Absent: per process. While Redis cannot answer, calls that need an
+    /// approval are refused (fail closed).
+    #[serde(default)]
+    pub redis: Option<RawApprovalsRedis>,
+}
+
+/// `authorization.approvals.redis`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprovalsRedis {
+    /// `redis://host:port/db` (`rediss://` for TLS). Redis 6.2 or later; one
+    /// server or a replicated primary, not Redis Cluster.
+    pub url: String,
+    /// Key prefix. Default `portcullis:approvals:`.
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 /// `authorization.flows`.
@@ -185,6 +203,8 @@ pub struct ApprovalSettings {
     pub approver_role: String,
     /// Bound on the store.
     pub max_pending: usize,
+    /// The store shared through Redis, if configured.
+    pub redis: Option<std::sync::Arc<super::shared_approvals::SharedApprovals>>,
 }
 
 /// Facts about one upstream.
@@ -269,6 +289,20 @@ pub fn compile(raw: &RawAuthorization, file: &Path) -> Result<Settings, ConfigEr
         hold_timeout: a.hold_timeout.map_or(Duration::from_secs(60), |d| d.0),
         approver_role: a.approver_role.clone().unwrap_or_else(|| "approver".into()),
         max_pending: a.max_pending.unwrap_or(10_000).max(1),
+        redis: match &a.redis {
+            None => None,
+            Some(r) => {
+                let prefix = r
+                    .prefix
+                    .clone()
+                    .unwrap_or_else(|| "portcullis:approvals:".into());
+                Some(std::sync::Arc::new(
+                    super::shared_approvals::SharedApprovals::new(&r.url, prefix).map_err(|e| {
+                        ConfigError::at(file, "authorization.approvals.redis.url", e)
+                    })?,
+                ))
+            }
+        },
     };
     let mut upstreams = HashMap::new();
     for (name, facts) in &raw.upstreams {

@@ -9,6 +9,7 @@
 //! does not spend them; flow labels are recorded last, once the call will be
 //! forwarded.
 
+use super::approval_store::Store;
 use super::approvals::{Call, Outcome};
 use super::config::ApprovalMode;
 use super::engine::{Decision, Effect, Engine, FindingFact, Query, QueryError};
@@ -272,18 +273,26 @@ async fn approve(
     };
     let ttl = settings.ttl.as_secs().max(1);
     let deadline = tokio::time::Instant::now() + settings.hold_timeout;
-    audit_expired(shared, crate::authn::now());
+    let store = Store::of(settings, &shared.authz.approvals);
+    audit_expired(shared, &store, crate::authn::now()).await;
     let mut announced = false;
     loop {
         let changed = shared.authz.approvals.changed();
         let notified = changed.notified();
-        let outcome = shared.authz.approvals.request(
-            &call,
-            reason,
-            crate::authn::now(),
-            ttl,
-            settings.max_pending,
-        );
+        let outcome = store
+            .request(
+                &call,
+                reason,
+                crate::authn::now(),
+                ttl,
+                settings.max_pending,
+            )
+            .await
+            .map_err(|e| {
+                // Fail closed: without the store nobody can say it was approved.
+                tracing::error!(target: "portcullis::authz", error = %e, tool, "approvals store unavailable; call refused");
+                Rejection::ApprovalUnavailable { id: m.id().cloned() }
+            })?;
         match outcome {
             Outcome::Granted => return Ok(()),
             Outcome::Rejected(approval) => {
@@ -315,16 +324,29 @@ async fn approve(
                         expires_at,
                     });
                 }
-                let _ = tokio::time::timeout_at(deadline, notified).await;
+                // A decision on another replica wakes nobody here: look again.
+                let wake = store
+                    .poll()
+                    .map_or(deadline, |p| deadline.min(tokio::time::Instant::now() + p));
+                let _ = tokio::time::timeout_at(wake, notified).await;
             }
         }
     }
 }
 
 /// Records the approvals that ran out unused since the last look (see
-/// [`super::approvals::Approvals::newly_expired`]).
-pub fn audit_expired(shared: &Shared, now: u64) {
-    for a in shared.authz.approvals.newly_expired(now) {
+/// [`super::approvals::Approvals::newly_expired`]); with Redis, the replica
+/// that reaps an approval records it. Redis not answering is logged: those
+/// expiries are recorded by a later look.
+pub async fn audit_expired(shared: &Shared, store: &Store<'_>, now: u64) {
+    let expired = match store.newly_expired(now).await {
+        Ok(expired) => expired,
+        Err(e) => {
+            tracing::warn!(target: "portcullis::authz", error = %e, "expired approvals not reaped");
+            return;
+        }
+    };
+    for a in expired {
         shared.audit_event(approval_event(
             &a,
             crate::audit::ApprovalState::Expired,

@@ -11,7 +11,9 @@
 //!   ([`reads`]); [`stores`]: entity stores, remembered ([`memo`]).
 //! - [`validate`], [`book`]: input validation against tools' declared schemas.
 //! - [`flows`]: session labels for flow rules.
-//! - [`approvals`], [`admin`]: approvals bound to the exact call.
+//! - [`approvals`], [`admin`]: approvals bound to the exact call, kept in
+//!   memory or shared through Redis ([`shared_approvals`]), behind one
+//!   [`approval_store::Store`].
 //! - [`gate`]: stage 6's use of all of the above; [`reply`]: how refusals read.
 //!
 //! Invariant: the compiled [`Engine`] is immutable and lives in the
@@ -20,6 +22,7 @@
 //! approvals) lives across reloads.
 
 pub mod admin;
+pub mod approval_store;
 pub mod approvals;
 pub mod arguments;
 pub mod book;
@@ -34,6 +37,7 @@ pub mod memo;
 pub mod policies;
 pub mod reads;
 pub mod reply;
+pub mod shared_approvals;
 pub mod stores;
 pub mod testing;
 pub mod validate;

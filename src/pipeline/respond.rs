@@ -139,6 +139,13 @@ pub enum Rejection {
         /// The approval's id.
         approval: String,
     },
+    /// The call needs a human approval and the shared approvals store
+    /// (Redis) cannot answer: refused, never forwarded (fail closed).
+    #[error("the approvals store is unavailable")]
+    ApprovalUnavailable {
+        /// The request's id.
+        id: Option<RequestId>,
+    },
     /// Over a rate limit or quota.
     #[error("rate limit {rule} exceeded")]
     RateLimited {
@@ -223,7 +230,9 @@ impl Rejection {
         use Rejection as R;
         match self {
             R::Upstream { .. } | R::UpstreamInvalid { .. } => RequestOutcome::UpstreamError,
-            R::AuditUnavailable { .. } => RequestOutcome::InternalError,
+            R::AuditUnavailable { .. } | R::ApprovalUnavailable { .. } => {
+                RequestOutcome::InternalError
+            }
             R::UnknownPath
             | R::MethodNotAllowed
             | R::BadHost
@@ -261,6 +270,7 @@ impl Rejection {
             Rejection::Upstream { .. }
                 | Rejection::UpstreamInvalid { .. }
                 | Rejection::AuditUnavailable { .. }
+                | Rejection::ApprovalUnavailable { .. }
         )
     }
 }

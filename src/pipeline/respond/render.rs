@@ -203,6 +203,15 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
             "Approval rejected: an approver refused this exact call".to_owned(),
             Some(json!({"approval_id": approval})),
         ),
+        R::ApprovalUnavailable { id } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            id.clone(),
+            rpc_error::INTERNAL_ERROR,
+            "Service Unavailable: this call needs a human approval and the gateway cannot reach \
+             its approvals store; it was not forwarded, retry later"
+                .to_owned(),
+            None,
+        ),
         R::RateLimited {
             id, retry_after, ..
         } => (
