@@ -97,8 +97,6 @@ pub struct Limits {
     pub max_connections: usize,
     /// Per-client-IP connection cap.
     pub max_connections_per_client: usize,
-    /// Legacy sessions remembered.
-    pub max_sessions: usize,
     /// Shutdown drain bound.
     pub shutdown_grace: Duration,
 }
@@ -397,7 +395,6 @@ fn limits(raw: &RawLimits, file: &Path) -> Result<Limits, ConfigError> {
             raw.max_connections_per_client.unwrap_or(256),
             "limits.max_connections_per_client",
         )?,
-        max_sessions: positive(raw.max_sessions.unwrap_or(100_000), "limits.max_sessions")?,
         shutdown_grace: time(raw.shutdown_grace, 20, "limits.shutdown_grace")?,
     })
 }

@@ -184,8 +184,6 @@ pub struct RawLimits {
     pub max_connections: Option<usize>,
     /// Most open connections from one client IP address. Default 256.
     pub max_connections_per_client: Option<usize>,
-    /// Most legacy sessions remembered. Default 100000.
-    pub max_sessions: Option<usize>,
     /// On shutdown, time allowed for in-flight requests and streams. Default `20s`.
     pub shutdown_grace: Option<HumanDuration>,
 }
