@@ -25,6 +25,10 @@ fn yaml(upstream: &str, collector: &Collector) -> String {
     )
 }
 
+/// The span called `name`. Tests look spans up in the trace that
+/// `Collector::trace_with` returned once the *request* span arrived, never a
+/// child: the request span ends last, so by then every span of its request
+/// has been received (a child can go out in an earlier batch than its parent).
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     spans
         .iter()
@@ -187,9 +191,7 @@ async fn the_upstream_receives_the_clients_trace_id_under_the_gateways_upstream_
     );
     assert_eq!(seen.headers["tracestate"], "vendor=1");
 
-    let trace = collector
-        .trace_with(CLIENT_TRACE, "upstream tools/call")
-        .await;
+    let trace = collector.trace_with(CLIENT_TRACE, "tools/call echo").await;
     let upstream_span = named(&trace, "upstream tools/call");
     assert_eq!(
         parent, upstream_span.span_id,
@@ -256,7 +258,7 @@ async fn a_stdio_upstream_reads_the_clients_trace_in_meta_under_the_gateways_ups
     assert_eq!(tracestate.as_deref(), Some("vendor=1"));
 
     let trace = collector
-        .trace_with(CLIENT_TRACE, "upstream tools/call")
+        .trace_with(CLIENT_TRACE, "tools/call trace_context")
         .await;
     let upstream_span = named(&trace, "upstream tools/call");
     assert_eq!(
@@ -330,7 +332,7 @@ async fn a_stdio_upstream_gets_the_gateways_child_of_a_clients_meta_traceparent_
         "tracestate goes on"
     );
     let trace = collector
-        .trace_with(meta_trace, "upstream tools/call")
+        .trace_with(meta_trace, "tools/call trace_context")
         .await;
     assert_eq!(parent, named(&trace, "upstream tools/call").span_id);
     assert_eq!(
