@@ -1,6 +1,6 @@
 //! The request-path metrics pushed over OTLP (HTTP/protobuf or gRPC, see
-//! [`super::otlp`]), for collectors that do not
-//! scrape: the `metrics.otlp` section.
+//! [`super::otlp`]), for collectors that do not scrape: the `metrics.otlp`
+//! section.
 //!
 //! The series are the ones [`super::metrics::Metrics`] counts on the request
 //! path, with the same names, labels (as attributes) and bucket bounds, so a
@@ -139,9 +139,10 @@ impl std::fmt::Debug for OtlpMetrics {
 
 impl OtlpMetrics {
     /// Builds the exporter, the periodic reader and the instruments. Fails when
-    /// the exporter cannot be built (its HTTP client, its gRPC runtime); an
-    /// unreachable collector
-    /// is not an error here, its exports fail and the SDK logs why.
+    /// the exporter cannot be built (its HTTP client; for gRPC its runtime, or
+    /// for an https:// endpoint no system root certificate found); an
+    /// unreachable collector is not an error here, its exports fail and the
+    /// SDK logs why.
     pub fn start(settings: &OtlpMetricsSettings) -> Result<OtlpMetrics, OtlpMetricsError> {
         let runtime = ExportRuntime::for_protocol(settings.protocol, "portcullis-otlp-metrics")
             .map_err(|e| OtlpMetricsError(e.to_string()))?;

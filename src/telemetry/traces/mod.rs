@@ -47,8 +47,10 @@ impl std::fmt::Debug for Traces {
 
 impl Traces {
     /// Builds the exporter and the batching provider. Fails when the exporter
-    /// cannot be built (its HTTP client, its gRPC runtime); an unreachable collector is not an
-    /// error here, its spans are dropped and the SDK logs why.
+    /// cannot be built (its HTTP client; for gRPC its runtime, or for an
+    /// https:// endpoint no system root certificate found); an unreachable
+    /// collector is not an error here, its spans are dropped and the SDK logs
+    /// why.
     pub fn start(settings: &TracingSettings) -> Result<Traces, TracesError> {
         let runtime = ExportRuntime::for_protocol(settings.protocol, "portcullis-otlp-traces")
             .map_err(|e| TracesError(e.to_string()))?;
