@@ -372,7 +372,19 @@ fn the_schema_refuses_the_values_the_compiler_refuses_in_closed_string_options()
                 "{upstream}tracing: {{endpoint: 'http://127.0.0.1:4318', protocol: http/protobuf}}\n"
             ),
             "http/protobuf",
+            "http/json",
+        ),
+        (
+            format!("{upstream}tracing: {{endpoint: 'http://127.0.0.1:4317', protocol: grpc}}\n"),
             "grpc",
+            "gprc",
+        ),
+        (
+            format!(
+                "{upstream}metrics: {{otlp: {{endpoint: 'http://127.0.0.1:4317', protocol: grpc}}}}\n"
+            ),
+            "grpc",
+            "gprc",
         ),
         (
             format!(

@@ -366,7 +366,17 @@ async fn a_real_prometheus_scrapes_the_gateway_and_answers_queries() {
 
 #[tokio::test]
 async fn the_request_series_are_pushed_over_otlp_with_the_same_labels_as_metrics() {
-    let collector = crate::support::otlp::Collector::start().await;
+    request_series_are_pushed_to(crate::support::otlp::Collector::start().await).await;
+}
+
+/// Issue 8: the same series reach a collector that speaks only OTLP/gRPC (the
+/// official `MetricsService`, served by tonic).
+#[tokio::test]
+async fn issue_8_the_request_series_are_pushed_over_otlp_grpc_with_the_same_labels() {
+    request_series_are_pushed_to(crate::support::otlp::Collector::start_grpc().await).await;
+}
+
+async fn request_series_are_pushed_to(collector: crate::support::otlp::Collector) {
     let demo = portcullis::demo::server::start("127.0.0.1:0")
         .await
         .unwrap();

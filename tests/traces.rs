@@ -1,6 +1,6 @@
 //! Traces: a real OTLP/HTTP receiver decodes the gateway's spans with the
-//! official protobuf definitions; the trace context reaches the upstream (a
-//! header over HTTP, `params._meta` over stdio).
+//! official protobuf definitions (and a real OTLP/gRPC one, issue 8); the trace
+//! context reaches the upstream (a header over HTTP, `params._meta` over stdio).
 
 use crate::support::http::{Req, initialize, modern_body};
 use crate::support::otlp::{Collector, Span};
@@ -25,11 +25,32 @@ fn yaml(upstream: &str, collector: &Collector) -> String {
     )
 }
 
+/// The span called `name`. Tests look spans up in the trace that
+/// `Collector::trace_with` returned once the *request* span arrived, never a
+/// child: the request span ends last, so by then every span of its request
+/// has been received (a child can go out in an earlier batch than its parent).
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     spans
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no span `{name}` in {spans:#?}"))
+}
+
+/// The MCP attributes of the request span of `tools/call echo` (id 7, session
+/// `session`), whichever way the span travelled.
+fn assert_echo_call_attributes(root: &Span, session: &str) {
+    for (key, value) in [
+        ("mcp.method.name", "tools/call"),
+        ("mcp.session.id", session),
+        ("mcp.protocol.version", "2025-11-25"),
+        ("jsonrpc.request.id", "7"),
+        ("gen_ai.tool.name", "echo"),
+        ("gen_ai.operation.name", "execute_tool"),
+        ("portcullis.decision", "allowed"),
+        ("http.response.status_code", "200"),
+    ] {
+        assert_eq!(root.attr(key), Some(value), "{key} in {root:#?}");
+    }
 }
 
 /// The upstream span's traceparent fields: (trace id, parent span id, flags).
@@ -86,18 +107,7 @@ async fn a_tools_call_is_one_server_span_with_mcp_attributes_and_a_child_per_sta
         "parented on the client's span"
     );
     assert_eq!(root.service_name, "portcullis-test");
-    for (key, value) in [
-        ("mcp.method.name", "tools/call"),
-        ("mcp.session.id", sealed.as_str()),
-        ("mcp.protocol.version", "2025-11-25"),
-        ("jsonrpc.request.id", "7"),
-        ("gen_ai.tool.name", "echo"),
-        ("gen_ai.operation.name", "execute_tool"),
-        ("portcullis.decision", "allowed"),
-        ("http.response.status_code", "200"),
-    ] {
-        assert_eq!(root.attr(key), Some(value), "{key} in {root:#?}");
-    }
+    assert_echo_call_attributes(root, &sealed);
     assert_ne!(root.status, 2, "not an error");
     assert!(
         !root.attributes.values().any(|v| v.contains("hi\"")),
@@ -181,9 +191,7 @@ async fn the_upstream_receives_the_clients_trace_id_under_the_gateways_upstream_
     );
     assert_eq!(seen.headers["tracestate"], "vendor=1");
 
-    let trace = collector
-        .trace_with(CLIENT_TRACE, "upstream tools/call")
-        .await;
+    let trace = collector.trace_with(CLIENT_TRACE, "tools/call echo").await;
     let upstream_span = named(&trace, "upstream tools/call");
     assert_eq!(
         parent, upstream_span.span_id,
@@ -250,7 +258,7 @@ async fn a_stdio_upstream_reads_the_clients_trace_in_meta_under_the_gateways_ups
     assert_eq!(tracestate.as_deref(), Some("vendor=1"));
 
     let trace = collector
-        .trace_with(CLIENT_TRACE, "upstream tools/call")
+        .trace_with(CLIENT_TRACE, "tools/call trace_context")
         .await;
     let upstream_span = named(&trace, "upstream tools/call");
     assert_eq!(
@@ -324,7 +332,7 @@ async fn a_stdio_upstream_gets_the_gateways_child_of_a_clients_meta_traceparent_
         "tracestate goes on"
     );
     let trace = collector
-        .trace_with(meta_trace, "upstream tools/call")
+        .trace_with(meta_trace, "tools/call trace_context")
         .await;
     assert_eq!(parent, named(&trace, "upstream tools/call").span_id);
     assert_eq!(
@@ -485,13 +493,22 @@ async fn sampling_keeps_a_sampled_clients_trace_and_drops_new_traces_at_ratio_ze
 
 #[tokio::test]
 async fn an_unreachable_collector_never_refuses_or_holds_requests() {
+    unreachable_collector_never_holds_requests("http/protobuf").await;
+}
+
+#[tokio::test]
+async fn issue_8_an_unreachable_grpc_collector_never_refuses_or_holds_requests() {
+    unreachable_collector_never_holds_requests("grpc").await;
+}
+
+async fn unreachable_collector_never_holds_requests(protocol: &str) {
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
     let upstream = recorder().await;
     let gw = Gateway::start_yaml(&format!(
-        "{}tracing:\n  endpoint: http://{closed}\n  export_interval: 50ms\n  export_timeout: 1s\n",
+        "{}tracing:\n  endpoint: http://{closed}\n  protocol: {protocol}\n  export_interval: 50ms\n  export_timeout: 1s\n",
         crate::support::gateway::default_yaml(&upstream.url())
     ))
     .await;
@@ -515,4 +532,40 @@ async fn an_unreachable_collector_never_refuses_or_holds_requests() {
     tokio::time::timeout(std::time::Duration::from_secs(15), gw.stop())
         .await
         .expect("shutdown does not hang on the collector");
+}
+
+/// Issue 8: a collector that speaks only OTLP/gRPC (the official
+/// `TraceService`, served by tonic) receives the request span with the same
+/// MCP attributes and children as over HTTP; shutdown flushes it without hanging.
+#[tokio::test]
+async fn issue_8_a_tools_call_span_reaches_a_grpc_collector_with_its_mcp_attributes() {
+    let collector = Collector::start_grpc().await;
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let gw = Gateway::start_yaml(&yaml(&format!("http://{}/mcp", demo.addr()), &collector)).await;
+    let (sealed, _) = initialize(&gw.url(), "2025-11-25").await;
+    let sealed = sealed.expect("the gateway hands out a session id");
+    let reply = Req::post(&gw.url())
+        .mcp()
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &sealed)
+        .header("traceparent", &client_traceparent())
+        .body(json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}))
+        .send()
+        .await;
+    assert_eq!(reply.message()["result"]["content"][0]["text"], "hi");
+
+    let trace = collector.trace_with(CLIENT_TRACE, "tools/call echo").await;
+    let root = named(&trace, "tools/call echo");
+    assert_eq!(root.kind, 2, "a server span");
+    assert_eq!(root.parent_span_id, CLIENT_SPAN);
+    assert_eq!(root.service_name, "portcullis-test");
+    assert_echo_call_attributes(root, &sealed);
+    for name in ["authenticate", "authorize", "upstream tools/call"] {
+        assert_eq!(named(&trace, name).parent_span_id, root.span_id, "{name}");
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(15), gw.stop())
+        .await
+        .expect("shutdown does not hang on the gRPC exporter");
 }

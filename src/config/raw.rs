@@ -58,10 +58,10 @@ pub struct RawConfig {
     /// Rate limits and quotas. Absent: none.
     #[serde(default)]
     pub rate_limits: Option<crate::ratelimit::config::RawRateLimits>,
-    /// OpenTelemetry traces exported over OTLP/HTTP. Absent: no spans.
+    /// OpenTelemetry traces exported over OTLP (HTTP/protobuf or gRPC). Absent: no spans.
     #[serde(default)]
     pub tracing: Option<crate::telemetry::traces::RawTracing>,
-    /// Metrics pushed over OTLP/HTTP, besides `/metrics`. Absent: `/metrics` only.
+    /// Metrics pushed over OTLP (HTTP/protobuf or gRPC), besides `/metrics`. Absent: `/metrics` only.
     #[serde(default)]
     pub metrics: Option<crate::telemetry::otlp_metrics::RawMetrics>,
 }

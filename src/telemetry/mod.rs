@@ -5,7 +5,8 @@
 //! command output.
 //!
 //! Traces (OpenTelemetry spans over OTLP) live in [`traces`]; the metrics can
-//! also be pushed over OTLP ([`otlp_metrics`]).
+//! also be pushed over OTLP ([`otlp_metrics`]); both over HTTP/protobuf or
+//! gRPC ([`otlp`]).
 //!
 //! Lines are batched (see [`batch`]): a request appends its line to a memory
 //! buffer and a flusher writes the buffer every few milliseconds, so the request
@@ -14,6 +15,7 @@
 
 pub mod batch;
 pub mod metrics;
+pub mod otlp;
 pub mod otlp_metrics;
 pub mod otlp_scrape;
 pub mod scrape;

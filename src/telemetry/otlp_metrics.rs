@@ -1,5 +1,6 @@
-//! The request-path metrics pushed over OTLP/HTTP, for collectors that do not
-//! scrape: the `metrics.otlp` section.
+//! The request-path metrics pushed over OTLP (HTTP/protobuf or gRPC, see
+//! [`super::otlp`]), for collectors that do not scrape: the `metrics.otlp`
+//! section.
 //!
 //! The series are the ones [`super::metrics::Metrics`] counts on the request
 //! path, with the same names, labels (as attributes) and bucket bounds, so a
@@ -18,6 +19,7 @@
 use super::metrics::{ADDED_BUCKETS, HELP, LATENCY_BUCKETS};
 use crate::config::ConfigError;
 use crate::config::units::HumanDuration;
+use crate::telemetry::otlp::{self, ExportRuntime, OtlpProtocol};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -31,7 +33,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
-    /// Push the request metrics to an OpenTelemetry collector over OTLP/HTTP,
+    /// Push the request metrics to an OpenTelemetry collector over OTLP,
     /// besides serving them on the admin listener's `/metrics`. Absent: no push.
     #[serde(default)]
     pub otlp: Option<RawOtlpMetrics>,
@@ -41,12 +43,15 @@ pub struct RawMetrics {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOtlpMetrics {
-    /// The collector's OTLP/HTTP metrics URL, e.g. `http://collector:4318/v1/metrics`.
-    /// A URL without a path gets `/v1/metrics`.
+    /// The collector's URL. Over `http/protobuf`, its metrics URL, e.g.
+    /// `http://collector:4318/v1/metrics` (a URL without a path gets
+    /// `/v1/metrics`); over `grpc`, scheme, host and port only, e.g.
+    /// `http://collector:4317` (`https://` for TLS, checked against the
+    /// system's root certificates).
     pub endpoint: String,
-    /// `http/protobuf` (the default and the only one supported).
+    /// `http/protobuf` (the default) or `grpc` (OTLP over gRPC).
     #[serde(default)]
-    #[schemars(extend("enum" = ["http/protobuf", null]))]
+    #[schemars(extend("enum" = ["http/protobuf", "grpc", null]))]
     pub protocol: Option<String>,
     /// `service.name` of the metrics. Default `portcullis`.
     #[serde(default)]
@@ -62,8 +67,10 @@ pub struct RawOtlpMetrics {
 /// `metrics.otlp:` compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtlpMetricsSettings {
-    /// The full metrics URL.
+    /// The full metrics URL (HTTP), or the collector's URL (gRPC).
     pub endpoint: String,
+    /// How the metrics travel.
+    pub protocol: OtlpProtocol,
     /// `service.name`.
     pub service_name: String,
     /// Push period.
@@ -79,32 +86,13 @@ impl RawMetrics {
             return Ok(None);
         };
         let at = |path: &str, message: String| ConfigError::at(file, path, message);
-        let uri: http::Uri = otlp.endpoint.parse().map_err(|e| {
-            at(
-                "metrics.otlp.endpoint",
-                format!("`{}` is not a URL: {e}", otlp.endpoint),
-            )
-        })?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(at(
-                "metrics.otlp.endpoint",
-                format!(
-                    "`{}`: expected an http:// or https:// URL with a host",
-                    otlp.endpoint
-                ),
-            ));
-        }
-        let endpoint = if matches!(uri.path(), "" | "/") {
-            format!("{}/v1/metrics", otlp.endpoint.trim_end_matches('/'))
-        } else {
-            otlp.endpoint.clone()
-        };
-        if let Some(other) = otlp.protocol.as_deref().filter(|p| *p != "http/protobuf") {
-            return Err(at(
-                "metrics.otlp.protocol",
-                format!("`{other}` is not supported; use http/protobuf"),
-            ));
-        }
+        let (endpoint, protocol) = otlp::endpoint(
+            file,
+            "metrics.otlp",
+            &otlp.endpoint,
+            otlp.protocol.as_deref(),
+            "/v1/metrics",
+        )?;
         let service_name = otlp.service_name.clone().unwrap_or("portcullis".into());
         if service_name.is_empty() {
             return Err(at("metrics.otlp.service_name", "must not be empty".into()));
@@ -116,6 +104,7 @@ impl RawMetrics {
         };
         Ok(Some(OtlpMetricsSettings {
             endpoint,
+            protocol,
             service_name,
             export_interval: positive(otlp.export_interval, 60, "metrics.otlp.export_interval")?,
             export_timeout: positive(otlp.export_timeout, 10, "metrics.otlp.export_timeout")?,
@@ -139,6 +128,8 @@ pub struct OtlpMetrics {
     findings: Counter<u64>,
     rate_limited: Counter<u64>,
     config_reloads: Counter<u64>,
+    /// Last, so that it outlives the provider (dropped first).
+    _runtime: ExportRuntime,
 }
 
 impl std::fmt::Debug for OtlpMetrics {
@@ -149,16 +140,31 @@ impl std::fmt::Debug for OtlpMetrics {
 
 impl OtlpMetrics {
     /// Builds the exporter, the periodic reader and the instruments. Fails when
-    /// the exporter cannot be built (its HTTP client); an unreachable collector
-    /// is not an error here, its exports fail and the SDK logs why.
+    /// the exporter cannot be built (its HTTP client; for gRPC its runtime, or
+    /// for an https:// endpoint no system root certificate found); an
+    /// unreachable collector is not an error here, its exports fail and the
+    /// SDK logs why.
     pub fn start(settings: &OtlpMetricsSettings) -> Result<OtlpMetrics, OtlpMetricsError> {
-        let exporter = opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(settings.endpoint.clone())
-            .with_timeout(settings.export_timeout)
-            .build()
+        let runtime = ExportRuntime::for_protocol(settings.protocol, "portcullis-otlp-metrics")
             .map_err(|e| OtlpMetricsError(e.to_string()))?;
+        let builder = opentelemetry_otlp::MetricExporter::builder();
+        let exporter = match settings.protocol {
+            OtlpProtocol::HttpProtobuf => builder
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(settings.endpoint.clone())
+                .with_timeout(settings.export_timeout)
+                .build(),
+            OtlpProtocol::Grpc => {
+                let _inside = runtime.enter();
+                let grpc = builder
+                    .with_tonic()
+                    .with_endpoint(settings.endpoint.clone())
+                    .with_timeout(settings.export_timeout);
+                otlp::with_tls(grpc, &settings.endpoint).build()
+            }
+        }
+        .map_err(|e| OtlpMetricsError(e.to_string()))?;
         let reader = PeriodicReader::builder(exporter)
             .with_interval(settings.export_interval)
             .build();
@@ -171,10 +177,14 @@ impl OtlpMetrics {
             )
             .build();
         let meter = provider.meter("portcullis");
-        Ok(OtlpMetrics::instruments(provider, &meter))
+        Ok(OtlpMetrics::instruments(provider, runtime, &meter))
     }
 
-    fn instruments(provider: SdkMeterProvider, meter: &Meter) -> OtlpMetrics {
+    fn instruments(
+        provider: SdkMeterProvider,
+        runtime: ExportRuntime,
+        meter: &Meter,
+    ) -> OtlpMetrics {
         let counter = |name: &'static str, help: &'static str| {
             meter.u64_counter(name).with_description(help).build()
         };
@@ -207,6 +217,7 @@ impl OtlpMetrics {
             rate_limited: counter("portcullis_rate_limited_total", HELP.rate_limited),
             config_reloads: counter("portcullis_config_reloads_total", HELP.config_reloads),
             provider,
+            _runtime: runtime,
         }
     }
 
@@ -298,7 +309,13 @@ mod tests {
         assert_eq!(s.endpoint, "http://collector:4318/v1/metrics");
         assert_eq!(s.service_name, "portcullis");
         assert_eq!(s.export_interval, Duration::from_secs(60));
+        assert_eq!(s.protocol, OtlpProtocol::HttpProtobuf);
         assert_eq!(compile("{}").unwrap(), None);
+        let s = compile("otlp: { endpoint: https://c:4317, protocol: grpc }")
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.endpoint, "https://c:4317");
+        assert_eq!(s.protocol, OtlpProtocol::Grpc);
     }
 
     #[test]
@@ -309,8 +326,12 @@ mod tests {
                 "metrics.otlp.endpoint",
             ),
             (
-                "otlp: { endpoint: http://c:4318, protocol: grpc }",
+                "otlp: { endpoint: http://c:4318, protocol: http/json }",
                 "metrics.otlp.protocol",
+            ),
+            (
+                "otlp: { endpoint: http://c:4317/v1/metrics, protocol: grpc }",
+                "metrics.otlp.endpoint",
             ),
             (
                 "otlp: { endpoint: http://c:4318, export_interval: 0s }",

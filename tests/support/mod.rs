@@ -4,6 +4,7 @@ pub mod auth;
 pub mod gateway;
 pub mod http;
 pub mod otlp;
+pub mod otlp_grpc;
 pub mod peers;
 pub mod recorder;
 

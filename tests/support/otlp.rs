@@ -1,7 +1,8 @@
 //! A real OTLP/HTTP receiver: accepts `POST /v1/traces` and `POST /v1/metrics`
 //! and decodes each body as an `ExportTraceServiceRequest` or an
 //! `ExportMetricsServiceRequest` with the official protobuf definitions (the
-//! `opentelemetry-proto` crate's generated types).
+//! `opentelemetry-proto` crate's generated types). [`Collector::start_grpc`]
+//! receives the same over OTLP/gRPC instead (see `otlp_grpc`).
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -74,6 +75,8 @@ impl Point {
 /// The receiver; stops on drop.
 pub struct Collector {
     pub addr: SocketAddr,
+    /// `protocol:` of the gateway sections pointing here.
+    protocol: &'static str,
     spans: Arc<Mutex<Vec<Span>>>,
     points: Arc<Mutex<Vec<Point>>>,
     task: JoinHandle<()>,
@@ -95,7 +98,7 @@ fn text(value: Option<&opentelemetry_proto::tonic::common::v1::AnyValue>) -> Str
     }
 }
 
-fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
+pub(super) fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
     let mut out = Vec::new();
     for resource in request.resource_spans {
         let service_name = resource
@@ -129,7 +132,7 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
     out
 }
 
-fn points(request: ExportMetricsServiceRequest) -> Vec<Point> {
+pub(super) fn points(request: ExportMetricsServiceRequest) -> Vec<Point> {
     let mut out = Vec::new();
     for resource in request.resource_metrics {
         let service_name = resource
@@ -268,6 +271,22 @@ impl Collector {
         });
         Collector {
             addr,
+            protocol: "http/protobuf",
+            spans,
+            points,
+            task,
+        }
+    }
+
+    /// The same receiver over OTLP/gRPC (a tonic server with the official
+    /// `TraceService` and `MetricsService`); its YAML says `protocol: grpc`.
+    pub async fn start_grpc() -> Collector {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let points = Arc::new(Mutex::new(Vec::new()));
+        let (addr, task) = super::otlp_grpc::serve(Arc::clone(&spans), Arc::clone(&points)).await;
+        Collector {
+            addr,
+            protocol: "grpc",
             spans,
             points,
             task,
@@ -277,16 +296,16 @@ impl Collector {
     /// The gateway's `tracing:` section pointing here, exporting every 100 ms.
     pub fn yaml(&self) -> String {
         format!(
-            "tracing:\n  endpoint: http://{}\n  export_interval: 100ms\n  service_name: portcullis-test\n",
-            self.addr
+            "tracing:\n  endpoint: http://{}\n  protocol: {}\n  export_interval: 100ms\n  service_name: portcullis-test\n",
+            self.addr, self.protocol
         )
     }
 
     /// The gateway's `metrics.otlp` section pointing here, exporting every 100 ms.
     pub fn metrics_yaml(&self) -> String {
         format!(
-            "metrics:\n  otlp:\n    endpoint: http://{}\n    export_interval: 100ms\n    service_name: portcullis-test\n",
-            self.addr
+            "metrics:\n  otlp:\n    endpoint: http://{}\n    protocol: {}\n    export_interval: 100ms\n    service_name: portcullis-test\n",
+            self.addr, self.protocol
         )
     }
 

@@ -5,6 +5,7 @@
 
 use crate::config::ConfigError;
 use crate::config::units::HumanDuration;
+use crate::telemetry::otlp::{self, OtlpProtocol};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
@@ -13,12 +14,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTracing {
-    /// The collector's OTLP/HTTP traces URL, e.g. `http://collector:4318/v1/traces`.
-    /// A URL without a path gets `/v1/traces`.
+    /// The collector's URL. Over `http/protobuf`, its traces URL, e.g.
+    /// `http://collector:4318/v1/traces` (a URL without a path gets
+    /// `/v1/traces`); over `grpc`, scheme, host and port only, e.g.
+    /// `http://collector:4317` (`https://` for TLS, checked against the
+    /// system's root certificates).
     pub endpoint: String,
-    /// `http/protobuf` (the default and the only one supported).
+    /// `http/protobuf` (the default) or `grpc` (OTLP over gRPC).
     #[serde(default)]
-    #[schemars(extend("enum" = ["http/protobuf", null]))]
+    #[schemars(extend("enum" = ["http/protobuf", "grpc", null]))]
     pub protocol: Option<String>,
     /// Share of new traces recorded, from 0.0 to 1.0 (default 1.0). A request
     /// whose client sent a trace context follows the client's sampled flag.
@@ -38,8 +42,10 @@ pub struct RawTracing {
 /// `tracing:` compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TracingSettings {
-    /// The full traces URL.
+    /// The full traces URL (HTTP), or the collector's URL (gRPC).
     pub endpoint: String,
+    /// How spans travel.
+    pub protocol: OtlpProtocol,
     /// The sampling ratio for traces the gateway starts.
     pub sampling_ratio: f64,
     /// `service.name`.
@@ -54,35 +60,13 @@ impl RawTracing {
     /// Checks the section; errors name the option and what was expected.
     pub fn compile(&self, file: &Path) -> Result<TracingSettings, ConfigError> {
         let at = |path: &str, message: String| ConfigError::at(file, path, message);
-        let uri: http::Uri = self.endpoint.parse().map_err(|e| {
-            at(
-                "tracing.endpoint",
-                format!("`{}` is not a URL: {e}", self.endpoint),
-            )
-        })?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(at(
-                "tracing.endpoint",
-                format!(
-                    "`{}`: expected an http:// or https:// URL with a host",
-                    self.endpoint
-                ),
-            ));
-        }
-        let endpoint = if matches!(uri.path(), "" | "/") {
-            format!("{}/v1/traces", self.endpoint.trim_end_matches('/'))
-        } else {
-            self.endpoint.clone()
-        };
-        match self.protocol.as_deref() {
-            None | Some("http/protobuf") => {}
-            Some(other) => {
-                return Err(at(
-                    "tracing.protocol",
-                    format!("`{other}` is not supported; use http/protobuf"),
-                ));
-            }
-        }
+        let (endpoint, protocol) = otlp::endpoint(
+            file,
+            "tracing",
+            &self.endpoint,
+            self.protocol.as_deref(),
+            "/v1/traces",
+        )?;
         let sampling_ratio = self.sampling_ratio.unwrap_or(1.0);
         if !(0.0..=1.0).contains(&sampling_ratio) {
             return Err(at(
@@ -101,6 +85,7 @@ impl RawTracing {
         };
         Ok(TracingSettings {
             endpoint,
+            protocol,
             sampling_ratio,
             service_name,
             export_interval: positive(self.export_interval, 5, "tracing.export_interval")?,
@@ -125,8 +110,12 @@ mod tests {
         assert_eq!(s.sampling_ratio, 1.0);
         assert_eq!(s.service_name, "portcullis");
         assert_eq!(s.export_interval, Duration::from_secs(5));
+        assert_eq!(s.protocol, OtlpProtocol::HttpProtobuf);
         let s = compile("endpoint: https://c.example/otlp/v1/traces").unwrap();
         assert_eq!(s.endpoint, "https://c.example/otlp/v1/traces");
+        let s = compile("endpoint: http://collector:4317\nprotocol: grpc").unwrap();
+        assert_eq!(s.endpoint, "http://collector:4317");
+        assert_eq!(s.protocol, OtlpProtocol::Grpc);
     }
 
     #[test]
@@ -134,8 +123,12 @@ mod tests {
         for (yaml, path) in [
             ("endpoint: collector:4318", "tracing.endpoint"),
             (
-                "endpoint: http://c:4318\nprotocol: grpc",
+                "endpoint: http://c:4318\nprotocol: http/json",
                 "tracing.protocol",
+            ),
+            (
+                "endpoint: http://c:4317/v1/traces\nprotocol: grpc",
+                "tracing.endpoint",
             ),
             (
                 "endpoint: http://c:4318\nsampling_ratio: 1.5",

@@ -1,4 +1,5 @@
-//! Traces: one OpenTelemetry span per MCP request, exported over OTLP/HTTP.
+//! Traces: one OpenTelemetry span per MCP request, exported over OTLP
+//! (HTTP/protobuf or gRPC, see [`crate::telemetry::otlp`]).
 //!
 //! [`Traces`] owns one tracer provider per running gateway (not a global one:
 //! tests run several gateways in one process, and a reload never swaps it).
@@ -16,6 +17,7 @@ pub mod request;
 pub use config::{RawTracing, TracingSettings};
 pub use request::{RequestSpans, Stage};
 
+use crate::telemetry::otlp::{self, ExportRuntime, OtlpProtocol};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
@@ -33,6 +35,8 @@ pub struct TracesError(String);
 pub struct Traces {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    /// Last, so that it outlives the provider (dropped first).
+    _runtime: ExportRuntime,
 }
 
 impl std::fmt::Debug for Traces {
@@ -43,16 +47,31 @@ impl std::fmt::Debug for Traces {
 
 impl Traces {
     /// Builds the exporter and the batching provider. Fails when the exporter
-    /// cannot be built (its HTTP client); an unreachable collector is not an
-    /// error here, its spans are dropped and the SDK logs why.
+    /// cannot be built (its HTTP client; for gRPC its runtime, or for an
+    /// https:// endpoint no system root certificate found); an unreachable
+    /// collector is not an error here, its spans are dropped and the SDK logs
+    /// why.
     pub fn start(settings: &TracingSettings) -> Result<Traces, TracesError> {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(settings.endpoint.clone())
-            .with_timeout(settings.export_timeout)
-            .build()
+        let runtime = ExportRuntime::for_protocol(settings.protocol, "portcullis-otlp-traces")
             .map_err(|e| TracesError(e.to_string()))?;
+        let builder = opentelemetry_otlp::SpanExporter::builder();
+        let exporter = match settings.protocol {
+            OtlpProtocol::HttpProtobuf => builder
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(settings.endpoint.clone())
+                .with_timeout(settings.export_timeout)
+                .build(),
+            OtlpProtocol::Grpc => {
+                let _inside = runtime.enter();
+                let grpc = builder
+                    .with_tonic()
+                    .with_endpoint(settings.endpoint.clone())
+                    .with_timeout(settings.export_timeout);
+                otlp::with_tls(grpc, &settings.endpoint).build()
+            }
+        }
+        .map_err(|e| TracesError(e.to_string()))?;
         let batch = BatchConfigBuilder::default()
             .with_scheduled_delay(settings.export_interval)
             .build();
@@ -74,7 +93,11 @@ impl Traces {
             )
             .build();
         let tracer = provider.tracer("portcullis");
-        Ok(Traces { provider, tracer })
+        Ok(Traces {
+            provider,
+            tracer,
+            _runtime: runtime,
+        })
     }
 
     /// A recorder for a request whose head arrived at `started`/`arrived`.
