@@ -267,12 +267,26 @@ fn compose_services_agree_on_addresses() {
     for url in [
         str_at(&gateway, &["rate_limits", "redis", "url"]),
         str_at(&gateway, &["authentication", "revocation", "redis", "url"]),
+        str_at(&gateway, &["authorization", "approvals", "redis", "url"]),
     ] {
         assert!(url.starts_with("redis://redis:6379/"), "{url}");
     }
     let otlp = str_at(&gateway, &["audit", "otlp", "endpoint"]);
     assert!(otlp.starts_with("http://otel-collector:4318/"), "{otlp}");
+    // Traces over OTLP/gRPC to the collector's gRPC port.
+    assert_eq!(str_at(&gateway, &["tracing", "protocol"]), "grpc");
+    assert_eq!(
+        str_at(&gateway, &["tracing", "endpoint"]),
+        "http://otel-collector:4317"
+    );
     let collector = yaml("deploy/compose/otel-collector.yaml");
+    assert_eq!(
+        str_at(
+            &collector["receivers"]["otlp"]["protocols"]["grpc"],
+            &["endpoint"]
+        ),
+        "0.0.0.0:4317"
+    );
     assert_eq!(
         str_at(&collector["exporters"]["otlp/jaeger"], &["endpoint"]),
         "jaeger:4317"
