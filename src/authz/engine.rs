@@ -160,6 +160,9 @@ impl Engine {
             .collect();
         let parts = super::policies::by_action(&loaded.set, &uids);
         let contexts = Contexts::new(Reads::of(&loaded.set), loaded.arguments);
+        let class_attributes = Reads::of_var(&loaded.set, "resource")
+            .names()
+            .map(|names| names.into_iter().map(str::to_owned).collect());
         Ok(Engine {
             version: Arc::from(loaded.version.as_str()),
             settings,
@@ -173,7 +176,7 @@ impl Engine {
             connect: entities::action_uid("connect")?,
             authorizer: Authorizer::new(),
             contexts,
-            stores: Stores::new()?,
+            stores: Stores::new(class_attributes)?,
         })
     }
 
@@ -259,10 +262,23 @@ impl Engine {
         let context = self.contexts.build(q, true, false)?;
         let slices = self.parts.get(self.action(method));
         let action = self.action(method).clone();
+        // Objects of one class under the general slice are decided once: those
+        // policies use `resource` only through the attributes the class holds
+        // equal (see `ListStore::classes`). A resource a scope names has a
+        // slice of its own and is decided alone.
+        let mut decided: HashMap<u32, bool> = HashMap::new();
         list.resources
             .iter()
-            .map(|resource| {
+            .enumerate()
+            .map(|(i, resource)| {
                 let policies = slices.map_or(&self.all, |s| s.for_resource(resource));
+                let class = match (slices, &list.classes) {
+                    (Some(s), Some(classes)) if s.is_general(policies) => classes.get(i).copied(),
+                    _ => None,
+                };
+                if let Some(seen) = class.and_then(|c| decided.get(&c)) {
+                    return Ok(*seen);
+                }
                 let request = Request::new(
                     list.principal_uid.clone(),
                     action.clone(),
@@ -275,7 +291,7 @@ impl Engine {
                     .authorizer
                     .is_authorized(&request, policies, &list.entities);
                 let forbidden = r.diagnostics().reason().next().is_some();
-                Ok(match r.decision() {
+                let visible = match r.decision() {
                     CedarDecision::Allow => true,
                     CedarDecision::Deny => {
                         !forbidden
@@ -286,7 +302,11 @@ impl Engine {
                                     .is_some_and(|i| i.effect == cedar_policy::Effect::Permit)
                             })
                     }
-                })
+                };
+                if let Some(c) = class {
+                    decided.insert(c, visible);
+                }
+                Ok(visible)
             })
             .collect()
     }

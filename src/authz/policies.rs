@@ -289,6 +289,12 @@ impl Slices {
     pub fn for_resource(&self, resource: &EntityUid) -> &PolicySet {
         self.by_resource.get(resource).unwrap_or(&self.general)
     }
+
+    /// Whether `set` is the slice of the resources no policy scope names
+    /// (`resource == …`).
+    pub fn is_general(&self, set: &PolicySet) -> bool {
+        std::ptr::eq(set, &self.general)
+    }
 }
 
 fn collect(

@@ -1,12 +1,16 @@
-//! Which context attributes a policy set reads.
+//! Which attributes of `context` (or of `resource`) a policy set reads.
 //!
 //! Why: Cedar evaluates every attribute of the context record when a request
 //! is built, and with a dozen attributes that was half of a decision. An
 //! attribute no policy reads cannot change a decision, so the engine builds
-//! only the ones that are read. The analysis walks each policy's JSON form and
-//! is conservative: `context.x`, `context["x"]` and `context has x` name `x`;
-//! any other use of `context` (compared whole, passed to a function) counts as
-//! reading everything.
+//! only the ones that are read. Likewise, two listed objects whose read
+//! attributes are equal get the same list decision from policies that never
+//! use `resource` otherwise (see [`super::stores`]). The analysis walks each
+//! policy's JSON form and is conservative: `context.x`, `context["x"]` and
+//! `context has x` name `x`; any other use of the variable (compared whole,
+//! tested with `in`, passed to a function) counts as reading everything. The
+//! scope is not read here: it never names `context`, and a `resource` scope
+//! is handled by the caller.
 
 use cedar_policy::PolicySet;
 use serde_json::Value;
@@ -28,12 +32,21 @@ impl Reads {
         }
     }
 
-    /// What the policies of `set` (templates' links included) read.
+    /// What the policies of `set` (templates' links included) read of `context`.
     pub fn of(set: &PolicySet) -> Reads {
+        Reads::of_var(set, "context")
+    }
+
+    /// What the policies of `set` read of the variable `var` in their
+    /// conditions.
+    pub fn of_var(set: &PolicySet, var: &str) -> Reads {
         let mut reads = Reads::default();
         for policy in set.policies() {
             match policy.to_json() {
-                Ok(json) => visit(&json, &mut reads),
+                Ok(json) => {
+                    let conditions = json.get("conditions").unwrap_or(&Value::Null);
+                    visit(conditions, var, &mut reads);
+                }
                 Err(_) => return Reads::everything(),
             }
             if reads.all {
@@ -43,20 +56,30 @@ impl Reads {
         reads
     }
 
+    /// The attributes read, sorted; `None` when the variable is used whole.
+    pub fn names(&self) -> Option<Vec<&str>> {
+        if self.all {
+            return None;
+        }
+        let mut names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        Some(names)
+    }
+
     /// Whether the attribute `name` is read.
     pub fn wants(&self, name: &str) -> bool {
         self.all || self.names.contains(name)
     }
 }
 
-fn is_context(v: &Value) -> bool {
-    v.get("Var").and_then(Value::as_str) == Some("context")
+fn is_var(v: &Value, var: &str) -> bool {
+    v.get("Var").and_then(Value::as_str) == Some(var)
 }
 
-fn visit(v: &Value, reads: &mut Reads) {
+fn visit(v: &Value, var: &str, reads: &mut Reads) {
     match v {
         Value::Object(map) => {
-            if is_context(v) {
+            if is_var(v, var) {
                 reads.all = true;
                 return;
             }
@@ -69,16 +92,16 @@ fn visit(v: &Value, reads: &mut Reads) {
                         None => None,
                     };
                     if let (Some(left), Some(attr)) = (inner.get("left"), attr)
-                        && is_context(left)
+                        && is_var(left, var)
                     {
                         reads.names.insert(attr.to_owned());
                         continue;
                     }
                 }
-                visit(inner, reads);
+                visit(inner, var, reads);
             }
         }
-        Value::Array(items) => items.iter().for_each(|i| visit(i, reads)),
+        Value::Array(items) => items.iter().for_each(|i| visit(i, var, reads)),
         _ => {}
     }
 }
@@ -110,6 +133,30 @@ mod tests {
         assert!(whole.wants("now") && whole.wants("anything"));
         let none = reads(r#"permit (principal, action, resource);"#);
         assert_eq!(none, Reads::default());
+    }
+
+    #[test]
+    fn resource_reads_are_attributes_unless_the_resource_is_used_whole() {
+        let set = |text: &str| PolicySet::from_str(text).unwrap();
+        let r = Reads::of_var(
+            &set(r#"permit (principal, action, resource == Mcp::Tool::"x")
+                      when { resource.read_only && resource has labels };
+                    forbid (principal, action, resource in Mcp::Upstream::"u")
+                      unless { resource.tenants.contains(principal.tenant) };"#),
+            "resource",
+        );
+        assert_eq!(r.names(), Some(vec!["labels", "read_only", "tenants"]));
+        for whole in [
+            r#"permit (principal, action, resource) when { resource == Mcp::Tool::"x" };"#,
+            r#"permit (principal, action, resource) when { resource in Mcp::Upstream::"u" };"#,
+            r#"permit (principal, action, resource) when { principal.tools.contains(resource) };"#,
+        ] {
+            assert_eq!(
+                Reads::of_var(&set(whole), "resource").names(),
+                None,
+                "{whole}"
+            );
+        }
     }
 
     #[test]

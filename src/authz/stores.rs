@@ -15,7 +15,7 @@ use super::entities::{self, Object, Types};
 use super::memo::{self, Keys, Memo, OwnedObject};
 use crate::authn::Principal;
 use cedar_policy::{Entities, EntityUid};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,6 +50,12 @@ pub struct ListStore {
     pub principal_uid: EntityUid,
     /// Each object's uid, in list order.
     pub resources: Vec<EntityUid>,
+    /// Each object's class, in list order: objects of one class have the same
+    /// type, upstream and values of every resource attribute a policy reads,
+    /// so policies that use `resource` only through those attributes (and a
+    /// scope that is not `resource == …`) decide them alike. `None` when a
+    /// policy uses `resource` whole.
+    pub classes: Option<Arc<Vec<u32>>>,
     /// Everything the policies may dereference.
     pub entities: Entities,
     key: u64,
@@ -81,6 +87,7 @@ struct Objects {
     upstream: String,
     objects: Vec<OwnedObject>,
     resources: Vec<EntityUid>,
+    classes: Option<Arc<Vec<u32>>>,
     store: Entities,
 }
 
@@ -104,6 +111,9 @@ struct Seen {
 #[derive(Debug)]
 pub struct Stores {
     types: Types,
+    /// The resource attributes the policies read (sorted), or `None` when a
+    /// policy uses `resource` whole: what list classes are made of.
+    class_attributes: Option<Vec<String>>,
     keys: Keys,
     stores: Memo<Store>,
     lists: Memo<ListStore>,
@@ -113,10 +123,12 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// Empty memos.
-    pub fn new() -> Result<Stores, String> {
+    /// Empty memos, for policies that read `class_attributes` of `resource`
+    /// (`None`: they use it whole).
+    pub fn new(class_attributes: Option<Vec<String>>) -> Result<Stores, String> {
         Ok(Stores {
             types: Types::new()?,
+            class_attributes,
             keys: Keys::default(),
             stores: Memo::new(STORES),
             lists: Memo::new(LISTS),
@@ -224,6 +236,7 @@ impl Stores {
             objects: built.objects.clone(),
             principal_uid,
             resources: built.resources.clone(),
+            classes: built.classes.clone(),
             entities,
             key,
         });
@@ -240,8 +253,14 @@ impl Stores {
         let mut resources = Vec::with_capacity(objects.len());
         let mut entities = Vec::with_capacity(objects.len() + 1);
         let mut uids = HashSet::new();
+        let mut classes = self.class_attributes.as_ref().map(|_| Classes::default());
         for object in objects {
             let (uid, made) = entities::object(&self.types, upstream, object, facts)?;
+            if let (Some(classes), Some(names), Some(entity)) =
+                (&mut classes, &self.class_attributes, made.first())
+            {
+                classes.add(&uid, upstream, entity, names);
+            }
             for e in made {
                 if uids.insert(e.uid()) {
                     entities.push(e);
@@ -253,6 +272,7 @@ impl Stores {
             upstream: upstream.to_owned(),
             objects: objects.iter().map(OwnedObject::of).collect(),
             resources,
+            classes: classes.map(|c| Arc::new(c.of)),
             store: Entities::from_entities(entities, None)
                 .map_err(|e| QueryError::Build(e.to_string()))?,
         })
@@ -286,6 +306,37 @@ impl Stores {
             }),
         );
         Ok(visible)
+    }
+}
+
+/// Numbers the classes of a list's objects as they come.
+#[derive(Debug, Default)]
+struct Classes {
+    ids: HashMap<String, u32>,
+    of: Vec<u32>,
+}
+
+impl Classes {
+    /// Adds the object `uid` of `upstream` whose entity is `entity`, classed
+    /// by its type, its upstream (its parent) and the attributes `names`.
+    /// Values are compared by their debug form: equal forms are equal values;
+    /// two forms of one value (a set printed in another order) only make two
+    /// classes where one would do.
+    fn add(
+        &mut self,
+        uid: &EntityUid,
+        upstream: &str,
+        entity: &cedar_policy::Entity,
+        names: &[String],
+    ) {
+        let mut key = format!("{}\u{0}{upstream}", uid.type_name());
+        for name in names {
+            key.push('\u{0}');
+            key.push_str(&format!("{:?}", entity.attr(name)));
+        }
+        let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        let id = *self.ids.entry(key).or_insert(next);
+        self.of.push(id);
     }
 }
 
@@ -323,8 +374,12 @@ forbid (principal, action, resource) when { context.now.hour >= 22 };
 "#;
 
     fn engine() -> Arc<Engine> {
+        engine_with(POLICIES)
+    }
+
+    fn engine_with(policies: &str) -> Arc<Engine> {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("p.cedar"), POLICIES).unwrap();
+        std::fs::write(dir.path().join("p.cedar"), policies).unwrap();
         let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/mcp.cedarschema");
         let raw = RawAuthorization {
             policies: RawPaths::Many(vec![schema, dir.path().join("p.cedar")]),
@@ -409,5 +464,48 @@ forbid (principal, action, resource) when { context.now.hour >= 22 };
             e.visible(&q, "tools/call", &relabelled).unwrap(),
             vec![false, true]
         );
+    }
+
+    /// Listed objects decided once per class decide exactly as each one alone,
+    /// whatever the policies do with `resource`: through attributes only
+    /// (classes used), whole in a condition (classes off), named by a scope
+    /// (its own slice), or only named by scopes (no general slice at all).
+    #[test]
+    fn list_classes_decide_exactly_as_each_object_alone() {
+        let call = r#"action == Mcp::Action::"tools/call""#;
+        for policies in [
+            format!("permit (principal, {call}, resource) when {{ resource.read_only }};"),
+            format!(
+                "permit (principal, {call}, resource) when {{ resource.read_only }};\n\
+                 forbid (principal, {call}, resource == Mcp::Tool::\"b\");\n\
+                 permit (principal, {call}, resource == Mcp::Tool::\"c\");"
+            ),
+            format!(
+                "permit (principal, {call}, resource) when {{ resource == Mcp::Tool::\"a\" || resource.name == \"c\" }};"
+            ),
+            format!("permit (principal, {call}, resource) when {{ resource.name like \"*d\" }};"),
+            format!(
+                "permit (principal, {call}, resource == Mcp::Tool::\"a\");\n\
+                 permit (principal, {call}, resource == Mcp::Tool::\"d\");"
+            ),
+        ] {
+            let e = engine_with(&policies);
+            let p = who("r", "reader");
+            let list = [
+                tool("a", true),
+                tool("b", true),
+                tool("c", false),
+                tool("d", false),
+                tool("e", true),
+            ];
+            let listed = e
+                .visible(&query(&p, Object::Upstream, 10), "tools/call", &list)
+                .unwrap();
+            let alone: Vec<bool> = list
+                .iter()
+                .map(|o| e.decide(&query(&p, o.clone(), 10)).unwrap().effect == Effect::Allow)
+                .collect();
+            assert_eq!(listed, alone, "{policies}");
+        }
     }
 }
