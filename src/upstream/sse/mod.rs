@@ -4,7 +4,7 @@
 //!
 //! Like a stdio process, such a session is a single JSON-RPC conversation that a
 //! replica holds and shares: [`SseUpstream::start`] returns at once; a supervisor
-//! task opens the session ([`link`]), performs the same handshake as for stdio
+//! task opens the session (`link`), performs the same handshake as for stdio
 //! ([`crate::upstream::stdio::handshake`]), opens the [`Mux`] and reconnects with
 //! backoff when the stream ends, fails or stops answering. The broker treats it
 //! exactly like a stdio upstream (see [`crate::upstream::shared::Connection`]).
