@@ -1,9 +1,10 @@
 //! The legacy HTTP+SSE upstream transport (MCP 2024-11-05), issue 3: a real
 //! `server-everything` in `sse` mode federated with the Python SDK fixture over
-//! Streamable HTTP, used through the gateway; killed, then started again.
+//! Streamable HTTP, used through the gateway; killed, then started again. And
+//! the Python SDK's own HTTP+SSE server, whose endpoint is a relative URI.
 
 use crate::support::http::{Reply, Req, initialize};
-use crate::support::peers::{free_port, node, node_module, script, wait_for_port};
+use crate::support::peers::{free_port, node, node_module, python, script, wait_for_port};
 use crate::support::{Gateway, Peer};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -179,9 +180,60 @@ async fn an_http_sse_upstream_is_federated_degrades_when_killed_and_comes_back()
 }
 
 #[tokio::test]
+async fn the_python_sdks_http_sse_server_is_served_through_the_gateway() {
+    let port = free_port();
+    let _server = Command::new(python())
+        .arg(script("sse_server.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_port(port).await;
+    let fixture = Peer::python_fixture().await;
+    let gw = Gateway::start_yaml(&config(&fixture.url, port)).await;
+    let client = Client::open(&gw).await;
+    let names = client.tools().await;
+    assert!(names.iter().any(|n| n == "old__add"), "{names:?}");
+    let sum = client
+        .post(json!({"jsonrpc":"2.0","id":5,"method":"tools/call",
+            "params":{"name":"old__add","arguments":{"a":2,"b":40}}}))
+        .await;
+    assert_eq!(
+        sum.message()["result"]["content"][0]["text"],
+        "42",
+        "{sum:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_http_sse_upstream_is_accepted_by_check() {
     let yaml = config("http://127.0.0.1:9/mcp", 9);
     let yaml = format!("{yaml}audit:\n  disabled: true\n");
     let loaded = portcullis::config::load_str(&yaml, std::path::Path::new("gw.yaml"));
     assert!(loaded.is_ok(), "{:?}", loaded.err());
+}
+
+/// A reload keeps a shared connection whose settings did not change (their
+/// `Debug` text is the fingerprint): the same file compiled twice must print
+/// the same, or every reload would drop the HTTP+SSE session.
+#[test]
+fn an_unchanged_http_sse_upstream_compiles_to_the_same_fingerprint() {
+    let yaml = format!(
+        "{}audit:
+  disabled: true
+",
+        config("http://127.0.0.1:9/mcp", 9)
+    )
+    .replace("http://127.0.0.1:9/sse", "https://127.0.0.1:9/sse");
+    let compile = || {
+        let runtime = portcullis::config::load_str(&yaml, std::path::Path::new("gw.yaml")).unwrap();
+        let spec = &runtime.federation.upstreams[runtime.federation.index_of("old").unwrap()];
+        match &spec.transport {
+            portcullis::config::Transport::Sse(settings) => format!("{settings:?}"),
+            _ => panic!("not sse"),
+        }
+    };
+    assert_eq!(compile(), compile());
 }
