@@ -144,7 +144,7 @@ pub async fn open(
     let (stream, endpoint) = tokio::time::timeout_at(deadline, opening)
         .await
         .map_err(|_| "no `endpoint` event in time".to_owned())??;
-    tracing::debug!(upstream = %name, %endpoint, "HTTP+SSE session open");
+    tracing::debug!(upstream = %name, endpoint = %shown(&endpoint), "HTTP+SSE session open");
     let (outgoing, messages) = mpsc::channel(QUEUE);
     let (frames, incoming) = mpsc::channel(QUEUE);
     let (end, ended) = mpsc::channel(2);
@@ -170,6 +170,15 @@ pub async fn open(
     Ok((session, Link { outgoing, incoming }))
 }
 
+/// The endpoint without its query, for logs and health reasons: servers put
+/// their session id there, which lets anyone who has it post into the session.
+fn shown(endpoint: &Uri) -> String {
+    match (endpoint.scheme_str(), endpoint.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{}", endpoint.path()),
+        _ => endpoint.path().to_owned(),
+    }
+}
+
 /// The upstream's configured headers (its credentials), never a client's.
 fn add_credentials(request: &mut Request<Full<Bytes>>, settings: &HttpSettings) {
     let headers = request.headers_mut();
@@ -191,8 +200,9 @@ async fn read(
             Ok(None) => break "the event stream ended".to_owned(),
             Err(e) => break e,
         };
-        // An event without a type is a `message` (WHATWG HTML, dispatching).
-        if !matches!(event.event.as_deref(), None | Some("message")) {
+        // An event without a type is a `message` (WHATWG HTML, dispatching);
+        // one without data (a keep-alive or priming event) carries nothing.
+        if !matches!(event.event.as_deref(), None | Some("message")) || event.data.is_empty() {
             continue;
         }
         let data = Bytes::from(event.data);
@@ -218,6 +228,7 @@ async fn write(
     end: mpsc::Sender<String>,
 ) {
     let json = HeaderValue::from_static("application/json");
+    let shown = shown(&endpoint);
     while let Some(body) = messages.recv().await {
         let request = Request::builder()
             .method(Method::POST)
@@ -242,10 +253,10 @@ async fn write(
                     .await;
                 continue;
             }
-            Ok(Ok(response)) => format!("POST {endpoint} answered {}", response.status()),
-            Ok(Err(e)) => format!("POST {endpoint} failed: {e}"),
+            Ok(Ok(response)) => format!("POST {shown} answered {}", response.status()),
+            Ok(Err(e)) => format!("POST {shown} failed: {e}"),
             Err(_) => format!(
-                "POST {endpoint} not answered within {:?}",
+                "POST {shown} not answered within {:?}",
                 settings.response_timeout
             ),
         };

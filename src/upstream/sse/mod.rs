@@ -52,7 +52,9 @@ impl Tuning {
     pub fn of(settings: &HttpSettings) -> Tuning {
         Tuning {
             request_timeout: settings.response_timeout,
-            startup_timeout: settings.connect_timeout + settings.response_timeout,
+            startup_timeout: settings
+                .connect_timeout
+                .saturating_add(settings.response_timeout),
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             liveness: Liveness {
