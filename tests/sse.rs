@@ -177,6 +177,26 @@ async fn an_http_sse_upstream_is_federated_degrades_when_killed_and_comes_back()
     until_back(&client).await;
     let names = client.tools().await;
     assert!(names.iter().any(|n| n == "old__echo"), "{names:?}");
+
+    // Its fall and its return are audit events, as for a stdio upstream.
+    let folder = gw.stop().await;
+    let health: Vec<(String, bool)> =
+        crate::support::gateway::audit_events(&folder.path().join("audit"))
+            .into_iter()
+            .filter(|e| e["api"]["operation"] == "portcullis/upstream_health")
+            .map(|e| {
+                (
+                    e["dst_endpoint"]["name"].as_str().unwrap_or("").to_owned(),
+                    e["unmapped"]["portcullis"]["upstream_up"] == true,
+                )
+            })
+            .collect();
+    assert_eq!(
+        health.first(),
+        Some(&("old".to_owned(), false)),
+        "{health:?}"
+    );
+    assert_eq!(health.last(), Some(&("old".to_owned(), true)), "{health:?}");
 }
 
 #[tokio::test]
