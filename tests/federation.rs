@@ -324,9 +324,9 @@ async fn a_replica_holding_the_key_serves_a_session_another_replica_opened() {
 fn configuration_mistakes_name_the_upstream_and_what_to_do() {
     let cases = [
         (
-            "upstreams:\n  old:\n    url: http://127.0.0.1:9/sse\n    transport: sse\n",
-            "upstreams.old.transport",
-            "HTTP+SSE",
+            "upstreams:\n  old:\n    transport: sse\n    stdio: { command: [x] }\n",
+            "upstreams.old",
+            "`url` (streamable_http or sse)",
         ),
         (
             "upstreams:\n  a:\n    url: http://127.0.0.1:9/mcp\n    prefix: \"\"\n  b:\n    url: http://127.0.0.1:9/mcp\n",

@@ -59,6 +59,10 @@ mod lifecycle;
 mod metrics;
 /// The injection filter on every surface, with real clients.
 mod scanning;
+/// The legacy HTTP+SSE upstream transport (issue 3): a real server, killed and restarted.
+mod sse;
+/// HTTP+SSE upstreams misbehaving: a foreign endpoint; which headers are sent.
+mod sse_hostile;
 /// stdio upstreams: real servers and hostile processes, restarts, shutdown.
 mod stdio;
 /// OpenTelemetry traces: spans at a real OTLP receiver, context sent upstream.

@@ -1,6 +1,5 @@
 //! The upstreams section: several named MCP servers behind one endpoint, each
-//! over Streamable HTTP or stdio (the legacy HTTP+SSE transport is named but
-//! refused by this version, with that reason); the naming
+//! over Streamable HTTP, the legacy HTTP+SSE transport (2024-11-05) or stdio; the naming
 //! scheme of their tools and prompts; the keys that seal session ids.
 //!
 //! `upstream:` (one Streamable HTTP server) remains a shorthand for a single
@@ -27,9 +26,9 @@ pub struct RawUpstreamEntry {
     /// The MCP endpoint.
     #[serde(default)]
     pub url: Option<String>,
-    /// `streamable_http` (default with `url`) or `stdio` (default with
-    /// `stdio`). `sse` (the 2024-11-05 HTTP+SSE transport) is refused by this
-    /// version with that reason.
+    /// `streamable_http` (default with `url`), `sse` (the 2024-11-05 HTTP+SSE
+    /// transport: `url` is its event stream, held open and shared by every
+    /// client) or `stdio` (default with `stdio`).
     #[serde(default)]
     #[schemars(extend("enum" = ["streamable_http", "sse", "stdio", null]))]
     pub transport: Option<String>,
@@ -50,7 +49,8 @@ pub struct RawUpstreamEntry {
     /// Time allowed to connect. Default `5s`.
     #[serde(default)]
     pub connect_timeout: Option<HumanDuration>,
-    /// Time allowed until response headers. Default `60s`.
+    /// Time allowed until response headers. Default `60s`. For `sse`, also
+    /// the deadline of each request.
     #[serde(default)]
     pub response_timeout: Option<HumanDuration>,
     /// HTTP/2 prior knowledge. Default false.

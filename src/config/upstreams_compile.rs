@@ -133,23 +133,12 @@ fn entry(
             Transport::Stdio(settings)
         }
         kind => {
+            let http = http_settings(&HttpParts::entry(raw), file, base, path, watched)?;
             if kind == "sse" {
-                // Refused rather than accepted and then failing every request:
-                // the shared HTTP+SSE link is not built yet.
-                return Err(ConfigError::at(
-                    file,
-                    &format!("{path}.transport"),
-                    "the legacy HTTP+SSE upstream transport (2024-11-05) is not supported by this \
-                     version; put the server behind Streamable HTTP, or run it as a stdio upstream",
-                ));
+                Transport::Sse(http)
+            } else {
+                Transport::Http(http)
             }
-            Transport::Http(http_settings(
-                &HttpParts::entry(raw),
-                file,
-                base,
-                path,
-                watched,
-            )?)
         }
     };
     Ok(UpstreamSpec {

@@ -128,7 +128,11 @@ impl Shared {
         let revocations = RevocationList::new(runtime.authentication.max_revocations);
         announce(&runtime);
         let connections = Connections::default();
-        let started = connections.reconcile(&runtime.federation, runtime.limits.parse);
+        let started = connections.reconcile(
+            &runtime.federation,
+            runtime.limits.parse,
+            runtime.limits.max_sse_event,
+        );
         audit_health(auditor.as_ref(), started);
         let pins = runtime.scan_policy.pins.clone();
         Ok(Shared {
@@ -171,9 +175,11 @@ impl Shared {
                 "`tracing:` changed: it is read at start-up only and applies after a restart"
             );
         }
-        let started = self
-            .connections
-            .reconcile(&runtime.federation, runtime.limits.parse);
+        let started = self.connections.reconcile(
+            &runtime.federation,
+            runtime.limits.parse,
+            runtime.limits.max_sse_event,
+        );
         audit_health(self.auditor.as_ref(), started);
         let current_pins = self.pinning.load_full();
         match (&runtime.scan_policy.pins, current_pins.as_deref()) {
@@ -236,6 +242,7 @@ impl Snapshot {
             .iter()
             .map(|spec| match &spec.transport {
                 Transport::Http(settings) => Some(HttpUpstream::new(settings)),
+                // Served through `Shared::connections`.
                 Transport::Sse(_) | Transport::Stdio(_) => None,
             })
             .collect();
@@ -383,12 +390,12 @@ pub fn cause_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Records each started stdio upstream going down (and coming back after) in
+/// Records each started shared upstream (stdio or HTTP+SSE) going down (and coming back after) in
 /// the audit trail, for as long as it runs. The first start is not an event;
 /// a stop by the gateway itself (reload, shutdown) is not either.
 fn audit_health(
     auditor: Option<&Arc<crate::audit::Auditor>>,
-    started: Vec<(String, Arc<crate::upstream::stdio::StdioUpstream>)>,
+    started: Vec<(String, crate::upstream::shared::Connection)>,
 ) {
     let (Some(auditor), Ok(runtime)) = (auditor, tokio::runtime::Handle::try_current()) else {
         return;

@@ -122,10 +122,10 @@ fn scrape<R>(shared: &Shared, use_state: impl FnOnce(&ScrapeState<'_>) -> R) -> 
         .map(|(index, spec)| {
             let up = match &spec.transport {
                 Transport::Http(_) => snapshot.http(index).is_some_and(HttpUpstream::is_up),
-                Transport::Sse(_) | Transport::Stdio(_) => matches!(
-                    shared.connections.get(&spec.name),
-                    Some(Connection::Stdio(upstream)) if upstream.health().is_up()
-                ),
+                Transport::Sse(_) | Transport::Stdio(_) => shared
+                    .connections
+                    .get(&spec.name)
+                    .is_some_and(|c: Connection| c.health().is_up()),
             };
             (spec.name.as_str(), up)
         })

@@ -4,10 +4,13 @@
 //! [`HttpUpstream::send`] takes a [`Permit`]: the value only the authorization stage
 //! creates. Nothing reaches the upstream without one.
 
+pub mod backoff;
 pub mod catalog;
 pub mod headers;
+pub mod liveness;
 pub mod mux;
 pub mod shared;
+pub mod sse;
 pub mod stdio;
 
 use crate::config::HttpSettings;
@@ -41,10 +44,38 @@ pub enum UpstreamError {
     Shared(String),
 }
 
+/// The pooled HTTP client an upstream's settings describe (also used by the
+/// HTTP+SSE transport for its event stream and POSTs).
+pub(crate) type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Builds the pooled client for `settings`. No connection is opened yet.
+pub(crate) fn client(settings: &HttpSettings) -> PooledClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(settings.connect_timeout));
+    connector.set_nodelay(true);
+    connector.enforce_http(false);
+    // ALPN offers exactly the one protocol the upstream is configured for.
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*settings.tls).clone())
+        .https_or_http();
+    let https = if settings.http2 {
+        builder.enable_http2().wrap_connector(connector)
+    } else {
+        builder.enable_http1().wrap_connector(connector)
+    };
+    Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .http2_only(settings.http2)
+        .build(https)
+}
+
 /// A client for one HTTP upstream (Streamable HTTP), with its settings.
 #[derive(Debug, Clone)]
 pub struct HttpUpstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: PooledClient,
     settings: HttpSettings,
     /// Whether the last request failed to connect (the `upstream_up` metric).
     unreachable: Arc<AtomicBool>,
@@ -53,26 +84,7 @@ pub struct HttpUpstream {
 impl HttpUpstream {
     /// Builds the client. No connection is opened until the first request.
     pub fn new(settings: &HttpSettings) -> HttpUpstream {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        // ALPN offers exactly the one protocol the upstream is configured for.
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*settings.tls).clone())
-            .https_or_http();
-        let https = if settings.http2 {
-            builder.enable_http2().wrap_connector(connector)
-        } else {
-            builder.enable_http1().wrap_connector(connector)
-        };
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .http2_only(settings.http2)
-            .build(https);
+        let client = client(settings);
         HttpUpstream {
             client,
             settings: settings.clone(),

@@ -27,7 +27,6 @@ use crate::protocol::jsonrpc::{self, Kind, Message};
 use crate::protocol::sse::Decoder;
 use crate::session::{SessionState, UpstreamSession};
 use crate::upstream::headers;
-use crate::upstream::shared::Connection;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -186,7 +185,7 @@ async fn ask(
             (parts.status, parts.headers, raw, message)
         }
         None => {
-            let Some(Connection::Stdio(upstream)) = ctx.shared.connections.get(&spec.name) else {
+            let Some(upstream) = ctx.shared.connections.get(&spec.name) else {
                 return Err("not running".into());
             };
             let request =
@@ -445,9 +444,7 @@ async fn notify(
             ) {
                 // The connection's own handshake already told it `initialized`.
                 (_, Some(m)) if m.method() == Some("notifications/initialized") => Ok(()),
-                (Some(Connection::Stdio(up)), Some(m)) => {
-                    up.notify(m).await.map_err(|e| e.to_string())
-                }
+                (Some(up), Some(m)) => up.notify(m).await.map_err(|e| e.to_string()),
                 _ => Err("not running".into()),
             },
         };

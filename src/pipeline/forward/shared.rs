@@ -1,4 +1,5 @@
-//! One request over a shared connection (a stdio process): the multiplexer
+//! One request over a shared connection (a stdio process or an HTTP+SSE
+//! session): the multiplexer
 //! gives it a fresh upstream id and returns an exchange; notifications and
 //! answers go through the same connection.
 //!
@@ -23,7 +24,7 @@ use crate::protocol::jsonrpc::{self, Kind};
 use crate::protocol::{Era, Message};
 use crate::upstream::mux::ServerRequest;
 use crate::upstream::shared::Connection;
-use crate::upstream::stdio::{StdioError, StdioUpstream, handshake};
+use crate::upstream::stdio::{StdioError, handshake};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -69,13 +70,13 @@ pub fn client_key(id: &crate::protocol::RequestId) -> String {
     }
 }
 
-/// `request` as stdio upstream `upstream` should see it: in the era its
+/// `request` as shared upstream `upstream` should see it: in the era its
 /// session speaks (see [`enveloped`]) and with the trace context of the open
 /// upstream span when tracing is on.
 pub(super) fn for_stdio(
     cx: &RequestContext,
     inbound: &Inbound,
-    upstream: &StdioUpstream,
+    upstream: &Connection,
     request: Message,
 ) -> Message {
     if request.kind() != Kind::Request {
@@ -83,7 +84,7 @@ pub(super) fn for_stdio(
     }
     let request = match upstream.session() {
         Some(s) if s.era == Era::Modern => {
-            enveloped(request, &handshake::envelope(upstream.settings()))
+            enveloped(request, &handshake::envelope(&upstream.offer()))
         }
         _ => request,
     };
@@ -179,7 +180,7 @@ pub async fn send(
     spec: &UpstreamSpec,
     body: Bytes,
 ) -> Result<Upstreamed, Rejection> {
-    let Some(Connection::Stdio(upstream)) = shared.connections.get(&spec.name) else {
+    let Some(upstream) = shared.connections.get(&spec.name) else {
         return Ok(Upstreamed::Composed(upstream_down(cx, &spec.name)));
     };
     if body.is_empty() {

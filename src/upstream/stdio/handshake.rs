@@ -11,6 +11,9 @@
 //!   initialised the legacy way on the same connection. A dual-era server (the
 //!   Python SDK over stdio) locks the connection to the era of its first request,
 //!   which is exactly the probe's outcome.
+//!
+//! Transport-neutral: it only needs a [`Mux`] and an [`Offer`], so the legacy
+//! HTTP+SSE upstream opens its sessions with it too.
 
 use crate::config::stdio::{StdioEra, StdioSettings};
 use crate::protocol::era::META_PROTOCOL_VERSION;
@@ -62,13 +65,35 @@ pub enum HandshakeError {
     },
 }
 
+/// What the gateway offers a server in the handshake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    /// Which handshake to perform.
+    pub era: StdioEra,
+    /// The version offered in `initialize`.
+    pub protocol_version: Version,
+    /// Capabilities declared to the server.
+    pub client_capabilities: Map<String, Value>,
+}
+
+impl Offer {
+    /// The offer a stdio upstream's settings describe.
+    pub fn of(settings: &StdioSettings) -> Offer {
+        Offer {
+            era: settings.era,
+            protocol_version: settings.protocol_version,
+            client_capabilities: settings.client_capabilities.clone(),
+        }
+    }
+}
+
 const DISCOVER: &str = "server/discover";
 const INITIALIZE: &str = "initialize";
 
 /// Runs the configured handshake; it must end by `deadline`.
 pub async fn perform(
     mux: &Mux,
-    settings: &StdioSettings,
+    settings: &Offer,
     deadline: Instant,
 ) -> Result<Session, HandshakeError> {
     let left = || deadline.saturating_duration_since(Instant::now());
@@ -87,7 +112,7 @@ pub async fn perform(
 }
 
 /// The `_meta` envelope every 2026-07-28 request carries.
-pub fn envelope(settings: &StdioSettings) -> Value {
+pub fn envelope(settings: &Offer) -> Value {
     json!({
         META_PROTOCOL_VERSION: Version::V2026_07_28.as_str(),
         "io.modelcontextprotocol/clientCapabilities": settings.client_capabilities,
@@ -96,7 +121,7 @@ pub fn envelope(settings: &StdioSettings) -> Value {
 }
 
 /// The liveness probe for the era: `ping`, or `server/discover` (2026-07-28 has no ping).
-pub fn ping(settings: &StdioSettings, era: Era) -> Option<Message> {
+pub fn ping(settings: &Offer, era: Era) -> Option<Message> {
     match era {
         Era::Legacy => message(&json!({"jsonrpc": "2.0", "id": 0, "method": "ping"})),
         Era::Modern => message(&discover_request(settings)),
@@ -107,7 +132,7 @@ fn client_info() -> Value {
     json!({"name": "portcullis", "version": env!("CARGO_PKG_VERSION")})
 }
 
-fn discover_request(settings: &StdioSettings) -> Value {
+fn discover_request(settings: &Offer) -> Value {
     json!({"jsonrpc": "2.0", "id": 0, "method": DISCOVER, "params": {"_meta": envelope(settings)}})
 }
 
@@ -157,7 +182,7 @@ async fn call(
 
 async fn discover(
     mux: &Mux,
-    settings: &StdioSettings,
+    settings: &Offer,
     within: Duration,
 ) -> Result<Session, HandshakeError> {
     let result = call(mux, DISCOVER, &discover_request(settings), within).await?;
@@ -184,7 +209,7 @@ async fn discover(
 
 async fn initialize(
     mux: &Mux,
-    settings: &StdioSettings,
+    settings: &Offer,
     within: Duration,
 ) -> Result<Session, HandshakeError> {
     let request = json!({"jsonrpc": "2.0", "id": 0, "method": INITIALIZE, "params": {

@@ -17,7 +17,6 @@
 //! down (or dropping the handle) closes stdin, then SIGTERMs, then SIGKILLs the
 //! process group after the configured bounds, and reaps: no zombie, no straggler.
 
-mod backoff;
 pub mod handshake;
 mod lines;
 mod process;
@@ -89,6 +88,21 @@ pub enum StdioError {
     Mux(#[from] MuxError),
 }
 
+impl StdioError {
+    /// The refusal for upstream `name` while its health is `health`.
+    pub fn unavailable(name: &Arc<str>, health: &Health) -> StdioError {
+        let reason: Arc<str> = match health {
+            Health::Up => "up".into(),
+            Health::Starting { attempt } => format!("starting (attempt {attempt})").into(),
+            Health::Down { reason } => format!("down: {reason}").into(),
+        };
+        StdioError::Unavailable {
+            upstream: name.clone(),
+            reason,
+        }
+    }
+}
+
 /// A supervised stdio server. Dropping it stops the server (gracefully while the
 /// runtime runs; otherwise the process group is killed and reaped).
 #[derive(Debug)]
@@ -150,6 +164,11 @@ impl StdioUpstream {
     /// The upstream's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What the gateway offers in the handshake.
+    pub fn offer(&self) -> handshake::Offer {
+        handshake::Offer::of(&self.settings)
     }
 
     /// The settings it runs with.
@@ -246,15 +265,7 @@ impl StdioUpstream {
     }
 
     fn unavailable(&self) -> StdioError {
-        let reason: Arc<str> = match &*self.health.borrow() {
-            Health::Up => "up".into(),
-            Health::Starting { attempt } => format!("starting (attempt {attempt})").into(),
-            Health::Down { reason } => format!("down: {reason}").into(),
-        };
-        StdioError::Unavailable {
-            upstream: self.name.clone(),
-            reason,
-        }
+        StdioError::unavailable(&self.name, &self.health.borrow())
     }
 
     /// Stops the server cleanly and waits until its process is gone.

@@ -14,18 +14,19 @@
 //! a process has stayed up for `max_backoff`.
 
 use super::Health;
-use super::backoff::Backoff;
-use super::handshake::{self, Session};
+use super::handshake::{self, Offer, Session};
 use super::process::{self, Counters, Ending, Process};
 use crate::config::stdio::StdioSettings;
-use crate::protocol::ParseLimits;
+use crate::protocol::{Era, ParseLimits};
+use crate::upstream::backoff::Backoff;
+use crate::upstream::liveness::{self, Liveness};
 use crate::upstream::mux::Mux;
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::time::{Instant, Interval};
+use tokio::time::Instant;
 
 /// Everything the supervisor task owns or shares with the handle.
 #[derive(Debug)]
@@ -100,8 +101,9 @@ impl Supervisor {
         self.mux.attach(link);
         let started = Instant::now();
         let deadline = started + self.settings.startup_timeout;
+        let offer = Offer::of(&self.settings);
         let handshake = tokio::select! {
-            result = handshake::perform(&self.mux, &self.settings, deadline) => result,
+            result = handshake::perform(&self.mux, &offer, deadline) => result,
             how = process.wait() => {
                 return self.failed(process, format!("the process {how} during startup"), started).await
             }
@@ -129,47 +131,18 @@ impl Supervisor {
     }
 
     /// Watches a running process until it dies, stops answering, or is stopped.
-    async fn serve(
-        &mut self,
-        mut process: Process,
-        era: crate::protocol::Era,
-        started: Instant,
-    ) -> Life {
-        let max_timeouts = self.settings.max_consecutive_timeouts;
-        let mut timeouts = self.mux.consecutive_timeouts();
-        let mut ping = self
-            .settings
-            .ping_interval
-            .map(|every| tokio::time::interval_at(Instant::now() + every, every));
-        loop {
-            tokio::select! {
-                how = process.wait() => return self.failed(process, format!("the process {how}"), started).await,
-                () = stopped(&mut self.stop) => return self.stopped(process).await,
-                changed = timeouts.changed() => {
-                    let count = *timeouts.borrow_and_update();
-                    if changed.is_ok() && count >= max_timeouts {
-                        let reason = format!("stopped answering: {count} requests in a row timed out");
-                        self.mux.detach(&reason);
-                        self.terminate(&mut process).await;
-                        return Life::Failed { reason, up_for: started.elapsed() };
-                    }
-                }
-                () = tick(&mut ping) => self.ping(era),
+    async fn serve(&mut self, mut process: Process, era: Era, started: Instant) -> Life {
+        let offer = Offer::of(&self.settings);
+        let bounds = bounds(&self.settings);
+        tokio::select! {
+            how = process.wait() => self.failed(process, format!("the process {how}"), started).await,
+            () = stopped(&mut self.stop) => self.stopped(process).await,
+            reason = liveness::lost(&self.mux, &offer, era, bounds) => {
+                self.mux.detach(&reason);
+                self.terminate(&mut process).await;
+                Life::Failed { reason, up_for: started.elapsed() }
             }
         }
-    }
-
-    /// Sends one liveness probe; a timeout counts like any other.
-    fn ping(&self, era: crate::protocol::Era) {
-        let Some(probe) = handshake::ping(&self.settings, era) else {
-            return;
-        };
-        let (mux, within) = (self.mux.clone(), self.settings.ping_timeout);
-        tokio::spawn(async move {
-            if let Ok(exchange) = mux.request(&probe, within).await {
-                let _ = exchange.response().await;
-            }
-        });
     }
 
     /// After `wait`: the process exited, or closed its stdout and is terminated.
@@ -209,11 +182,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-async fn tick(ping: &mut Option<Interval>) {
-    match ping {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
+/// The liveness bounds of a stdio upstream.
+fn bounds(s: &StdioSettings) -> Liveness {
+    Liveness {
+        ping_interval: s.ping_interval,
+        ping_timeout: s.ping_timeout,
+        max_consecutive_timeouts: s.max_consecutive_timeouts,
     }
 }

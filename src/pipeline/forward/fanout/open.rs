@@ -37,18 +37,16 @@ pub(super) async fn initialize(
             }
         } else {
             match ctx.shared.connections.get(&spec.name) {
-                Some(Connection::Stdio(up)) => {
-                    match up.ready().await.ok().and_then(|()| up.session()) {
-                        Some(s) => (
-                            Some(
-                                json!({"protocolVersion": s.version.as_str(), "capabilities": s.capabilities,
+                Some(up) => match up.ready().await.ok().and_then(|()| up.session()) {
+                    Some(s) => (
+                        Some(
+                            json!({"protocolVersion": s.version.as_str(), "capabilities": s.capabilities,
                             "serverInfo": s.server_info, "instructions": s.instructions}),
-                            ),
-                            None,
                         ),
-                        None => (None, None),
-                    }
-                }
+                        None,
+                    ),
+                    None => (None, None),
+                },
                 None => (None, None),
             }
         };

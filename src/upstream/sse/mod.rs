@@ -1,0 +1,198 @@
+//! A remote MCP server reached over the legacy HTTP+SSE transport (MCP
+//! 2024-11-05): one long-lived `GET` event stream carries everything the server
+//! says, and each message to it is a `POST` to the endpoint the stream named.
+//!
+//! Like a stdio process, such a session is a single JSON-RPC conversation that a
+//! replica holds and shares: [`SseUpstream::start`] returns at once; a supervisor
+//! task opens the session (`link`), performs the same handshake as for stdio
+//! ([`crate::upstream::stdio::handshake`]), opens the [`Mux`] and reconnects with
+//! backoff when the stream ends, fails or stops answering. The broker treats it
+//! exactly like a stdio upstream (see [`crate::upstream::shared::Connection`]).
+//!
+//! Invariants: no client request reaches the server before its handshake
+//! finished; a lost session fails its in-flight requests at once with the reason;
+//! only the upstream's configured headers are sent, never a client's token; the
+//! endpoint is on the configured origin ([`endpoint`]).
+
+pub mod endpoint;
+mod link;
+mod supervisor;
+
+use crate::config::HttpSettings;
+use crate::protocol::{Message, ParseLimits};
+use crate::upstream::liveness::Liveness;
+use crate::upstream::mux::{Exchange, Mux, MuxLimits};
+use crate::upstream::stdio::handshake::{Offer, Session};
+use crate::upstream::stdio::{Health, StdioError};
+use arc_swap::ArcSwapOption;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Session bounds of an HTTP+SSE upstream. They are not configurable yet: the
+/// request deadline is the upstream's `response_timeout`, the rest are the
+/// defaults of a stdio upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Deadline of a client request.
+    pub request_timeout: Duration,
+    /// Connect, endpoint event and handshake, together.
+    pub startup_timeout: Duration,
+    /// First reconnection delay.
+    pub initial_backoff: Duration,
+    /// Largest reconnection delay.
+    pub max_backoff: Duration,
+    /// Pings and the timeouts that count as lost.
+    pub liveness: Liveness,
+}
+
+impl Tuning {
+    /// The bounds for `settings`.
+    pub fn of(settings: &HttpSettings) -> Tuning {
+        Tuning {
+            request_timeout: settings.response_timeout,
+            startup_timeout: settings
+                .connect_timeout
+                .saturating_add(settings.response_timeout),
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            liveness: Liveness {
+                ping_interval: Some(Duration::from_secs(30)),
+                ping_timeout: Duration::from_secs(10),
+                max_consecutive_timeouts: 3,
+            },
+        }
+    }
+}
+
+/// A supervised HTTP+SSE session. Dropping it closes the session.
+#[derive(Debug)]
+pub struct SseUpstream {
+    name: Arc<str>,
+    tuning: Tuning,
+    mux: Mux,
+    health: watch::Receiver<Health>,
+    session: Arc<ArcSwapOption<Session>>,
+    stop: watch::Sender<bool>,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+impl SseUpstream {
+    /// Starts supervising the server called `name`. Returns at once with health
+    /// [`Health::Starting`]; must be called inside a Tokio runtime. `parse`
+    /// bounds every message, `max_event` every SSE event.
+    pub fn start(
+        name: &str,
+        settings: &HttpSettings,
+        parse: ParseLimits,
+        max_event: usize,
+    ) -> SseUpstream {
+        let name: Arc<str> = name.into();
+        let tuning = Tuning::of(settings);
+        let mux = Mux::new(
+            &name,
+            MuxLimits {
+                parse,
+                ..MuxLimits::default()
+            },
+        );
+        let (health_tx, health) = watch::channel(Health::Starting { attempt: 1 });
+        let (stop, stop_rx) = watch::channel(false);
+        let session = Arc::new(ArcSwapOption::empty());
+        let supervisor = supervisor::Supervisor {
+            name: name.clone(),
+            client: crate::upstream::client(settings),
+            settings: Arc::new(settings.clone()),
+            tuning,
+            parse,
+            max_event,
+            mux: mux.clone(),
+            health: health_tx,
+            session: session.clone(),
+            stop: stop_rx,
+        };
+        SseUpstream {
+            name,
+            tuning,
+            mux,
+            health,
+            session,
+            stop,
+            supervisor: Some(tokio::spawn(supervisor.run())),
+        }
+    }
+
+    /// The multiplexer (for notifications and direct use; prefer [`Self::request`]).
+    pub fn mux(&self) -> &Mux {
+        &self.mux
+    }
+
+    /// The current health.
+    pub fn health(&self) -> Health {
+        self.health.borrow().clone()
+    }
+
+    /// A receiver that sees every health change.
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.health.clone()
+    }
+
+    /// What the gateway offers in the handshake (always the legacy one).
+    pub fn offer(&self) -> Offer {
+        supervisor::offer()
+    }
+
+    /// Waits for a session that is starting (at most its startup bound); one
+    /// that is down fails at once with [`StdioError::Unavailable`].
+    pub async fn ready(&self) -> Result<(), StdioError> {
+        let mut health = self.health.clone();
+        let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
+        match tokio::time::timeout(self.tuning.startup_timeout, settled).await {
+            Ok(Ok(h)) if h.is_up() => Ok(()),
+            _ => Err(self.unavailable()),
+        }
+    }
+
+    /// What the server said in the current session's handshake.
+    pub fn session(&self) -> Option<Arc<Session>> {
+        self.session.load_full()
+    }
+
+    /// Sends a client request with the upstream's deadline. Refused while not up.
+    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
+        if !self.health.borrow().is_up() {
+            return Err(self.unavailable());
+        }
+        Ok(self
+            .mux
+            .request(message, self.tuning.request_timeout)
+            .await?)
+    }
+
+    /// Sends a client notification. Refused while not up.
+    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
+        if !self.health.borrow().is_up() {
+            return Err(self.unavailable());
+        }
+        Ok(self.mux.notify(message).await?)
+    }
+
+    fn unavailable(&self) -> StdioError {
+        StdioError::unavailable(&self.name, &self.health.borrow())
+    }
+
+    /// Closes the session and waits until the supervisor has stopped.
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+    }
+}
+
+impl Drop for SseUpstream {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
