@@ -163,6 +163,13 @@ impl Engine {
         let class_attributes = Reads::of_var(&loaded.set, "resource")
             .names()
             .map(|names| names.into_iter().map(str::to_owned).collect());
+        // Lists are decided for these actions; partial list stores need every
+        // one of them sliced.
+        let listed = ["tools/call", "prompts/get", "resources/read"];
+        let named = listed
+            .iter()
+            .all(|a| actions.get(a).is_some_and(|uid| parts.contains_key(uid)))
+            .then(|| parts.values().flat_map(|s| s.named().cloned()).collect());
         Ok(Engine {
             version: Arc::from(loaded.version.as_str()),
             settings,
@@ -176,8 +183,22 @@ impl Engine {
             connect: entities::action_uid("connect")?,
             authorizer: Authorizer::new(),
             contexts,
-            stores: Stores::new(class_attributes)?,
+            stores: Stores::new(class_attributes, named)?,
         })
+    }
+
+    /// The list store of `objects` for `principal` (tests look inside it).
+    #[cfg(test)]
+    pub(crate) fn list_store(
+        &self,
+        principal: &crate::authn::Principal,
+        upstream: &str,
+        objects: &[Object<'_>],
+    ) -> Arc<super::stores::ListStore> {
+        let facts = self.settings.upstreams.get(upstream);
+        self.stores
+            .list(principal, upstream, objects, facts)
+            .expect("a list store")
     }
 
     /// The facts of a policy, for explanations.
@@ -261,6 +282,14 @@ impl Engine {
     ) -> Result<Vec<bool>, QueryError> {
         let context = self.contexts.build(q, true, false)?;
         let slices = self.parts.get(self.action(method));
+        if list.partial && slices.is_none() {
+            // Unreachable with the list actions (a partial store exists only
+            // when they are all sliced); refuse rather than decide without
+            // the objects' entities.
+            return Err(QueryError::Build(format!(
+                "no sliced policies for `{method}` over a partial list store"
+            )));
+        }
         let action = self.action(method).clone();
         // Objects of one class under the general slice are decided once: those
         // policies use `resource` only through the attributes the class holds

@@ -290,6 +290,11 @@ impl Slices {
         self.by_resource.get(resource).unwrap_or(&self.general)
     }
 
+    /// The resources some policy scope of this action names.
+    pub fn named(&self) -> impl Iterator<Item = &EntityUid> {
+        self.by_resource.keys()
+    }
+
     /// Whether `set` is the slice of the resources no policy scope names
     /// (`resource == …`).
     pub fn is_general(&self, set: &PolicySet) -> bool {

@@ -56,6 +56,11 @@ pub struct ListStore {
     /// scope that is not `resource == …`) decide them alike. `None` when a
     /// policy uses `resource` whole.
     pub classes: Option<Arc<Vec<u32>>>,
+    /// Whether `entities` holds only the objects a sliced decision evaluates:
+    /// every object some scope names, and the first other object of each
+    /// class (the later ones take its decision). A decision without slices
+    /// must not use such a store.
+    pub partial: bool,
     /// Everything the policies may dereference.
     pub entities: Entities,
     key: u64,
@@ -88,6 +93,7 @@ struct Objects {
     objects: Vec<OwnedObject>,
     resources: Vec<EntityUid>,
     classes: Option<Arc<Vec<u32>>>,
+    partial: bool,
     store: Entities,
 }
 
@@ -114,6 +120,9 @@ pub struct Stores {
     /// The resource attributes the policies read (sorted), or `None` when a
     /// policy uses `resource` whole: what list classes are made of.
     class_attributes: Option<Vec<String>>,
+    /// The resources some policy scope names (`resource == …`), when every
+    /// list decision is sliced; `None` keeps every listed object in stores.
+    named: Option<HashSet<EntityUid>>,
     keys: Keys,
     stores: Memo<Store>,
     lists: Memo<ListStore>,
@@ -124,11 +133,17 @@ pub struct Stores {
 
 impl Stores {
     /// Empty memos, for policies that read `class_attributes` of `resource`
-    /// (`None`: they use it whole).
-    pub fn new(class_attributes: Option<Vec<String>>) -> Result<Stores, String> {
+    /// (`None`: they use it whole) and whose scopes name the resources `named`
+    /// (`None`: some list decision is not sliced).
+    pub fn new(
+        class_attributes: Option<Vec<String>>,
+        named: Option<HashSet<EntityUid>>,
+    ) -> Result<Stores, String> {
+        let named = named.filter(|_| class_attributes.is_some());
         Ok(Stores {
             types: Types::new()?,
             class_attributes,
+            named,
             keys: Keys::default(),
             stores: Memo::new(STORES),
             lists: Memo::new(LISTS),
@@ -237,6 +252,7 @@ impl Stores {
             principal_uid,
             resources: built.resources.clone(),
             classes: built.classes.clone(),
+            partial: built.partial,
             entities,
             key,
         });
@@ -254,15 +270,23 @@ impl Stores {
         let mut entities = Vec::with_capacity(objects.len() + 1);
         let mut uids = HashSet::new();
         let mut classes = self.class_attributes.as_ref().map(|_| Classes::default());
+        let mut represented = HashSet::new();
+        let mut partial = false;
         for object in objects {
             let (uid, made) = entities::object(&self.types, upstream, object, facts)?;
+            let mut keep = true;
             if let (Some(classes), Some(names), Some(entity)) =
                 (&mut classes, &self.class_attributes, made.first())
             {
-                classes.add(&uid, upstream, entity, names);
+                let class = classes.add(&uid, upstream, entity, names);
+                if let Some(named) = &self.named {
+                    keep = named.contains(&uid) || represented.insert(class);
+                }
             }
-            for e in made {
-                if uids.insert(e.uid()) {
+            partial |= !keep;
+            // The object's entity first, then its upstream (always kept).
+            for (i, e) in made.into_iter().enumerate() {
+                if (keep || i > 0) && uids.insert(e.uid()) {
                     entities.push(e);
                 }
             }
@@ -273,6 +297,7 @@ impl Stores {
             objects: objects.iter().map(OwnedObject::of).collect(),
             resources,
             classes: classes.map(|c| Arc::new(c.of)),
+            partial,
             store: Entities::from_entities(entities, None)
                 .map_err(|e| QueryError::Build(e.to_string()))?,
         })
@@ -328,7 +353,7 @@ impl Classes {
         upstream: &str,
         entity: &cedar_policy::Entity,
         names: &[String],
-    ) {
+    ) -> u32 {
         let mut key = format!("{}\u{0}{upstream}", uid.type_name());
         for name in names {
             key.push('\u{0}');
@@ -337,6 +362,7 @@ impl Classes {
         let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         let id = *self.ids.entry(key).or_insert(next);
         self.of.push(id);
+        id
     }
 }
 
@@ -473,20 +499,39 @@ forbid (principal, action, resource) when { context.now.hour >= 22 };
     #[test]
     fn list_classes_decide_exactly_as_each_object_alone() {
         let call = r#"action == Mcp::Action::"tools/call""#;
-        for policies in [
-            format!("permit (principal, {call}, resource) when {{ resource.read_only }};"),
-            format!(
-                "permit (principal, {call}, resource) when {{ resource.read_only }};\n\
-                 forbid (principal, {call}, resource == Mcp::Tool::\"b\");\n\
-                 permit (principal, {call}, resource == Mcp::Tool::\"c\");"
+        // The policies, and whether the list's store leaves objects out (one
+        // per class is enough).
+        for (policies, partial) in [
+            (
+                format!("permit (principal, {call}, resource) when {{ resource.read_only }};"),
+                true,
             ),
-            format!(
-                "permit (principal, {call}, resource) when {{ resource == Mcp::Tool::\"a\" || resource.name == \"c\" }};"
+            (
+                format!(
+                    "permit (principal, {call}, resource) when {{ resource.read_only }};\n\
+                     forbid (principal, {call}, resource == Mcp::Tool::\"b\");\n\
+                     permit (principal, {call}, resource == Mcp::Tool::\"c\");"
+                ),
+                true,
             ),
-            format!("permit (principal, {call}, resource) when {{ resource.name like \"*d\" }};"),
-            format!(
-                "permit (principal, {call}, resource == Mcp::Tool::\"a\");\n\
-                 permit (principal, {call}, resource == Mcp::Tool::\"d\");"
+            (
+                format!(
+                    "permit (principal, {call}, resource) when {{ resource == Mcp::Tool::\"a\" || resource.name == \"c\" }};"
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "permit (principal, {call}, resource) when {{ resource.name like \"*d\" }};"
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "permit (principal, {call}, resource == Mcp::Tool::\"a\");\n\
+                     permit (principal, {call}, resource == Mcp::Tool::\"d\");"
+                ),
+                true,
             ),
         ] {
             let e = engine_with(&policies);
@@ -506,6 +551,7 @@ forbid (principal, action, resource) when { context.now.hour >= 22 };
                 .map(|o| e.decide(&query(&p, o.clone(), 10)).unwrap().effect == Effect::Allow)
                 .collect();
             assert_eq!(listed, alone, "{policies}");
+            assert_eq!(e.list_store(&p, "up", &list).partial, partial, "{policies}");
         }
     }
 }
