@@ -326,7 +326,8 @@ async fn limits_are_shared_by_two_gateway_processes_through_redis() {
         .replace("127.0.0.1:0\nadmin", &format!("127.0.0.1:{port}\nadmin"));
     let file = dir.path().join("gw.yaml");
     std::fs::write(&file, with_audit(&format!("{yaml}{limits}"))).unwrap();
-    let _two = crate::support::peers::serve_binary(&file, port).await;
+    let (_two, ports) = crate::support::peers::serve_binary(&file, &[port]).await;
+    let port = ports[0];
     let two_url = format!("http://127.0.0.1:{port}/mcp");
     let list = |url: String| async move {
         Req::post(&url)

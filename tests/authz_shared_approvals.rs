@@ -8,7 +8,7 @@ use crate::authz_limits::OPERATORS;
 use crate::support::auth::{self, Keys};
 use crate::support::gateway::{audit_events, default_yaml, with_audit};
 use crate::support::http::{Reply, Req, modern_body};
-use crate::support::peers::{RedisServer, free_port, serve_binary, wait_for_port};
+use crate::support::peers::{RedisServer, free_port, serve_binary};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -45,8 +45,8 @@ impl Binary {
             .replace("authentication:\n  mode: none\n", &auth::section(keys, ""));
         let file = dir.path().join("gw.yaml");
         std::fs::write(&file, with_audit(&format!("{yaml}{authorization}"))).unwrap();
-        let child = serve_binary(&file, port).await;
-        wait_for_port(admin).await;
+        let (child, ports) = serve_binary(&file, &[port, admin]).await;
+        let (port, admin) = (ports[0], ports[1]);
         Binary {
             child,
             url: format!("http://127.0.0.1:{port}/mcp"),

@@ -550,7 +550,8 @@ async fn sigterm_with_open_streams_drains_and_exits_zero_within_the_grace() {
             &format!("address: 127.0.0.1:{port}\nadmin"),
         );
     std::fs::write(&file, crate::support::gateway::with_audit(&yaml)).unwrap();
-    let mut child = crate::support::peers::serve_binary(&file, port).await;
+    let (mut child, ports) = crate::support::peers::serve_binary(&file, &[port]).await;
+    let port = ports[0];
     let url = format!("http://127.0.0.1:{port}/mcp");
     let get = Req::get(&url)
         .header("accept", "text/event-stream")

@@ -268,7 +268,8 @@ async fn a_sigkilled_gateway_under_fsync_always_has_every_answered_request_on_di
         ),
     )
     .unwrap();
-    let mut child = crate::support::peers::serve_binary(&config, port).await;
+    let (mut child, ports) = crate::support::peers::serve_binary(&config, &[port]).await;
+    let port = ports[0];
     let url = format!("http://127.0.0.1:{port}/mcp");
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
     let mut clients = Vec::new();

@@ -128,18 +128,57 @@ pub async fn wait_for_port(port: u16) {
 }
 
 /// The gateway binary serving `config`, output discarded, killed when
-/// dropped; returns once it accepts connections on 127.0.0.1:`port`.
-pub async fn serve_binary(config: &std::path::Path, port: u16) -> tokio::process::Child {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
-    child
+/// dropped; returns once it accepts connections on every one of `ports`
+/// (127.0.0.1), with the ports it got. The ports come from [`free_port`], so
+/// another test may bind one between picking and the gateway binding it: if
+/// the binary exits before listening, every `127.0.0.1:<port>` of the config
+/// file gets a fresh port and the binary starts again (three tries).
+pub async fn serve_binary(
+    config: &std::path::Path,
+    ports: &[u16],
+) -> (tokio::process::Child, Vec<u16>) {
+    let mut ports = ports.to_vec();
+    for _ in 0..3 {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        if listening(&mut child, &ports).await {
+            return (child, ports);
+        }
+        let fresh: Vec<u16> = ports.iter().map(|_| free_port()).collect();
+        let mut text = std::fs::read_to_string(config).unwrap();
+        for (old, new) in ports.iter().zip(&fresh) {
+            text = text.replace(&format!("127.0.0.1:{old}"), &format!("127.0.0.1:{new}"));
+        }
+        std::fs::write(config, text).unwrap();
+        ports = fresh;
+    }
+    panic!("the gateway binary exited before listening, three times");
+}
+
+/// Whether `child` listens on every port within 30 s; `false` if it exited
+/// first.
+async fn listening(child: &mut tokio::process::Child, ports: &[u16]) -> bool {
+    for port in ports {
+        let mut tries = 0;
+        while tokio::net::TcpStream::connect(("127.0.0.1", *port))
+            .await
+            .is_err()
+        {
+            if child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            tries += 1;
+            assert!(tries < 300, "nothing listens on 127.0.0.1:{port} after 30s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    true
 }
 
 /// Runs a peer command to completion and returns its stdout, failing with its
