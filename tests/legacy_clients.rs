@@ -7,7 +7,7 @@
 use crate::authz::{BASE, Policies, demo_upstream, demo_url, token};
 use crate::support::Gateway;
 use crate::support::auth::{self, Keys};
-use crate::support::gateway::default_yaml;
+use crate::support::gateway::{audit_events, default_yaml};
 use crate::support::http::Req;
 use crate::support::peers::{python, run, script};
 use http_body_util::BodyExt;
@@ -164,6 +164,11 @@ async fn posts_need_the_token_and_the_principal_of_the_stream() {
         .send()
         .await;
     assert_eq!(get.status, 401);
+    // The refusals are in the audit trail, as on the main endpoint.
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let refused = events.iter().filter(|e| e["class_uid"] == 3002).count();
+    assert!(refused >= 3, "{events:?}");
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use crate::config::Runtime;
 use crate::pipeline::body::{GatewayBody, empty, read_bounded};
 use crate::pipeline::context::RequestContext;
 use crate::pipeline::respond::{Rejection, reject};
-use crate::pipeline::{Shared, admit, authenticate, session};
+use crate::pipeline::{Shared, admit, authenticate, session, stages};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -70,37 +70,51 @@ pub struct Caller {
     pub streams: Arc<Streams>,
 }
 
-/// Serves one request to a legacy endpoint. Never fails: every refusal is a response.
+/// Serves one request to a legacy endpoint. Never fails: every refusal is a
+/// response, and the audit stage records it (an accepted POST is recorded by
+/// the pipeline run it starts).
 pub async fn serve(
     endpoint: Endpoint,
     request: Request<Incoming>,
     caller: Caller,
 ) -> Response<GatewayBody> {
-    let http1 = request.version() < http::Version::HTTP_2;
+    let mut cx = RequestContext::new(caller.peer, request.method().clone(), request.version());
+    cx.client_certificate = caller.certificate.clone();
+    let shared = Arc::clone(&caller.shared);
     let result = match endpoint {
-        Endpoint::Stream => open(request, caller).await,
-        Endpoint::Messages => post(request, caller).await,
+        Endpoint::Stream => open(&mut cx, request, caller).await,
+        Endpoint::Messages => post(&mut cx, request, caller).await,
     };
-    result.unwrap_or_else(|rejection| {
-        tracing::debug!(reason = %rejection, "legacy SSE request refused");
-        reject(&rejection, http1).0
-    })
+    let (response, rpc_error) = match result {
+        Ok(response) if response.status() == StatusCode::ACCEPTED => return response,
+        Ok(response) => (response, None),
+        Err(rejection) => {
+            tracing::debug!(reason = %rejection, "legacy SSE request refused");
+            cx.decision.verdict = crate::audit::Verdict::Denied;
+            cx.decision.reason = Some(rejection.to_string().chars().take(160).collect());
+            let (response, code) = reject(&rejection, cx.is_http1());
+            (response, Some(code))
+        }
+    };
+    stages::audit(&cx, response, rpc_error, &shared).await
 }
 
 /// Stages 1 and 2 of the pipeline, as on the main endpoint: the principal.
 async fn identify(
+    cx: &mut RequestContext,
     parts: &Parts,
     caller: &Caller,
     rt: &Runtime,
 ) -> Result<Arc<authenticate::Principal>, Rejection> {
     admit::admit_head(parts, rt)?;
-    let mut cx = RequestContext::new(caller.peer, parts.method.clone(), parts.version);
-    cx.client_certificate = caller.certificate.clone();
-    authenticate::authenticate(&mut cx, parts, rt, &caller.shared).await
+    let principal = authenticate::authenticate(cx, parts, rt, &caller.shared).await?;
+    cx.principal = Some(Arc::clone(&principal));
+    Ok(principal)
 }
 
 /// `GET <path>`: opens a stream and tells the client where to post.
 async fn open(
+    cx: &mut RequestContext,
     request: Request<Incoming>,
     caller: Caller,
 ) -> Result<Response<GatewayBody>, Rejection> {
@@ -113,7 +127,7 @@ async fn open(
     if parts.method != Method::GET {
         return Err(Rejection::MethodNotAllowed);
     }
-    let principal = identify(&parts, &caller, rt).await?;
+    let principal = identify(cx, &parts, &caller, rt).await?;
     if !accepts_event_stream(&parts.headers) {
         return Ok(status(StatusCode::NOT_ACCEPTABLE));
     }
@@ -148,6 +162,7 @@ async fn open(
 
 /// `POST <messages_path>?sessionId=`: accepts a message for the pipeline.
 async fn post(
+    cx: &mut RequestContext,
     request: Request<Incoming>,
     caller: Caller,
 ) -> Result<Response<GatewayBody>, Rejection> {
@@ -157,7 +172,7 @@ async fn post(
     if parts.method != Method::POST {
         return Err(Rejection::MethodNotAllowed);
     }
-    let principal = identify(&parts, &caller, rt).await?;
+    let principal = identify(cx, &parts, &caller, rt).await?;
     let binding = session::binding(&principal);
     let stream = session_id(parts.uri.query())
         .and_then(|id| caller.streams.find(id, &binding))
