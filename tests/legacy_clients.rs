@@ -9,7 +9,7 @@ use crate::support::Gateway;
 use crate::support::auth::{self, Keys};
 use crate::support::gateway::{audit_events, default_yaml};
 use crate::support::http::Req;
-use crate::support::peers::{python, run, script};
+use crate::support::peers::{node, peers_dir, python, run, script};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
@@ -180,4 +180,31 @@ async fn the_legacy_endpoints_are_off_by_default() {
         .send()
         .await;
     assert_eq!(get.status, 404);
+}
+
+#[tokio::test]
+async fn a_typescript_sse_client_transport_lists_and_calls() {
+    let keys = Keys::generate().await;
+    let (gw, _demo, _policies) = legacy_gateway(&keys).await;
+    let alice = token(&keys, "alice", "acme", &["dev"]).await;
+    let out = tokio::process::Command::new(node())
+        .arg(script("ts_legacy_sse.mjs"))
+        .args([sse_url(&gw), alice])
+        .env("PEERS_NODE_MODULES", peers_dir().join("node/node_modules"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ts client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["tools"], json!(["add", "echo", "fetch_page"]), "{out}");
+    assert_eq!(out["echo"]["content"][0]["text"], "hi", "{out}");
+    let denied = out["denied"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(denied.contains("Unknown tool: delete_records"), "{out}");
 }
