@@ -53,6 +53,8 @@ mod hostile;
 mod hostile_h1;
 /// Hostile HTTP/2 from the Python `h2` library: rapid reset, CONTINUATION flood.
 mod hostile_h2;
+/// Legacy HTTP+SSE (2024-11-05) clients through `listen.legacy_sse` (issue 3).
+mod legacy_clients;
 /// Admin endpoints, reload, TLS, HTTP/2, graceful shutdown.
 mod lifecycle;
 /// Prometheus metrics: exact series after known traffic; a real Prometheus scraping.

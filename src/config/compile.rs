@@ -5,7 +5,7 @@
 //! load. Relative file paths are resolved against the configuration file's folder.
 
 use super::hosts::{Admission, HostPattern, OriginPattern};
-use super::raw::{RawConfig, RawLimits, RawListen};
+use super::raw::{RawConfig, RawLegacySse, RawLimits, RawListen};
 use super::{ConfigError, tls};
 use crate::protocol::ParseLimits;
 use http::Uri;
@@ -69,6 +69,21 @@ pub struct Listen {
     pub client_certificates_required: bool,
     /// Whether HTTP/2 is accepted.
     pub http2: bool,
+    /// The legacy HTTP+SSE transport; `None` when off (the default).
+    pub legacy_sse: Option<LegacySse>,
+}
+
+/// `listen.legacy_sse`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacySse {
+    /// Where clients open their stream (GET).
+    pub path: String,
+    /// Where clients post their messages (POST `?sessionId=`).
+    pub messages_path: String,
+    /// Most streams open at once.
+    pub max_streams: usize,
+    /// Most messages queued for one stream.
+    pub max_queued_messages: usize,
 }
 
 /// Bounds, all already validated.
@@ -238,13 +253,12 @@ fn listen(
 ) -> Result<Listen, ConfigError> {
     let address = socket_addr(&raw.address, file, "listen.address")?;
     let path = raw.path.clone().unwrap_or_else(|| "/mcp".into());
-    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
-        return Err(ConfigError::at(
-            file,
-            "listen.path",
-            "must be an absolute path such as /mcp",
-        ));
-    }
+    endpoint_path(&path, file, "listen.path")?;
+    let legacy_sse = raw
+        .legacy_sse
+        .as_ref()
+        .map(|l| legacy_sse(l, &path, file))
+        .transpose()?;
     let public_url = raw
         .public_url
         .as_deref()
@@ -283,6 +297,49 @@ fn listen(
         tls,
         client_certificates_required,
         http2: raw.http2,
+        legacy_sse,
+    })
+}
+
+fn endpoint_path(path: &str, file: &Path, at: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        return Err(ConfigError::at(
+            file,
+            at,
+            "must be an absolute path such as /mcp",
+        ));
+    }
+    Ok(())
+}
+
+fn legacy_sse(raw: &RawLegacySse, mcp: &str, file: &Path) -> Result<LegacySse, ConfigError> {
+    endpoint_path(&raw.path, file, "listen.legacy_sse.path")?;
+    let messages_path = raw
+        .messages_path
+        .clone()
+        .unwrap_or_else(|| "/messages".into());
+    endpoint_path(&messages_path, file, "listen.legacy_sse.messages_path")?;
+    if raw.path == mcp || messages_path == mcp || raw.path == messages_path {
+        return Err(ConfigError::at(
+            file,
+            "listen.legacy_sse",
+            "path, messages_path and listen.path must be three different paths",
+        ));
+    }
+    let positive = |value: Option<usize>, default: usize, at: &str| match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::at(file, at, "must be at least 1")),
+        Some(n) => Ok(n),
+    };
+    Ok(LegacySse {
+        path: raw.path.clone(),
+        messages_path,
+        max_streams: positive(raw.max_streams, 256, "listen.legacy_sse.max_streams")?,
+        max_queued_messages: positive(
+            raw.max_queued_messages,
+            64,
+            "listen.legacy_sse.max_queued_messages",
+        )?,
     })
 }
 

@@ -96,4 +96,40 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn legacy_sse_is_off_by_default_and_its_errors_name_the_option() {
+        let rt = load_str(MINIMAL, Path::new("p.yaml")).unwrap();
+        assert!(rt.listen.legacy_sse.is_none());
+        let with = |section: &str| {
+            MINIMAL.replace(
+                "listen:\n  address: 127.0.0.1:0\n",
+                &format!("listen:\n  address: 127.0.0.1:0\n  legacy_sse:\n{section}"),
+            )
+        };
+        let rt = load_str(&with("    path: /sse\n"), Path::new("p.yaml")).unwrap();
+        let legacy = rt.listen.legacy_sse.unwrap();
+        assert_eq!(
+            (legacy.path.as_str(), legacy.messages_path.as_str()),
+            ("/sse", "/messages")
+        );
+        assert_eq!((legacy.max_streams, legacy.max_queued_messages), (256, 64));
+        let err = |section: &str| {
+            load_str(&with(section), Path::new("p.yaml"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("    path: /mcp\n"),
+            "p.yaml: listen.legacy_sse: path, messages_path and listen.path must be three different paths"
+        );
+        assert_eq!(
+            err("    path: sse\n"),
+            "p.yaml: listen.legacy_sse.path: must be an absolute path such as /mcp"
+        );
+        assert_eq!(
+            err("    path: /sse\n    max_queued_messages: 0\n"),
+            "p.yaml: listen.legacy_sse.max_queued_messages: must be at least 1"
+        );
+    }
 }

@@ -18,7 +18,7 @@ pub mod tls;
 pub mod units;
 pub mod upstreams;
 
-pub use compile::{Limits, Listen, Runtime};
+pub use compile::{LegacySse, Limits, Listen, Runtime};
 pub use load::{load, load_str};
 pub use upstreams::{Federation, HttpSettings, Transport, UpstreamSpec};
 

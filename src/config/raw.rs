@@ -96,6 +96,30 @@ pub struct RawListen {
     /// Accept HTTP/2 (h2 over TLS via ALPN, or h2c prior knowledge). Default true.
     #[serde(default = "default_true")]
     pub http2: bool,
+    /// The legacy HTTP+SSE transport (MCP 2024-11-05) for clients that speak
+    /// nothing newer. Absent: off (only Streamable HTTP is served).
+    #[serde(default)]
+    pub legacy_sse: Option<RawLegacySse>,
+}
+
+/// `listen.legacy_sse`: a GET stream endpoint and a POST endpoint in front of the
+/// same pipeline. Its streams live in the memory of the replica holding the GET:
+/// a load balancer must send a client's POSTs to that replica.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLegacySse {
+    /// The path clients GET to open their stream, e.g. `/sse`.
+    pub path: String,
+    /// The path clients POST their messages to. Default `/messages`.
+    #[serde(default)]
+    pub messages_path: Option<String>,
+    /// Most streams open at once on this replica; more are refused (503). Default 256.
+    #[serde(default)]
+    pub max_streams: Option<usize>,
+    /// Most messages waiting for a slow reader on one stream; a reader that
+    /// falls further behind is disconnected. Default 64.
+    #[serde(default)]
+    pub max_queued_messages: Option<usize>,
 }
 
 /// Certificate and key files (PEM). Reloaded when they change.

@@ -26,6 +26,13 @@ pub fn admit(parts: &Parts, rt: &Runtime) -> Result<(), Rejection> {
     if !matches!(parts.method, Method::GET | Method::POST | Method::DELETE) {
         return Err(Rejection::MethodNotAllowed);
     }
+    admit_head(parts, rt)
+}
+
+/// The checks of [`admit`] that do not depend on the endpoint: Host, Origin,
+/// framing and media type. The legacy HTTP+SSE endpoints, which have paths of
+/// their own, apply exactly these.
+pub fn admit_head(parts: &Parts, rt: &Runtime) -> Result<(), Rejection> {
     let host = authority(parts)?;
     if !rt.admission.host_allowed(host) {
         return Err(Rejection::HostNotAllowed);

@@ -5,7 +5,6 @@ use super::respond::Rejection;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
-use hyper::body::Incoming;
 use std::time::Duration;
 
 /// An error inside a response body stream; hyper resets the stream on it.
@@ -26,12 +25,23 @@ pub fn empty() -> GatewayBody {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
+/// A request body the pipeline can read: what hyper received, or a body the
+/// gateway built itself (the legacy HTTP+SSE adapter's internal requests).
+pub trait RequestBody:
+    http_body::Body<Data = Bytes, Error: Into<BodyError>> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: Into<BodyError>> + Send + 'static
+{
+}
+
 /// Reads a whole body, refusing more than `max` bytes or taking longer than `within`.
-pub async fn read_bounded(
-    body: Incoming,
-    max: usize,
-    within: Duration,
-) -> Result<Bytes, Rejection> {
+pub async fn read_bounded<B>(body: B, max: usize, within: Duration) -> Result<Bytes, Rejection>
+where
+    B: RequestBody,
+{
     // A declared Content-Length over the bound is refused before waiting for it.
     if usize::try_from(http_body::Body::size_hint(&body).lower()).unwrap_or(usize::MAX) > max {
         return Err(Rejection::BodyTooLarge(max));

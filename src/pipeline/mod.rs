@@ -53,7 +53,6 @@ use arc_swap::ArcSwap;
 use body::GatewayBody;
 use context::RequestContext;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use respond::Rejection;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -260,8 +259,8 @@ impl Snapshot {
 
 /// Handles one HTTP request on the MCP listener. Never fails: every refusal is a
 /// response, and the audit stage sees every one.
-pub async fn handle(
-    request: Request<Incoming>,
+pub async fn handle<B: body::RequestBody>(
+    request: Request<B>,
     peer: SocketAddr,
     client_certificate: Option<Arc<ClientCertificate>>,
     shared: Arc<Shared>,
@@ -310,9 +309,9 @@ pub async fn handle(
 }
 
 /// Stages 1–8, in order. Each `?` is a refusal the client is told about.
-async fn run(
+async fn run<B: body::RequestBody>(
     cx: &mut RequestContext,
-    request: Request<Incoming>,
+    request: Request<B>,
     snapshot: &Snapshot,
     shared: &Arc<Shared>,
 ) -> Result<Response<GatewayBody>, Rejection> {

@@ -8,7 +8,7 @@
 //! carry no message; they exist only in the legacy era.
 
 use super::Shared;
-use super::body::read_bounded;
+use super::body::{RequestBody, read_bounded};
 use super::context::RequestContext;
 use super::respond::Rejection;
 use super::session::{self, Lookup};
@@ -20,7 +20,6 @@ use crate::protocol::{Envelope, Era, ParseError, RequestId, Target, Version};
 use crate::session::SessionState;
 use http::request::Parts;
 use http::{HeaderMap, Method};
-use hyper::body::Incoming;
 
 /// The `MCP-Protocol-Version` header, lower-case.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
@@ -65,10 +64,10 @@ const REMOVED_IN_2026: [&str; 6] = [
 ];
 
 /// Parses the request and fills the era, version and message facts of `cx`.
-pub async fn parse(
+pub async fn parse<B: RequestBody>(
     cx: &mut RequestContext,
     parts: Parts,
-    body: Incoming,
+    body: B,
     rt: &Runtime,
     shared: &Shared,
 ) -> Result<Inbound, Rejection> {

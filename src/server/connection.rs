@@ -9,6 +9,7 @@
 
 use super::framing::{Heads, Watched};
 use super::idle::{self, Activity};
+use super::legacy_sse::{self, streams::Streams};
 use super::limits::ConnectionLimits;
 use crate::authn::certificate::ClientCertificate;
 use crate::config::Runtime;
@@ -37,6 +38,7 @@ pub async fn accept_loop(
     mut drain: watch::Receiver<bool>,
 ) {
     let limits = Arc::new(ConnectionLimits::default());
+    let legacy = Arc::new(Streams::default());
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -65,8 +67,9 @@ pub async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let drain = drain.clone();
+        let legacy = Arc::clone(&legacy);
         connections.spawn(async move {
-            serve(stream, peer, shared, drain).await;
+            serve(stream, peer, shared, legacy, drain).await;
             drop(slot);
         });
     }
@@ -96,6 +99,8 @@ struct Gateway {
     activity: Arc<Activity>,
     /// How each HTTP/1.x request was framed on the wire, in arrival order.
     heads: Option<Arc<Heads>>,
+    /// The legacy HTTP+SSE streams open on this listener.
+    legacy: Arc<Streams>,
 }
 
 impl Service<Request<Incoming>> for Gateway {
@@ -116,8 +121,21 @@ impl Service<Request<Incoming>> for Gateway {
         let peer = self.peer;
         let certificate = self.certificate.clone();
         let in_progress = self.activity.begin();
+        let legacy = legacy_sse::endpoint(&request, &shared.snapshot().config)
+            .map(|endpoint| (endpoint, Arc::clone(&self.legacy)));
         Box::pin(async move {
-            let response = pipeline::handle(request, peer, certificate, shared).await;
+            let response = match legacy {
+                Some((endpoint, streams)) => {
+                    let caller = legacy_sse::Caller {
+                        peer,
+                        certificate,
+                        shared,
+                        streams,
+                    };
+                    legacy_sse::serve(endpoint, request, caller).await
+                }
+                None => pipeline::handle(request, peer, certificate, shared).await,
+            };
             Ok(response.map(|body| idle::tracked(body, in_progress)))
         })
     }
@@ -127,6 +145,7 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    legacy: Arc<Streams>,
     drain: watch::Receiver<bool>,
 ) {
     let snapshot = shared.snapshot();
@@ -138,6 +157,7 @@ async fn serve(
         certificate: None,
         activity: Activity::new(),
         heads: None,
+        legacy,
     };
     // hyper's header timeout starts at the first byte (the HTTP/1 vs HTTP/2
     // detection reads before it): a connection that sends nothing would be held

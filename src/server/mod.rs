@@ -10,6 +10,7 @@ mod admin;
 mod connection;
 pub mod framing;
 mod idle;
+pub mod legacy_sse;
 mod limits;
 mod reload;
 mod revoke;

@@ -1,0 +1,210 @@
+//! Issue 3, "Downstream legacy SSE": clients that only speak the HTTP+SSE
+//! transport of MCP 2024-11-05 use the gateway through `listen.legacy_sse`,
+//! with the real Python SDK's `sse_client`, and every security stage of the
+//! main endpoint applies (tokens on the GET and each POST, the stream bound to
+//! its principal, policies that make a denied tool read like an unknown one).
+
+use crate::authz::{BASE, Policies, demo_upstream, demo_url, token};
+use crate::support::Gateway;
+use crate::support::auth::{self, Keys};
+use crate::support::gateway::{audit_events, default_yaml};
+use crate::support::http::Req;
+use crate::support::peers::{node, peers_dir, python, run, script};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+/// `listen.legacy_sse` on `/sse`, posts on `/messages`.
+const LEGACY: &str = "listen:\n  address: 127.0.0.1:0\n  legacy_sse:\n    path: /sse\n";
+
+/// A JWT-authenticated gateway in front of the demo upstream, with the legacy
+/// transport on and the read-only-tools policy of the authz tests.
+async fn legacy_gateway(keys: &Keys) -> (Gateway, portcullis::demo::server::DemoServer, Policies) {
+    let demo = demo_upstream().await;
+    let policies = Policies::new(&format!(
+        "{BASE}permit (principal, action == Mcp::Action::\"tools/call\", resource) when {{ resource.read_only }};\n\
+         forbid (principal, action == Mcp::Action::\"tools/call\", resource) when {{ resource.destructive && !resource.read_only }};\n"
+    ));
+    let yaml = default_yaml(&demo_url(&demo))
+        .replace("listen:\n  address: 127.0.0.1:0\n", LEGACY)
+        .replace("authentication:\n  mode: none\n", &auth::section(keys, ""));
+    let gw = Gateway::start_yaml(&format!("{yaml}{}", policies.section(""))).await;
+    (gw, demo, policies)
+}
+
+fn sse_url(gw: &Gateway) -> String {
+    gw.url().replace("/mcp", "/sse")
+}
+
+fn base(gw: &Gateway) -> String {
+    gw.url().replace("/mcp", "")
+}
+
+async fn python_session(url: &str, bearer: Option<&str>, calls: &[(&str, Value)]) -> Value {
+    let script = script("py_legacy_sse.py");
+    let mut args = vec![script.to_str().unwrap().to_owned(), url.to_owned()];
+    if let Some(t) = bearer {
+        args.extend(["--bearer".to_owned(), t.to_owned()]);
+    }
+    for (name, arguments) in calls {
+        args.extend([
+            "--call".to_owned(),
+            (*name).to_owned(),
+            arguments.to_string(),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&python(), &args, None).await;
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Opens a legacy stream as `bearer` and returns the POST endpoint it announced.
+async fn open_stream(
+    gw: &Gateway,
+    bearer: &str,
+) -> (String, http::Response<hyper::body::Incoming>) {
+    let mut response = Req::get(&sse_url(gw))
+        .header("accept", "text/event-stream")
+        .header("authorization", &format!("Bearer {bearer}"))
+        .open()
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = response.body_mut().frame().await.unwrap().unwrap();
+        text.push_str(std::str::from_utf8(frame.data_ref().unwrap()).unwrap());
+    }
+    assert!(text.starts_with("event: endpoint\n"), "{text}");
+    let endpoint = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap()
+        .to_owned();
+    assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
+    (endpoint, response)
+}
+
+async fn post_status(url: &str, bearer: Option<&str>) -> u16 {
+    let mut req = Req::post(url)
+        .header("content-type", "application/json")
+        .body(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    if let Some(t) = bearer {
+        req = req.header("authorization", &format!("Bearer {t}"));
+    }
+    req.send().await.status.as_u16()
+}
+
+#[tokio::test]
+async fn a_python_sse_client_lists_calls_and_is_denied_like_an_unknown_tool() {
+    let keys = Keys::generate().await;
+    let (gw, _demo, _policies) = legacy_gateway(&keys).await;
+    let alice = token(&keys, "alice", "acme", &["dev"]).await;
+    let out = python_session(
+        &sse_url(&gw),
+        Some(&alice),
+        &[
+            ("echo", json!({"text": "hi"})),
+            ("delete_records", json!({"table": "users"})),
+            ("no_such_tool", json!({})),
+        ],
+    )
+    .await;
+    assert!(out["protocol"].is_string(), "{out}");
+    assert_eq!(out["tools"], json!(["add", "echo", "fetch_page"]), "{out}");
+    let calls = out["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["content"][0]["text"], "hi", "{out}");
+    let (denied, unknown) = (&calls[1]["error"], &calls[2]["error"]);
+    assert_eq!(denied["code"], unknown["code"], "{out}");
+    assert_eq!(denied["message"], "Unknown tool: delete_records");
+    assert_eq!(unknown["message"], "Unknown tool: no_such_tool");
+}
+
+#[tokio::test]
+async fn a_python_sse_client_without_a_valid_token_gets_401() {
+    let keys = Keys::generate().await;
+    let (gw, _demo, _policies) = legacy_gateway(&keys).await;
+    let none = python_session(&sse_url(&gw), None, &[]).await;
+    assert_eq!(none, json!({"status": 401}));
+    let bad = python_session(&sse_url(&gw), Some("not.a.token"), &[]).await;
+    assert_eq!(bad, json!({"status": 401}));
+}
+
+#[tokio::test]
+async fn posts_need_the_token_and_the_principal_of_the_stream() {
+    let keys = Keys::generate().await;
+    let (gw, _demo, _policies) = legacy_gateway(&keys).await;
+    let alice = token(&keys, "alice", "acme", &["dev"]).await;
+    let bob = token(&keys, "bob", "acme", &["dev"]).await;
+    let (endpoint, stream) = open_stream(&gw, &alice).await;
+    let url = format!("{}{endpoint}", base(&gw));
+    assert_eq!(post_status(&url, None).await, 401);
+    assert_eq!(post_status(&url, Some("not.a.token")).await, 401);
+    assert_eq!(post_status(&url, Some(&bob)).await, 404, "a foreign stream");
+    let unknown = format!(
+        "{}/messages?sessionId=00000000000000000000000000000000",
+        base(&gw)
+    );
+    assert_eq!(post_status(&unknown, Some(&alice)).await, 404);
+    let missing = format!("{}/messages", base(&gw));
+    assert_eq!(post_status(&missing, Some(&alice)).await, 404);
+    assert_eq!(post_status(&url, Some(&alice)).await, 202);
+    // A closed stream is forgotten.
+    drop(stream);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post_status(&url, Some(&alice)).await;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 404, "a closed stream");
+    // The GET itself needs a token.
+    let get = Req::get(&sse_url(&gw))
+        .header("accept", "text/event-stream")
+        .send()
+        .await;
+    assert_eq!(get.status, 401);
+    // The refusals are in the audit trail, as on the main endpoint.
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let refused = events.iter().filter(|e| e["class_uid"] == 3002).count();
+    assert!(refused >= 3, "{events:?}");
+}
+
+#[tokio::test]
+async fn the_legacy_endpoints_are_off_by_default() {
+    let demo = demo_upstream().await;
+    let gw = Gateway::start(&demo_url(&demo)).await;
+    let get = Req::get(&sse_url(&gw))
+        .header("accept", "text/event-stream")
+        .send()
+        .await;
+    assert_eq!(get.status, 404);
+}
+
+#[tokio::test]
+async fn a_typescript_sse_client_transport_lists_and_calls() {
+    let keys = Keys::generate().await;
+    let (gw, _demo, _policies) = legacy_gateway(&keys).await;
+    let alice = token(&keys, "alice", "acme", &["dev"]).await;
+    let out = tokio::process::Command::new(node())
+        .arg(script("ts_legacy_sse.mjs"))
+        .args([sse_url(&gw), alice])
+        .env("PEERS_NODE_MODULES", peers_dir().join("node/node_modules"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ts client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["tools"], json!(["add", "echo", "fetch_page"]), "{out}");
+    assert_eq!(out["echo"]["content"][0]["text"], "hi", "{out}");
+    let denied = out["denied"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(denied.contains("Unknown tool: delete_records"), "{out}");
+}
