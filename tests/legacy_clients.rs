@@ -208,3 +208,83 @@ async fn a_typescript_sse_client_transport_lists_and_calls() {
         .unwrap_or_default();
     assert!(denied.contains("Unknown tool: delete_records"), "{out}");
 }
+
+/// Reads `response`'s events into `text` until it contains `wanted`.
+async fn read_until(
+    response: &mut http::Response<hyper::body::Incoming>,
+    text: &mut String,
+    wanted: &str,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !text.contains(wanted) {
+        let frame = tokio::time::timeout_at(deadline, response.body_mut().frame()).await;
+        match frame {
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    text.push_str(std::str::from_utf8(data).unwrap());
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Notifications an upstream sends outside any request (the Python fixture's
+/// `notifications/tools/list_changed`, on its legacy GET stream) reach a
+/// legacy client's stream once its session is initialized.
+#[tokio::test]
+async fn notifications_sent_outside_a_request_reach_the_legacy_stream() {
+    let fixture = crate::support::peers::Peer::python_fixture().await;
+    let yaml = default_yaml(&fixture.url).replace("listen:\n  address: 127.0.0.1:0\n", LEGACY);
+    let gw = Gateway::start_yaml(&yaml).await;
+    let mut response = Req::get(&sse_url(&gw))
+        .header("accept", "text/event-stream")
+        .open()
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    assert!(read_until(&mut response, &mut text, "\n\n").await, "{text}");
+    let endpoint = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap()
+        .to_owned();
+    let post = |message: Value| {
+        let url = format!("{}{endpoint}", base(&gw));
+        async move {
+            let status = Req::post(&url)
+                .header("content-type", "application/json")
+                .body(message)
+                .send()
+                .await
+                .status;
+            assert_eq!(status, 202);
+        }
+    };
+    post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {},
+        "clientInfo": {"name": "raw-legacy", "version": "0"}}}),
+    )
+    .await;
+    assert!(
+        read_until(&mut response, &mut text, "\"id\":1").await,
+        "{text}"
+    );
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    // The standalone stream opens after `initialized`: call until the
+    // notification published while it is open arrives.
+    let mut arrived = false;
+    for id in 2..8 {
+        post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "test_trigger_tool_change", "arguments": {}}}))
+        .await;
+        if read_until(&mut response, &mut text, "notifications/tools/list_changed").await {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(arrived, "no list_changed on the legacy stream:\n{text}");
+    assert!(text.contains("tools/list_changed published"), "{text}");
+}

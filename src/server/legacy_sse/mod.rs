@@ -184,6 +184,7 @@ async fn post(
     )
     .await?;
     let id = relay::request_id(&body);
+    let initialized = relay::is_initialized(&body);
     let internal = match relay::internal_request(&parts, &rt.listen.path, stream.session(), body) {
         Ok(request) => request,
         Err(e) => {
@@ -191,14 +192,33 @@ async fn post(
             return Ok(status(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
-    tokio::spawn(relay::relay(
-        internal,
-        caller.peer,
-        caller.certificate,
-        caller.shared,
-        stream,
-        id,
-    ));
+    // Once the session is initialized, its standalone stream carries what
+    // upstreams send outside any request.
+    let standalone = initialized
+        .then(|| stream.session())
+        .flatten()
+        .and_then(|session| relay::standalone_request(&parts, &rt.listen.path, &session).ok());
+    tokio::spawn(async move {
+        relay::relay(
+            internal,
+            caller.peer,
+            caller.certificate.clone(),
+            Arc::clone(&caller.shared),
+            Arc::clone(&stream),
+            id,
+        )
+        .await;
+        if let Some(request) = standalone {
+            relay::listen(
+                request,
+                caller.peer,
+                caller.certificate,
+                caller.shared,
+                stream,
+            )
+            .await;
+        }
+    });
     Ok(status(StatusCode::ACCEPTED))
 }
 

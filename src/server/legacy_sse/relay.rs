@@ -85,23 +85,9 @@ pub async fn relay(
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            decoder.push(&data);
-            loop {
-                match decoder.next_event() {
-                    Ok(Some(event)) if is_message(event.event.as_deref(), &event.data) => {
-                        if !stream.send(message(&event.data)) {
-                            return;
-                        }
-                        delivered = true;
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "legacy SSE relay: answer stream unreadable");
-                        stream.close();
-                        return;
-                    }
-                }
+            match forward(&mut decoder, &data, &stream) {
+                Some(sent) => delivered |= sent,
+                None => return,
             }
         }
     } else if media.starts_with("application/json") {
@@ -139,6 +125,106 @@ pub async fn relay(
         // open a new stream and initialize again.
         stream.close();
     }
+}
+
+/// Feeds `data` of an SSE answer to `decoder` and writes every JSON-RPC
+/// message it completes to `stream`: `Some(whether one was written)`, or
+/// `None` once the stream is gone or the answer unreadable (then closed).
+fn forward(decoder: &mut Decoder, data: &[u8], stream: &Stream) -> Option<bool> {
+    decoder.push(data);
+    let mut sent = false;
+    loop {
+        match decoder.next_event() {
+            Ok(Some(event)) if is_message(event.event.as_deref(), &event.data) => {
+                if !stream.send(message(&event.data)) {
+                    return None;
+                }
+                sent = true;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Some(sent),
+            Err(e) => {
+                tracing::debug!(error = %e, "legacy SSE relay: answer stream unreadable");
+                stream.close();
+                return None;
+            }
+        }
+    }
+}
+
+/// The standalone stream a legacy client's session gets once it is
+/// initialized: `GET` on the main endpoint with the client's headers (its
+/// token) and the stream's session, so the notifications upstreams send
+/// outside any request (`list_changed`, resource updates, logs) reach the
+/// client as the main endpoint's GET stream would carry them.
+pub fn standalone_request(
+    parts: &Parts,
+    mcp_path: &str,
+    session: &str,
+) -> Result<Request<Full<Bytes>>, http::Error> {
+    let mut request = internal_request(parts, mcp_path, Some(session.to_owned()), Bytes::new())?;
+    *request.method_mut() = Method::GET;
+    let headers = request.headers_mut();
+    headers.remove(header::CONTENT_TYPE);
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    Ok(request)
+}
+
+/// Runs the standalone `request` through the pipeline and writes its events
+/// to `stream` until either ends (the client leaving is noticed within a
+/// second, and drops the pipeline's stream and the upstreams' with it).
+pub async fn listen(
+    request: Request<Full<Bytes>>,
+    peer: SocketAddr,
+    certificate: Option<Arc<crate::authn::certificate::ClientCertificate>>,
+    shared: Arc<Shared>,
+    stream: Arc<Stream>,
+) {
+    let limits = shared.snapshot().config.limits.clone();
+    let response = pipeline::handle(request, peer, certificate, shared).await;
+    let streaming = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.to_ascii_lowercase().starts_with("text/event-stream"));
+    if !response.status().is_success() || !streaming {
+        tracing::debug!(status = %response.status(), "legacy SSE: no standalone stream for this session");
+        return;
+    }
+    let mut body = response.into_body();
+    let mut decoder = Decoder::new(limits.max_sse_event);
+    let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            frame = body.frame() => match frame {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data()
+                        && forward(&mut decoder, &data, &stream).is_none()
+                    {
+                        return;
+                    }
+                }
+                _ => return,
+            },
+            _ = check.tick() => {
+                if stream.is_gone() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a posted body is the client's `notifications/initialized`.
+pub fn is_initialized(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("method").and_then(Value::as_str).map(str::to_owned))
+        .is_some_and(|m| m == "notifications/initialized")
 }
 
 fn is_message(event: Option<&str>, data: &str) -> bool {

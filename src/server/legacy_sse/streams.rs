@@ -137,6 +137,18 @@ impl Stream {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Whether nothing can reach the client any more: closed here, or its
+    /// GET response dropped (the client left).
+    pub fn is_gone(&self) -> bool {
+        self.is_closed()
+            || self
+                .sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .is_none_or(mpsc::Sender::is_closed)
+    }
+
     /// The sealed session id the pipeline gave this stream's client, if any.
     pub fn session(&self) -> Option<String> {
         self.session
