@@ -356,3 +356,71 @@ fn configuration_mistakes_name_the_upstream_and_what_to_do() {
         );
     }
 }
+
+/// Issue 3: an HTTP upstream that was down when a legacy session opened joins
+/// that session when it is back (the client's session id cannot change), and
+/// its tools are listed and called like the others'.
+#[tokio::test]
+async fn an_http_upstream_down_at_initialize_joins_the_session_when_it_is_back() {
+    let other = Peer::python_fixture().await;
+    let port = crate::support::peers::free_port();
+    let yaml = format!(
+        "{}upstreams:\n  up:\n    url: {}\n    response_timeout: 20s\n  late:\n    url: http://127.0.0.1:{port}/mcp\n    response_timeout: 20s\n",
+        head(),
+        other.url
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let (session, _) = initialize(&gw.url(), "2025-11-25").await;
+    let session = session.expect("a session while `late` is down");
+    let post = |body: Value| {
+        Req::post(&gw.url())
+            .mcp()
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body)
+    };
+    let names = |list: &Value| -> Vec<String> {
+        list["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let before = post(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .send()
+        .await;
+    assert!(
+        !names(&before.message())
+            .iter()
+            .any(|n| n.starts_with("late__"))
+    );
+
+    let _late = Peer::python_fixture_on(port).await;
+    // The failed join of the first list is retried after 5 s.
+    let mut listed = Vec::new();
+    for id in 2..20 {
+        let after = post(json!({"jsonrpc":"2.0","id":id,"method":"tools/list"}))
+            .send()
+            .await;
+        listed = names(&after.message());
+        if listed.iter().any(|n| n.starts_with("late__")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert!(
+        listed.iter().any(|n| n == "late__test_simple_text")
+            && listed.iter().any(|n| n == "up__test_simple_text"),
+        "{listed:?}"
+    );
+    let call = post(json!({"jsonrpc":"2.0","id":30,"method":"tools/call",
+        "params":{"name":"late__test_simple_text","arguments":{}}}))
+    .send()
+    .await;
+    assert_eq!(call.status, StatusCode::OK, "{call:?}");
+    assert!(
+        first_text(&call.message()["result"]).contains("simple text"),
+        "{call:?}"
+    );
+}

@@ -101,6 +101,8 @@ pub struct Shared {
     pub traces: Option<Arc<crate::telemetry::traces::Traces>>,
     /// Prometheus metrics, kept across reloads (served on the admin listener).
     pub metrics: crate::telemetry::metrics::Metrics,
+    /// HTTP upstreams that joined legacy sessions after they opened.
+    pub joins: forward::Joins,
     drain: watch::Receiver<bool>,
 }
 
@@ -150,6 +152,7 @@ impl Shared {
             limiters: crate::ratelimit::Limiters::default(),
             traces: None,
             metrics,
+            joins: forward::Joins::default(),
             drain,
         })
     }
@@ -367,7 +370,7 @@ async fn run<B: body::RequestBody>(
     //    parent in the `traceparent` the upstream receives (a header over
     //    HTTP, `params._meta.traceparent` over stdio).
     traced::upstream_begin(cx);
-    let upstreamed = forward::forward(&permit, cx, &inbound, snapshot, shared).await;
+    let upstreamed = forward::forward(&permit, cx, &mut inbound, snapshot, shared).await;
     traced::upstream_end(cx, upstreamed.is_err());
     let upstreamed = upstreamed?;
     // 8. inspect response: every upstream message, as it streams.

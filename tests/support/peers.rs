@@ -67,9 +67,14 @@ pub struct Peer {
 impl Peer {
     /// The conformance fixture (Python SDK 2.x, dual-era), on a port of its choosing.
     pub async fn python_fixture() -> Peer {
+        Peer::python_fixture_on(0).await
+    }
+
+    /// The conformance fixture on `port` (0: one of its choosing).
+    pub async fn python_fixture_on(port: u16) -> Peer {
         let mut child = Command::new(python())
             .arg(script("conformance_fixture.py"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

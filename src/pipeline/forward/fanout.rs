@@ -34,7 +34,10 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+mod join;
 mod open;
+pub use join::Joins;
+pub(super) use join::missing;
 use open::initialize;
 
 /// What every fan-out step needs.
@@ -562,6 +565,9 @@ async fn end(ctx: &Ctx<'_>, cx: &mut RequestContext) -> Result<Response<GatewayB
         {
             tracing::warn!(upstream = %spec.name, error = %e, "upstream session not ended");
         }
+    }
+    if let Some(client) = &cx.session {
+        ctx.shared.joins.end(client);
     }
     let mut response = Response::new(super::super::body::empty());
     *response.status_mut() = StatusCode::OK;

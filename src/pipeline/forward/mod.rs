@@ -31,6 +31,7 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+pub use fanout::Joins;
 pub use shared::ServerRequests;
 
 /// What came back from upstream, for stage 8.
@@ -59,12 +60,20 @@ pub enum Upstreamed {
 pub async fn forward(
     permit: &Permit,
     cx: &mut RequestContext,
-    inbound: &Inbound,
+    inbound: &mut Inbound,
     snapshot: &Snapshot,
     shared: &Arc<Shared>,
 ) -> Result<Upstreamed, Rejection> {
     let initialize = matches!(&inbound.kind, InboundKind::Messages(env)
         if env.single().and_then(|m| m.method()) == Some("initialize"));
+    if !initialize {
+        // HTTP upstreams that were down when the session opened join it now.
+        let joined = fanout::missing(permit, cx, inbound, snapshot, shared).await;
+        if let Some(state) = inbound.session.as_mut() {
+            state.upstreams.extend(joined);
+        }
+    }
+    let inbound = &*inbound;
     // A fan-out's upstream time is its wall time (the upstreams are asked
     // together; each one's own time goes to the upstream histogram).
     let asked = std::time::Instant::now();
