@@ -76,7 +76,12 @@ pub(in super::super) async fn missing(
         snapshot.http(*index).is_some() && state.upstream(&spec.name).is_none()
     };
     if rt.federation.naming.is_identity()
-        || !rt.federation.upstreams.iter().enumerate().any(|u| absent(&u))
+        || !rt
+            .federation
+            .upstreams
+            .iter()
+            .enumerate()
+            .any(|u| absent(&u))
     {
         return Vec::new();
     }
