@@ -4,7 +4,7 @@
 //! the Python SDK's own HTTP+SSE server, whose endpoint is a relative URI.
 
 use crate::support::http::{Reply, Req, initialize};
-use crate::support::peers::{free_port, node, node_module, python, script, wait_for_port};
+use crate::support::peers::{free_port, python, script, wait_for_port};
 use crate::support::{Gateway, Peer};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -15,21 +15,7 @@ use tokio::process::{Child, Command};
 /// `server-everything` serving HTTP+SSE on a fixed loopback port, so that it
 /// can be killed and started again where the gateway expects it.
 async fn everything_sse(port: u16) -> Child {
-    let child = Command::new(node())
-        .arg("--require")
-        .arg(script("loopback.cjs"))
-        .arg(node_module(
-            "@modelcontextprotocol/server-everything/dist/index.js",
-        ))
-        .arg("sse")
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
-    child
+    crate::support::peers::everything_on(port, "sse").await
 }
 
 fn config(fixture: &str, port: u16) -> String {

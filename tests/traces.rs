@@ -79,13 +79,16 @@ async fn recorder() -> Recorder {
     .await
 }
 
-#[tokio::test]
-async fn a_tools_call_is_one_server_span_with_mcp_attributes_and_a_child_per_stage() {
-    let collector = Collector::start().await;
+/// A gateway exporting to `collector`, in front of the demo server: one
+/// session, and `echo` called in it under the client's trace. Returns the
+/// gateway, the demo server (keep it alive) and the session id.
+async fn echo_in_a_session(
+    collector: &Collector,
+) -> (Gateway, portcullis::demo::server::DemoServer, String) {
     let demo = portcullis::demo::server::start("127.0.0.1:0")
         .await
         .unwrap();
-    let gw = Gateway::start_yaml(&yaml(&format!("http://{}/mcp", demo.addr()), &collector)).await;
+    let gw = Gateway::start_yaml(&yaml(&format!("http://{}/mcp", demo.addr()), collector)).await;
     let (sealed, _) = initialize(&gw.url(), "2025-11-25").await;
     let sealed = sealed.expect("the gateway hands out a session id");
     let reply = Req::post(&gw.url())
@@ -98,6 +101,13 @@ async fn a_tools_call_is_one_server_span_with_mcp_attributes_and_a_child_per_sta
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.message()["result"]["content"][0]["text"], "hi");
+    (gw, demo, sealed)
+}
+
+#[tokio::test]
+async fn a_tools_call_is_one_server_span_with_mcp_attributes_and_a_child_per_stage() {
+    let collector = Collector::start().await;
+    let (gw, _demo, sealed) = echo_in_a_session(&collector).await;
 
     let trace = collector.trace_with(CLIENT_TRACE, "tools/call echo").await;
     let root = named(&trace, "tools/call echo");
@@ -540,21 +550,7 @@ async fn unreachable_collector_never_holds_requests(protocol: &str) {
 #[tokio::test]
 async fn issue_8_a_tools_call_span_reaches_a_grpc_collector_with_its_mcp_attributes() {
     let collector = Collector::start_grpc().await;
-    let demo = portcullis::demo::server::start("127.0.0.1:0")
-        .await
-        .unwrap();
-    let gw = Gateway::start_yaml(&yaml(&format!("http://{}/mcp", demo.addr()), &collector)).await;
-    let (sealed, _) = initialize(&gw.url(), "2025-11-25").await;
-    let sealed = sealed.expect("the gateway hands out a session id");
-    let reply = Req::post(&gw.url())
-        .mcp()
-        .header("mcp-protocol-version", "2025-11-25")
-        .header("mcp-session-id", &sealed)
-        .header("traceparent", &client_traceparent())
-        .body(json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}))
-        .send()
-        .await;
-    assert_eq!(reply.message()["result"]["content"][0]["text"], "hi");
+    let (gw, _demo, sealed) = echo_in_a_session(&collector).await;
 
     let trace = collector.trace_with(CLIENT_TRACE, "tools/call echo").await;
     let root = named(&trace, "tools/call echo");

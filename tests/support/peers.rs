@@ -97,25 +97,32 @@ impl Peer {
     /// `@modelcontextprotocol/server-everything` over Streamable HTTP, forced onto loopback.
     pub async fn everything() -> Peer {
         let port = free_port();
-        let child = Command::new(node())
-            .arg("--require")
-            .arg(script("loopback.cjs"))
-            .arg(node_module(
-                "@modelcontextprotocol/server-everything/dist/index.js",
-            ))
-            .arg("streamableHttp")
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        wait_for_port(port).await;
+        let child = everything_on(port, "streamableHttp").await;
         Peer {
             _child: child,
             url: format!("http://127.0.0.1:{port}/mcp"),
         }
     }
+}
+
+/// `@modelcontextprotocol/server-everything` in `mode` (`streamableHttp`,
+/// `sse`) on loopback `port`, killed when dropped; returns once it listens.
+pub async fn everything_on(port: u16, mode: &str) -> Child {
+    let child = Command::new(node())
+        .arg("--require")
+        .arg(script("loopback.cjs"))
+        .arg(node_module(
+            "@modelcontextprotocol/server-everything/dist/index.js",
+        ))
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_port(port).await;
+    child
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
