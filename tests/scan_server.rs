@@ -65,6 +65,15 @@ fn stdio_command(extra: &[&str]) -> Vec<String> {
     argv
 }
 
+/// `scan server --OPTIONS -- python scan_target.py FIXTURE_FLAGS stdio`.
+async fn scan_stdio(options: &[&str], fixture: &[&str]) -> Run {
+    let argv = stdio_command(fixture);
+    let mut args = options.to_vec();
+    args.extend(["--timeout", "30s", "--"]);
+    args.extend(argv.iter().map(String::as_str));
+    scan(&args).await
+}
+
 fn item<'a>(report: &'a Value, kind: &str, name: &str) -> &'a Value {
     report["items"]
         .as_array()
@@ -85,10 +94,7 @@ fn rule_ids(item: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn stdio_server_with_poisoned_descriptions_is_reported_with_rule_ids_and_exit_1() {
-    let argv = stdio_command(&[]);
-    let mut args = vec!["--timeout", "30s", "--"];
-    args.extend(argv.iter().map(String::as_str));
-    let run = scan(&args).await;
+    let run = scan_stdio(&[], &[]).await;
     assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
     let line = |start: &str| {
         run.stdout
@@ -184,10 +190,7 @@ async fn clean_servers_exit_0_over_json_responses_with_a_bearer_header_and_over_
         run.stderr
     );
 
-    let argv = stdio_command(&["--clean"]);
-    let mut args = vec!["--timeout", "30s", "--"];
-    args.extend(argv.iter().map(String::as_str));
-    let run = scan(&args).await;
+    let run = scan_stdio(&[], &["--clean"]).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
 }
 
@@ -261,4 +264,43 @@ async fn a_server_that_never_answers_is_cut_off_by_the_timeout() {
         run.stderr
     );
     assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
+}
+
+#[tokio::test]
+async fn paginated_tools_are_followed_to_the_last_page_within_the_bounds() {
+    let run = scan_stdio(&["--json"], &["--paged"]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(item(&report, "tool", "add")["verdict"], "clean");
+    assert_eq!(item(&report, "tool", "save_note")["verdict"], "poisoned");
+
+    let run = scan_stdio(&["--max-pages", "1"], &["--paged"]).await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains("stdio: tools/list: more than 1 page(s) (raise --max-pages"),
+        "{}",
+        run.stderr
+    );
+
+    let run = scan_stdio(&["--max-items", "2"], &[]).await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains("prompts/list: more than 2 item(s) in all"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_repeats_its_cursor_is_stopped_not_followed_forever() {
+    let run = scan_stdio(&[], &["--cursor-loop"]).await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains("tools/list: the server repeated cursor `0` (a pagination loop)"),
+        "{}",
+        run.stderr
+    );
 }

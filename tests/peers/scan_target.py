@@ -6,12 +6,14 @@ hides an instruction to exfiltrate an SSH key (`save_note`) and a prompt that
 tells the model to ignore its instructions (`summarize`). It also lists one
 clean resource.
 
-    python tests/peers/scan_target.py [--clean] stdio
+    python tests/peers/scan_target.py [--clean] [--paged | --cursor-loop] stdio
     python tests/peers/scan_target.py [--clean] [--json-response] [--token T] http PORT
 
 Over HTTP it serves Streamable HTTP at http://127.0.0.1:PORT/mcp (answers as
 event streams unless --json-response); with --token, requests without
-`Authorization: Bearer T` get 401. It runs until killed.
+`Authorization: Bearer T` get 401. --paged lists one tool per `tools/list`
+page; --cursor-loop gives the same `nextCursor` forever (a hostile server). It
+runs until killed.
 """
 
 import argparse
@@ -58,6 +60,21 @@ def build(clean: bool) -> MCPServer:
     return server
 
 
+def paginate(server: MCPServer, loop: bool) -> None:
+    """Serves `tools/list` one tool per page (the cursor is the next index)."""
+    from mcp.types import ListToolsResult, PaginatedRequestParams
+
+    async def tools_list(ctx, params: PaginatedRequestParams) -> ListToolsResult:
+        tools = await server.list_tools()
+        start = int(params.cursor or 0)
+        more = start + 1 < len(tools)
+        cursor = "0" if loop else (str(start + 1) if more else None)
+        return ListToolsResult(tools=tools[start : start + 1], next_cursor=cursor)
+
+    # private: mcp 2.3.0 has no public hook for a paginated list
+    server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, tools_list)
+
+
 def guarded(app, token: str):
     """The ASGI app, refusing HTTP requests without the bearer token."""
     expected = f"Bearer {token}".encode()
@@ -77,10 +94,14 @@ def main() -> None:
     parser.add_argument("--clean", action="store_true")
     parser.add_argument("--json-response", action="store_true")
     parser.add_argument("--token")
+    parser.add_argument("--paged", action="store_true")
+    parser.add_argument("--cursor-loop", action="store_true")
     parser.add_argument("transport", choices=["stdio", "http"])
     parser.add_argument("port", nargs="?", type=int, default=0)
     args = parser.parse_args()
     server = build(args.clean)
+    if args.paged or args.cursor_loop:
+        paginate(server, args.cursor_loop)
     if args.transport == "stdio":
         server.run("stdio")
         return

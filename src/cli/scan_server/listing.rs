@@ -85,7 +85,7 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
     /// More pages than allowed.
-    #[error("{method}: more than {max} pages (raise --max-pages to allow more)")]
+    #[error("{method}: more than {max} page(s) (raise --max-pages to allow more)")]
     TooManyPages {
         /// The list method.
         method: &'static str,
@@ -93,7 +93,7 @@ pub enum ListError {
         max: usize,
     },
     /// More items than allowed.
-    #[error("{method}: more than {max} items in all (raise --max-items to allow more)")]
+    #[error("{method}: more than {max} item(s) in all (raise --max-items to allow more)")]
     TooManyItems {
         /// The list method.
         method: &'static str,
