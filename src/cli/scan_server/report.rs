@@ -10,7 +10,6 @@ use crate::scan::pins;
 use crate::scan::{Finding, Surface};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The upstream name the scan judges items under (the default policy has no
@@ -119,29 +118,24 @@ pub fn judge(filter: &Filter<'_>, kind: ListKind, items: &[Value]) -> Vec<Item> 
         .collect()
 }
 
-/// Tool names of one server that collide or look alike, by the skeleton the
-/// gateway's cross-upstream shadowing check uses ([`pins::skeleton`]).
+/// Tool names of one server that collide or look alike: the gateway's
+/// cross-upstream shadowing check ([`pins::shadowing`]), with each tool as its
+/// own "upstream" so that every pair is compared.
 pub fn lookalikes(tools: &[Value]) -> Vec<Lookalike> {
-    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for name in tools
+    let catalog: Vec<(String, String)> = tools
         .iter()
         .filter_map(|t| t.get("name").and_then(Value::as_str))
-    {
-        groups.entry(pins::skeleton(name)).or_default().push(name);
-    }
-    let mut out = Vec::new();
-    for names in groups.values() {
-        for (i, a) in names.iter().enumerate() {
-            for b in &names[i + 1..] {
-                out.push(Lookalike {
-                    first: (*a).to_owned(),
-                    second: (*b).to_owned(),
-                    identical: a == b,
-                });
-            }
-        }
-    }
-    out
+        .enumerate()
+        .map(|(i, name)| (i.to_string(), name.to_owned()))
+        .collect();
+    pins::shadowing(&catalog)
+        .into_iter()
+        .map(|s| Lookalike {
+            first: s.first.1,
+            second: s.second.1,
+            identical: s.identical,
+        })
+        .collect()
 }
 
 /// The report for people.
@@ -190,15 +184,10 @@ pub fn render_text(r: &ServerReport) -> String {
         }
     }
     for l in &r.lookalikes {
-        let how = if l.identical {
-            "is listed twice"
-        } else {
-            "looks like"
-        };
         if l.identical {
-            let _ = writeln!(s, "! tool `{}` {how}", l.first);
+            let _ = writeln!(s, "! tool `{}` is listed twice", l.first);
         } else {
-            let _ = writeln!(s, "! tool `{}` {how} tool `{}`", l.second, l.first);
+            let _ = writeln!(s, "! tool `{}` looks like tool `{}`", l.second, l.first);
         }
     }
     for n in &r.notes {
@@ -256,9 +245,15 @@ mod tests {
             json!({"name": "read_file"}),
             json!({"name": "reаd-file"}),
             json!({"name": "write"}),
+            json!({"name": "write"}),
         ];
         let found = lookalikes(&tools);
-        assert_eq!(found.len(), 1);
-        assert!(!found[0].identical);
+        assert_eq!(found.len(), 2);
+        assert!(found.contains(&Lookalike {
+            first: "read_file".into(),
+            second: "reаd-file".into(),
+            identical: false
+        }));
+        assert!(found.iter().any(|l| l.identical && l.first == "write"));
     }
 }
