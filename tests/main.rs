@@ -59,6 +59,8 @@ mod legacy_clients;
 mod lifecycle;
 /// Prometheus metrics: exact series after known traffic; a real Prometheus scraping.
 mod metrics;
+/// `portcullis scan server` against real SDK servers over stdio and HTTP (issue 6).
+mod scan_server;
 /// The injection filter on every surface, with real clients.
 mod scanning;
 /// The legacy HTTP+SSE upstream transport (issue 3): a real server, killed and restarted.

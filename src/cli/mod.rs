@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod policy;
 pub mod scan;
+pub mod scan_server;
 
 use crate::{config, demo, server, telemetry};
 use clap::{Parser, Subcommand};
@@ -88,7 +89,7 @@ pub enum ConfigCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Scan { command } => scan::run(command),
+        Command::Scan { command } => scan::run(command).await,
         Command::Pins { command } => scan::run_pins(command),
         Command::Audit { command } => audit::run(command),
         Command::Policy { command } => policy::run(command),

@@ -5,6 +5,8 @@
 //!   JSONL corpora per file; `--lofo` reports the model leave-one-file-out;
 //!   `--check` exits non-zero when a figure falls below the committed targets.
 //! - `scan train [DIR] [--out FILE]`: trains the shipped weights, deterministically.
+//! - `scan server URL | -- COMMAND`: connects to an MCP server and reports the
+//!   poisoned descriptions it lists (see [`super::scan_server`]).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use crate::scan::eval::{self, FileScore, Row, Target};
@@ -96,6 +98,10 @@ pub enum ScanCommand {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// Connect to an MCP server (`URL` or `-- COMMAND ARGS`), list everything it
+    /// advertises and report what the gateway would drop. Exits 0 clean, 1
+    /// poisoned, 2 on error.
+    Server(super::scan_server::ServerArgs),
     /// Train the statistical layer on the trainable files and write the weights.
     Train {
         /// Folder of the development corpus.
@@ -114,7 +120,10 @@ pub enum ScanCommand {
 }
 
 /// Runs a `scan` subcommand.
-pub fn run(cmd: ScanCommand) -> ExitCode {
+pub async fn run(cmd: ScanCommand) -> ExitCode {
+    if let ScanCommand::Server(args) = cmd {
+        return super::scan_server::run(args).await;
+    }
     match run_inner(cmd) {
         Ok(code) => code,
         Err(e) => {
@@ -124,7 +133,9 @@ pub fn run(cmd: ScanCommand) -> ExitCode {
     }
 }
 
-fn scanner(rules: Option<&Path>, model: Option<&Path>) -> Result<Scanner, String> {
+/// The scanner `scan` commands use: built-in packs and weights unless `rules`
+/// or `model` say otherwise, with the default settings.
+pub(super) fn scanner(rules: Option<&Path>, model: Option<&Path>) -> Result<Scanner, String> {
     let settings = ScanSettings::default();
     match rules {
         None if model.is_none() => Scanner::try_embedded(settings).map_err(|e| e.to_string()),
@@ -267,6 +278,8 @@ fn run_inner(cmd: ScanCommand) -> Result<ExitCode, String> {
                 }
             }
         }
+        // Async: `run` hands it to `scan_server::run` before coming here.
+        ScanCommand::Server(_) => Err("`scan server` needs the async runtime".into()),
         ScanCommand::Train {
             dir,
             out,

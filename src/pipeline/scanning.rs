@@ -68,6 +68,17 @@ fn secret_texts(value: &Value, findings: &[Finding]) -> Vec<String> {
         .collect()
 }
 
+/// What the gateway does with one entry of a list result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryFate {
+    /// Listed unchanged (its findings, if any, are only recorded).
+    Keep,
+    /// Listed with the counted spans replaced: the entry as delivered.
+    Redact(Value),
+    /// Removed from the list, for this reason.
+    Drop(Blocked),
+}
+
 /// Names the object a message acts on, for per-tool actions.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
@@ -210,24 +221,15 @@ impl Filter<'_> {
         let mut changed = false;
         for item in items {
             let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
-            let entry = Origin {
-                upstream: origin.upstream,
-                object: name,
-            };
-            let report = self.scanner.scan_json(surface, item);
+            let (report, fate) = self.list_entry(item, origin.upstream);
             secrets.extend(secret_texts(item, &report.findings));
-            match self.decide(surface, &report, entry) {
-                Verdict::Pass => kept.push(item.clone()),
-                Verdict::Rewrite(_) => {
-                    let mut item = item.clone();
-                    redact(
-                        &mut item,
-                        &self.counted(surface, &report, entry, Action::Redact),
-                    );
+            match fate {
+                EntryFate::Keep => kept.push(item.clone()),
+                EntryFate::Redact(item) => {
                     kept.push(item);
                     changed = true;
                 }
-                Verdict::Block(_) => changed = true,
+                EntryFate::Drop(_) => changed = true,
             }
             findings.extend(report.findings.into_iter().map(|mut f| {
                 f.json_path = format!("/{name}{}", f.json_path);
@@ -249,6 +251,34 @@ impl Filter<'_> {
             secrets,
             verdict,
         }
+    }
+
+    /// Judges one entry of a list result (a tool, prompt, resource or resource
+    /// template) on the tool-description surface, as [`Filter::upstream`] does
+    /// for every entry of a list it filters; the report's JSON paths are relative
+    /// to the entry. `portcullis scan server` calls it so that its verdicts are
+    /// the gateway's.
+    pub fn list_entry(&self, item: &Value, upstream: &str) -> (Report, EntryFate) {
+        let surface = Surface::ToolDescription;
+        let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
+        let entry = Origin {
+            upstream,
+            object: name,
+        };
+        let report = self.scanner.scan_json(surface, item);
+        let fate = match self.decide(surface, &report, entry) {
+            Verdict::Pass => EntryFate::Keep,
+            Verdict::Rewrite(_) => {
+                let mut item = item.clone();
+                redact(
+                    &mut item,
+                    &self.counted(surface, &report, entry, Action::Redact),
+                );
+                EntryFate::Redact(item)
+            }
+            Verdict::Block(blocked) => EntryFate::Drop(blocked),
+        };
+        (report, fate)
     }
 
     fn counts(&self, surface: Surface, f: &Finding) -> bool {
