@@ -16,6 +16,21 @@ use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// Every attribute of the context record.
+const ATTRIBUTES: [&str; 11] = [
+    "arguments",
+    "url_hosts",
+    "now",
+    "client_ip",
+    "era",
+    "protocol_version",
+    "session_labels",
+    "findings",
+    "finding_categories",
+    "finding_severity",
+    "listing",
+];
+
 /// How many client addresses' `ip(…)` expressions are kept.
 const ADDRESSES: usize = 4096;
 
@@ -23,6 +38,8 @@ const ADDRESSES: usize = 4096;
 #[derive(Debug)]
 pub struct Contexts {
     reads: Reads,
+    /// How many attributes a record built for a decision holds, at most.
+    wanted: usize,
     arguments: ArgType,
     keys: Keys,
     addresses: Memo<(IpAddr, RestrictedExpression)>,
@@ -31,8 +48,12 @@ pub struct Contexts {
 impl Contexts {
     /// For a policy set that reads `reads`, with arguments typed by `arguments`.
     pub fn new(reads: Reads, arguments: ArgType) -> Contexts {
+        // The three finding attributes are built together.
+        let wanted =
+            (ATTRIBUTES.iter().filter(|a| reads.wants(a)).count() + 2).min(ATTRIBUTES.len());
         Contexts {
             reads,
+            wanted,
             arguments,
             keys: Keys::default(),
             addresses: Memo::new(ADDRESSES),
@@ -51,7 +72,8 @@ impl Contexts {
     /// when no policy reads them: an ill-typed argument is refused either way.
     pub fn build(&self, q: &Query<'_>, listing: bool, full: bool) -> Result<Context, QueryError> {
         let wants = |name: &str| full || self.reads.wants(name);
-        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(13);
+        let capacity = if full { ATTRIBUTES.len() } else { self.wanted };
+        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(capacity);
         if !listing {
             let empty = Value::Object(serde_json::Map::new());
             let args = match q.arguments {

@@ -9,6 +9,7 @@
 
 use super::config::UpstreamFacts;
 use super::engine::QueryError;
+use super::reads::Reads;
 use crate::authn::Principal;
 use crate::authn::principal::Authenticated;
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
@@ -144,8 +145,14 @@ fn entity(
     Entity::new(uid, attrs, parents).map_err(|e| QueryError::Build(e.to_string()))
 }
 
-/// The principal's uid and entities (itself and its parents).
-pub fn principal(types: &Types, p: &Principal) -> Result<(EntityUid, Vec<Entity>), QueryError> {
+/// The principal's uid and entities (itself and its parents), with the
+/// attributes `reads` names (a decision evaluates no other; schema checks
+/// pass [`Reads::everything`]).
+pub fn principal(
+    types: &Types,
+    p: &Principal,
+    reads: &Reads,
+) -> Result<(EntityUid, Vec<Entity>), QueryError> {
     let workload = p.authenticated != Authenticated::Token
         || p.client_id.as_deref() == Some(p.subject.as_str());
     let id = uid(
@@ -178,23 +185,23 @@ pub fn principal(types: &Types, p: &Principal) -> Result<(EntityUid, Vec<Entity>
         Authenticated::Certificate => "certificate",
         Authenticated::Anonymous => "anonymous",
     };
-    let attrs = HashMap::from([
-        ("subject".to_owned(), s(&p.subject)),
-        ("issuer".to_owned(), s(p.issuer.as_deref().unwrap_or(""))),
-        ("tenant".to_owned(), s(p.tenant.as_deref().unwrap_or(""))),
-        ("roles".to_owned(), set(&p.roles)),
-        ("groups".to_owned(), set(&p.groups)),
-        ("scopes".to_owned(), set(&p.scopes)),
-        (
-            "client_id".to_owned(),
-            s(p.client_id.as_deref().unwrap_or("")),
-        ),
-        (
-            "actors".to_owned(),
-            RestrictedExpression::new_set(p.actors.iter().map(|a| s(&a.subject))),
-        ),
-        ("authenticated".to_owned(), s(authenticated)),
-    ]);
+    let mut attrs = HashMap::new();
+    let mut attr = |name: &str, value: &dyn Fn() -> RestrictedExpression| {
+        if reads.wants(name) {
+            attrs.insert(name.to_owned(), value());
+        }
+    };
+    attr("subject", &|| s(&p.subject));
+    attr("issuer", &|| s(p.issuer.as_deref().unwrap_or("")));
+    attr("tenant", &|| s(p.tenant.as_deref().unwrap_or("")));
+    attr("roles", &|| set(&p.roles));
+    attr("groups", &|| set(&p.groups));
+    attr("scopes", &|| set(&p.scopes));
+    attr("client_id", &|| s(p.client_id.as_deref().unwrap_or("")));
+    attr("actors", &|| {
+        RestrictedExpression::new_set(p.actors.iter().map(|a| s(&a.subject)))
+    });
+    attr("authenticated", &|| s(authenticated));
     out.push(entity(id.clone(), attrs, parents)?);
     Ok((id, out))
 }

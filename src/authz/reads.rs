@@ -40,12 +40,33 @@ impl Reads {
     /// What the policies of `set` read of the variable `var` in their
     /// conditions.
     pub fn of_var(set: &PolicySet, var: &str) -> Reads {
+        Reads::walk(set, &Walk { var, entity: None })
+    }
+
+    /// Which attributes of the entity `var` (`principal`) the policies of
+    /// `set` read. Unlike [`Reads::of_var`], using the entity whole (`==`,
+    /// `in`, `is`, in a set) reads none of its attributes: those compare its
+    /// identity and ancestors. An entity literal of one of `types` (last path
+    /// segment, `User` for `Mcp::User::"alice"`) in a condition may have its
+    /// attributes read without naming `var`, so it counts as reading
+    /// everything.
+    pub fn of_entity(set: &PolicySet, var: &str, types: &[&str]) -> Reads {
+        Reads::walk(
+            set,
+            &Walk {
+                var,
+                entity: Some(types),
+            },
+        )
+    }
+
+    fn walk(set: &PolicySet, walk: &Walk<'_>) -> Reads {
         let mut reads = Reads::default();
         for policy in set.policies() {
             match policy.to_json() {
                 Ok(json) => {
                     let conditions = json.get("conditions").unwrap_or(&Value::Null);
-                    visit(conditions, var, &mut reads);
+                    visit(conditions, walk, &mut reads);
                 }
                 Err(_) => return Reads::everything(),
             }
@@ -72,15 +93,46 @@ impl Reads {
     }
 }
 
+/// What a walk looks for: reads of `var`, and whether `var` is an entity
+/// (then the literal types whose attributes count as `var`'s).
+struct Walk<'a> {
+    var: &'a str,
+    entity: Option<&'a [&'a str]>,
+}
+
 fn is_var(v: &Value, var: &str) -> bool {
     v.get("Var").and_then(Value::as_str) == Some(var)
 }
 
-fn visit(v: &Value, var: &str, reads: &mut Reads) {
+/// Whether `v` is an entity literal (`{"__entity": {"type": …}}`) of one of `types`.
+fn is_literal_of(v: &Value, types: &[&str]) -> bool {
+    v.get("__entity")
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| types.contains(&t.rsplit("::").next().unwrap_or(t)))
+}
+
+/// Whether the expression `v` mentions `var` or a literal of `types`
+/// anywhere, so that it may evaluate to such an entity.
+fn may_be(v: &Value, var: &str, types: &[&str]) -> bool {
+    if is_var(v, var) || is_literal_of(v, types) {
+        return true;
+    }
+    match v {
+        Value::Object(map) => map.values().any(|i| may_be(i, var, types)),
+        Value::Array(items) => items.iter().any(|i| may_be(i, var, types)),
+        _ => false,
+    }
+}
+
+fn visit(v: &Value, walk: &Walk<'_>, reads: &mut Reads) {
+    let var = walk.var;
     match v {
         Value::Object(map) => {
             if is_var(v, var) {
-                reads.all = true;
+                // A record used whole is read whole; an entity used whole is
+                // compared by identity.
+                reads.all |= walk.entity.is_none();
                 return;
             }
             for (key, inner) in map {
@@ -91,17 +143,26 @@ fn visit(v: &Value, var: &str, reads: &mut Reads) {
                         Some(a) => a.as_str(),
                         None => None,
                     };
-                    if let (Some(left), Some(attr)) = (inner.get("left"), attr)
-                        && is_var(left, var)
-                    {
-                        reads.names.insert(attr.to_owned());
-                        continue;
+                    if let (Some(left), Some(attr)) = (inner.get("left"), attr) {
+                        if is_var(left, var) {
+                            reads.names.insert(attr.to_owned());
+                            continue;
+                        }
+                        // An attribute of something that may be the entity
+                        // (`(if c then principal else …).tenant`,
+                        // `Mcp::User::"alice".tenant`): any attribute.
+                        if let Some(types) = walk.entity
+                            && may_be(left, var, types)
+                        {
+                            reads.all = true;
+                            return;
+                        }
                     }
                 }
-                visit(inner, var, reads);
+                visit(inner, walk, reads);
             }
         }
-        Value::Array(items) => items.iter().for_each(|i| visit(i, var, reads)),
+        Value::Array(items) => items.iter().for_each(|i| visit(i, walk, reads)),
         _ => {}
     }
 }
@@ -157,6 +218,33 @@ mod tests {
                 "{whole}"
             );
         }
+    }
+
+    #[test]
+    fn principal_reads_are_attributes_and_literals_of_its_types_read_everything() {
+        let set = |text: &str| PolicySet::from_str(text).unwrap();
+        let of = |text: &str| Reads::of_entity(&set(text), "principal", &["User", "Workload"]);
+        let r = of(
+            r#"permit (principal in Mcp::Role::"admin", action, resource)
+                        when { principal in Mcp::Group::"eng" && principal has scopes
+                               && resource.tenants.contains(principal.tenant)
+                               && principal != Mcp::Workload::"w" };"#,
+        );
+        assert_eq!(r.names(), Some(vec!["scopes", "tenant"]));
+        let identity =
+            of(r#"permit (principal, action, resource) when { principal is Mcp::User };"#);
+        assert_eq!(identity.names(), Some(vec![]));
+        for literal in [
+            r#"permit (principal, action, resource) when { Mcp::User::"alice".tenant == "acme" };"#,
+            r#"permit (principal, action, resource) when { Mcp::Workload::"w" has scopes };"#,
+            r#"permit (principal, action, resource) when { (if resource.read_only then principal else principal).roles.isEmpty() };"#,
+        ] {
+            assert_eq!(of(literal).names(), None, "{literal}");
+        }
+        let role = of(r#"permit (principal, action, resource)
+                           when { principal in Mcp::Role::"r" && [Mcp::Workload::"w"].contains(principal)
+                                  && Mcp::Role::"r".x == 1 };"#);
+        assert_eq!(role.names(), Some(vec![]));
     }
 
     #[test]

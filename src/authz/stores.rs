@@ -13,6 +13,7 @@ use super::config::UpstreamFacts;
 use super::engine::QueryError;
 use super::entities::{self, Object, Types};
 use super::memo::{self, Keys, Memo, OwnedObject};
+use super::reads::Reads;
 use crate::authn::Principal;
 use cedar_policy::{Entities, EntityUid};
 use std::collections::{HashMap, HashSet};
@@ -120,6 +121,9 @@ pub struct Stores {
     /// The resource attributes the policies read (sorted), or `None` when a
     /// policy uses `resource` whole: what list classes are made of.
     class_attributes: Option<Vec<String>>,
+    /// The principal attributes the policies read: a caller's entity holds
+    /// only these.
+    principal_reads: Reads,
     /// The resources some policy scope names (`resource == …`), when every
     /// list decision is sliced; `None` keeps every listed object in stores.
     named: Option<HashSet<EntityUid>>,
@@ -133,16 +137,19 @@ pub struct Stores {
 
 impl Stores {
     /// Empty memos, for policies that read `class_attributes` of `resource`
-    /// (`None`: they use it whole) and whose scopes name the resources `named`
-    /// (`None`: some list decision is not sliced).
+    /// (`None`: they use it whole) and `principal_reads` of `principal`, and
+    /// whose scopes name the resources `named` (`None`: some list decision is
+    /// not sliced).
     pub fn new(
         class_attributes: Option<Vec<String>>,
+        principal_reads: Reads,
         named: Option<HashSet<EntityUid>>,
     ) -> Result<Stores, String> {
         let named = named.filter(|_| class_attributes.is_some());
         Ok(Stores {
             types: Types::new()?,
             class_attributes,
+            principal_reads,
             named,
             keys: Keys::default(),
             stores: Memo::new(STORES),
@@ -192,7 +199,8 @@ impl Stores {
                 b
             }
         };
-        let (principal_uid, caller) = entities::principal(&self.types, principal)?;
+        let (principal_uid, caller) =
+            entities::principal(&self.types, principal, &self.principal_reads)?;
         let entities = with_caller(&built.store, caller)?;
         let store = Arc::new(Store {
             principal: principal.clone(),
@@ -243,7 +251,8 @@ impl Stores {
                 b
             }
         };
-        let (principal_uid, caller) = entities::principal(&self.types, principal)?;
+        let (principal_uid, caller) =
+            entities::principal(&self.types, principal, &self.principal_reads)?;
         let entities = with_caller(&built.store, caller)?;
         let list = Arc::new(ListStore {
             principal: principal.clone(),
@@ -490,6 +499,58 @@ forbid (principal, action, resource) when { context.now.hour >= 22 };
             e.visible(&q, "tools/call", &relabelled).unwrap(),
             vec![false, true]
         );
+    }
+
+    /// A caller's entity holds the attributes the policies read and no other,
+    /// and decides on them exactly as the full entity would.
+    #[test]
+    fn callers_carry_only_the_attributes_policies_read() {
+        let policies = r#"
+permit (principal, action == Mcp::Action::"tools/call", resource)
+  when { principal.scopes.contains("tools") && principal has tenant && principal.tenant == "acme" };
+forbid (principal in Mcp::Role::"banned", action, resource);
+"#;
+        let set: cedar_policy::PolicySet = policies.parse().unwrap();
+        let reads = super::Reads::of_entity(&set, "principal", &["User", "Workload"]);
+        let stores = super::Stores::new(None, reads, None).unwrap();
+        let mut p = who("alice", "reader");
+        p.tenant = Some("acme".into());
+        p.scopes = vec!["tools".into()];
+        let store = stores.decision(&p, "up", &tool("t", true), None).unwrap();
+        let caller = store.entities.get(&store.principal_uid).unwrap();
+        assert!(caller.attr("scopes").is_some() && caller.attr("tenant").is_some());
+        for unread in [
+            "subject",
+            "issuer",
+            "roles",
+            "groups",
+            "client_id",
+            "actors",
+        ] {
+            assert!(caller.attr(unread).is_none(), "{unread}");
+        }
+        let e = engine_with(policies);
+        let decide = |p: &Principal| e.decide(&query(p, tool("t", true), 10)).unwrap().effect;
+        assert_eq!(decide(&p), Effect::Allow);
+        let mut other = p.clone();
+        other.tenant = Some("globex".into());
+        assert_eq!(decide(&other), Effect::Deny);
+        let mut unscoped = p.clone();
+        unscoped.scopes.clear();
+        assert_eq!(decide(&unscoped), Effect::Deny);
+        let mut banned = p.clone();
+        banned.roles.push("banned".into());
+        assert_eq!(decide(&banned), Effect::Deny);
+        // A literal whose attributes are read: the caller carries everything.
+        let literal: cedar_policy::PolicySet =
+            r#"permit (principal, action, resource) when { Mcp::User::"root".tenant == "" };"#
+                .parse()
+                .unwrap();
+        let reads = super::Reads::of_entity(&literal, "principal", &["User", "Workload"]);
+        let stores = super::Stores::new(None, reads, None).unwrap();
+        let store = stores.decision(&p, "up", &tool("t", true), None).unwrap();
+        let caller = store.entities.get(&store.principal_uid).unwrap();
+        assert!(caller.attr("subject").is_some() && caller.attr("actors").is_some());
     }
 
     /// Listed objects decided once per class decide exactly as each one alone,
