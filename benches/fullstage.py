@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadkit import RELEASE, ROOT, TEXT, call, free_port, wait_port
+from loadkit import GATEWAY, ROOT, TEXT, call, free_port, wait_port
 
 ISSUER = "https://bench-issuer.invalid"
 
@@ -105,7 +105,7 @@ def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict |
         "logging:\n  format: json\n  level: info\nreload:\n  poll_interval: 0s\n"
     )
     log = open(folder / "gateway.log", "w")
-    proc = subprocess.Popen([str(RELEASE / "portcullis"), "serve", "--config", str(config)], stderr=log)
+    proc = subprocess.Popen([str(GATEWAY), "serve", "--config", str(config)], stderr=log)
     wait_port(port)
     wait_port(admin_port)
     gw = Gateway(proc, url, f"http://127.0.0.1:{admin_port}", mint(secret, url), folder)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import idle_sessions
 import load_modes
-from loadkit import RELEASE, ROOT, call, cpu_seconds, free_port, oha, spawn, stop, summarise, wait_port
+from loadkit import GATEWAY, RELEASE, ROOT, call, cpu_seconds, free_port, oha, spawn, stop, summarise, wait_port
 
 
 def main() -> None:
@@ -101,7 +101,7 @@ def compare(args, tmp: Path, procs: list[subprocess.Popen]) -> None:
         f"audit:\n  file:\n    directory: {tmp / 'audit-single'}\n"
     )
     log = open(tmp / "gateway.log", "w")
-    gw = subprocess.Popen([str(RELEASE / "portcullis"), "serve", "--config", str(config)], stderr=log)
+    gw = subprocess.Popen([str(GATEWAY), "serve", "--config", str(config)], stderr=log)
     procs.append(gw)
     wait_port(gw_port)
 
@@ -121,7 +121,7 @@ def compare(args, tmp: Path, procs: list[subprocess.Popen]) -> None:
         f"audit:\n  file:\n    directory: {tmp / 'audit-federated'}\n"
     )
     fed_log = open(tmp / "federated.log", "w")
-    fed = subprocess.Popen([str(RELEASE / "portcullis"), "serve", "--config", str(fed_config)], stderr=fed_log)
+    fed = subprocess.Popen([str(GATEWAY), "serve", "--config", str(fed_config)], stderr=fed_log)
     procs.append(fed)
     wait_port(fed_port)
 

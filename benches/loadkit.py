@@ -15,6 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Cargo's target folder: CARGO_TARGET_DIR when set (as benches/load.sh builds).
 RELEASE = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release"
+# The gateway under test: PORTCULLIS_BIN names another build (say, one with
+# other features) to compare against.
+GATEWAY = Path(os.environ.get("PORTCULLIS_BIN") or RELEASE / "portcullis")
 TICK = os.sysconf("SC_CLK_TCK")
 TEXT = "x" * 1024
 
