@@ -76,13 +76,30 @@ pub struct Normalized {
 
 /// Folds `input`; see the module docs.
 pub fn normalize(input: &str) -> Normalized {
+    let mut folded = Normalized::default();
+    normalize_into(input, &mut folded);
+    folded
+}
+
+/// Folds `input` into `into`, reusing its buffers: the same result as
+/// [`normalize`] without allocating for each of many short texts (the string
+/// leaves of one JSON message).
+pub fn normalize_into(input: &str, into: &mut Normalized) {
+    let mut out = std::mem::take(&mut into.text).into_bytes();
+    out.clear();
+    out.reserve(input.len() + 8);
+    let mut anchors = std::mem::take(&mut into.anchors);
+    anchors.clear();
+    // The map starts at (0, 0) so that a text without any change maps 1:1.
+    anchors.push((0, 0));
+    let mut signals = std::mem::take(&mut into.signals);
+    signals.clear();
     let mut n = Folder {
-        out: Vec::with_capacity(input.len() + 8),
-        // The map starts at (0, 0) so that a text without any change maps 1:1.
-        anchors: vec![(0, 0)],
+        out,
+        anchors,
         delta: 0,
         pending: None,
-        signals: Vec::new(),
+        signals,
         tags: String::new(),
         tag_span: None,
         variation_run: 0,
@@ -131,7 +148,7 @@ pub fn normalize(input: &str) -> Normalized {
         n.non_ascii(c, i, input);
         i += c.len_utf8();
     }
-    n.finish(input.len())
+    *into = n.finish(input.len());
 }
 
 /// Lower-cases and folds a rule literal exactly as text is folded.

@@ -11,8 +11,9 @@ use super::config::ScanSettings;
 use super::decode::{self, Budget, Derived, Encoding};
 use super::model::features::{Doc, Extra, Group, Scores, StructKind, extra_hash, featurize_into};
 use super::model::plan;
+use super::model::sink::Weights;
 use super::model::{Model, weights};
-use super::normalize::{Normalized, SignalKind, normalize};
+use super::normalize::{Normalized, SignalKind, normalize, normalize_into};
 use super::rules::{Matches, RuleSet};
 use super::types::{Category, Finding, Report, Severity, Surface};
 use serde_json::Value;
@@ -220,7 +221,16 @@ impl Scanner {
     pub fn scan_text_with(&self, surface: Surface, text: &str, model: Option<&Model>) -> Report {
         let mut report = Report::default();
         let mut budget = self.settings.max_scan_bytes;
-        self.leaf(surface, text, "", &mut report, &mut budget, model);
+        let mut scratch = Scratch::default();
+        self.leaf(
+            surface,
+            text,
+            &[],
+            &mut report,
+            &mut budget,
+            model,
+            &mut scratch,
+        );
         report
     }
 
@@ -228,56 +238,60 @@ impl Scanner {
     pub fn scan_json(&self, surface: Surface, value: &Value) -> Report {
         let mut report = Report::default();
         let mut budget = self.settings.max_scan_bytes;
-        let mut path = String::new();
-        self.walk(surface, value, &mut path, &mut report, &mut budget, 0);
+        let mut walk = Walk {
+            surface,
+            path: Vec::new(),
+            report: &mut report,
+            budget: &mut budget,
+            scratch: Scratch::default(),
+        };
+        self.walk(value, &mut walk, 0);
         report
     }
 
-    fn walk(
-        &self,
-        surface: Surface,
-        v: &Value,
-        path: &mut String,
-        report: &mut Report,
-        budget: &mut usize,
-        depth: usize,
-    ) {
+    fn walk<'s, 'v>(&'s self, v: &'v Value, w: &mut Walk<'_, 'v, 's>, depth: usize) {
         if depth > 128 {
-            report.oversize = true;
+            w.report.oversize = true;
             return;
         }
         match v {
-            Value::String(s) => self.leaf(surface, s, path, report, budget, self.model.as_ref()),
+            Value::String(s) => self.leaf(
+                w.surface,
+                s,
+                &w.path,
+                w.report,
+                w.budget,
+                self.model.as_ref(),
+                &mut w.scratch,
+            ),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push('/');
-                    let _ = write!(path, "{i}");
-                    self.walk(surface, item, path, report, budget, depth + 1);
-                    path.truncate(len);
+                    w.path.push(Step::Index(i));
+                    self.walk(item, w, depth + 1);
+                    w.path.pop();
                 }
             }
             Value::Object(map) => {
                 for (k, item) in map {
-                    let len = path.len();
-                    path.push('/');
-                    push_pointer_token(path, k);
-                    self.walk(surface, item, path, report, budget, depth + 1);
-                    path.truncate(len);
+                    w.path.push(Step::Key(k));
+                    self.walk(item, w, depth + 1);
+                    w.path.pop();
                 }
             }
             _ => {}
         }
     }
 
-    fn leaf(
+    #[allow(clippy::too_many_arguments)]
+    fn leaf<'m>(
         &self,
         surface: Surface,
         text: &str,
-        path: &str,
+        path: &[Step<'_>],
         report: &mut Report,
         budget: &mut usize,
-        model: Option<&Model>,
+        model: Option<&'m Model>,
+        scratch: &mut Scratch<'m>,
     ) {
         let mut take = text.len().min(*budget);
         while take > 0 && !text.is_char_boundary(take) {
@@ -290,27 +304,36 @@ impl Scanner {
         let text = &text[..take];
         report.scanned_bytes += take;
         let mut found = Vec::new();
-        let score = self.scan_one(surface, text, 0, model, &mut found);
+        let score = self.scan_one(surface, text, 0, model, &mut found, scratch);
         if let Some(p) = score {
             report.model_score = Some(report.model_score.map_or(p, |q| q.max(p)));
         }
+        if found.is_empty() {
+            return;
+        }
+        // The pointer is spelled out only for a leaf with findings: most have none.
+        let pointer = pointer(path);
         for mut f in found {
-            f.json_path = path.to_owned();
+            f.json_path = pointer.clone();
             report.findings.push(f);
         }
     }
 
-    /// Scans one text; pushes findings (with empty paths) and returns the model probability.
-    fn scan_one(
+    /// Scans one text; pushes findings (with empty paths) and returns the
+    /// model probability. `scratch` holds buffers reused from text to text.
+    fn scan_one<'m>(
         &self,
         surface: Surface,
         text: &str,
         depth: usize,
-        model: Option<&Model>,
+        model: Option<&'m Model>,
         out: &mut Vec<Finding>,
+        scratch: &mut Scratch<'m>,
     ) -> Option<f32> {
-        let norm = normalize(text);
-        let matches = self.rules.find(surface, text, &norm);
+        let Scratch { norm, scores: doc } = scratch;
+        normalize_into(text, norm);
+        let norm = &*norm;
+        let matches = self.rules.find(surface, text, norm);
         self.rule_findings(&matches, text, out);
         for s in &norm.signals {
             // Text spelled in tag characters is invisible to people and read by
@@ -328,20 +351,20 @@ impl Scanner {
             ));
         }
         if depth < self.settings.max_decode_depth {
-            self.scan_derived(surface, text, &norm, &matches, depth, model, out);
+            self.scan_derived(surface, text, norm, &matches, depth, model, out);
         }
         let group = group_of(surface);
         // Scanning featurises straight into per-token scores: no feature list.
-        let extras = self.extras(&norm, &matches);
-        let mut doc = Scores::new(model.map_or(&[][..], |m| &m.weights[..]));
-        let regions = self.regions(group, &norm, &matches);
+        let extras = self.extras(norm, &matches);
+        doc.reset(model.map_or(Weights::Plain(&[]), Model::scoring_weights));
+        let regions = self.regions(group, norm, &matches);
         featurize_into(
             &norm.text,
             regions.as_slice(),
             group,
             &self.rules.lexicon,
             &extras,
-            &mut doc,
+            doc,
         );
         if !surface.is_outbound() {
             for (kind, span) in &doc.structs {
@@ -478,9 +501,10 @@ impl Scanner {
                 text: decode::rot13(text),
             });
         }
+        let mut scratch = Scratch::default();
         for d in derived {
             let mut inner = Vec::new();
-            self.scan_one(surface, &d.text, depth + 1, model, &mut inner);
+            self.scan_one(surface, &d.text, depth + 1, model, &mut inner, &mut scratch);
             let worst = inner
                 .iter()
                 .filter(|f| f.category.is_injection() && f.category != Category::Obfuscation)
@@ -575,6 +599,47 @@ impl Scanner {
         );
         doc
     }
+}
+
+/// Buffers one scan reuses from text to text (the string leaves of a JSON
+/// message are many and mostly short: allocating for each cost more than
+/// scanning them).
+#[derive(Default)]
+struct Scratch<'m> {
+    norm: Normalized,
+    scores: Scores<'m>,
+}
+
+/// The state of a walk over a JSON message's leaves.
+struct Walk<'r, 'v, 'm> {
+    surface: Surface,
+    /// The steps from the root to the current value.
+    path: Vec<Step<'v>>,
+    report: &'r mut Report,
+    budget: &'r mut usize,
+    scratch: Scratch<'m>,
+}
+
+/// One step of a JSON pointer.
+#[derive(Clone, Copy)]
+enum Step<'v> {
+    Index(usize),
+    Key(&'v str),
+}
+
+/// The RFC 6901 pointer for `path`.
+fn pointer(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        out.push('/');
+        match step {
+            Step::Index(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Step::Key(k) => push_pointer_token(&mut out, k),
+        }
+    }
+    out
 }
 
 /// What to featurise: the whole text (no allocation: most leaves are short)
