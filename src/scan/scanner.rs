@@ -1,49 +1,27 @@
-//! The [`Scanner`]: compiled rules, lexicon and model, and the walk over a
-//! message's string leaves. See the module docs of [`crate::scan`] for the
-//! order of the steps and why.
+//! The [`Scanner`]: compiled rules, lexicon and model, and the scan of one
+//! text. `build` makes a scanner (from files, a policy or the packs compiled
+//! in); `walk` goes over a JSON message's string leaves. See the module docs
+//! of [`crate::scan`] for the order of the steps and why.
 //!
 //! Invariants: a scan never fails and never panics; it reads at most
 //! `max_scan_bytes` of text per message (then sets [`Report::oversize`]);
 //! decoded text is scanned at most `max_decode_depth` levels deep.
 
-use super::ScanError;
 use super::config::ScanSettings;
 use super::decode::{self, Budget, Derived, Encoding};
+use super::model::Model;
 use super::model::features::{Doc, Extra, Group, Scores, StructKind, extra_hash, featurize_into};
 use super::model::plan;
 use super::model::sink::Weights;
-use super::model::{Model, weights};
 use super::normalize::{Normalized, SignalKind, normalize, normalize_into};
 use super::rules::{Matches, RuleSet};
 use super::types::{Category, Finding, Report, Severity, Surface};
-use serde_json::Value;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The packs compiled into the binary, by file name.
-pub const EMBEDDED_PACKS: &[(&str, &str)] = &[
-    (
-        "lexicon.yaml",
-        include_str!("../../policies/scan/lexicon.yaml"),
-    ),
-    (
-        "injection.yaml",
-        include_str!("../../policies/scan/injection.yaml"),
-    ),
-    (
-        "exfiltration.yaml",
-        include_str!("../../policies/scan/exfiltration.yaml"),
-    ),
-    (
-        "secrets.yaml",
-        include_str!("../../policies/scan/secrets.yaml"),
-    ),
-];
-/// The weights compiled into the binary.
-pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../policies/scan/model-v1.bin");
-/// The file name of the shipped weights.
-pub const MODEL_FILE: &str = "model-v1.bin";
+mod build;
+mod walk;
+
+pub use build::{EMBEDDED_MODEL, EMBEDDED_PACKS, MODEL_FILE};
 
 /// A compiled scanner. Immutable, `Send + Sync`; share it with an `Arc`.
 #[derive(Debug)]
@@ -58,143 +36,12 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// Compiles every `*.yaml` pack in `rules_dir` (sorted by name) and the
-    /// weights at `model` (none: rules only). Fails on an unreadable or invalid
-    /// pack or weights file, naming the file, rule and field.
-    pub fn load(
-        rules_dir: &Path,
-        model: Option<&Path>,
-        config: &ScanSettings,
-    ) -> Result<Scanner, ScanError> {
-        let read_err = |file: &Path, source| ScanError::Read {
-            file: file.to_path_buf(),
-            source,
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(rules_dir)
-            .map_err(|e| read_err(rules_dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        files.sort();
-        let mut packs = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| read_err(&f, e))?;
-            packs.push((f, text));
-        }
-        let model = match model {
-            None => None,
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
-                Some(
-                    weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
-                        file: path.to_path_buf(),
-                        message,
-                    })?,
-                )
-            }
-        };
-        Scanner::from_parts(&packs, model, config.clone())
-    }
-
-    /// Builds the scanner a compiled `scan:` section asks for: built-in or
-    /// folder packs, built-in, file or no weights, and its settings.
-    pub fn from_policy(policy: &super::ScanPolicy) -> Result<Scanner, ScanError> {
-        let settings = policy.settings.clone();
-        let model =
-            match &policy.model {
-                None => Some(weights::from_bytes(EMBEDDED_MODEL).map_err(|message| {
-                    ScanError::Model {
-                        file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
-                        message,
-                    }
-                })?),
-                Some(None) => None,
-                Some(Some(path)) => {
-                    let bytes = std::fs::read(path).map_err(|source| ScanError::Read {
-                        file: path.clone(),
-                        source,
-                    })?;
-                    Some(
-                        weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
-                            file: path.clone(),
-                            message,
-                        })?,
-                    )
-                }
-            };
-        match &policy.rules_dir {
-            None => {
-                let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
-                    .iter()
-                    .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
-                    .collect();
-                Scanner::from_parts(&packs, model, settings)
-            }
-            Some(dir) => {
-                let mut s = Scanner::load(dir, None, &settings)?;
-                s.model = model;
-                Ok(s)
-            }
-        }
-    }
-
-    /// Compiles packs given as (file, text) and an optional model.
-    pub fn from_parts(
-        packs: &[(PathBuf, String)],
-        model: Option<Model>,
-        settings: ScanSettings,
-    ) -> Result<Scanner, ScanError> {
-        let rules = RuleSet::compile(packs)?;
-        let rule_hashes = rules
-            .rules
-            .iter()
-            .map(|r| extra_hash(&format!("rule:{}", r.id)))
-            .collect();
-        Ok(Scanner {
-            rules,
-            rule_hashes,
-            model,
-            settings,
-            whole_text: false,
-        })
-    }
-
     /// Featurises every sentence of server data instead of the planned regions
     /// ([`super::model::plan`]): slower, for checking that the plan changes
     /// no structural finding.
     pub fn with_whole_text(mut self, yes: bool) -> Scanner {
         self.whole_text = yes;
         self
-    }
-
-    /// The shipped packs and weights, compiled in. Fails only if the shipped
-    /// files are broken, which the test suite rules out.
-    pub fn try_embedded(settings: ScanSettings) -> Result<Scanner, ScanError> {
-        let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
-            .iter()
-            .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
-            .collect();
-        let model = weights::from_bytes(EMBEDDED_MODEL).map_err(|message| ScanError::Model {
-            file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
-            message,
-        })?;
-        Scanner::from_parts(&packs, Some(model), settings)
-    }
-
-    /// The shipped packs and weights with default settings. Should the shipped
-    /// files ever fail to compile (the test suite checks they do not), this
-    /// returns a scanner without rules or model and logs an error.
-    pub fn embedded() -> Scanner {
-        Scanner::try_embedded(ScanSettings::default()).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "built-in scan packs failed to compile");
-            Scanner {
-                rules: RuleSet::empty(),
-                rule_hashes: Vec::new(),
-                model: None,
-                settings: ScanSettings::default(),
-                whole_text: false,
-            }
-        })
     }
 
     /// The compiled rules.
@@ -232,91 +79,6 @@ impl Scanner {
             &mut scratch,
         );
         report
-    }
-
-    /// Scans every string leaf of `value`, with RFC 6901 pointers as paths.
-    pub fn scan_json(&self, surface: Surface, value: &Value) -> Report {
-        let mut report = Report::default();
-        let mut budget = self.settings.max_scan_bytes;
-        let mut walk = Walk {
-            surface,
-            path: Vec::new(),
-            report: &mut report,
-            budget: &mut budget,
-            scratch: Scratch::default(),
-        };
-        self.walk(value, &mut walk, 0);
-        report
-    }
-
-    fn walk<'s, 'v>(&'s self, v: &'v Value, w: &mut Walk<'_, 'v, 's>, depth: usize) {
-        if depth > 128 {
-            w.report.oversize = true;
-            return;
-        }
-        match v {
-            Value::String(s) => self.leaf(
-                w.surface,
-                s,
-                &w.path,
-                w.report,
-                w.budget,
-                self.model.as_ref(),
-                &mut w.scratch,
-            ),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    w.path.push(Step::Index(i));
-                    self.walk(item, w, depth + 1);
-                    w.path.pop();
-                }
-            }
-            Value::Object(map) => {
-                for (k, item) in map {
-                    w.path.push(Step::Key(k));
-                    self.walk(item, w, depth + 1);
-                    w.path.pop();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn leaf<'m>(
-        &self,
-        surface: Surface,
-        text: &str,
-        path: &[Step<'_>],
-        report: &mut Report,
-        budget: &mut usize,
-        model: Option<&'m Model>,
-        scratch: &mut Scratch<'m>,
-    ) {
-        let mut take = text.len().min(*budget);
-        while take > 0 && !text.is_char_boundary(take) {
-            take -= 1;
-        }
-        if take < text.len() {
-            report.oversize = true;
-        }
-        *budget -= take;
-        let text = &text[..take];
-        report.scanned_bytes += take;
-        let mut found = Vec::new();
-        let score = self.scan_one(surface, text, 0, model, &mut found, scratch);
-        if let Some(p) = score {
-            report.model_score = Some(report.model_score.map_or(p, |q| q.max(p)));
-        }
-        if found.is_empty() {
-            return;
-        }
-        // The pointer is spelled out only for a leaf with findings: most have none.
-        let pointer = pointer(path);
-        for mut f in found {
-            f.json_path = pointer.clone();
-            report.findings.push(f);
-        }
     }
 
     /// Scans one text; pushes findings (with empty paths) and returns the
@@ -610,38 +372,6 @@ struct Scratch<'m> {
     scores: Scores<'m>,
 }
 
-/// The state of a walk over a JSON message's leaves.
-struct Walk<'r, 'v, 'm> {
-    surface: Surface,
-    /// The steps from the root to the current value.
-    path: Vec<Step<'v>>,
-    report: &'r mut Report,
-    budget: &'r mut usize,
-    scratch: Scratch<'m>,
-}
-
-/// One step of a JSON pointer.
-#[derive(Clone, Copy)]
-enum Step<'v> {
-    Index(usize),
-    Key(&'v str),
-}
-
-/// The RFC 6901 pointer for `path`.
-fn pointer(path: &[Step<'_>]) -> String {
-    let mut out = String::new();
-    for step in path {
-        out.push('/');
-        match step {
-            Step::Index(i) => {
-                let _ = write!(out, "{i}");
-            }
-            Step::Key(k) => push_pointer_token(&mut out, k),
-        }
-    }
-    out
-}
-
 /// What to featurise: the whole text (no allocation: most leaves are short)
 /// or the planned regions.
 enum Regions {
@@ -654,22 +384,6 @@ impl Regions {
         match self {
             Regions::Whole(r) => r,
             Regions::Planned(v) => v,
-        }
-    }
-}
-
-/// Appends an RFC 6901 reference token (`~` as `~0`, `/` as `~1`) without
-/// allocating for the usual key that has neither.
-fn push_pointer_token(path: &mut String, key: &str) {
-    if !key.contains(['~', '/']) {
-        path.push_str(key);
-        return;
-    }
-    for c in key.chars() {
-        match c {
-            '~' => path.push_str("~0"),
-            '/' => path.push_str("~1"),
-            c => path.push(c),
         }
     }
 }

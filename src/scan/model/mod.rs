@@ -10,6 +10,7 @@
 
 pub mod features;
 pub mod plan;
+mod sentence;
 pub mod sink;
 pub mod train;
 pub mod weights;
