@@ -5,7 +5,7 @@
 //!    slice?". A DFA walk is one dependent load chain per byte; four
 //!    independent chains keep the load ports busy instead of waiting, which is
 //!    what makes the no-hit path (almost all benign text) fast. The lanes walk
-//!    a compact copy of the DFA's transitions ([`Table`]): the library's
+//!    a compact copy of the DFA's transitions (`Table`): the library's
 //!    table pads each state's row to a power of two, which spreads the few
 //!    states benign text visits over more cache than the core has.
 //! 2. **Exact pass**: only slices that reached a match state are searched
