@@ -76,13 +76,30 @@ pub struct Normalized {
 
 /// Folds `input`; see the module docs.
 pub fn normalize(input: &str) -> Normalized {
+    let mut folded = Normalized::default();
+    normalize_into(input, &mut folded);
+    folded
+}
+
+/// Folds `input` into `into`, reusing its buffers: the same result as
+/// [`normalize`] without allocating for each of many short texts (the string
+/// leaves of one JSON message).
+pub fn normalize_into(input: &str, into: &mut Normalized) {
+    let mut out = std::mem::take(&mut into.text).into_bytes();
+    out.clear();
+    out.reserve(input.len() + 8);
+    let mut anchors = std::mem::take(&mut into.anchors);
+    anchors.clear();
+    // The map starts at (0, 0) so that a text without any change maps 1:1.
+    anchors.push((0, 0));
+    let mut signals = std::mem::take(&mut into.signals);
+    signals.clear();
     let mut n = Folder {
-        out: Vec::with_capacity(input.len() + 8),
-        // The map starts at (0, 0) so that a text without any change maps 1:1.
-        anchors: vec![(0, 0)],
+        out,
+        anchors,
         delta: 0,
         pending: None,
-        signals: Vec::new(),
+        signals,
         tags: String::new(),
         tag_span: None,
         variation_run: 0,
@@ -95,11 +112,15 @@ pub fn normalize(input: &str) -> Normalized {
         // (only lower-casing), so it is copied in bulk.
         if (0x21..0x7F).contains(&b) && n.pending.is_none() {
             let start = i;
+            // Eight bytes at a time while all are simple, then byte by byte.
+            while let Some(chunk) = bytes.get(i..i + 8) {
+                if !simple_chunk(chunk, bytes.get(i + 8)) {
+                    break;
+                }
+                i += 8;
+            }
             while i < bytes.len() {
-                let c = bytes[i];
-                let simple = (0x21..0x7F).contains(&c)
-                    || (c == b' ' && bytes.get(i + 1).is_some_and(|d| (0x21..0x7F).contains(d)));
-                if !simple {
+                if !is_simple(bytes[i], bytes.get(i + 1)) {
                     break;
                 }
                 i += 1;
@@ -131,7 +152,41 @@ pub fn normalize(input: &str) -> Normalized {
         n.non_ascii(c, i, input);
         i += c.len_utf8();
     }
-    n.finish(input.len())
+    *into = n.finish(input.len());
+}
+
+/// True for a byte the fast path copies as is: printable ASCII, or a space
+/// followed by printable ASCII other than a space (`next`).
+#[inline]
+fn is_simple(c: u8, next: Option<&u8>) -> bool {
+    (0x21..0x7F).contains(&c) || (c == b' ' && next.is_some_and(|d| (0x21..0x7F).contains(d)))
+}
+
+/// True when every byte of the 8-byte `chunk` [`is_simple`] (`next` is the
+/// byte after it), tested on the chunk as one u64: prose has a space every
+/// few bytes, so the test admits single spaces instead of stopping at them.
+#[inline]
+fn simple_chunk(chunk: &[u8], next: Option<&u8>) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+        return false;
+    };
+    let w = u64::from_le_bytes(bytes);
+    // All below 0x80, then none below 0x20 and none equal to 0x7F (the
+    // usual "has a byte less than n" and "has a zero byte" tests).
+    if w & HIGH != 0
+        || w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+        || (w ^ (ONES * 0x7F)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7F)) & HIGH != 0
+    {
+        return false;
+    }
+    // The high bit of each byte that is a space (exact: no carries cross bytes).
+    let z = w ^ (ONES * 0x20);
+    let spaces = !(((z & !HIGH) + !HIGH) | z) & HIGH;
+    // No space followed by a space, and a last space followed by a simple byte.
+    spaces & (spaces >> 8) == 0
+        && (spaces >> 63 == 0 || next.is_some_and(|d| (0x21..0x7F).contains(d)))
 }
 
 /// Lower-cases and folds a rule literal exactly as text is folded.

@@ -116,3 +116,39 @@ fn an_unchanged_text_maps_spans_one_to_one() {
     let n = normalize(original);
     assert_eq!(&original[n.original_span(3..13, original)], "unfiltered");
 }
+
+#[test]
+fn the_eight_byte_fast_path_agrees_with_the_byte_test() {
+    // Chunks over bytes that matter (space, edges of printable ASCII,
+    // control and non-ASCII), every `next`, from a fixed pseudo-random walk.
+    let interesting = [
+        b' ', b' ', b' ', b'a', b'Z', b'!', b'~', 0x7F, 0x1F, b'\n', b'\t', 0xC3, 0x80,
+    ];
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..200_000 {
+        let mut chunk = [0u8; 9];
+        for b in &mut chunk {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = interesting[(seed % interesting.len() as u64) as usize];
+        }
+        let (body, next) = (&chunk[..8], chunk.get(8));
+        let bytewise = (0..8).all(|k| is_simple(body[k], body.get(k + 1).or(next)));
+        assert_eq!(simple_chunk(body, next), bytewise, "{chunk:?}");
+        assert_eq!(
+            simple_chunk(body, None),
+            (0..8).all(|k| is_simple(body[k], body.get(k + 1))),
+            "{chunk:?}"
+        );
+    }
+}
+
+#[test]
+fn single_and_double_spaces_across_chunk_edges_fold_alike() {
+    for pad in 0..10 {
+        let x = "x".repeat(pad);
+        let n = normalize(&format!("{x}Ab  cD eF g \tHi   j Kl"));
+        assert_eq!(n.text, format!("{x}ab cd ef g hi j kl"), "{pad}");
+    }
+}

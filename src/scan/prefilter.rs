@@ -4,7 +4,10 @@
 //!    the text in lockstep and only asks "does any literal occur in this
 //!    slice?". A DFA walk is one dependent load chain per byte; four
 //!    independent chains keep the load ports busy instead of waiting, which is
-//!    what makes the no-hit path (almost all benign text) fast.
+//!    what makes the no-hit path (almost all benign text) fast. The lanes walk
+//!    a compact copy of the DFA's transitions (`Table`): the library's
+//!    table pads each state's row to a power of two, which spreads the few
+//!    states benign text visits over more cache than the core has.
 //! 2. **Exact pass**: only slices that reached a match state are searched
 //!    again with the overlapping search, which reports every occurrence.
 //!
@@ -14,9 +17,10 @@
 //! pattern first). Slices overlap by the longest literal minus one byte, so
 //! every occurrence lies whole inside the slice that holds its start.
 
-use aho_corasick::automaton::{Automaton, OverlappingState};
+use aho_corasick::automaton::{Automaton, OverlappingState, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, Input, MatchKind};
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// Bytes per lane slice (before the overlap): small enough that a hit sends
@@ -40,24 +44,51 @@ pub struct Occurrence {
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     dfa: DFA,
+    /// The DFA's transitions for the lanes.
+    table: Table,
     /// Longest pattern minus one: the overlap between slices.
     overlap: usize,
 }
 
+/// The unanchored DFA's transitions, re-laid for the lanes: every state
+/// reachable from the start, rows exactly as wide as the number of byte
+/// classes, match states first.
+///
+/// Invariant: walking `next` from `start` passes through a state below
+/// `match_below` exactly when the DFA walked over the same bytes passes
+/// through a match state (a test walks both over the same texts).
+#[derive(Debug, Clone)]
+struct Table {
+    /// `next[state + class]`; states are row offsets (index times row width).
+    next: Vec<u32>,
+    /// The class of each byte: bytes with the same transition from every
+    /// state share one.
+    classes: [u8; 256],
+    start: u32,
+    /// States below this offset are match states, and no other.
+    match_below: u32,
+}
+
 impl Prefilter {
     /// Builds the automaton over `patterns` (non-empty, folded).
-    pub fn new(patterns: &[String]) -> Result<Prefilter, aho_corasick::BuildError> {
+    pub fn new(patterns: &[String]) -> Result<Prefilter, String> {
         let dfa = DFA::builder()
             .match_kind(MatchKind::Standard)
             .prefilter(false)
-            .build(patterns)?;
+            .build(patterns)
+            .map_err(|e| e.to_string())?;
         let overlap = patterns
             .iter()
             .map(String::len)
             .max()
             .unwrap_or(1)
             .saturating_sub(1);
-        Ok(Prefilter { dfa, overlap })
+        let table = Table::new(&dfa)?;
+        Ok(Prefilter {
+            dfa,
+            table,
+            overlap,
+        })
     }
 
     /// True when some literal occurs in `text` (tier 1 only).
@@ -108,37 +139,42 @@ impl Prefilter {
     fn lanes(&self, text: &[u8], own: &[Range<usize>; 4]) -> [bool; 4] {
         let ext = |r: &Range<usize>| &text[r.start..(r.end + self.overlap).min(text.len())];
         let s = [ext(&own[0]), ext(&own[1]), ext(&own[2]), ext(&own[3])];
-        let mut hit = [false; 4];
-        let Ok(start) = self.dfa.start_state(Anchored::No) else {
-            return [true; 4];
-        };
-        let d = &self.dfa;
+        let t = &self.table;
+        let step =
+            |state: u32, b: u8| t.next[state as usize + usize::from(t.classes[usize::from(b)])];
         let common = s.iter().map(|x| x.len()).min().unwrap_or(0);
-        let mut st = [start; 4];
+        // Slices of one length, so that the loop needs no bounds checks on them.
+        let l0 = &s[0][..common];
+        let (l1, l2, l3) = (&s[1][..l0.len()], &s[2][..l0.len()], &s[3][..l0.len()]);
+        let mut hit = [false; 4];
+        let mut st = [t.start; 4];
         let mut i = 0;
-        while i < common {
-            st[0] = d.next_state(Anchored::No, st[0], s[0][i]);
-            st[1] = d.next_state(Anchored::No, st[1], s[1][i]);
-            st[2] = d.next_state(Anchored::No, st[2], s[2][i]);
-            st[3] = d.next_state(Anchored::No, st[3], s[3][i]);
-            if d.is_match(st[0]) || d.is_match(st[1]) || d.is_match(st[2]) || d.is_match(st[3]) {
+        while i < l0.len() {
+            st = [
+                step(st[0], l0[i]),
+                step(st[1], l1[i]),
+                step(st[2], l2[i]),
+                step(st[3], l3[i]),
+            ];
+            i += 1;
+            // One comparison for the four lanes: match states come first.
+            if st[0].min(st[1]).min(st[2].min(st[3])) < t.match_below {
                 for k in 0..4 {
-                    hit[k] |= d.is_match(st[k]);
+                    hit[k] |= st[k] < t.match_below;
                 }
                 if hit.iter().all(|h| *h) {
                     return hit;
                 }
             }
-            i += 1;
         }
         for k in 0..4 {
-            let mut sid = st[k];
-            for &b in &s[k][i.min(s[k].len())..] {
+            let mut state = st[k];
+            for &b in s[k].get(i..).unwrap_or_default() {
                 if hit[k] {
                     break;
                 }
-                sid = d.next_state(Anchored::No, sid, b);
-                hit[k] = d.is_match(sid);
+                state = step(state, b);
+                hit[k] = state < t.match_below;
             }
         }
         hit
@@ -165,6 +201,71 @@ impl Prefilter {
                 });
             }
         }
+    }
+}
+
+impl Table {
+    /// Copies the transitions of every state reachable from the unanchored
+    /// start of `dfa`.
+    fn new(dfa: &DFA) -> Result<Table, String> {
+        let too_big = || "the literal automaton has too many states".to_string();
+        let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
+        // Every reachable state, with its 256 successors; `index` maps the
+        // DFA's state id to the position in `states`.
+        let mut index: Vec<u32> = Vec::new();
+        let mut position = |sid: StateID, states: &mut Vec<StateID>| {
+            let at = sid.as_usize();
+            if at >= index.len() {
+                index.resize(at + 1, u32::MAX);
+            }
+            if index[at] == u32::MAX {
+                index[at] = states.len() as u32;
+                states.push(sid);
+            }
+            index[at] as usize
+        };
+        let mut states = Vec::new();
+        position(start, &mut states);
+        let mut succ: Vec<[u32; 256]> = Vec::new();
+        while let Some(&sid) = states.get(succ.len()) {
+            let mut row = [0u32; 256];
+            for (b, to) in row.iter_mut().enumerate() {
+                let next = dfa.next_state(Anchored::No, sid, b as u8);
+                *to = position(next, &mut states) as u32;
+            }
+            succ.push(row);
+        }
+        // Byte classes: bytes whose column is the same in every row.
+        let mut classes = [0u8; 256];
+        let mut columns: HashMap<Vec<u32>, u8> = HashMap::new();
+        for b in 0..256 {
+            let column: Vec<u32> = succ.iter().map(|row| row[b]).collect();
+            let n = columns.len();
+            let class = *columns.entry(column).or_insert(n as u8);
+            classes[b] = class;
+        }
+        let width = columns.len().max(1);
+        // Match states first, each group in the order found (shallow first).
+        let mut order: Vec<usize> = (0..states.len()).collect();
+        order.sort_by_key(|&k| !dfa.is_match(states[k]));
+        let matches = order.iter().filter(|&&k| dfa.is_match(states[k])).count();
+        let mut offset = vec![0u32; states.len()];
+        for (new, &old) in order.iter().enumerate() {
+            offset[old] = u32::try_from(new * width).map_err(|_| too_big())?;
+        }
+        let mut next = vec![0u32; states.len() * width];
+        for (new, &old) in order.iter().enumerate() {
+            for b in 0..256 {
+                let to = succ[old][b] as usize;
+                next[new * width + usize::from(classes[b])] = offset[to];
+            }
+        }
+        Ok(Table {
+            next,
+            classes,
+            start: offset[0],
+            match_below: u32::try_from(matches * width).map_err(|_| too_big())?,
+        })
     }
 }
 
@@ -215,6 +316,31 @@ mod tests {
                 p.any(text.as_bytes()),
                 !reference(&patterns, &text).is_empty()
             );
+        }
+    }
+
+    #[test]
+    fn the_lanes_table_agrees_with_the_automaton_on_every_prefix() {
+        let patterns: Vec<String> = ["ignore", "игнор", "忽略", "<|im", "you", "ou r", "ré"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let p = Prefilter::new(&patterns).unwrap();
+        let plain = AhoCorasick::new(&patterns).unwrap();
+        // Random text over bytes the patterns use (and others).
+        let alphabet: Vec<u8> = "ignoreyu r<|im忽略игнорé.x".bytes().collect();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..300 {
+            let len = (seed % 700) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(p.any(&text), plain.is_match(&text[..]), "{text:?}");
         }
     }
 

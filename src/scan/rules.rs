@@ -207,7 +207,7 @@ impl RuleSet {
             });
         }
         let ac = Prefilter::new(&patterns)
-            .map_err(|e| pack_error(Path::new("<packs>"), "", "literals", e.to_string()))?;
+            .map_err(|e| pack_error(Path::new("<packs>"), "", "literals", e))?;
         Ok(RuleSet {
             ac: Some(ac),
             targets,

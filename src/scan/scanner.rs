@@ -1,48 +1,27 @@
-//! The [`Scanner`]: compiled rules, lexicon and model, and the walk over a
-//! message's string leaves. See the module docs of [`crate::scan`] for the
-//! order of the steps and why.
+//! The [`Scanner`]: compiled rules, lexicon and model, and the scan of one
+//! text. `build` makes a scanner (from files, a policy or the packs compiled
+//! in); `walk` goes over a JSON message's string leaves. See the module docs
+//! of [`crate::scan`] for the order of the steps and why.
 //!
 //! Invariants: a scan never fails and never panics; it reads at most
 //! `max_scan_bytes` of text per message (then sets [`Report::oversize`]);
 //! decoded text is scanned at most `max_decode_depth` levels deep.
 
-use super::ScanError;
 use super::config::ScanSettings;
 use super::decode::{self, Budget, Derived, Encoding};
+use super::model::Model;
 use super::model::features::{Doc, Extra, Group, Scores, StructKind, extra_hash, featurize_into};
 use super::model::plan;
-use super::model::{Model, weights};
-use super::normalize::{Normalized, SignalKind, normalize};
+use super::model::sink::Weights;
+use super::normalize::{Normalized, SignalKind, normalize, normalize_into};
 use super::rules::{Matches, RuleSet};
 use super::types::{Category, Finding, Report, Severity, Surface};
-use serde_json::Value;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The packs compiled into the binary, by file name.
-pub const EMBEDDED_PACKS: &[(&str, &str)] = &[
-    (
-        "lexicon.yaml",
-        include_str!("../../policies/scan/lexicon.yaml"),
-    ),
-    (
-        "injection.yaml",
-        include_str!("../../policies/scan/injection.yaml"),
-    ),
-    (
-        "exfiltration.yaml",
-        include_str!("../../policies/scan/exfiltration.yaml"),
-    ),
-    (
-        "secrets.yaml",
-        include_str!("../../policies/scan/secrets.yaml"),
-    ),
-];
-/// The weights compiled into the binary.
-pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../policies/scan/model-v1.bin");
-/// The file name of the shipped weights.
-pub const MODEL_FILE: &str = "model-v1.bin";
+mod build;
+mod walk;
+
+pub use build::{EMBEDDED_MODEL, EMBEDDED_PACKS, MODEL_FILE};
 
 /// A compiled scanner. Immutable, `Send + Sync`; share it with an `Arc`.
 #[derive(Debug)]
@@ -57,143 +36,12 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// Compiles every `*.yaml` pack in `rules_dir` (sorted by name) and the
-    /// weights at `model` (none: rules only). Fails on an unreadable or invalid
-    /// pack or weights file, naming the file, rule and field.
-    pub fn load(
-        rules_dir: &Path,
-        model: Option<&Path>,
-        config: &ScanSettings,
-    ) -> Result<Scanner, ScanError> {
-        let read_err = |file: &Path, source| ScanError::Read {
-            file: file.to_path_buf(),
-            source,
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(rules_dir)
-            .map_err(|e| read_err(rules_dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        files.sort();
-        let mut packs = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| read_err(&f, e))?;
-            packs.push((f, text));
-        }
-        let model = match model {
-            None => None,
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
-                Some(
-                    weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
-                        file: path.to_path_buf(),
-                        message,
-                    })?,
-                )
-            }
-        };
-        Scanner::from_parts(&packs, model, config.clone())
-    }
-
-    /// Builds the scanner a compiled `scan:` section asks for: built-in or
-    /// folder packs, built-in, file or no weights, and its settings.
-    pub fn from_policy(policy: &super::ScanPolicy) -> Result<Scanner, ScanError> {
-        let settings = policy.settings.clone();
-        let model =
-            match &policy.model {
-                None => Some(weights::from_bytes(EMBEDDED_MODEL).map_err(|message| {
-                    ScanError::Model {
-                        file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
-                        message,
-                    }
-                })?),
-                Some(None) => None,
-                Some(Some(path)) => {
-                    let bytes = std::fs::read(path).map_err(|source| ScanError::Read {
-                        file: path.clone(),
-                        source,
-                    })?;
-                    Some(
-                        weights::from_bytes(&bytes).map_err(|message| ScanError::Model {
-                            file: path.clone(),
-                            message,
-                        })?,
-                    )
-                }
-            };
-        match &policy.rules_dir {
-            None => {
-                let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
-                    .iter()
-                    .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
-                    .collect();
-                Scanner::from_parts(&packs, model, settings)
-            }
-            Some(dir) => {
-                let mut s = Scanner::load(dir, None, &settings)?;
-                s.model = model;
-                Ok(s)
-            }
-        }
-    }
-
-    /// Compiles packs given as (file, text) and an optional model.
-    pub fn from_parts(
-        packs: &[(PathBuf, String)],
-        model: Option<Model>,
-        settings: ScanSettings,
-    ) -> Result<Scanner, ScanError> {
-        let rules = RuleSet::compile(packs)?;
-        let rule_hashes = rules
-            .rules
-            .iter()
-            .map(|r| extra_hash(&format!("rule:{}", r.id)))
-            .collect();
-        Ok(Scanner {
-            rules,
-            rule_hashes,
-            model,
-            settings,
-            whole_text: false,
-        })
-    }
-
     /// Featurises every sentence of server data instead of the planned regions
     /// ([`super::model::plan`]): slower, for checking that the plan changes
     /// no structural finding.
     pub fn with_whole_text(mut self, yes: bool) -> Scanner {
         self.whole_text = yes;
         self
-    }
-
-    /// The shipped packs and weights, compiled in. Fails only if the shipped
-    /// files are broken, which the test suite rules out.
-    pub fn try_embedded(settings: ScanSettings) -> Result<Scanner, ScanError> {
-        let packs: Vec<(PathBuf, String)> = EMBEDDED_PACKS
-            .iter()
-            .map(|(n, t)| (PathBuf::from(format!("policies/scan/{n}")), (*t).to_owned()))
-            .collect();
-        let model = weights::from_bytes(EMBEDDED_MODEL).map_err(|message| ScanError::Model {
-            file: PathBuf::from(format!("policies/scan/{MODEL_FILE}")),
-            message,
-        })?;
-        Scanner::from_parts(&packs, Some(model), settings)
-    }
-
-    /// The shipped packs and weights with default settings. Should the shipped
-    /// files ever fail to compile (the test suite checks they do not), this
-    /// returns a scanner without rules or model and logs an error.
-    pub fn embedded() -> Scanner {
-        Scanner::try_embedded(ScanSettings::default()).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "built-in scan packs failed to compile");
-            Scanner {
-                rules: RuleSet::empty(),
-                rule_hashes: Vec::new(),
-                model: None,
-                settings: ScanSettings::default(),
-                whole_text: false,
-            }
-        })
     }
 
     /// The compiled rules.
@@ -220,97 +68,34 @@ impl Scanner {
     pub fn scan_text_with(&self, surface: Surface, text: &str, model: Option<&Model>) -> Report {
         let mut report = Report::default();
         let mut budget = self.settings.max_scan_bytes;
-        self.leaf(surface, text, "", &mut report, &mut budget, model);
+        let mut scratch = Scratch::default();
+        self.leaf(
+            surface,
+            text,
+            &[],
+            &mut report,
+            &mut budget,
+            model,
+            &mut scratch,
+        );
         report
     }
 
-    /// Scans every string leaf of `value`, with RFC 6901 pointers as paths.
-    pub fn scan_json(&self, surface: Surface, value: &Value) -> Report {
-        let mut report = Report::default();
-        let mut budget = self.settings.max_scan_bytes;
-        let mut path = String::new();
-        self.walk(surface, value, &mut path, &mut report, &mut budget, 0);
-        report
-    }
-
-    fn walk(
-        &self,
-        surface: Surface,
-        v: &Value,
-        path: &mut String,
-        report: &mut Report,
-        budget: &mut usize,
-        depth: usize,
-    ) {
-        if depth > 128 {
-            report.oversize = true;
-            return;
-        }
-        match v {
-            Value::String(s) => self.leaf(surface, s, path, report, budget, self.model.as_ref()),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push('/');
-                    let _ = write!(path, "{i}");
-                    self.walk(surface, item, path, report, budget, depth + 1);
-                    path.truncate(len);
-                }
-            }
-            Value::Object(map) => {
-                for (k, item) in map {
-                    let len = path.len();
-                    path.push('/');
-                    push_pointer_token(path, k);
-                    self.walk(surface, item, path, report, budget, depth + 1);
-                    path.truncate(len);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn leaf(
-        &self,
-        surface: Surface,
-        text: &str,
-        path: &str,
-        report: &mut Report,
-        budget: &mut usize,
-        model: Option<&Model>,
-    ) {
-        let mut take = text.len().min(*budget);
-        while take > 0 && !text.is_char_boundary(take) {
-            take -= 1;
-        }
-        if take < text.len() {
-            report.oversize = true;
-        }
-        *budget -= take;
-        let text = &text[..take];
-        report.scanned_bytes += take;
-        let mut found = Vec::new();
-        let score = self.scan_one(surface, text, 0, model, &mut found);
-        if let Some(p) = score {
-            report.model_score = Some(report.model_score.map_or(p, |q| q.max(p)));
-        }
-        for mut f in found {
-            f.json_path = path.to_owned();
-            report.findings.push(f);
-        }
-    }
-
-    /// Scans one text; pushes findings (with empty paths) and returns the model probability.
-    fn scan_one(
+    /// Scans one text; pushes findings (with empty paths) and returns the
+    /// model probability. `scratch` holds buffers reused from text to text.
+    fn scan_one<'m>(
         &self,
         surface: Surface,
         text: &str,
         depth: usize,
-        model: Option<&Model>,
+        model: Option<&'m Model>,
         out: &mut Vec<Finding>,
+        scratch: &mut Scratch<'m>,
     ) -> Option<f32> {
-        let norm = normalize(text);
-        let matches = self.rules.find(surface, text, &norm);
+        let Scratch { norm, scores: doc } = scratch;
+        normalize_into(text, norm);
+        let norm = &*norm;
+        let matches = self.rules.find(surface, text, norm);
         self.rule_findings(&matches, text, out);
         for s in &norm.signals {
             // Text spelled in tag characters is invisible to people and read by
@@ -328,20 +113,20 @@ impl Scanner {
             ));
         }
         if depth < self.settings.max_decode_depth {
-            self.scan_derived(surface, text, &norm, &matches, depth, model, out);
+            self.scan_derived(surface, text, norm, &matches, depth, model, out);
         }
         let group = group_of(surface);
         // Scanning featurises straight into per-token scores: no feature list.
-        let extras = self.extras(&norm, &matches);
-        let mut doc = Scores::new(model.map_or(&[][..], |m| &m.weights[..]));
-        let regions = self.regions(group, &norm, &matches);
+        let extras = self.extras(norm, &matches);
+        doc.reset(model.map_or(Weights::Plain(&[]), Model::scoring_weights));
+        let regions = self.regions(group, norm, &matches);
         featurize_into(
             &norm.text,
             regions.as_slice(),
             group,
             &self.rules.lexicon,
             &extras,
-            &mut doc,
+            doc,
         );
         if !surface.is_outbound() {
             for (kind, span) in &doc.structs {
@@ -478,9 +263,10 @@ impl Scanner {
                 text: decode::rot13(text),
             });
         }
+        let mut scratch = Scratch::default();
         for d in derived {
             let mut inner = Vec::new();
-            self.scan_one(surface, &d.text, depth + 1, model, &mut inner);
+            self.scan_one(surface, &d.text, depth + 1, model, &mut inner, &mut scratch);
             let worst = inner
                 .iter()
                 .filter(|f| f.category.is_injection() && f.category != Category::Obfuscation)
@@ -577,6 +363,15 @@ impl Scanner {
     }
 }
 
+/// Buffers one scan reuses from text to text (the string leaves of a JSON
+/// message are many and mostly short: allocating for each cost more than
+/// scanning them).
+#[derive(Default)]
+struct Scratch<'m> {
+    norm: Normalized,
+    scores: Scores<'m>,
+}
+
 /// What to featurise: the whole text (no allocation: most leaves are short)
 /// or the planned regions.
 enum Regions {
@@ -589,22 +384,6 @@ impl Regions {
         match self {
             Regions::Whole(r) => r,
             Regions::Planned(v) => v,
-        }
-    }
-}
-
-/// Appends an RFC 6901 reference token (`~` as `~0`, `/` as `~1`) without
-/// allocating for the usual key that has neither.
-fn push_pointer_token(path: &mut String, key: &str) {
-    if !key.contains(['~', '/']) {
-        path.push_str(key);
-        return;
-    }
-    for c in key.chars() {
-        match c {
-            '~' => path.push_str("~0"),
-            '/' => path.push_str("~1"),
-            c => path.push(c),
         }
     }
 }

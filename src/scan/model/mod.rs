@@ -10,11 +10,13 @@
 
 pub mod features;
 pub mod plan;
+mod sentence;
 pub mod sink;
 pub mod train;
 pub mod weights;
 
 use features::{DIM, Doc, Group};
+use sink::Weights;
 
 /// Tokens per window.
 pub const WINDOW: usize = 48;
@@ -24,8 +26,14 @@ pub const STRIDE: usize = 12;
 /// A trained model.
 #[derive(Debug, Clone)]
 pub struct Model {
-    /// One weight per hashed feature.
-    pub weights: Vec<f32>,
+    /// One weight per hashed feature. Private so that it cannot drift from
+    /// `packed`: only training (which has no `packed`) writes it.
+    weights: Vec<f32>,
+    /// The same weights as the weights file stores them (i16 codes and the
+    /// scale), for a model read from one: `weights[i]` is exactly
+    /// `f32::from(codes[i]) * scale`. Half the memory, so the random lookups
+    /// of scanning stay in the core's cache.
+    packed: Option<(Vec<i16>, f32)>,
     /// Bias per group (index = `Group as usize`; 0 unused).
     pub bias: [f32; 4],
     /// Probability at or above which a text is flagged, per group.
@@ -46,8 +54,22 @@ impl Model {
     pub fn zero() -> Model {
         Model {
             weights: vec![0.0; DIM],
+            packed: None,
             bias: [0.0; 4],
             thresholds: [1.0; 4],
+        }
+    }
+
+    /// One weight per hashed feature.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The weights in the form scanning reads fastest; the same values.
+    pub fn scoring_weights(&self) -> Weights<'_> {
+        match &self.packed {
+            Some((codes, scale)) => Weights::Packed(codes, *scale),
+            None => Weights::Plain(&self.weights),
         }
     }
 

@@ -72,12 +72,15 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
         thresholds[k] = f(40 + 4 * k);
     }
     let scale = f(56);
-    let weights = body[HEADER..]
+    let codes: Vec<i16> = body[HEADER..]
         .chunks_exact(2)
-        .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
         .collect();
+    // The same product as `sink::Weights::Packed` computes per lookup.
+    let weights = codes.iter().map(|&q| f32::from(q) * scale).collect();
     Ok(Model {
         weights,
+        packed: Some((codes, scale)),
         bias,
         thresholds,
     })
@@ -95,6 +98,9 @@ mod tests {
         m.bias = [0.0, -1.0, -2.0, -3.0];
         m.thresholds = [1.0, 0.9, 0.8, 0.7];
         let back = from_bytes(&to_bytes(&m)).unwrap();
+        for f in [7, 9, 11] {
+            assert_eq!(back.scoring_weights().get(f), back.weights[f as usize]);
+        }
         assert!((back.weights[7] - 1.5).abs() < 1e-3);
         assert!((back.weights[9] + 0.25).abs() < 1e-3);
         assert_eq!(back.bias, m.bias);
