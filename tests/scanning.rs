@@ -177,6 +177,42 @@ async fn a_poisoned_tool_description_is_removed_from_the_list() {
     );
 }
 
+/// `scan: { disabled: true }` (permissive, warned at start): what the filter
+/// withholds by default is delivered, on results and on lists alike.
+#[tokio::test]
+async fn a_disabled_scan_delivers_what_it_would_withhold() {
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{}scan:\n  disabled: true\n",
+        default_yaml(&format!("http://{}/mcp", demo.addr()))
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let page = py_call(
+        &gw.url(),
+        "fetch_page",
+        json!({"url": "https://shop.example"}),
+        "2026-07-28",
+    )
+    .await;
+    assert_ne!(page["isError"], true, "{page}");
+    assert!(
+        page["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("id_rsa"),
+        "{page}"
+    );
+    let upstream = poisoning_upstream().await;
+    let gw = Gateway::start_yaml(&format!(
+        "{}scan:\n  disabled: true\n",
+        default_yaml(&upstream.url())
+    ))
+    .await;
+    assert_eq!(py_list(&gw.url()).await, json!(["add", "notes"]));
+}
+
 /// An upstream answering a call with an SSE stream: a progress notification,
 /// a sampling request carrying an injection, then the result.
 #[tokio::test]

@@ -91,6 +91,9 @@ pub struct Origin<'a> {
 impl Filter<'_> {
     /// Stage 5: a client request's arguments (`tools/call`, `prompts/get`).
     pub fn request(&self, message: &Message, origin: Origin<'_>) -> Option<Inspection> {
+        if self.policy.disabled {
+            return None;
+        }
         let surface = match message.method()? {
             "tools/call" => Surface::ToolArguments,
             "prompts/get" => Surface::PromptArguments,
@@ -128,6 +131,9 @@ impl Filter<'_> {
         answering: Option<&str>,
         origin: Origin<'_>,
     ) -> Option<Inspection> {
+        if self.policy.disabled {
+            return None;
+        }
         match message.kind() {
             Kind::Request => {
                 let surface = match message.method()? {

@@ -30,6 +30,11 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScanConfig {
+    /// Run without the injection and secret filter (**permissive**: nothing is
+    /// scanned, no finding reaches policies or the audit trail; the gateway
+    /// warns at start). Excludes every other setting.
+    #[serde(default)]
+    pub disabled: bool,
     /// Folder of `*.yaml` rule packs. Default: the packs built into the binary.
     #[serde(default)]
     pub rules_dir: Option<PathBuf>,
@@ -153,6 +158,8 @@ impl ScanSettings {
 /// The compiled `scan:` section.
 #[derive(Debug, Clone, Default)]
 pub struct ScanPolicy {
+    /// `scan: { disabled: true }`: no message is scanned.
+    pub disabled: bool,
     /// Scanner settings.
     pub settings: ScanSettings,
     /// Rules folder, if not built in.
@@ -179,6 +186,26 @@ impl RawScanConfig {
     /// Validates and compiles; relative paths resolve against `base`.
     pub fn compile(&self, base: &std::path::Path) -> Result<ScanPolicy, ScanError> {
         let err = |path: String, message: String| ScanError::Config { path, message };
+        if self.disabled {
+            let alone = self.rules_dir.is_none()
+                && self.model.is_none()
+                && self.max_scan_bytes.is_none()
+                && self.oversize.is_none()
+                && self.min_severity.is_empty()
+                && self.model_threshold.is_empty()
+                && self.actions.is_empty()
+                && self.pins.is_none();
+            if !alone {
+                return Err(err(
+                    "disabled".into(),
+                    "`disabled: true` cannot be combined with other scan settings; remove one or the other".into(),
+                ));
+            }
+            return Ok(ScanPolicy {
+                disabled: true,
+                ..ScanPolicy::default()
+            });
+        }
         let mut settings = ScanSettings::default();
         if let Some(b) = self.max_scan_bytes {
             if b.0 == 0 || b.0 > (1 << 30) {
@@ -277,6 +304,7 @@ impl RawScanConfig {
             }),
         };
         Ok(ScanPolicy {
+            disabled: false,
             settings,
             rules_dir: self.rules_dir.as_ref().map(|d| base.join(d)),
             model,
@@ -340,6 +368,19 @@ mod tests {
             p.action(Surface::ToolArguments, "u", "t", Category::Secret),
             Action::Block
         );
+    }
+
+    #[test]
+    fn disabled_stands_alone() {
+        assert!(parse("disabled: true").unwrap().disabled);
+        assert!(!parse("disabled: false").unwrap().disabled);
+        for other in ["model: off", "oversize: allow", "pins: { file: pins.json }"] {
+            let e = parse(&format!("disabled: true\n{other}")).unwrap_err();
+            assert!(
+                e.to_string().contains("disabled") && e.to_string().contains("cannot be combined"),
+                "{other}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -90,6 +90,11 @@ pub async fn start(runtime: Runtime) -> Result<Running, ServerError> {
             None
         }
     };
+    if runtime.scan_policy.disabled {
+        tracing::warn!(
+            "injection scanning is DISABLED (scan: {{ disabled: true }}): no argument, result or description is scanned"
+        );
+    }
     let traces = match &runtime.tracing {
         Some(settings) => Some(Arc::new(crate::telemetry::traces::Traces::start(settings)?)),
         None => None,
