@@ -72,9 +72,11 @@ class Gateway:
         return self.proc.pid
 
 
-def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict | None = None) -> Gateway:
+def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict | None = None,
+          scan: bool = True) -> Gateway:
     """Writes the full-stage configuration into `folder` and starts the gateway;
-    `audit` is the trail's `fsync` setting, `None` for no trail."""
+    `audit` is the trail's `fsync` setting, `None` for no trail; `scan=False`
+    turns the injection scan off (`scan: { disabled: true }`)."""
     folder.mkdir(parents=True, exist_ok=True)
     secret = os.urandom(48)
     (folder / "hmac.b64").write_text(base64.b64encode(secret).decode() + "\n")
@@ -96,7 +98,7 @@ def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict |
         f"    - issuer: {ISSUER}\n      algorithms: [HS256]\n      hmac_secret_file: hmac.b64\n"
         f"      max_lifetime: 24h\n      required_claims: [jti]\n"
         "authorization:\n  policies: policies/\n"
-        "scan: {}\n"
+        + ("scan: {}\n" if scan else "scan:\n  disabled: true\n")
         + audit_yaml +
         "rate_limits:\n  rules:\n"
         "    - name: per-principal\n      per: [principal]\n      rate: 1000000/s\n      burst: 100000\n"

@@ -19,6 +19,8 @@ metrics; benches/fullstage.py), each printing a Markdown summary:
                                    the highest rate with p99 < 10 ms, no error
   --audit-overhead [--audit-fsync 5ms]
                                    audit on vs. off, alternating rounds at --rate
+  --scan-overhead                  scan on vs. off, 1 KiB of prose in, 10 KiB out,
+                                   alternating rounds at --rate
   --soak MINUTES --rate R [--csv soak.csv]
                                    one long run; RSS and fds every --sample s
   --idle-sessions N                N idle 2025-06-18 sessions: RSS, fds, latency
@@ -53,6 +55,8 @@ def main() -> None:
                       help="fixed rates (--rates), direct and through the gateway with every stage on")
     mode.add_argument("--audit-overhead", action="store_true",
                       help="every stage on, audit on vs. off, --rounds alternating rounds at --rate")
+    mode.add_argument("--scan-overhead", action="store_true",
+                      help="every stage on, scan on vs. off, 1 KiB of prose in and 10 KiB out, --rounds alternating rounds")
     mode.add_argument("--soak", type=int, metavar="MINUTES",
                       help="one open-loop run at --rate through the every-stage gateway, sampling RSS and fds")
     mode.add_argument("--idle-sessions", type=int, metavar="N",
@@ -73,6 +77,8 @@ def main() -> None:
             load_modes.sweep(args, tmp, procs)
         elif args.audit_overhead:
             load_modes.audit_overhead(args, tmp, procs)
+        elif args.scan_overhead:
+            load_modes.scan_overhead(args, tmp, procs)
         elif args.soak:
             load_modes.soak(args, tmp, procs)
         elif args.idle_sessions:

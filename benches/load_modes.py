@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import fullstage
-from loadkit import RELEASE, call, cpu_seconds, loadavg, measure, oha, oha_cmd, open_fds, rss_kib, spawn
+from loadkit import RELEASE, TEXT, call, cpu_seconds, loadavg, measure, oha, oha_cmd, open_fds, prose, rss_kib, spawn
 
 # A sweep point passes with p99 under this and no failure at all.
 P99_LIMIT_MS = 10.0
@@ -99,6 +99,51 @@ def sweep(args, tmp: Path, procs: list) -> None:
     print("\n(CPU µs/req: the gateway's own for `gateway`, the upstream's for `direct`.)")
 
 
+def alternate(args, gws: dict, text: str = TEXT, repeat: int | None = None) -> dict[str, list[dict]]:
+    """Alternating open-loop rounds at `args.rate` through each gateway of
+    `gws` (first one first in odd rounds, last one first in even ones)."""
+    for g in gws.values():
+        oha(g.url, *call(token=g.token, text=text, repeat=repeat), args, args.rate, 2)
+    samples: dict[str, list[dict]] = {k: [] for k in gws}
+    for r in range(args.rounds):
+        order = list(gws) if r % 2 == 0 else list(reversed(gws))
+        for name in order:
+            g = gws[name]
+            m = run_point(g.url, *call(token=g.token, text=text, repeat=repeat), args, args.rate, args.duration, g.pid, g)
+            samples[name].append(m)
+            log(f"round {r + 1} {name:9s} {m['rps']:6.0f} req/s  p50 {m['p50']:.3f}  p99 {m['p99']:.3f} ms  "
+                f"cpu/req {m['cpu_us']:6.1f} us  errors {m['bad']}  load {m['load']}")
+    return samples
+
+
+def scan_overhead(args, tmp: Path, procs: list) -> None:
+    """Two full-stage gateways, identical but for the injection scan, in
+    alternating rounds at one rate, each call carrying 1 KiB of prose that the
+    upstream answers ten times over: what scanning a 1 KiB argument and a
+    10 KiB result adds per request (issue 6: under 50 µs for a 10 KiB result)."""
+    up_addr = upstream(procs)
+    gws = {"scan on": fullstage.start(tmp / "scan-on", f"http://{up_addr}/mcp"),
+           "scan off": fullstage.start(tmp / "scan-off", f"http://{up_addr}/mcp", scan=False)}
+    procs.extend(g.proc for g in gws.values())
+    samples = alternate(args, gws, prose(1024), repeat=10)
+    on, off = samples["scan on"], samples["scan off"]
+    d50 = [(a["p50"] - b["p50"]) * 1000 for a, b in zip(on, off)]
+    dcpu = [a["cpu_us"] - b["cpu_us"] for a, b in zip(on, off)]
+    med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
+    print(f"\n### Scan on vs. off: every other stage on, 1 KiB of prose in, 10 KiB out, {args.rate} req/s open loop, "
+          f"{args.duration} s x {args.rounds} alternating rounds (medians)\n")
+    print("| gateway | p50 ms | p99 ms | gateway CPU µs/req | errors |")
+    print("|---|---|---|---|---|")
+    for name, xs in samples.items():
+        print(f"| {name} | {med(xs, 'p50'):.3f} | {med(xs, 'p99'):.3f} | {med(xs, 'cpu_us'):.1f} | "
+              f"{sum(x['bad'] for x in xs)} |")
+    print(f"\nPer round, scan on minus off: p50 {', '.join(f'{d:+.0f}' for d in d50)} µs; "
+          f"CPU {', '.join(f'{d:+.1f}' for d in dcpu)} µs/req")
+    print(f"Median added by scanning a 1 KiB argument and a 10 KiB result: p50 {statistics.median(d50):+.0f} µs, "
+          f"gateway CPU {statistics.median(dcpu):+.1f} µs/req (issue 6 target: under 50 µs for the result)")
+    print(f"Load average at the rounds: {', '.join(x['load'] for xs in samples.values() for x in xs)}")
+
+
 def audit_overhead(args, tmp: Path, procs: list) -> None:
     """Two full-stage gateways, identical but for the audit trail, in
     alternating rounds at one rate: what auditing adds per request."""
@@ -106,17 +151,7 @@ def audit_overhead(args, tmp: Path, procs: list) -> None:
     gws = {"audit on": fullstage.start(tmp / "audit-on", f"http://{up_addr}/mcp", audit=args.audit_fsync),
            "audit off": fullstage.start(tmp / "audit-off", f"http://{up_addr}/mcp", audit=None)}
     procs.extend(g.proc for g in gws.values())
-    for g in gws.values():
-        oha(g.url, *call(token=g.token), args, args.rate, 2)
-    samples: dict[str, list[dict]] = {k: [] for k in gws}
-    for r in range(args.rounds):
-        order = list(gws) if r % 2 == 0 else list(reversed(gws))
-        for name in order:
-            g = gws[name]
-            m = run_point(g.url, *call(token=g.token), args, args.rate, args.duration, g.pid, g)
-            samples[name].append(m)
-            log(f"round {r + 1} {name:9s} {m['rps']:6.0f} req/s  p50 {m['p50']:.3f}  p99 {m['p99']:.3f} ms  "
-                f"cpu/req {m['cpu_us']:6.1f} us  errors {m['bad']}  load {m['load']}")
+    samples = alternate(args, gws)
     on, off = samples["audit on"], samples["audit off"]
     d50 = [(a["p50"] - b["p50"]) * 1000 for a, b in zip(on, off)]
     dcpu = [a["cpu_us"] - b["cpu_us"] for a, b in zip(on, off)]

@@ -21,6 +21,24 @@ GATEWAY = Path(os.environ.get("PORTCULLIS_BIN") or RELEASE / "portcullis")
 TICK = os.sysconf("SC_CLK_TCK")
 TEXT = "x" * 1024
 
+# Benign English prose, the kind of text a tool returns: what the scanner reads
+# in the scan-overhead mode (10 KiB of it).
+PROSE_PARAGRAPH = (
+    "The quarterly report covers revenue, hiring and the migration of the billing "
+    "service to the new cluster. Revenue grew by four percent against the same quarter "
+    "last year, driven mostly by renewals in the education segment. Two engineers joined "
+    "the platform team in May; one position remains open. The billing migration finished "
+    "on the twelfth, two days later than planned, because the invoice archive needed a "
+    "schema change that the old exporter did not support. Customer tickets about late "
+    "invoices fell from thirty-one to nine after the change. Next quarter the team plans "
+    "to retire the legacy reporting database and to move nightly jobs to the scheduler. "
+)
+
+
+def prose(size: int) -> str:
+    """`size` bytes of benign prose (the paragraph above, repeated and cut)."""
+    return (PROSE_PARAGRAPH * (size // len(PROSE_PARAGRAPH) + 1))[:size]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -77,10 +95,13 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def call(tool: str = "echo", token: str | None = None) -> tuple[str, list[str]]:
-    """A stateless 2026-07-28 `tools/call` with a 1 KiB argument: body, headers."""
+def call(tool: str = "echo", token: str | None = None, text: str = TEXT,
+         repeat: int | None = None) -> tuple[str, list[str]]:
+    """A stateless 2026-07-28 `tools/call` with a `text` argument (1 KiB unless
+    given; the bench upstream answers it `repeat` times over): body, headers."""
+    arguments = {"text": text} if repeat is None else {"text": text, "repeat": repeat}
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": {"text": TEXT},
+        "name": tool, "arguments": arguments,
         "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                   "io.modelcontextprotocol/clientCapabilities": {},
                   "io.modelcontextprotocol/clientInfo": {"name": "oha", "version": "1"}}}})

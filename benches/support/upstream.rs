@@ -32,12 +32,19 @@ fn answer(body: &[u8]) -> Option<Vec<u8>> {
                 .pointer("/params/arguments/text")
                 .and_then(|t| t.as_str())
                 .unwrap_or_default();
+            // `repeat`: the result is the text that many times (a large
+            // result for a small argument), at most 1,024.
+            let repeat = request
+                .pointer("/params/arguments/repeat")
+                .and_then(serde_json::Value::as_u64)
+                .map_or(1, |n| n.clamp(1, 1024) as usize);
+            let text = text.repeat(repeat);
             serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
                 "content":[{"type":"text","text":text}],"isError":false,"resultType":"complete"}})
         }
         Some("tools/list") => serde_json::json!({"jsonrpc":"2.0","id":id,"result":{"tools":[{
                 "name":"echo","description":"Returns the text it is given.",
-                "inputSchema":{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]},
+                "inputSchema":{"type":"object","properties":{"text":{"type":"string"},"repeat":{"type":"integer"}},"required":["text"]},
                 "annotations":{"readOnlyHint":true}}]}}),
         Some("initialize") => serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
                 "protocolVersion":"2025-06-18","capabilities":{"tools":{}},
