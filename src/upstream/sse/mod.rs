@@ -5,7 +5,7 @@
 //! Like a stdio process, such a session is a single JSON-RPC conversation that a
 //! replica holds and shares: [`SseUpstream::start`] returns at once; a supervisor
 //! task opens the session (`link`), performs the same handshake as for stdio
-//! ([`crate::upstream::stdio::handshake`]), opens the [`Mux`] and reconnects with
+//! ([`crate::upstream::supervised::handshake`]), opens the [`Mux`] and reconnects with
 //! backoff when the stream ends, fails or stops answering. The broker treats it
 //! exactly like a stdio upstream (see [`crate::upstream::shared::Connection`]).
 //!
@@ -22,8 +22,7 @@ use crate::config::HttpSettings;
 use crate::protocol::{Message, ParseLimits};
 use crate::upstream::liveness::Liveness;
 use crate::upstream::mux::{Exchange, Mux, MuxLimits};
-use crate::upstream::stdio::handshake::{Offer, Session};
-use crate::upstream::stdio::{Health, StdioError};
+use crate::upstream::supervised::{Health, LinkError, Offer, Session};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,8 +143,8 @@ impl SseUpstream {
     }
 
     /// Waits for a session that is starting (at most its startup bound); one
-    /// that is down fails at once with [`StdioError::Unavailable`].
-    pub async fn ready(&self) -> Result<(), StdioError> {
+    /// that is down fails at once with [`LinkError::Unavailable`].
+    pub async fn ready(&self) -> Result<(), LinkError> {
         let mut health = self.health.clone();
         let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
         match tokio::time::timeout(self.tuning.startup_timeout, settled).await {
@@ -160,7 +159,7 @@ impl SseUpstream {
     }
 
     /// Sends a client request with the upstream's deadline. Refused while not up.
-    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
+    pub async fn request(&self, message: &Message) -> Result<Exchange, LinkError> {
         if !self.health.borrow().is_up() {
             return Err(self.unavailable());
         }
@@ -171,15 +170,15 @@ impl SseUpstream {
     }
 
     /// Sends a client notification. Refused while not up.
-    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
+    pub async fn notify(&self, message: &Message) -> Result<(), LinkError> {
         if !self.health.borrow().is_up() {
             return Err(self.unavailable());
         }
         Ok(self.mux.notify(message).await?)
     }
 
-    fn unavailable(&self) -> StdioError {
-        StdioError::unavailable(&self.name, &self.health.borrow())
+    fn unavailable(&self) -> LinkError {
+        LinkError::unavailable(&self.name, &self.health.borrow())
     }
 
     /// Closes the session and waits until the supervisor has stopped.

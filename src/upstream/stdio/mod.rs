@@ -3,13 +3,13 @@
 //! [`StdioUpstream::start`] returns at once; a supervisor task spawns the
 //! configured command (argv, no shell; an empty environment plus the configured
 //! variables; its own process group), opens the MCP session itself (`initialize`
-//! or `server/discover`, see [`handshake`]), and restarts the process with
+//! or `server/discover`, see [`crate::upstream::supervised::handshake`]), and restarts the process with
 //! exponential backoff when it exits or stops answering. All traffic goes through
 //! one [`Mux`], so many client requests share the process without their ids,
 //! progress tokens or server requests crossing.
 //!
 //! The broker asks [`StdioUpstream::health`] (or calls [`StdioUpstream::request`],
-//! which refuses with [`StdioError::Unavailable`] while the upstream is not up) to
+//! which refuses with [`LinkError::Unavailable`] while the upstream is not up) to
 //! degrade only this upstream's tools with a clear JSON-RPC error.
 //!
 //! Invariants: no client request reaches a process before its handshake finished;
@@ -17,16 +17,14 @@
 //! down (or dropping the handle) closes stdin, then SIGTERMs, then SIGKILLs the
 //! process group after the configured bounds, and reaps: no zombie, no straggler.
 
-pub mod handshake;
 mod lines;
 mod process;
 mod supervisor;
 
-pub use handshake::Session;
-
 use crate::config::stdio::StdioSettings;
 use crate::protocol::{Message, ParseLimits};
-use crate::upstream::mux::{Exchange, Frame, Mux, MuxError, MuxLimits};
+use crate::upstream::mux::{Exchange, Frame, Mux, MuxLimits};
+use crate::upstream::supervised::{Health, LinkError, Offer, Session};
 use arc_swap::ArcSwapOption;
 use process::Counters;
 use std::sync::Arc;
@@ -34,31 +32,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-
-/// Whether the upstream can take requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Spawning or handshaking; `attempt` counts failed starts since the last
-    /// healthy period, from 1.
-    Starting {
-        /// The attempt number.
-        attempt: u32,
-    },
-    /// Serving requests.
-    Up,
-    /// Not serving; a restart follows its backoff unless the reason is "stopped".
-    Down {
-        /// Why, e.g. "the process exited with status 1".
-        reason: Arc<str>,
-    },
-}
-
-impl Health {
-    /// Whether requests are let through.
-    pub fn is_up(&self) -> bool {
-        matches!(self, Health::Up)
-    }
-}
 
 /// Counters since start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,38 +42,6 @@ pub struct Stats {
     pub garbage_lines: u64,
     /// stderr lines read (and logged, within the rate limit).
     pub stderr_lines: u64,
-}
-
-/// Why a request could not be sent. `Display` is for logs; the broker answers
-/// the client with a JSON-RPC error that names the upstream as unavailable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StdioError {
-    /// The upstream is starting, restarting or stopped.
-    #[error("upstream {upstream} is unavailable: {reason}")]
-    Unavailable {
-        /// The upstream's name.
-        upstream: Arc<str>,
-        /// Its health, in words.
-        reason: Arc<str>,
-    },
-    /// The connection refused or lost the request.
-    #[error(transparent)]
-    Mux(#[from] MuxError),
-}
-
-impl StdioError {
-    /// The refusal for upstream `name` while its health is `health`.
-    pub fn unavailable(name: &Arc<str>, health: &Health) -> StdioError {
-        let reason: Arc<str> = match health {
-            Health::Up => "up".into(),
-            Health::Starting { attempt } => format!("starting (attempt {attempt})").into(),
-            Health::Down { reason } => format!("down: {reason}").into(),
-        };
-        StdioError::Unavailable {
-            upstream: name.clone(),
-            reason,
-        }
-    }
 }
 
 /// A supervised stdio server. Dropping it stops the server (gracefully while the
@@ -167,8 +108,8 @@ impl StdioUpstream {
     }
 
     /// What the gateway offers in the handshake.
-    pub fn offer(&self) -> handshake::Offer {
-        handshake::Offer::of(&self.settings)
+    pub fn offer(&self) -> Offer {
+        Offer::of(&self.settings)
     }
 
     /// The settings it runs with.
@@ -191,9 +132,9 @@ impl StdioUpstream {
         self.health.clone()
     }
 
-    /// Waits until the upstream is up. Fails with [`StdioError::Unavailable`]
+    /// Waits until the upstream is up. Fails with [`LinkError::Unavailable`]
     /// naming the last health when `within` passes first.
-    pub async fn wait_up(&self, within: Duration) -> Result<(), StdioError> {
+    pub async fn wait_up(&self, within: Duration) -> Result<(), LinkError> {
         let mut health = self.health.clone();
         match tokio::time::timeout(within, health.wait_for(Health::is_up)).await {
             Ok(Ok(_)) => Ok(()),
@@ -204,7 +145,7 @@ impl StdioUpstream {
     /// Waits for a server that is starting (at most its `startup_timeout`), so
     /// that the first requests after the gateway starts or the process restarts
     /// are served rather than refused; a server that is down fails at once.
-    pub async fn ready(&self) -> Result<(), StdioError> {
+    pub async fn ready(&self) -> Result<(), LinkError> {
         let mut health = self.health.clone();
         let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
         match tokio::time::timeout(self.settings.startup_timeout, settled).await {
@@ -234,7 +175,7 @@ impl StdioUpstream {
     }
 
     /// Sends a client request with the configured `request_timeout`.
-    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
+    pub async fn request(&self, message: &Message) -> Result<Exchange, LinkError> {
         self.request_within(message, self.settings.request_timeout)
             .await
     }
@@ -244,7 +185,7 @@ impl StdioUpstream {
         &self,
         message: &Message,
         deadline: Duration,
-    ) -> Result<Exchange, StdioError> {
+    ) -> Result<Exchange, LinkError> {
         if !self.health.borrow().is_up() {
             return Err(self.unavailable());
         }
@@ -252,7 +193,7 @@ impl StdioUpstream {
     }
 
     /// Sends a client notification. Refused while not up.
-    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
+    pub async fn notify(&self, message: &Message) -> Result<(), LinkError> {
         if !self.health.borrow().is_up() {
             return Err(self.unavailable());
         }
@@ -264,8 +205,8 @@ impl StdioUpstream {
         self.mux.notifications()
     }
 
-    fn unavailable(&self) -> StdioError {
-        StdioError::unavailable(&self.name, &self.health.borrow())
+    fn unavailable(&self) -> LinkError {
+        LinkError::unavailable(&self.name, &self.health.borrow())
     }
 
     /// Stops the server cleanly and waits until its process is gone.
