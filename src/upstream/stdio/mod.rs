@@ -3,10 +3,12 @@
 //! [`StdioUpstream::start`] returns at once; a supervisor task spawns the
 //! configured command (argv, no shell; an empty environment plus the configured
 //! variables; its own process group), opens the MCP session itself (`initialize`
-//! or `server/discover`, see [`crate::upstream::supervised::handshake`]), and restarts the process with
-//! exponential backoff when it exits or stops answering. All traffic goes through
-//! one [`Mux`], so many client requests share the process without their ids,
-//! progress tokens or server requests crossing.
+//! or `server/discover`, see [`crate::upstream::supervised::handshake`]), and
+//! restarts the process with exponential backoff when it exits or stops
+//! answering. All traffic goes through one [`Mux`], so many client requests
+//! share the process without their ids, progress tokens or server requests
+//! crossing. Health, readiness and the refusal while not up are the shared
+//! [`Handle`]'s; only the process and its counters are this module's.
 //!
 //! The broker asks [`StdioUpstream::health`] (or calls [`StdioUpstream::request`],
 //! which refuses with [`LinkError::Unavailable`] while the upstream is not up) to
@@ -24,14 +26,12 @@ mod supervisor;
 use crate::config::stdio::StdioSettings;
 use crate::protocol::{Message, ParseLimits};
 use crate::upstream::mux::{Exchange, Frame, Mux, MuxLimits};
-use crate::upstream::supervised::{Health, LinkError, Offer, Session};
-use arc_swap::ArcSwapOption;
+use crate::upstream::supervised::{Handle, Health, LinkError, Offer, Session};
 use process::Counters;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
 
 /// Counters since start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +48,13 @@ pub struct Stats {
 /// runtime runs; otherwise the process group is killed and reaped).
 #[derive(Debug)]
 pub struct StdioUpstream {
-    name: Arc<str>,
     settings: Arc<StdioSettings>,
-    mux: Mux,
-    health: watch::Receiver<Health>,
-    session: Arc<ArcSwapOption<Session>>,
     counters: Arc<Counters>,
     pid: Arc<AtomicU32>,
-    stop: watch::Sender<bool>,
-    supervisor: Option<JoinHandle<()>>,
+    /// Dropping it stops the supervisor, which terminates the process; if the
+    /// runtime is going away instead, dropping the task drops the process,
+    /// which kills its group and reaps it.
+    link: Handle,
 }
 
 impl StdioUpstream {
@@ -72,39 +70,33 @@ impl StdioUpstream {
             ..MuxLimits::default()
         };
         let mux = Mux::new(&name, limits);
-        let (health_tx, health) = watch::channel(Health::Starting { attempt: 1 });
-        let (stop, stop_rx) = watch::channel(false);
-        let session = Arc::new(ArcSwapOption::empty());
         let counters = Arc::new(Counters::default());
         let pid = Arc::new(AtomicU32::new(0));
-        let supervisor = supervisor::Supervisor {
-            name: name.clone(),
-            settings: settings.clone(),
-            parse,
-            mux: mux.clone(),
-            health: health_tx,
-            session: session.clone(),
-            counters: counters.clone(),
-            pid: pid.clone(),
-            stop: stop_rx,
-        };
-        let supervisor = Some(tokio::spawn(supervisor.run()));
+        let link = Handle::start(name.clone(), mux.clone(), |wiring| {
+            let supervisor = supervisor::Supervisor {
+                name,
+                settings: settings.clone(),
+                parse,
+                mux,
+                health: wiring.health,
+                session: wiring.session,
+                counters: counters.clone(),
+                pid: pid.clone(),
+                stop: wiring.stop,
+            };
+            supervisor.run()
+        });
         StdioUpstream {
-            name,
             settings,
-            mux,
-            health,
-            session,
             counters,
             pid,
-            stop,
-            supervisor,
+            link,
         }
     }
 
     /// The upstream's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.link.name()
     }
 
     /// What the gateway offers in the handshake.
@@ -119,44 +111,35 @@ impl StdioUpstream {
 
     /// The multiplexer (for notifications and direct use; prefer [`Self::request`]).
     pub fn mux(&self) -> &Mux {
-        &self.mux
+        self.link.mux()
     }
 
     /// The current health.
     pub fn health(&self) -> Health {
-        self.health.borrow().clone()
+        self.link.health()
     }
 
     /// A receiver that sees every health change.
     pub fn watch_health(&self) -> watch::Receiver<Health> {
-        self.health.clone()
+        self.link.watch_health()
     }
 
     /// Waits until the upstream is up. Fails with [`LinkError::Unavailable`]
     /// naming the last health when `within` passes first.
     pub async fn wait_up(&self, within: Duration) -> Result<(), LinkError> {
-        let mut health = self.health.clone();
-        match tokio::time::timeout(within, health.wait_for(Health::is_up)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(self.unavailable()),
-        }
+        self.link.wait_up(within).await
     }
 
     /// Waits for a server that is starting (at most its `startup_timeout`), so
     /// that the first requests after the gateway starts or the process restarts
     /// are served rather than refused; a server that is down fails at once.
     pub async fn ready(&self) -> Result<(), LinkError> {
-        let mut health = self.health.clone();
-        let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
-        match tokio::time::timeout(self.settings.startup_timeout, settled).await {
-            Ok(Ok(h)) if h.is_up() => Ok(()),
-            _ => Err(self.unavailable()),
-        }
+        self.link.ready(self.settings.startup_timeout).await
     }
 
     /// What the server said in the current session's handshake.
     pub fn session(&self) -> Option<Arc<Session>> {
-        self.session.load_full()
+        self.link.session()
     }
 
     /// The current process id, if one runs.
@@ -186,43 +169,21 @@ impl StdioUpstream {
         message: &Message,
         deadline: Duration,
     ) -> Result<Exchange, LinkError> {
-        if !self.health.borrow().is_up() {
-            return Err(self.unavailable());
-        }
-        Ok(self.mux.request(message, deadline).await?)
+        self.link.request(message, deadline).await
     }
 
     /// Sends a client notification. Refused while not up.
     pub async fn notify(&self, message: &Message) -> Result<(), LinkError> {
-        if !self.health.borrow().is_up() {
-            return Err(self.unavailable());
-        }
-        Ok(self.mux.notify(message).await?)
+        self.link.notify(message).await
     }
 
     /// Server notifications tied to no request (see [`Mux::notifications`]).
     pub fn notifications(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.mux.notifications()
-    }
-
-    fn unavailable(&self) -> LinkError {
-        LinkError::unavailable(&self.name, &self.health.borrow())
+        self.link.mux().notifications()
     }
 
     /// Stops the server cleanly and waits until its process is gone.
-    pub async fn shutdown(mut self) {
-        self.stop.send_replace(true);
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
-        }
-    }
-}
-
-impl Drop for StdioUpstream {
-    fn drop(&mut self) {
-        // The supervisor sees the stop (or the closed channel) and terminates the
-        // process; if the runtime is going away instead, dropping the task drops
-        // the process, which kills its group and reaps it.
-        self.stop.send_replace(true);
+    pub async fn shutdown(self) {
+        self.link.shutdown().await;
     }
 }

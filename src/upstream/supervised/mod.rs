@@ -1,13 +1,16 @@
 //! What every supervised upstream connection shares, whatever carries it (a
 //! stdio process, a legacy HTTP+SSE session): its [`Health`], the
-//! [`LinkError`] a refused or lost request fails with, and the MCP session the
-//! gateway opens on it ([`handshake`]).
+//! [`LinkError`] a refused or lost request fails with, the MCP session the
+//! gateway opens on it ([`handshake`]), and the [`Handle`] that starts, gates
+//! and stops it. Only the supervisor task differs between transports.
 //!
 //! Invariants: a connection is only ever in one [`Health`] state, and every
 //! state but [`Health::Up`] says why requests are refused.
 
+mod handle;
 pub mod handshake;
 
+pub use handle::{Handle, Wiring};
 pub use handshake::{Offer, Session};
 
 use crate::upstream::mux::MuxError;
