@@ -11,7 +11,8 @@ use portcullis::config::stdio::{RawStdioUpstream, StdioSettings, compile};
 use portcullis::protocol::jsonrpc::parse_message;
 use portcullis::protocol::{Era, Message, ParseLimits};
 use portcullis::upstream::mux::{Event, MuxError};
-use portcullis::upstream::stdio::{Health, StdioError, StdioUpstream};
+use portcullis::upstream::stdio::StdioUpstream;
+use portcullis::upstream::supervised::{Health, LinkError};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -75,7 +76,7 @@ fn call(id: Value, tool: &str, arguments: Value) -> Message {
         "params":{"name":tool,"arguments":arguments}}))
 }
 
-async fn result(up: &StdioUpstream, request: &Message) -> Result<Value, StdioError> {
+async fn result(up: &StdioUpstream, request: &Message) -> Result<Value, LinkError> {
     let frame = up.request(request).await?.response().await?;
     Ok(serde_json::from_slice(frame.raw()).unwrap())
 }
@@ -373,7 +374,7 @@ async fn a_crashing_upstream_is_restarted_and_its_in_flight_requests_fail_clearl
     let (a, b) = tokio::join!(result(&up, &call_a), result(&up, &call_b));
     for err in [a.unwrap_err(), b.unwrap_err()] {
         assert!(
-            matches!(&err, StdioError::Mux(MuxError::Disconnected { reason, .. }) if reason.contains("exited with status 3")),
+            matches!(&err, LinkError::Mux(MuxError::Disconnected { reason, .. }) if reason.contains("exited with status 3")),
             "{err}"
         );
     }

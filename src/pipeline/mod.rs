@@ -407,7 +407,7 @@ fn audit_health(
         drop(upstream);
         let auditor = Arc::clone(auditor);
         runtime.spawn(async move {
-            use crate::upstream::stdio::Health;
+            use crate::upstream::supervised::Health;
             let mut down = false;
             loop {
                 let event = match &*health.borrow_and_update() {

@@ -6,7 +6,7 @@
 
 use crate::protocol::Era;
 use crate::upstream::mux::Mux;
-use crate::upstream::stdio::handshake::{self, Offer};
+use crate::upstream::supervised::handshake::{self, Offer};
 use std::time::Duration;
 use tokio::time::{Instant, Interval};
 

@@ -12,6 +12,7 @@ pub mod mux;
 pub mod shared;
 pub mod sse;
 pub mod stdio;
+pub mod supervised;
 
 use crate::config::HttpSettings;
 use crate::pipeline::authorize::Permit;

@@ -6,8 +6,8 @@
 
 use super::mux::Exchange;
 use super::sse::SseUpstream;
-use super::stdio::handshake::{Offer, Session};
-use super::stdio::{Health, StdioError, StdioUpstream};
+use super::stdio::StdioUpstream;
+use super::supervised::{Health, LinkError, Offer, Session};
 use crate::config::{Federation, Transport};
 use crate::protocol::{Message, ParseLimits};
 use std::collections::HashMap;
@@ -41,7 +41,7 @@ impl Connection {
     }
 
     /// Waits for a connection that is starting; fails at once when it is down.
-    pub async fn ready(&self) -> Result<(), StdioError> {
+    pub async fn ready(&self) -> Result<(), LinkError> {
         match self {
             Connection::Stdio(up) => up.ready().await,
             Connection::Sse(up) => up.ready().await,
@@ -65,7 +65,7 @@ impl Connection {
     }
 
     /// Sends a client request with the upstream's deadline; refused while not up.
-    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
+    pub async fn request(&self, message: &Message) -> Result<Exchange, LinkError> {
         match self {
             Connection::Stdio(up) => up.request(message).await,
             Connection::Sse(up) => up.request(message).await,
@@ -73,7 +73,7 @@ impl Connection {
     }
 
     /// Sends a client notification; refused while not up.
-    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
+    pub async fn notify(&self, message: &Message) -> Result<(), LinkError> {
         match self {
             Connection::Stdio(up) => up.notify(message).await,
             Connection::Sse(up) => up.notify(message).await,

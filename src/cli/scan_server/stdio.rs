@@ -13,7 +13,8 @@ use crate::config::units::HumanDuration;
 use crate::protocol::jsonrpc::parse_message;
 use crate::protocol::{Kind, ParseLimits};
 use crate::upstream::mux::MuxError;
-use crate::upstream::stdio::{Health, StdioError, StdioUpstream};
+use crate::upstream::stdio::StdioUpstream;
+use crate::upstream::supervised::{Health, LinkError};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -136,7 +137,7 @@ impl StdioClient {
         let frame = exchange
             .response()
             .await
-            .map_err(|e| self.error(method, StdioError::Mux(e)))?;
+            .map_err(|e| self.error(method, LinkError::Mux(e)))?;
         let answer = frame.message();
         match answer.kind() {
             Kind::Response | Kind::ErrorResponse => {
@@ -146,13 +147,13 @@ impl StdioClient {
         }
     }
 
-    fn error(&self, method: &str, e: StdioError) -> ProbeError {
+    fn error(&self, method: &str, e: LinkError) -> ProbeError {
         match e {
-            StdioError::Mux(MuxError::Timeout { .. }) => ProbeError::Timeout {
+            LinkError::Mux(MuxError::Timeout { .. }) => ProbeError::Timeout {
                 method: method.to_owned(),
                 after: self.timeout,
             },
-            StdioError::Mux(MuxError::Disconnected { reason, .. }) => {
+            LinkError::Mux(MuxError::Disconnected { reason, .. }) => {
                 ProbeError::bad(method, format!("the server went away: {reason}"))
             }
             other => ProbeError::bad(method, other.to_string()),

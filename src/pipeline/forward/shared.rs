@@ -24,7 +24,7 @@ use crate::protocol::jsonrpc::{self, Kind};
 use crate::protocol::{Era, Message};
 use crate::upstream::mux::ServerRequest;
 use crate::upstream::shared::Connection;
-use crate::upstream::stdio::{StdioError, handshake};
+use crate::upstream::supervised::{LinkError, handshake};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -191,9 +191,9 @@ pub async fn send(
     if let Err(e) = upstream.ready().await {
         tracing::debug!(upstream = %spec.name, error = %e, "shared upstream not ready");
     }
-    let down = |e: StdioError| match e {
-        StdioError::Unavailable { .. } => Ok(Upstreamed::Composed(upstream_down(cx, &spec.name))),
-        StdioError::Mux(e) => Err(Rejection::Upstream {
+    let down = |e: LinkError| match e {
+        LinkError::Unavailable { .. } => Ok(Upstreamed::Composed(upstream_down(cx, &spec.name))),
+        LinkError::Mux(e) => Err(Rejection::Upstream {
             id: cx.rpc_id.clone(),
             error: crate::upstream::UpstreamError::Shared(e.to_string()),
         }),

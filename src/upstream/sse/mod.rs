@@ -5,9 +5,10 @@
 //! Like a stdio process, such a session is a single JSON-RPC conversation that a
 //! replica holds and shares: [`SseUpstream::start`] returns at once; a supervisor
 //! task opens the session (`link`), performs the same handshake as for stdio
-//! ([`crate::upstream::stdio::handshake`]), opens the [`Mux`] and reconnects with
+//! ([`crate::upstream::supervised::handshake`]), opens the [`Mux`] and reconnects with
 //! backoff when the stream ends, fails or stops answering. The broker treats it
-//! exactly like a stdio upstream (see [`crate::upstream::shared::Connection`]).
+//! exactly like a stdio upstream (see [`crate::upstream::shared::Connection`]);
+//! both wrap the same [`Handle`] and differ only in their supervisor.
 //!
 //! Invariants: no client request reaches the server before its handshake
 //! finished; a lost session fails its in-flight requests at once with the reason;
@@ -22,13 +23,10 @@ use crate::config::HttpSettings;
 use crate::protocol::{Message, ParseLimits};
 use crate::upstream::liveness::Liveness;
 use crate::upstream::mux::{Exchange, Mux, MuxLimits};
-use crate::upstream::stdio::handshake::{Offer, Session};
-use crate::upstream::stdio::{Health, StdioError};
-use arc_swap::ArcSwapOption;
+use crate::upstream::supervised::{Handle, Health, LinkError, Offer, Session};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// Session bounds of an HTTP+SSE upstream. They are not configurable yet: the
 /// request deadline is the upstream's `response_timeout`, the rest are the
@@ -69,13 +67,9 @@ impl Tuning {
 /// A supervised HTTP+SSE session. Dropping it closes the session.
 #[derive(Debug)]
 pub struct SseUpstream {
-    name: Arc<str>,
     tuning: Tuning,
-    mux: Mux,
-    health: watch::Receiver<Health>,
-    session: Arc<ArcSwapOption<Session>>,
-    stop: watch::Sender<bool>,
-    supervisor: Option<JoinHandle<()>>,
+    /// Dropping it stops the supervisor, which closes the event stream.
+    link: Handle,
 }
 
 impl SseUpstream {
@@ -97,45 +91,37 @@ impl SseUpstream {
                 ..MuxLimits::default()
             },
         );
-        let (health_tx, health) = watch::channel(Health::Starting { attempt: 1 });
-        let (stop, stop_rx) = watch::channel(false);
-        let session = Arc::new(ArcSwapOption::empty());
-        let supervisor = supervisor::Supervisor {
-            name: name.clone(),
-            client: crate::upstream::client(settings),
-            settings: Arc::new(settings.clone()),
-            tuning,
-            parse,
-            max_event,
-            mux: mux.clone(),
-            health: health_tx,
-            session: session.clone(),
-            stop: stop_rx,
-        };
-        SseUpstream {
-            name,
-            tuning,
-            mux,
-            health,
-            session,
-            stop,
-            supervisor: Some(tokio::spawn(supervisor.run())),
-        }
+        let link = Handle::start(name.clone(), mux.clone(), |wiring| {
+            let supervisor = supervisor::Supervisor {
+                name,
+                client: crate::upstream::client(settings),
+                settings: Arc::new(settings.clone()),
+                tuning,
+                parse,
+                max_event,
+                mux,
+                health: wiring.health,
+                session: wiring.session,
+                stop: wiring.stop,
+            };
+            supervisor.run()
+        });
+        SseUpstream { tuning, link }
     }
 
     /// The multiplexer (for notifications and direct use; prefer [`Self::request`]).
     pub fn mux(&self) -> &Mux {
-        &self.mux
+        self.link.mux()
     }
 
     /// The current health.
     pub fn health(&self) -> Health {
-        self.health.borrow().clone()
+        self.link.health()
     }
 
     /// A receiver that sees every health change.
     pub fn watch_health(&self) -> watch::Receiver<Health> {
-        self.health.clone()
+        self.link.watch_health()
     }
 
     /// What the gateway offers in the handshake (always the legacy one).
@@ -144,55 +130,30 @@ impl SseUpstream {
     }
 
     /// Waits for a session that is starting (at most its startup bound); one
-    /// that is down fails at once with [`StdioError::Unavailable`].
-    pub async fn ready(&self) -> Result<(), StdioError> {
-        let mut health = self.health.clone();
-        let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
-        match tokio::time::timeout(self.tuning.startup_timeout, settled).await {
-            Ok(Ok(h)) if h.is_up() => Ok(()),
-            _ => Err(self.unavailable()),
-        }
+    /// that is down fails at once with [`LinkError::Unavailable`].
+    pub async fn ready(&self) -> Result<(), LinkError> {
+        self.link.ready(self.tuning.startup_timeout).await
     }
 
     /// What the server said in the current session's handshake.
     pub fn session(&self) -> Option<Arc<Session>> {
-        self.session.load_full()
+        self.link.session()
     }
 
     /// Sends a client request with the upstream's deadline. Refused while not up.
-    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
-        if !self.health.borrow().is_up() {
-            return Err(self.unavailable());
-        }
-        Ok(self
-            .mux
+    pub async fn request(&self, message: &Message) -> Result<Exchange, LinkError> {
+        self.link
             .request(message, self.tuning.request_timeout)
-            .await?)
+            .await
     }
 
     /// Sends a client notification. Refused while not up.
-    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
-        if !self.health.borrow().is_up() {
-            return Err(self.unavailable());
-        }
-        Ok(self.mux.notify(message).await?)
-    }
-
-    fn unavailable(&self) -> StdioError {
-        StdioError::unavailable(&self.name, &self.health.borrow())
+    pub async fn notify(&self, message: &Message) -> Result<(), LinkError> {
+        self.link.notify(message).await
     }
 
     /// Closes the session and waits until the supervisor has stopped.
-    pub async fn shutdown(mut self) {
-        self.stop.send_replace(true);
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
-        }
-    }
-}
-
-impl Drop for SseUpstream {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
+    pub async fn shutdown(self) {
+        self.link.shutdown().await;
     }
 }

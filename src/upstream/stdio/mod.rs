@@ -3,13 +3,15 @@
 //! [`StdioUpstream::start`] returns at once; a supervisor task spawns the
 //! configured command (argv, no shell; an empty environment plus the configured
 //! variables; its own process group), opens the MCP session itself (`initialize`
-//! or `server/discover`, see [`handshake`]), and restarts the process with
-//! exponential backoff when it exits or stops answering. All traffic goes through
-//! one [`Mux`], so many client requests share the process without their ids,
-//! progress tokens or server requests crossing.
+//! or `server/discover`, see [`crate::upstream::supervised::handshake`]), and
+//! restarts the process with exponential backoff when it exits or stops
+//! answering. All traffic goes through one [`Mux`], so many client requests
+//! share the process without their ids, progress tokens or server requests
+//! crossing. Health, readiness and the refusal while not up are the shared
+//! [`Handle`]'s; only the process and its counters are this module's.
 //!
 //! The broker asks [`StdioUpstream::health`] (or calls [`StdioUpstream::request`],
-//! which refuses with [`StdioError::Unavailable`] while the upstream is not up) to
+//! which refuses with [`LinkError::Unavailable`] while the upstream is not up) to
 //! degrade only this upstream's tools with a clear JSON-RPC error.
 //!
 //! Invariants: no client request reaches a process before its handshake finished;
@@ -17,48 +19,19 @@
 //! down (or dropping the handle) closes stdin, then SIGTERMs, then SIGKILLs the
 //! process group after the configured bounds, and reaps: no zombie, no straggler.
 
-pub mod handshake;
 mod lines;
 mod process;
 mod supervisor;
 
-pub use handshake::Session;
-
 use crate::config::stdio::StdioSettings;
 use crate::protocol::{Message, ParseLimits};
-use crate::upstream::mux::{Exchange, Frame, Mux, MuxError, MuxLimits};
-use arc_swap::ArcSwapOption;
+use crate::upstream::mux::{Exchange, Frame, Mux, MuxLimits};
+use crate::upstream::supervised::{Handle, Health, LinkError, Offer, Session};
 use process::Counters;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
-
-/// Whether the upstream can take requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Spawning or handshaking; `attempt` counts failed starts since the last
-    /// healthy period, from 1.
-    Starting {
-        /// The attempt number.
-        attempt: u32,
-    },
-    /// Serving requests.
-    Up,
-    /// Not serving; a restart follows its backoff unless the reason is "stopped".
-    Down {
-        /// Why, e.g. "the process exited with status 1".
-        reason: Arc<str>,
-    },
-}
-
-impl Health {
-    /// Whether requests are let through.
-    pub fn is_up(&self) -> bool {
-        matches!(self, Health::Up)
-    }
-}
 
 /// Counters since start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,51 +44,17 @@ pub struct Stats {
     pub stderr_lines: u64,
 }
 
-/// Why a request could not be sent. `Display` is for logs; the broker answers
-/// the client with a JSON-RPC error that names the upstream as unavailable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StdioError {
-    /// The upstream is starting, restarting or stopped.
-    #[error("upstream {upstream} is unavailable: {reason}")]
-    Unavailable {
-        /// The upstream's name.
-        upstream: Arc<str>,
-        /// Its health, in words.
-        reason: Arc<str>,
-    },
-    /// The connection refused or lost the request.
-    #[error(transparent)]
-    Mux(#[from] MuxError),
-}
-
-impl StdioError {
-    /// The refusal for upstream `name` while its health is `health`.
-    pub fn unavailable(name: &Arc<str>, health: &Health) -> StdioError {
-        let reason: Arc<str> = match health {
-            Health::Up => "up".into(),
-            Health::Starting { attempt } => format!("starting (attempt {attempt})").into(),
-            Health::Down { reason } => format!("down: {reason}").into(),
-        };
-        StdioError::Unavailable {
-            upstream: name.clone(),
-            reason,
-        }
-    }
-}
-
 /// A supervised stdio server. Dropping it stops the server (gracefully while the
 /// runtime runs; otherwise the process group is killed and reaped).
 #[derive(Debug)]
 pub struct StdioUpstream {
-    name: Arc<str>,
     settings: Arc<StdioSettings>,
-    mux: Mux,
-    health: watch::Receiver<Health>,
-    session: Arc<ArcSwapOption<Session>>,
     counters: Arc<Counters>,
     pid: Arc<AtomicU32>,
-    stop: watch::Sender<bool>,
-    supervisor: Option<JoinHandle<()>>,
+    /// Dropping it stops the supervisor, which terminates the process; if the
+    /// runtime is going away instead, dropping the task drops the process,
+    /// which kills its group and reaps it.
+    link: Handle,
 }
 
 impl StdioUpstream {
@@ -131,44 +70,38 @@ impl StdioUpstream {
             ..MuxLimits::default()
         };
         let mux = Mux::new(&name, limits);
-        let (health_tx, health) = watch::channel(Health::Starting { attempt: 1 });
-        let (stop, stop_rx) = watch::channel(false);
-        let session = Arc::new(ArcSwapOption::empty());
         let counters = Arc::new(Counters::default());
         let pid = Arc::new(AtomicU32::new(0));
-        let supervisor = supervisor::Supervisor {
-            name: name.clone(),
-            settings: settings.clone(),
-            parse,
-            mux: mux.clone(),
-            health: health_tx,
-            session: session.clone(),
-            counters: counters.clone(),
-            pid: pid.clone(),
-            stop: stop_rx,
-        };
-        let supervisor = Some(tokio::spawn(supervisor.run()));
+        let link = Handle::start(name.clone(), mux.clone(), |wiring| {
+            let supervisor = supervisor::Supervisor {
+                name,
+                settings: settings.clone(),
+                parse,
+                mux,
+                health: wiring.health,
+                session: wiring.session,
+                counters: counters.clone(),
+                pid: pid.clone(),
+                stop: wiring.stop,
+            };
+            supervisor.run()
+        });
         StdioUpstream {
-            name,
             settings,
-            mux,
-            health,
-            session,
             counters,
             pid,
-            stop,
-            supervisor,
+            link,
         }
     }
 
     /// The upstream's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.link.name()
     }
 
     /// What the gateway offers in the handshake.
-    pub fn offer(&self) -> handshake::Offer {
-        handshake::Offer::of(&self.settings)
+    pub fn offer(&self) -> Offer {
+        Offer::of(&self.settings)
     }
 
     /// The settings it runs with.
@@ -178,44 +111,35 @@ impl StdioUpstream {
 
     /// The multiplexer (for notifications and direct use; prefer [`Self::request`]).
     pub fn mux(&self) -> &Mux {
-        &self.mux
+        self.link.mux()
     }
 
     /// The current health.
     pub fn health(&self) -> Health {
-        self.health.borrow().clone()
+        self.link.health()
     }
 
     /// A receiver that sees every health change.
     pub fn watch_health(&self) -> watch::Receiver<Health> {
-        self.health.clone()
+        self.link.watch_health()
     }
 
-    /// Waits until the upstream is up. Fails with [`StdioError::Unavailable`]
+    /// Waits until the upstream is up. Fails with [`LinkError::Unavailable`]
     /// naming the last health when `within` passes first.
-    pub async fn wait_up(&self, within: Duration) -> Result<(), StdioError> {
-        let mut health = self.health.clone();
-        match tokio::time::timeout(within, health.wait_for(Health::is_up)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(self.unavailable()),
-        }
+    pub async fn wait_up(&self, within: Duration) -> Result<(), LinkError> {
+        self.link.wait_up(within).await
     }
 
     /// Waits for a server that is starting (at most its `startup_timeout`), so
     /// that the first requests after the gateway starts or the process restarts
     /// are served rather than refused; a server that is down fails at once.
-    pub async fn ready(&self) -> Result<(), StdioError> {
-        let mut health = self.health.clone();
-        let settled = health.wait_for(|h| !matches!(h, Health::Starting { .. }));
-        match tokio::time::timeout(self.settings.startup_timeout, settled).await {
-            Ok(Ok(h)) if h.is_up() => Ok(()),
-            _ => Err(self.unavailable()),
-        }
+    pub async fn ready(&self) -> Result<(), LinkError> {
+        self.link.ready(self.settings.startup_timeout).await
     }
 
     /// What the server said in the current session's handshake.
     pub fn session(&self) -> Option<Arc<Session>> {
-        self.session.load_full()
+        self.link.session()
     }
 
     /// The current process id, if one runs.
@@ -234,7 +158,7 @@ impl StdioUpstream {
     }
 
     /// Sends a client request with the configured `request_timeout`.
-    pub async fn request(&self, message: &Message) -> Result<Exchange, StdioError> {
+    pub async fn request(&self, message: &Message) -> Result<Exchange, LinkError> {
         self.request_within(message, self.settings.request_timeout)
             .await
     }
@@ -244,44 +168,22 @@ impl StdioUpstream {
         &self,
         message: &Message,
         deadline: Duration,
-    ) -> Result<Exchange, StdioError> {
-        if !self.health.borrow().is_up() {
-            return Err(self.unavailable());
-        }
-        Ok(self.mux.request(message, deadline).await?)
+    ) -> Result<Exchange, LinkError> {
+        self.link.request(message, deadline).await
     }
 
     /// Sends a client notification. Refused while not up.
-    pub async fn notify(&self, message: &Message) -> Result<(), StdioError> {
-        if !self.health.borrow().is_up() {
-            return Err(self.unavailable());
-        }
-        Ok(self.mux.notify(message).await?)
+    pub async fn notify(&self, message: &Message) -> Result<(), LinkError> {
+        self.link.notify(message).await
     }
 
     /// Server notifications tied to no request (see [`Mux::notifications`]).
     pub fn notifications(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.mux.notifications()
-    }
-
-    fn unavailable(&self) -> StdioError {
-        StdioError::unavailable(&self.name, &self.health.borrow())
+        self.link.mux().notifications()
     }
 
     /// Stops the server cleanly and waits until its process is gone.
-    pub async fn shutdown(mut self) {
-        self.stop.send_replace(true);
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
-        }
-    }
-}
-
-impl Drop for StdioUpstream {
-    fn drop(&mut self) {
-        // The supervisor sees the stop (or the closed channel) and terminates the
-        // process; if the runtime is going away instead, dropping the task drops
-        // the process, which kills its group and reaps it.
-        self.stop.send_replace(true);
+    pub async fn shutdown(self) {
+        self.link.shutdown().await;
     }
 }

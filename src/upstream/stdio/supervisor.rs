@@ -13,14 +13,14 @@
 //! health state always says why the upstream is not up; the backoff starts over once
 //! a process has stayed up for `max_backoff`.
 
-use super::Health;
-use super::handshake::{self, Offer, Session};
 use super::process::{self, Counters, Ending, Process};
 use crate::config::stdio::StdioSettings;
 use crate::protocol::{Era, ParseLimits};
 use crate::upstream::backoff::Backoff;
 use crate::upstream::liveness::{self, Liveness};
 use crate::upstream::mux::Mux;
+use crate::upstream::supervised::Health;
+use crate::upstream::supervised::handshake::{self, Offer, Session};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
