@@ -116,6 +116,27 @@ def alternate(args, gws: dict, text: str = TEXT, repeat: int | None = None) -> d
     return samples
 
 
+def report_on_off(samples: dict[str, list[dict]], title: str, what: str, added: str) -> None:
+    """Prints a Markdown summary of two gateways' alternating rounds (the
+    first named is "on", the second "off"): medians per gateway, the per-round
+    differences, and their median, `added` naming what it is and its target."""
+    (on_name, on), (off_name, off) = samples.items()
+    d50 = [(a["p50"] - b["p50"]) * 1000 for a, b in zip(on, off)]
+    dcpu = [a["cpu_us"] - b["cpu_us"] for a, b in zip(on, off)]
+    med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
+    print(f"\n### {title}\n")
+    print("| gateway | p50 ms | p99 ms | gateway CPU µs/req | errors |")
+    print("|---|---|---|---|---|")
+    for name, xs in samples.items():
+        print(f"| {name} | {med(xs, 'p50'):.3f} | {med(xs, 'p99'):.3f} | {med(xs, 'cpu_us'):.1f} | "
+              f"{sum(x['bad'] for x in xs)} |")
+    print(f"\nPer round, {on_name} minus {off_name.split()[-1]}: p50 {', '.join(f'{d:+.0f}' for d in d50)} µs; "
+          f"CPU {', '.join(f'{d:+.1f}' for d in dcpu)} µs/req")
+    print(f"Median added by {what}: p50 {statistics.median(d50):+.0f} µs, "
+          f"gateway CPU {statistics.median(dcpu):+.1f} µs/req ({added})")
+    print(f"Load average at the rounds: {', '.join(x['load'] for xs in samples.values() for x in xs)}")
+
+
 def scan_overhead(args, tmp: Path, procs: list) -> None:
     """Two full-stage gateways, identical but for the injection scan, in
     alternating rounds at one rate, each call carrying 1 KiB of prose that the
@@ -126,22 +147,10 @@ def scan_overhead(args, tmp: Path, procs: list) -> None:
            "scan off": fullstage.start(tmp / "scan-off", f"http://{up_addr}/mcp", scan=False)}
     procs.extend(g.proc for g in gws.values())
     samples = alternate(args, gws, prose(1024), repeat=10)
-    on, off = samples["scan on"], samples["scan off"]
-    d50 = [(a["p50"] - b["p50"]) * 1000 for a, b in zip(on, off)]
-    dcpu = [a["cpu_us"] - b["cpu_us"] for a, b in zip(on, off)]
-    med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
-    print(f"\n### Scan on vs. off: every other stage on, 1 KiB of prose in, 10 KiB out, {args.rate} req/s open loop, "
-          f"{args.duration} s x {args.rounds} alternating rounds (medians)\n")
-    print("| gateway | p50 ms | p99 ms | gateway CPU µs/req | errors |")
-    print("|---|---|---|---|---|")
-    for name, xs in samples.items():
-        print(f"| {name} | {med(xs, 'p50'):.3f} | {med(xs, 'p99'):.3f} | {med(xs, 'cpu_us'):.1f} | "
-              f"{sum(x['bad'] for x in xs)} |")
-    print(f"\nPer round, scan on minus off: p50 {', '.join(f'{d:+.0f}' for d in d50)} µs; "
-          f"CPU {', '.join(f'{d:+.1f}' for d in dcpu)} µs/req")
-    print(f"Median added by scanning a 1 KiB argument and a 10 KiB result: p50 {statistics.median(d50):+.0f} µs, "
-          f"gateway CPU {statistics.median(dcpu):+.1f} µs/req (issue 6 target: under 50 µs for the result)")
-    print(f"Load average at the rounds: {', '.join(x['load'] for xs in samples.values() for x in xs)}")
+    report_on_off(samples,
+                  f"Scan on vs. off: every other stage on, 1 KiB of prose in, 10 KiB out, {args.rate} req/s open loop, "
+                  f"{args.duration} s x {args.rounds} alternating rounds (medians)",
+                  "scanning a 1 KiB argument and a 10 KiB result", "issue 6 target: under 50 µs for the result")
 
 
 def audit_overhead(args, tmp: Path, procs: list) -> None:
@@ -152,22 +161,10 @@ def audit_overhead(args, tmp: Path, procs: list) -> None:
            "audit off": fullstage.start(tmp / "audit-off", f"http://{up_addr}/mcp", audit=None)}
     procs.extend(g.proc for g in gws.values())
     samples = alternate(args, gws)
-    on, off = samples["audit on"], samples["audit off"]
-    d50 = [(a["p50"] - b["p50"]) * 1000 for a, b in zip(on, off)]
-    dcpu = [a["cpu_us"] - b["cpu_us"] for a, b in zip(on, off)]
-    med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
-    print(f"\n### Audit on (fsync {args.audit_fsync}) vs. off: every other stage on, {args.rate} req/s open loop, "
-          f"{args.duration} s x {args.rounds} alternating rounds (medians)\n")
-    print("| gateway | p50 ms | p99 ms | gateway CPU µs/req | errors |")
-    print("|---|---|---|---|---|")
-    for name, xs in samples.items():
-        print(f"| {name} | {med(xs, 'p50'):.3f} | {med(xs, 'p99'):.3f} | {med(xs, 'cpu_us'):.1f} | "
-              f"{sum(x['bad'] for x in xs)} |")
-    print(f"\nPer round, audit on minus off: p50 {', '.join(f'{d:+.0f}' for d in d50)} µs; "
-          f"CPU {', '.join(f'{d:+.1f}' for d in dcpu)} µs/req")
-    print(f"Median added by auditing: p50 {statistics.median(d50):+.0f} µs, "
-          f"gateway CPU {statistics.median(dcpu):+.1f} µs/req (issue 7 target: under 20 µs)")
-    print(f"Load average at the rounds: {', '.join(x['load'] for xs in samples.values() for x in xs)}")
+    report_on_off(samples,
+                  f"Audit on (fsync {args.audit_fsync}) vs. off: every other stage on, {args.rate} req/s open loop, "
+                  f"{args.duration} s x {args.rounds} alternating rounds (medians)",
+                  "auditing", "issue 7 target: under 20 µs")
 
 
 def soak(args, tmp: Path, procs: list) -> None:
