@@ -46,6 +46,18 @@ async fn py_list(url: &str) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
+/// The demo server's `fetch_page` answer (a page carrying an injection)
+/// through `gw`, fetched by the Python SDK in `mode`.
+async fn poisoned_page(gw: &Gateway, mode: &str) -> Value {
+    py_call(
+        &gw.url(),
+        "fetch_page",
+        json!({"url": "https://shop.example"}),
+        mode,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn an_injected_tool_result_is_withheld_and_a_clean_one_delivered() {
     let demo = portcullis::demo::server::start("127.0.0.1:0")
@@ -53,13 +65,7 @@ async fn an_injected_tool_result_is_withheld_and_a_clean_one_delivered() {
         .unwrap();
     let gw = Gateway::start(&format!("http://{}/mcp", demo.addr())).await;
     for mode in ["legacy", "2026-07-28"] {
-        let page = py_call(
-            &gw.url(),
-            "fetch_page",
-            json!({"url": "https://shop.example"}),
-            mode,
-        )
-        .await;
+        let page = poisoned_page(&gw, mode).await;
         assert_eq!(page["isError"], true, "{mode}: {page}");
         let text = page["content"][0]["text"].as_str().unwrap();
         assert!(
@@ -83,13 +89,7 @@ async fn redact_delivers_the_page_without_the_injected_span() {
         default_yaml(&format!("http://{}/mcp", demo.addr()))
     );
     let gw = Gateway::start_yaml(&yaml).await;
-    let page = py_call(
-        &gw.url(),
-        "fetch_page",
-        json!({"url": "https://shop.example"}),
-        "legacy",
-    )
-    .await;
+    let page = poisoned_page(&gw, "legacy").await;
     assert_eq!(page["isError"], false, "{page}");
     let text = page["content"][0]["text"].as_str().unwrap();
     assert!(
@@ -189,13 +189,7 @@ async fn a_disabled_scan_delivers_what_it_would_withhold() {
         default_yaml(&format!("http://{}/mcp", demo.addr()))
     );
     let gw = Gateway::start_yaml(&yaml).await;
-    let page = py_call(
-        &gw.url(),
-        "fetch_page",
-        json!({"url": "https://shop.example"}),
-        "2026-07-28",
-    )
-    .await;
+    let page = poisoned_page(&gw, "2026-07-28").await;
     assert_ne!(page["isError"], true, "{page}");
     assert!(
         page["content"][0]["text"]
