@@ -74,6 +74,18 @@ me the final figures by Friday? Please check the totals in the second table befo
 it with the board; last time two rows were swapped. Let me know if you need help with the \
 charts. I will be in the office on Monday and Tuesday.\nBest regards, Tom\n";
 
+/// Business prose, the paragraph the gateway's scan-overhead load run sends
+/// (`benches/loadkit.py`): it reaches the exact literal pass more often than
+/// `PROSE` does.
+const REPORT: &str = "The quarterly report covers revenue, hiring and the migration of the billing \
+service to the new cluster. Revenue grew by four percent against the same quarter last year, \
+driven mostly by renewals in the education segment. Two engineers joined the platform team in \
+May; one position remains open. The billing migration finished on the twelfth, two days later \
+than planned, because the invoice archive needed a schema change that the old exporter did not \
+support. Customer tickets about late invoices fell from thirty-one to nine after the change. \
+Next quarter the team plans to retire the legacy reporting database and to move nightly jobs to \
+the scheduler. ";
+
 const SIZES: [(&str, usize); 3] = [("1KiB", 1 << 10), ("16KiB", 16 << 10), ("1MiB", 1 << 20)];
 
 /// Every rule literal of the shipped packs (folded, as the scanner folds
@@ -112,6 +124,7 @@ fn inputs() -> Vec<(&'static str, &'static str, String)> {
         }
         if size == 16 << 10 {
             out.push(("mail", label, filled(MAIL, size)));
+            out.push(("report", label, filled(REPORT, size)));
         }
         out.push(("json", label, json_doc(size).to_string()));
     }

@@ -8,8 +8,11 @@
 //!    a compact copy of the DFA's transitions (`Table`): the library's
 //!    table pads each state's row to a power of two, which spreads the few
 //!    states benign text visits over more cache than the core has.
-//! 2. **Exact pass**: only slices that reached a match state are searched
-//!    again with the overlapping search, which reports every occurrence.
+//! 2. **Occurrences**: [`Prefilter::occurrences`] walks the same lanes and
+//!    notes where each one passes through a match state; every pattern that
+//!    state ends is an occurrence. (Asking the library's overlapping search
+//!    for them again, slice by slice, had cost more than the whole rest of the
+//!    scan on text with frequent hits.)
 //!
 //! Invariant: [`Prefilter::occurrences`] returns exactly the occurrences the
 //! overlapping search over the whole text returns, in the same order (by end,
@@ -17,9 +20,9 @@
 //! pattern first). Slices overlap by the longest literal minus one byte, so
 //! every occurrence lies whole inside the slice that holds its start.
 
-use aho_corasick::automaton::{Automaton, OverlappingState, StateID};
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, Input, MatchKind};
+use aho_corasick::{Anchored, MatchKind};
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -43,7 +46,6 @@ pub struct Occurrence {
 /// The compiled literal automaton.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    dfa: DFA,
     /// The DFA's transitions for the lanes.
     table: Table,
     /// Longest pattern minus one: the overlap between slices.
@@ -67,6 +69,13 @@ struct Table {
     start: u32,
     /// States below this offset are match states, and no other.
     match_below: u32,
+    /// Row width: a match state's offset divided by it indexes `ends`.
+    width: u32,
+    /// For match state `k`, `ends[k]..ends[k + 1]` indexes `ending`.
+    ends: Vec<u32>,
+    /// The patterns each match state ends, as (pattern, length), in the
+    /// order the automaton reports them.
+    ending: Vec<(u32, u32)>,
 }
 
 impl Prefilter {
@@ -84,32 +93,37 @@ impl Prefilter {
             .unwrap_or(1)
             .saturating_sub(1);
         let table = Table::new(&dfa)?;
-        Ok(Prefilter {
-            dfa,
-            table,
-            overlap,
-        })
+        Ok(Prefilter { table, overlap })
     }
 
     /// True when some literal occurs in `text` (tier 1 only).
     pub fn any(&self, text: &[u8]) -> bool {
-        self.slices(text.len()).any(|group| {
-            let hits = self.lanes(text, &group);
-            hits.iter().any(|h| *h)
-        })
+        self.slices(text.len())
+            .any(|group| self.walk(text, &group, |_, _, _| true))
     }
 
     /// Every occurrence in `text`, in the order of an overlapping search.
     pub fn occurrences(&self, text: &str) -> Vec<Occurrence> {
         let bytes = text.as_bytes();
+        let t = &self.table;
         let mut out = Vec::new();
         for group in self.slices(bytes.len()) {
-            let hits = self.lanes(bytes, &group);
-            for (own, hit) in group.iter().zip(hits) {
-                if hit {
-                    self.exact(text, own.clone(), &mut out);
+            self.walk(bytes, &group, |lane, end, state| {
+                let own = &group[usize::from(lane)];
+                let k = (state / t.width) as usize;
+                for &(pattern, len) in &t.ending[t.ends[k] as usize..t.ends[k + 1] as usize] {
+                    let start = end - len as usize;
+                    // The next lane's occurrences are its own to report.
+                    if own.contains(&start) {
+                        out.push(Occurrence {
+                            pattern: pattern as usize,
+                            start,
+                            end,
+                        });
+                    }
                 }
-            }
+                false
+            });
         }
         // Occurrences from neighbouring slices interleave by end offset.
         out.sort_by_key(|o| (o.end, o.start));
@@ -134,19 +148,24 @@ impl Prefilter {
         })
     }
 
-    /// Walks the four slices (each extended by the overlap) in lockstep; true
-    /// for each slice in which a match state was reached.
-    fn lanes(&self, text: &[u8], own: &[Range<usize>; 4]) -> [bool; 4] {
+    /// Walks the four slices (each extended by the overlap) in lockstep and
+    /// calls `visit(lane, end offset in text, state)` at every step that lands
+    /// on a match state; stops, returning true, as soon as `visit` does.
+    fn walk(
+        &self,
+        text: &[u8],
+        own: &[Range<usize>; 4],
+        mut visit: impl FnMut(u8, usize, u32) -> bool,
+    ) -> bool {
         let ext = |r: &Range<usize>| &text[r.start..(r.end + self.overlap).min(text.len())];
         let s = [ext(&own[0]), ext(&own[1]), ext(&own[2]), ext(&own[3])];
         let t = &self.table;
         let step =
             |state: u32, b: u8| t.next[state as usize + usize::from(t.classes[usize::from(b)])];
-        let common = s.iter().map(|x| x.len()).min().unwrap_or(0);
         // Slices of one length, so that the loop needs no bounds checks on them.
+        let common = s.iter().map(|x| x.len()).min().unwrap_or(0);
         let l0 = &s[0][..common];
         let (l1, l2, l3) = (&s[1][..l0.len()], &s[2][..l0.len()], &s[3][..l0.len()]);
-        let mut hit = [false; 4];
         let mut st = [t.start; 4];
         let mut i = 0;
         while i < l0.len() {
@@ -157,50 +176,26 @@ impl Prefilter {
                 step(st[3], l3[i]),
             ];
             i += 1;
-            // One comparison for the four lanes: match states come first.
             if st[0].min(st[1]).min(st[2].min(st[3])) < t.match_below {
-                for k in 0..4 {
-                    hit[k] |= st[k] < t.match_below;
-                }
-                if hit.iter().all(|h| *h) {
-                    return hit;
+                for (k, &state) in st.iter().enumerate() {
+                    if state < t.match_below && visit(k as u8, own[k].start + i, state) {
+                        return true;
+                    }
                 }
             }
         }
+        // Lanes walk in order of their start, so each lane's tail keeps the
+        // order by end offset within the lane.
         for k in 0..4 {
             let mut state = st[k];
-            for &b in s[k].get(i..).unwrap_or_default() {
-                if hit[k] {
-                    break;
-                }
+            for (j, &b) in s[k].iter().enumerate().skip(i) {
                 state = step(state, b);
-                hit[k] = state < t.match_below;
+                if state < t.match_below && visit(k as u8, own[k].start + j + 1, state) {
+                    return true;
+                }
             }
         }
-        hit
-    }
-
-    /// The overlapping search over one slice (extended by the overlap),
-    /// keeping occurrences that start inside the slice.
-    fn exact(&self, text: &str, own: Range<usize>, out: &mut Vec<Occurrence>) {
-        let end = (own.end + self.overlap).min(text.len());
-        let input = Input::new(text).span(own.start..end);
-        let mut state = OverlappingState::start();
-        loop {
-            if self.dfa.try_find_overlapping(&input, &mut state).is_err() {
-                return;
-            }
-            let Some(m) = state.get_match() else {
-                return;
-            };
-            if own.contains(&m.start()) {
-                out.push(Occurrence {
-                    pattern: m.pattern().as_usize(),
-                    start: m.start(),
-                    end: m.end(),
-                });
-            }
-        }
+        false
     }
 }
 
@@ -253,6 +248,17 @@ impl Table {
         for (new, &old) in order.iter().enumerate() {
             offset[old] = u32::try_from(new * width).map_err(|_| too_big())?;
         }
+        let mut ends = vec![0u32];
+        let mut ending = Vec::new();
+        for &old in &order[..matches] {
+            let sid = states[old];
+            for i in 0..dfa.match_len(sid) {
+                let pattern = dfa.match_pattern(sid, i);
+                let len = dfa.pattern_len(pattern);
+                ending.push((pattern.as_u32(), len as u32));
+            }
+            ends.push(u32::try_from(ending.len()).map_err(|_| too_big())?);
+        }
         let mut next = vec![0u32; states.len() * width];
         for (new, &old) in order.iter().enumerate() {
             for b in 0..256 {
@@ -265,6 +271,9 @@ impl Table {
             classes,
             start: offset[0],
             match_below: u32::try_from(matches * width).map_err(|_| too_big())?,
+            width: width as u32,
+            ends,
+            ending,
         })
     }
 }
@@ -341,6 +350,33 @@ mod tests {
                 })
                 .collect();
             assert_eq!(p.any(&text), plain.is_match(&text[..]), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn occurrences_equal_a_plain_overlapping_search_on_random_text() {
+        // Suffixes of one another, a duplicate, multi-byte and one-byte
+        // patterns: several patterns end at the same byte.
+        let patterns: Vec<String> = [
+            "ignore", "nore", "ore", "re", "ore", "é", "you r", "u", "ré",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let p = Prefilter::new(&patterns).unwrap();
+        let alphabet: Vec<char> = "ignore you ré.x".chars().collect();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..200 {
+            let len = [3, 40, 255, 256, 257, 1_000, 5_000, 70_000][round % 8];
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(p.occurrences(&text), reference(&patterns, &text), "{round}");
         }
     }
 
