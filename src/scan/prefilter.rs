@@ -98,8 +98,9 @@ impl Prefilter {
 
     /// True when some literal occurs in `text` (tier 1 only).
     pub fn any(&self, text: &[u8]) -> bool {
+        let mut seen = Vec::new();
         self.slices(text.len())
-            .any(|group| self.walk(text, &group, |_, _, _| true))
+            .any(|group| self.walk(text, &group, &mut seen, true))
     }
 
     /// Every occurrence in `text`, in the order of an overlapping search.
@@ -107,8 +108,11 @@ impl Prefilter {
         let bytes = text.as_bytes();
         let t = &self.table;
         let mut out = Vec::new();
+        let mut seen = Vec::new();
         for group in self.slices(bytes.len()) {
-            self.walk(bytes, &group, |lane, end, state| {
+            seen.clear();
+            self.walk(bytes, &group, &mut seen, false);
+            for &(lane, end, state) in &seen {
                 let own = &group[usize::from(lane)];
                 let k = (state / t.width) as usize;
                 for &(pattern, len) in &t.ending[t.ends[k] as usize..t.ends[k + 1] as usize] {
@@ -122,8 +126,7 @@ impl Prefilter {
                         });
                     }
                 }
-                false
-            });
+            }
         }
         // Occurrences from neighbouring slices interleave by end offset.
         out.sort_by_key(|o| (o.end, o.start));
@@ -149,13 +152,16 @@ impl Prefilter {
     }
 
     /// Walks the four slices (each extended by the overlap) in lockstep and
-    /// calls `visit(lane, end offset in text, state)` at every step that lands
-    /// on a match state; stops, returning true, as soon as `visit` does.
+    /// notes every step that lands on a match state in `seen`, as (lane, end
+    /// offset in `text`, state); with `first`, stops at the first. True when
+    /// one was seen. (Noting into a buffer keeps the loop small: handling the
+    /// occurrences inside it had slowed the walk over text without any.)
     fn walk(
         &self,
         text: &[u8],
         own: &[Range<usize>; 4],
-        mut visit: impl FnMut(u8, usize, u32) -> bool,
+        seen: &mut Vec<(u8, usize, u32)>,
+        first: bool,
     ) -> bool {
         let ext = |r: &Range<usize>| &text[r.start..(r.end + self.overlap).min(text.len())];
         let s = [ext(&own[0]), ext(&own[1]), ext(&own[2]), ext(&own[3])];
@@ -178,9 +184,12 @@ impl Prefilter {
             i += 1;
             if st[0].min(st[1]).min(st[2].min(st[3])) < t.match_below {
                 for (k, &state) in st.iter().enumerate() {
-                    if state < t.match_below && visit(k as u8, own[k].start + i, state) {
-                        return true;
+                    if state < t.match_below {
+                        seen.push((k as u8, own[k].start + i, state));
                     }
+                }
+                if first {
+                    return true;
                 }
             }
         }
@@ -190,12 +199,15 @@ impl Prefilter {
             let mut state = st[k];
             for (j, &b) in s[k].iter().enumerate().skip(i) {
                 state = step(state, b);
-                if state < t.match_below && visit(k as u8, own[k].start + j + 1, state) {
-                    return true;
+                if state < t.match_below {
+                    seen.push((k as u8, own[k].start + j + 1, state));
+                    if first {
+                        return true;
+                    }
                 }
             }
         }
-        false
+        !seen.is_empty()
     }
 }
 
