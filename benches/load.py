@@ -63,6 +63,8 @@ def main() -> None:
                       help="open N idle session-era sessions and measure what they cost")
     p.add_argument("--rates", type=lambda v: [int(x) for x in v.split(",")],
                    default=[500, 1000, 2000, 3000, 4000, 6000, 8000], help="--sweep: comma-separated req/s")
+    p.add_argument("--scan-argument", type=int, default=1024, metavar="BYTES",
+                   help="--scan-overhead: the argument's size; the upstream repeats it into a 10 KiB result")
     p.add_argument("--audit-fsync", default="5ms", help="--audit-overhead: the trail's fsync setting")
     p.add_argument("--sample", type=int, default=10, help="--soak: seconds between samples")
     p.add_argument("--csv", default="soak.csv", help="--soak: where the samples go")

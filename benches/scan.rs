@@ -150,6 +150,14 @@ fn end_to_end(c: &mut Criterion) {
             });
         }
     }
+    // A direct surface: a tool call's argument, featurised sentence by sentence.
+    for (label, size) in [("1KiB", 1 << 10), ("16KiB", 16 << 10)] {
+        let text = filled(REPORT, size);
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_with_input(BenchmarkId::new("argument-report", label), &text, |b, t| {
+            b.iter(|| black_box(scanner.scan_text(Surface::ToolArguments, t)))
+        });
+    }
     g.finish();
 }
 
