@@ -179,46 +179,98 @@ fn run_around(b: &[u8], p: usize, floor: usize) -> Option<Range<usize>> {
     (e > p).then_some(s..e)
 }
 
-/// True when `b` holds a run of at least [`MIN_SPACED`] one-character tokens
-/// (the only case in which [`spaced`] finds anything), in one cheap pass.
+/// True when `b` (UTF-8) holds a run of at least [`MIN_SPACED`]
+/// one-character tokens (the only case in which [`spaced`] finds anything).
+///
+/// Such a run spans at least `2 * MIN_SPACED - 1` bytes (letters and the
+/// gaps between them), more than [`PROBE`], so it covers a multiple of
+/// `PROBE`: only those bytes are probed. A probe on a gap moves to the token
+/// after it (a run ends on a token, so it holds that one too); a probe on a
+/// token longer than one character is done after a few bytes; only a
+/// one-character token is followed out to the ends of its run. Prose, with a
+/// gap every few bytes, is looked at a few bytes in sixteen.
 fn has_spaced_run(b: &[u8]) -> bool {
-    // Such a run holds a one-character token after a gap, followed by a gap
-    // and another: look for that at each gap first (memchr), walk only if seen.
-    let gap = |i: usize| b.get(i).is_some_and(|c| CLASS[*c as usize] & 4 != 0);
-    let single = |i: usize| {
-        b.get(i)
-            .is_some_and(|c| CLASS[*c as usize] & 4 == 0 && gap(i + utf8_len(*c)))
-    };
-    let seen = memchr::memchr2_iter(b' ', b'\n', b).any(|i| {
-        single(i + 1) && {
-            let mut j = i + 1 + utf8_len(b[i + 1]);
-            while gap(j) {
-                j += 1;
-            }
-            single(j)
+    let gap = |c: u8| c == b' ' || c == b'\n';
+    let mut p = 0;
+    while p < b.len() {
+        let mut k = p;
+        while k < b.len() && gap(b[k]) {
+            k += 1;
         }
-    });
-    if !seen {
-        return false;
-    }
-    let mut run = 0usize;
-    let mut chars = 0usize;
-    for &c in b {
-        if CLASS[c as usize] & 4 != 0 {
-            match chars {
-                0 => {}
-                1 => run += 1,
-                _ => run = 0,
-            }
-            if run >= MIN_SPACED {
+        if let Some(token) = single_at(b, k) {
+            let (letters, end) = run_through(b, token);
+            if letters >= MIN_SPACED {
                 return true;
             }
-            chars = 0;
-        } else {
-            chars += usize::from(c & 0xC0 != 0x80);
+            k = end;
+        }
+        // Every byte up to `k` is seen: the next probe lies past it.
+        p = (k / PROBE + 1) * PROBE;
+    }
+    false
+}
+
+/// Bytes between probes in [`has_spaced_run`]: at most `2 * MIN_SPACED - 1`.
+const PROBE: usize = 16;
+
+/// The token (bytes between gaps) holding byte `i`, when it is one character.
+fn single_at(b: &[u8], i: usize) -> Option<Range<usize>> {
+    let gap = |c: u8| c == b' ' || c == b'\n';
+    if i >= b.len() || gap(b[i]) {
+        return None;
+    }
+    // A character is at most four bytes: look no further than that.
+    let mut s = i;
+    while s > 0 && !gap(b[s - 1]) {
+        s -= 1;
+        if i - s >= 4 {
+            return None;
         }
     }
-    run + usize::from(chars == 1) >= MIN_SPACED
+    let mut e = i + 1;
+    while e < b.len() && !gap(b[e]) {
+        e += 1;
+        if e - s > 4 {
+            return None;
+        }
+    }
+    (e - s == utf8_len(b[s])).then_some(s..e)
+}
+
+/// The number of one-character tokens in the run through `token` (one of
+/// them), and where the run's last token ends.
+fn run_through(b: &[u8], token: Range<usize>) -> (usize, usize) {
+    let gap = |c: u8| c == b' ' || c == b'\n';
+    let mut letters = 1;
+    let mut at = token.start;
+    loop {
+        let mut k = at;
+        while k > 0 && gap(b[k - 1]) {
+            k -= 1;
+        }
+        match (k < at && k > 0).then(|| single_at(b, k - 1)).flatten() {
+            Some(t) => {
+                letters += 1;
+                at = t.start;
+            }
+            None => break,
+        }
+    }
+    let mut end = token.end;
+    loop {
+        let mut k = end;
+        while k < b.len() && gap(b[k]) {
+            k += 1;
+        }
+        match (k > end).then(|| single_at(b, k)).flatten() {
+            Some(t) => {
+                letters += 1;
+                end = t.end;
+            }
+            None => break,
+        }
+    }
+    (letters, end)
 }
 
 /// Letters a letter-spaced run needs.
@@ -470,6 +522,39 @@ mod tests {
     #[test]
     fn ordinary_prose_has_no_spaced_run() {
         assert!(find_encoded("I am a cat. A b c is short.", Budget::default()).is_empty());
+    }
+
+    #[test]
+    fn the_probes_agree_with_the_run_finder_on_random_text() {
+        // Tokens and gaps in turn: mostly one character (ASCII or wider),
+        // sometimes a word; mostly one space, sometimes several gaps.
+        let tokens = ["a", "é", "忽", "𝐢", "a", "Z", "ab", "word", "wordier"];
+        let gaps = [" ", " ", " ", "  ", "\n", " \n ", "                    "];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut found = 0;
+        for round in 0..5_000 {
+            let mut text = String::new();
+            for i in 0..round % 70 {
+                if i % 2 == 1 {
+                    text.push_str(gaps[next(gaps.len())]);
+                } else {
+                    // A longer word in about one token of twelve.
+                    let k = if next(12) == 0 { 6 + next(3) } else { next(6) };
+                    text.push_str(tokens[k]);
+                }
+            }
+            let expected = spaced(&text).is_some();
+            found += usize::from(expected);
+            assert_eq!(has_spaced_run(text.as_bytes()), expected, "{text:?}");
+        }
+        // Both answers occur often.
+        assert!((500..4_500).contains(&found), "{found}");
     }
 
     #[test]
