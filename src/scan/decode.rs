@@ -82,7 +82,7 @@ const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
 
 /// Byte classes for the candidate scans: bit 0 = base64 alphabet (URL-safe
-/// included), bit 1 = `%`, bit 2 = a gap between letter-spaced characters.
+/// included), bit 1 = `%`.
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
@@ -93,9 +93,6 @@ const CLASS: [u8; 256] = {
         }
         if b == b'%' {
             t[c] |= 2;
-        }
-        if b == b' ' || b == b'\n' {
-            t[c] |= 4;
         }
         c += 1;
     }

@@ -182,6 +182,7 @@ impl Prefilter {
                 step(st[3], l3[i]),
             ];
             i += 1;
+            // One comparison for the four lanes: match states come first.
             if st[0].min(st[1]).min(st[2].min(st[3])) < t.match_below {
                 for (k, &state) in st.iter().enumerate() {
                     if state < t.match_below {
@@ -193,8 +194,8 @@ impl Prefilter {
                 }
             }
         }
-        // Lanes walk in order of their start, so each lane's tail keeps the
-        // order by end offset within the lane.
+        // The tails the lockstep loop left (slices of unequal length), one
+        // lane at a time; `occurrences` sorts what is noted by end offset.
         for k in 0..4 {
             let mut state = st[k];
             for (j, &b) in s[k].iter().enumerate().skip(i) {
