@@ -6,10 +6,9 @@ use crate::authz::{BASE, Policies, call, demo_upstream, demo_url, gateway_with, 
 use crate::support::Gateway;
 use crate::support::auth::Keys;
 use crate::support::http::Req;
-use crate::support::peers::{free_port, wait_for_port};
+use crate::support::peers::{free_port, spawn_listening};
 use portcullis::demo::server::DemoServer;
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
@@ -267,19 +266,17 @@ impl Prometheus {
         )
         .unwrap();
         let port = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        wait_for_port(port).await;
+        let child = spawn_listening(
+            Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}")),
+            port,
+        )
+        .await;
         Prometheus {
             _child: child,
             _dir: dir,

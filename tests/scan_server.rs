@@ -2,9 +2,8 @@
 //! (tests/peers/scan_target.py) over stdio and Streamable HTTP, and against
 //! targets that refuse, die at once or never answer.
 
-use crate::support::peers::{free_port, python, script, wait_for_port};
+use crate::support::peers::{free_port, python, script, spawn_listening};
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -16,6 +15,14 @@ struct Run {
     stdout: String,
     stderr: String,
     took: Duration,
+}
+
+impl Run {
+    /// Exit code 2 (an error), with `needle` in the error line.
+    fn fails_with(&self, needle: &str) {
+        assert_eq!(self.code, Some(2), "{}{}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(needle), "{}", self.stderr);
+    }
 }
 
 async fn scan(args: &[&str]) -> Run {
@@ -42,16 +49,14 @@ async fn scan(args: &[&str]) -> Run {
 /// The fixture over Streamable HTTP on a free port, killed on drop.
 async fn http_target(extra: &[&str]) -> (Child, String) {
     let port = free_port();
-    let child = Command::new(python())
-        .arg(script("scan_target.py"))
-        .args(extra)
-        .args(["http", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
+    let child = spawn_listening(
+        Command::new(python())
+            .arg(script("scan_target.py"))
+            .args(extra)
+            .args(["http", &port.to_string()]),
+        port,
+    )
+    .await;
     (child, format!("http://127.0.0.1:{port}/mcp"))
 }
 
@@ -182,13 +187,7 @@ async fn clean_servers_exit_0_over_json_responses_with_a_bearer_header_and_over_
     assert!(run.stdout.contains("2 item(s): 2 clean, 0 poisoned"));
 
     let run = scan(&[&url]).await;
-    assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr
-            .contains(&format!("{url}: initialize: HTTP status 401")),
-        "{}",
-        run.stderr
-    );
+    run.fails_with(&format!("{url}: initialize: HTTP status 401"));
 
     let run = scan_stdio(&[], &["--clean"]).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
@@ -236,13 +235,7 @@ async fn a_server_that_never_answers_is_cut_off_by_the_timeout() {
     });
     let url = format!("http://127.0.0.1:{port}/mcp");
     let run = scan(&["--timeout", "1s", &url]).await;
-    assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr
-            .contains(&format!("{url}: initialize: no answer within 1s")),
-        "{}",
-        run.stderr
-    );
+    run.fails_with(&format!("{url}: initialize: no answer within 1s"));
     assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
     silent.abort();
 
@@ -256,13 +249,7 @@ async fn a_server_that_never_answers_is_cut_off_by_the_timeout() {
         "import time; time.sleep(60)",
     ])
     .await;
-    assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr
-            .contains("time.sleep(60): initialize: no answer within 1s"),
-        "{}",
-        run.stderr
-    );
+    run.fails_with("time.sleep(60): initialize: no answer within 1s");
     assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
 }
 
@@ -275,32 +262,14 @@ async fn paginated_tools_are_followed_to_the_last_page_within_the_bounds() {
     assert_eq!(item(&report, "tool", "save_note")["verdict"], "poisoned");
 
     let run = scan_stdio(&["--max-pages", "1"], &["--paged"]).await;
-    assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr
-            .contains("stdio: tools/list: more than 1 page(s) (raise --max-pages"),
-        "{}",
-        run.stderr
-    );
+    run.fails_with("stdio: tools/list: more than 1 page(s) (raise --max-pages");
 
     let run = scan_stdio(&["--max-items", "2"], &[]).await;
-    assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr
-            .contains("prompts/list: more than 2 item(s) in all"),
-        "{}",
-        run.stderr
-    );
+    run.fails_with("prompts/list: more than 2 item(s) in all");
 }
 
 #[tokio::test]
 async fn a_server_that_repeats_its_cursor_is_stopped_not_followed_forever() {
     let run = scan_stdio(&[], &["--cursor-loop"]).await;
-    assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr
-            .contains("tools/list: the server repeated cursor `0` (a pagination loop)"),
-        "{}",
-        run.stderr
-    );
+    run.fails_with("tools/list: the server repeated cursor `0` (a pagination loop)");
 }

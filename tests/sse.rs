@@ -4,11 +4,10 @@
 //! the Python SDK's own HTTP+SSE server, whose endpoint is a relative URI.
 
 use crate::support::http::{Reply, Req, initialize};
-use crate::support::peers::{free_port, python, script, wait_for_port};
+use crate::support::peers::{free_port, python, script, spawn_listening};
 use crate::support::{Gateway, Peer};
 use http::StatusCode;
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -188,15 +187,13 @@ async fn an_http_sse_upstream_is_federated_degrades_when_killed_and_comes_back()
 #[tokio::test]
 async fn the_python_sdks_http_sse_server_is_served_through_the_gateway() {
     let port = free_port();
-    let _server = Command::new(python())
-        .arg(script("sse_server.py"))
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
+    let _server = spawn_listening(
+        Command::new(python())
+            .arg(script("sse_server.py"))
+            .arg(port.to_string()),
+        port,
+    )
+    .await;
     let fixture = Peer::python_fixture().await;
     let gw = Gateway::start_yaml(&config(&fixture.url, port)).await;
     let client = Client::open(&gw).await;

@@ -6,10 +6,11 @@
 //! stack's Cedar policies, and the audit trail lands where Vector tails it.
 
 use crate::support::http::Req;
-use crate::support::peers::{Peer, RedisServer, free_port, node, node_module, repo, wait_for_port};
+use crate::support::peers::{
+    Peer, RedisServer, free_port, node, node_module, repo, spawn_listening, wait_for_port,
+};
 use http::StatusCode;
 use serde_json::{Value, json};
-use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 /// The compose OpenID provider (deploy/compose/oidc/provider.mjs) on a free
@@ -31,17 +32,15 @@ async fn compose_provider(dir: &std::path::Path, resource: &str) -> (Child, Stri
     std::os::unix::fs::symlink(modules, oidc.join("node_modules")).unwrap();
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let child = Command::new(node())
-        .arg(oidc.join("provider.mjs"))
-        .env("PORT", port.to_string())
-        .env("ISSUER", &issuer)
-        .env("RESOURCE", resource)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(port).await;
+    let child = spawn_listening(
+        Command::new(node())
+            .arg(oidc.join("provider.mjs"))
+            .env("PORT", port.to_string())
+            .env("ISSUER", &issuer)
+            .env("RESOURCE", resource),
+        port,
+    )
+    .await;
     (child, issuer)
 }
 
@@ -129,15 +128,13 @@ async fn the_compose_gateway_configuration_serves_both_upstreams_with_real_peers
     let file = dir.path().join("portcullis.yaml");
     std::fs::write(&file, config).unwrap();
     std::os::unix::fs::symlink(repo().join("policies"), dir.path().join("policies")).unwrap();
-    let _gateway = Command::new(super::BIN)
-        .args(["serve", "--config"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(listen).await;
+    let _gateway = spawn_listening(
+        Command::new(super::BIN)
+            .args(["serve", "--config"])
+            .arg(&file),
+        listen,
+    )
+    .await;
     wait_for_port(admin).await;
     let ready = Req::get(&format!("http://127.0.0.1:{admin}/readyz"))
         .send()

@@ -108,14 +108,24 @@ impl Peer {
 /// `@modelcontextprotocol/server-everything` in `mode` (`streamableHttp`,
 /// `sse`) on loopback `port`, killed when dropped; returns once it listens.
 pub async fn everything_on(port: u16, mode: &str) -> Child {
-    let child = Command::new(node())
-        .arg("--require")
-        .arg(script("loopback.cjs"))
-        .arg(node_module(
-            "@modelcontextprotocol/server-everything/dist/index.js",
-        ))
-        .arg(mode)
-        .env("PORT", port.to_string())
+    spawn_listening(
+        Command::new(node())
+            .arg("--require")
+            .arg(script("loopback.cjs"))
+            .arg(node_module(
+                "@modelcontextprotocol/server-everything/dist/index.js",
+            ))
+            .arg(mode)
+            .env("PORT", port.to_string()),
+        port,
+    )
+    .await
+}
+
+/// Starts `command` with its output discarded, killed on drop, and waits
+/// until it accepts connections on 127.0.0.1:`port`.
+pub async fn spawn_listening(command: &mut Command, port: u16) -> Child {
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -308,15 +318,13 @@ impl RedisServer {
             "redis-server is missing: run scripts/install-peers (it installs Debian's redis-server)"
         );
         let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        wait_for_port(port).await;
+        let child = spawn_listening(
+            Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"]),
+            port,
+        )
+        .await;
         RedisServer {
             child: Some(child),
             url: format!("redis://127.0.0.1:{port}/0"),
