@@ -296,6 +296,20 @@ mod tests {
     use super::*;
     use aho_corasick::AhoCorasick;
 
+    /// `len` items drawn from `alphabet` by an xorshift generator on `seed`.
+    fn random<'a, T: Copy>(
+        alphabet: &'a [T],
+        len: usize,
+        seed: &'a mut u64,
+    ) -> impl Iterator<Item = T> + 'a {
+        (0..len).map(move |_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            alphabet[(*seed % alphabet.len() as u64) as usize]
+        })
+    }
+
     fn reference(patterns: &[String], text: &str) -> Vec<Occurrence> {
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
@@ -354,14 +368,7 @@ mod tests {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..300 {
             let len = (seed % 700) as usize;
-            let text: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    alphabet[(seed % alphabet.len() as u64) as usize]
-                })
-                .collect();
+            let text: Vec<u8> = random(&alphabet, len, &mut seed).collect();
             assert_eq!(p.any(&text), plain.is_match(&text[..]), "{text:?}");
         }
     }
@@ -381,14 +388,7 @@ mod tests {
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         for round in 0..200 {
             let len = [3, 40, 255, 256, 257, 1_000, 5_000, 70_000][round % 8];
-            let text: String = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    alphabet[(seed % alphabet.len() as u64) as usize]
-                })
-                .collect();
+            let text: String = random(&alphabet, len, &mut seed).collect();
             assert_eq!(p.occurrences(&text), reference(&patterns, &text), "{round}");
         }
     }
