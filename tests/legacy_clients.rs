@@ -172,6 +172,74 @@ async fn posts_need_the_token_and_the_principal_of_the_stream() {
 }
 
 #[tokio::test]
+async fn one_principal_holds_at_most_its_cap_of_streams() {
+    let keys = Keys::generate().await;
+    let demo = demo_upstream().await;
+    let yaml = default_yaml(&demo_url(&demo))
+        .replace(
+            "listen:\n  address: 127.0.0.1:0\n",
+            &format!("{LEGACY}    max_streams_per_principal: 2\n"),
+        )
+        .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
+    let gw = Gateway::start_yaml(&yaml).await;
+    let alice = token(&keys, "alice", "acme", &["dev"]).await;
+    let bob = token(&keys, "bob", "acme", &["dev"]).await;
+    let (_, first) = open_stream(&gw, &alice).await;
+    let (_, _second) = open_stream(&gw, &alice).await;
+    let third = Req::get(&sse_url(&gw))
+        .header("accept", "text/event-stream")
+        .header("authorization", &format!("Bearer {alice}"))
+        .send()
+        .await;
+    assert_eq!(third.status, 429, "{third:?}");
+    assert_eq!(third.header("retry-after"), Some("5"), "{third:?}");
+    let body: Value = serde_json::from_slice(&third.body).unwrap();
+    assert_eq!(body["error"]["data"]["retry_after_ms"], 5000, "{body}");
+    // Another principal is not held back by alice's streams.
+    let (_, _bobs) = open_stream(&gw, &bob).await;
+    // A stream that ends frees its slot.
+    drop(first);
+    let mut status = 0;
+    for _ in 0..50 {
+        let again = Req::get(&sse_url(&gw))
+            .header("accept", "text/event-stream")
+            .header("authorization", &format!("Bearer {alice}"))
+            .open()
+            .await;
+        status = again.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200, "the closed stream's slot");
+    // The refusal is in the audit trail: the limit it hit, and the denied request.
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let limited: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["api"]["operation"] == "portcullis/rate_limited")
+        .collect();
+    assert!(!limited.is_empty(), "{events:#?}");
+    assert!(
+        limited.iter().all(|e| e["unmapped"]["portcullis"]["limit"]
+            == "listen.legacy_sse.max_streams_per_principal")
+    );
+    let denied: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["unmapped"]["portcullis"]["decision"]["reason"]
+                == "rate limit listen.legacy_sse.max_streams_per_principal exceeded"
+        })
+        .collect();
+    assert_eq!(denied.len(), 1, "{events:#?}");
+    assert_eq!(
+        denied[0]["unmapped"]["portcullis"]["decision"]["verdict"],
+        "denied"
+    );
+}
+
+#[tokio::test]
 async fn the_legacy_endpoints_are_off_by_default() {
     let demo = demo_upstream().await;
     let gw = Gateway::start(&demo_url(&demo)).await;

@@ -82,6 +82,8 @@ pub struct LegacySse {
     pub messages_path: String,
     /// Most streams open at once.
     pub max_streams: usize,
+    /// Most streams one authenticated principal holds open at once.
+    pub max_streams_per_principal: usize,
     /// Most messages queued for one stream.
     pub max_queued_messages: usize,
 }
@@ -335,6 +337,11 @@ fn legacy_sse(raw: &RawLegacySse, mcp: &str, file: &Path) -> Result<LegacySse, C
         path: raw.path.clone(),
         messages_path,
         max_streams: positive(raw.max_streams, 256, "listen.legacy_sse.max_streams")?,
+        max_streams_per_principal: positive(
+            raw.max_streams_per_principal,
+            16,
+            "listen.legacy_sse.max_streams_per_principal",
+        )?,
         max_queued_messages: positive(
             raw.max_queued_messages,
             64,

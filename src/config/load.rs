@@ -113,7 +113,14 @@ mod tests {
             (legacy.path.as_str(), legacy.messages_path.as_str()),
             ("/sse", "/messages")
         );
-        assert_eq!((legacy.max_streams, legacy.max_queued_messages), (256, 64));
+        assert_eq!(
+            (
+                legacy.max_streams,
+                legacy.max_streams_per_principal,
+                legacy.max_queued_messages
+            ),
+            (256, 16, 64)
+        );
         let err = |section: &str| {
             load_str(&with(section), Path::new("p.yaml"))
                 .unwrap_err()
@@ -130,6 +137,10 @@ mod tests {
         assert_eq!(
             err("    path: /sse\n    max_queued_messages: 0\n"),
             "p.yaml: listen.legacy_sse.max_queued_messages: must be at least 1"
+        );
+        assert_eq!(
+            err("    path: /sse\n    max_streams_per_principal: 0\n"),
+            "p.yaml: listen.legacy_sse.max_streams_per_principal: must be at least 1"
         );
     }
 }

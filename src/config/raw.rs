@@ -116,6 +116,10 @@ pub struct RawLegacySse {
     /// Most streams open at once on this replica; more are refused (503). Default 256.
     #[serde(default)]
     pub max_streams: Option<usize>,
+    /// Most streams one authenticated principal holds open at once; more
+    /// are refused (429), so one token cannot take every slot. Default 16.
+    #[serde(default)]
+    pub max_streams_per_principal: Option<usize>,
     /// Most messages waiting for a slow reader on one stream; a reader that
     /// falls further behind is disconnected. Default 64.
     #[serde(default)]

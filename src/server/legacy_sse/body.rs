@@ -95,7 +95,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_idle_stream_gets_keep_alives_and_a_dropped_one_is_forgotten() {
         let streams = Arc::new(Streams::default());
-        let (stream, events) = streams.open(None, 4, 4).unwrap();
+        let caps = crate::server::legacy_sse::streams::Caps {
+            total: 4,
+            per_principal: 4,
+            queue: 4,
+        };
+        let (stream, events) = streams.open(None, caps).unwrap();
         assert!(stream.send(Bytes::from_static(b"event: endpoint\ndata: x\n\n")));
         let mut body = EventBody::new(
             Arc::clone(&streams),

@@ -133,11 +133,17 @@ async fn open(
     }
     let opened = caller.streams.open(
         session::binding(&principal),
-        settings.max_streams,
-        settings.max_queued_messages,
+        streams::Caps {
+            total: settings.max_streams,
+            per_principal: settings.max_streams_per_principal,
+            queue: settings.max_queued_messages,
+        },
     );
     let (stream, events) = match opened {
         Ok(pair) => pair,
+        Err(streams::OpenError::PrincipalFull) => {
+            return Err(principal_full(cx, &caller.shared));
+        }
         Err(e) => {
             tracing::warn!(error = %e, "legacy SSE stream refused");
             return Ok(status(StatusCode::SERVICE_UNAVAILABLE));
@@ -158,6 +164,30 @@ async fn open(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// The refusal of a stream over the principal's cap: 429, and a
+/// rate-limit event naming the cap, as the pipeline's own limits do.
+fn principal_full(cx: &RequestContext, shared: &Shared) -> Rejection {
+    const LIMIT: &str = "listen.legacy_sse.max_streams_per_principal";
+    // A stream frees its slot when its client leaves, which cannot be
+    // foreseen: the hint is short.
+    let retry_after = std::time::Duration::from_secs(5);
+    tracing::warn!(
+        limit = LIMIT,
+        "legacy SSE stream refused: the principal holds too many"
+    );
+    shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
+        crate::audit::GatewayEvent::RateLimited {
+            limit: LIMIT.to_owned(),
+            retry_after_secs: retry_after.as_secs(),
+        },
+    ));
+    Rejection::RateLimited {
+        id: None,
+        rule: LIMIT.to_owned(),
+        retry_after,
+    }
 }
 
 /// `POST <messages_path>?sessionId=`: accepts a message for the pipeline.

@@ -1,7 +1,9 @@
 //! The legacy HTTP+SSE streams open on this replica: who opened each, the
 //! sealed session the pipeline gave it, and the queue its events wait in.
 //!
-//! Invariants: at most `max_streams` entries; a queue holds at most
+//! Invariants: at most `max_streams` entries, and at most
+//! `max_streams_per_principal` of one authenticated principal (so that one
+//! token cannot take every slot); a queue holds at most
 //! `max_queued_messages` events, and a stream whose reader falls further behind
 //! is closed (its reader sees the end of the stream) instead of growing; a
 //! stream leaves the registry as soon as its GET response is dropped. Nothing
@@ -34,12 +36,27 @@ pub struct Stream {
     closed: AtomicBool,
 }
 
+/// How many streams may be open, and how long their queues are.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Streams on this replica.
+    pub total: usize,
+    /// Streams of one authenticated principal. Streams opened without
+    /// authentication share no principal and are bounded by `total` only.
+    pub per_principal: usize,
+    /// Events waiting for one reader.
+    pub queue: usize,
+}
+
 /// Why a stream could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// `max_streams` streams are open already.
     #[error("too many legacy SSE streams are open")]
     Full,
+    /// The principal holds `max_streams_per_principal` streams already.
+    #[error("the principal holds too many legacy SSE streams")]
+    PrincipalFull,
     /// The system gave no randomness for the stream id.
     #[error("no randomness for a stream id")]
     Random,
@@ -51,12 +68,11 @@ impl Streams {
     pub fn open(
         &self,
         binding: Option<String>,
-        max_streams: usize,
-        queue: usize,
+        caps: Caps,
     ) -> Result<(Arc<Stream>, mpsc::Receiver<Bytes>), OpenError> {
         let mut bytes = [0u8; 16];
         aws_lc_rs::rand::fill(&mut bytes).map_err(|_| OpenError::Random)?;
-        let (sender, receiver) = mpsc::channel(queue.max(1));
+        let (sender, receiver) = mpsc::channel(caps.queue.max(1));
         let stream = Arc::new(Stream {
             id: hex::encode(bytes),
             binding,
@@ -65,7 +81,18 @@ impl Streams {
             closed: AtomicBool::new(false),
         });
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.len() >= max_streams {
+        // The principal's own cap first: whoever holds many is told so (429),
+        // whatever the replica's state.
+        if stream.binding.is_some() {
+            let held = open
+                .values()
+                .filter(|s| s.binding == stream.binding)
+                .count();
+            if held >= caps.per_principal {
+                return Err(OpenError::PrincipalFull);
+            }
+        }
+        if open.len() >= caps.total {
             return Err(OpenError::Full);
         }
         open.insert(stream.id.clone(), Arc::clone(&stream));
@@ -167,13 +194,21 @@ impl Stream {
 mod tests {
     use super::*;
 
+    fn caps(total: usize, per_principal: usize) -> Caps {
+        Caps {
+            total,
+            per_principal,
+            queue: 2,
+        }
+    }
+
     #[test]
     fn streams_are_bounded_bound_to_their_principal_and_close_on_overflow() {
         let streams = Streams::default();
         let alice = Some("alice".to_owned());
-        let (stream, mut events) = streams.open(alice.clone(), 1, 2).unwrap();
+        let (stream, mut events) = streams.open(alice.clone(), caps(1, 5)).unwrap();
         assert!(matches!(
-            streams.open(alice.clone(), 1, 2),
+            streams.open(Some("bob".into()), caps(1, 5)),
             Err(OpenError::Full)
         ));
         assert!(streams.find(&stream.id, &alice).is_some());
@@ -190,5 +225,29 @@ mod tests {
         assert_eq!(events.try_recv().ok(), Some(Bytes::from_static(b"1")));
         streams.remove(&stream.id);
         assert!(streams.is_empty());
+    }
+
+    #[test]
+    fn one_principal_holds_at_most_its_cap_and_others_still_open() {
+        let streams = Streams::default();
+        let alice = Some("alice".to_owned());
+        let first = streams.open(alice.clone(), caps(10, 2)).unwrap();
+        let _second = streams.open(alice.clone(), caps(10, 2)).unwrap();
+        assert!(matches!(
+            streams.open(alice.clone(), caps(10, 2)),
+            Err(OpenError::PrincipalFull)
+        ));
+        // Over both caps, the principal's own is the answer.
+        assert!(matches!(
+            streams.open(alice.clone(), caps(2, 2)),
+            Err(OpenError::PrincipalFull)
+        ));
+        assert!(streams.open(Some("bob".into()), caps(10, 2)).is_ok());
+        // Without authentication there is no principal to count against.
+        for _ in 0..3 {
+            assert!(streams.open(None, caps(10, 2)).is_ok());
+        }
+        streams.remove(&first.0.id);
+        assert!(streams.open(alice, caps(10, 2)).is_ok(), "a slot freed");
     }
 }
