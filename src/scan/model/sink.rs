@@ -46,6 +46,12 @@ impl Doc {
 pub trait Sink {
     /// Adds a feature to the token being built.
     fn feature(&mut self, f: u32);
+    /// Adds features to the token being built, in order.
+    fn features(&mut self, fs: &[u32]) {
+        for &f in fs {
+            self.feature(f);
+        }
+    }
     /// Closes the token being built.
     fn end_token(&mut self, span: Range<u32>);
     /// Adds a feature to the last closed token.
@@ -161,6 +167,16 @@ impl Sink for Scores<'_> {
     fn feature(&mut self, f: u32) {
         self.cur += self.weight(f);
         self.cur_n += 1;
+    }
+    #[inline]
+    fn features(&mut self, fs: &[u32]) {
+        // The same sum as feature by feature, in a local accumulator.
+        let mut cur = self.cur;
+        for &f in fs {
+            cur += self.weights.get(f);
+        }
+        self.cur = cur;
+        self.cur_n += fs.len() as u32;
     }
     #[inline]
     fn end_token(&mut self, span: Range<u32>) {
