@@ -119,7 +119,13 @@ fn percentiles(name: &str, runs: usize, mut f: impl FnMut()) {
         .collect();
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64) * q) as usize] as f64 / 1000.0;
-    println!("{name}: p50 {:.2} µs, p99 {:.2} µs", at(0.50), at(0.99));
+    let max = samples.last().copied().unwrap_or(0) as f64 / 1000.0;
+    println!(
+        "{name}: p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {max:.2} µs",
+        at(0.50),
+        at(0.99),
+        at(0.999)
+    );
 }
 
 fn tools(n: usize) -> Value {
