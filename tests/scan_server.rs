@@ -209,17 +209,23 @@ async fn an_unreachable_url_exits_2_with_one_line_naming_it() {
 }
 
 #[tokio::test]
-async fn a_command_that_exits_at_once_exits_2_naming_the_command() {
+async fn a_command_that_exits_at_once_exits_2_naming_the_command_and_showing_its_stderr() {
     let py = python().display().to_string();
-    let run = scan(&["--", &py, "-c", "import sys; sys.exit(3)"]).await;
+    let code = "import sys; print('no API key in MCP_TOKEN', file=sys.stderr); sys.exit(3)";
+    let run = scan(&["--", &py, "-c", code]).await;
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains(&format!(
-            "{py} -c import sys; sys.exit(3): cannot connect: the server did not start"
+            "{py} -c {code}: cannot connect: the server did not start"
         )) && run.stderr.contains("status 3"),
         "{}",
         run.stderr
     );
+    // Why it exited, in its own words, before the error line; stdout stays empty.
+    let said = run.stderr.find("no API key in MCP_TOKEN");
+    let error = run.stderr.find("portcullis scan server:");
+    assert!(said.is_some() && said < error, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
 }
 
 #[tokio::test]

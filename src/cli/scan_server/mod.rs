@@ -79,6 +79,9 @@ impl ServerArgs {
 
 /// Runs `scan server`.
 pub async fn run(args: ServerArgs) -> ExitCode {
+    if args.url.is_none() {
+        show_server_stderr();
+    }
     let target = args.target();
     match scan(&args).await {
         Ok(report) => {
@@ -109,6 +112,22 @@ pub async fn run(args: ServerArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Shows what a spawned server writes to its stderr (why it failed to
+/// start, usually) on this command's stderr, apart from the report on stdout.
+/// Nothing else is logged.
+fn show_server_stderr() {
+    let filter = tracing_subscriber::EnvFilter::new("off,portcullis::upstream::stderr=info");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .compact()
+        .try_init();
 }
 
 async fn scan(args: &ServerArgs) -> Result<ServerReport, ProbeError> {

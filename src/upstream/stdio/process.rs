@@ -170,6 +170,13 @@ impl Process {
         self.reaped
     }
 
+    /// After the process exited: lets its last stderr lines (often why it
+    /// exited) be logged before what follows is, waiting at most `within`
+    /// for the end of the pipe.
+    pub async fn drain_stderr(&mut self, within: Duration) {
+        let _ = tokio::time::timeout(within, &mut self.stderr).await;
+    }
+
     /// Stops the process: closes stdin and waits `stdin_grace`; sends SIGTERM
     /// and waits `term_grace`; sends SIGKILL and reaps. `None` when it had
     /// already exited.

@@ -148,7 +148,10 @@ impl Supervisor {
     /// After `wait`: the process exited, or closed its stdout and is terminated.
     async fn failed(&self, mut process: Process, reason: String, started: Instant) -> Life {
         self.mux.detach(&reason);
-        if !process.reaped() {
+        if process.reaped() {
+            // Its last words first: they usually say why.
+            process.drain_stderr(Duration::from_millis(500)).await;
+        } else {
             self.terminate(&mut process).await;
         }
         Life::Failed {
