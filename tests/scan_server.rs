@@ -229,6 +229,31 @@ async fn a_command_that_exits_at_once_exits_2_naming_the_command_and_showing_its
 }
 
 #[tokio::test]
+async fn a_redirect_is_named_with_its_target_and_not_followed() {
+    // A hostile fake: no real MCP server redirects its endpoint elsewhere.
+    let port = free_port();
+    let fake = format!(
+        "import http.server\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_POST(self):\n\
+         \x20       self.send_response(307)\n\
+         \x20       self.send_header('Location', 'https://elsewhere.example/mcp')\n\
+         \x20       self.send_header('Content-Length', '0')\n\
+         \x20       self.end_headers()\n\
+         \x20   def log_message(self, *a):\n\
+         \x20       pass\n\
+         http.server.HTTPServer(('127.0.0.1', {port}), H).serve_forever()\n"
+    );
+    let _server = spawn_listening(Command::new(python()).args(["-c", &fake]), port).await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let run = scan(&[&url, "--header", "Authorization: Bearer secret"]).await;
+    run.fails_with(&format!(
+        "{url}: initialize: HTTP status 307 Temporary Redirect: a redirect to \
+         https://elsewhere.example/mcp (not followed"
+    ));
+}
+
+#[tokio::test]
 async fn a_server_that_never_answers_is_cut_off_by_the_timeout() {
     // Accepts connections and reads, never answers: no real server does that.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -229,6 +229,24 @@ async fn answer(
     id: Option<u64>,
 ) -> Result<(http::HeaderMap, Value), ProbeError> {
     let (head, body) = response.into_parts();
+    if head.status.is_redirection() {
+        // Not followed: the scan is of the server named, and following could
+        // send the --header credentials to another host. Say where it points.
+        let to = head
+            .headers
+            .get(http::header::LOCATION)
+            .map(|l| one_line(&String::from_utf8_lossy(l.as_bytes())));
+        return Err(ProbeError::Status {
+            method: method.to_owned(),
+            status: head.status,
+            detail: match to {
+                Some(to) => format!(
+                    ": a redirect to {to} (not followed: scan that URL if it is the server)"
+                ),
+                None => ": a redirect without a Location".to_owned(),
+            },
+        });
+    }
     if !head.status.is_success() {
         let text = read_all(body, method, 4096).await.unwrap_or_default();
         let text = one_line(&String::from_utf8_lossy(&text));
