@@ -11,62 +11,78 @@
 //!
 //! Keys are 64-bit hashes; every hit is confirmed against the stored facts, so
 //! a collision costs a rebuild, never another principal's entities. Each memo
-//! is bounded: when full, each new value takes the place of one held value
-//! (whichever the map yields first: in effect random, as keys are keyed
-//! hashes), which is freed after the lock is released. (Emptying a full memo
-//! at once had freed 4,096 stores under the write lock: a stall of several
-//! milliseconds for every decision on every thread.) A policy reload builds a
-//! new engine, and with it new memos.
+//! is bounded: when full, each new value takes the place of the oldest one
+//! (first in, first out), which is freed after the lock is released.
+//! (Emptying a full memo at once had freed 4,096 stores under the write lock:
+//! a stall of several milliseconds for every decision on every thread. Taking
+//! the map's first key instead would have picked the same slot every time, so
+//! one unlucky hot key would have been rebuilt after every new one.) A policy
+//! reload builds a new engine, and with it new memos.
 
 use super::entities::Object;
 use crate::authn::Principal;
 use crate::authn::principal::Authenticated;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::{Arc, RwLock};
 
 /// A bounded map from a hash to a shared value.
 #[derive(Debug)]
 pub struct Memo<V> {
-    map: RwLock<HashMap<u64, Arc<V>>>,
+    held: RwLock<Held<V>>,
     capacity: usize,
+}
+
+/// The values, and their keys in the order they came.
+///
+/// Invariant: `order` holds each key of `map` once, oldest first.
+#[derive(Debug)]
+struct Held<V> {
+    map: HashMap<u64, Arc<V>>,
+    order: VecDeque<u64>,
 }
 
 impl<V> Memo<V> {
     /// A memo holding at most `capacity` values.
     pub fn new(capacity: usize) -> Memo<V> {
         Memo {
-            map: RwLock::new(HashMap::new()),
+            held: RwLock::new(Held {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+            }),
             capacity,
         }
     }
 
     /// The value under `key`, if any (the caller confirms it).
     pub fn get(&self, key: u64) -> Option<Arc<V>> {
-        self.map.read().ok()?.get(&key).cloned()
+        self.held.read().ok()?.map.get(&key).cloned()
     }
 
-    /// Stores `value` under `key`; when the memo is full, one held value
+    /// Stores `value` under `key`; when the memo is full, the oldest value
     /// makes room.
     pub fn put(&self, key: u64, value: Arc<V>) {
-        let Ok(mut map) = self.map.write() else {
+        let Ok(mut held) = self.held.write() else {
             return;
         };
-        let evicted = if map.len() >= self.capacity && !map.contains_key(&key) {
-            let victim = map.keys().next().copied();
-            victim.and_then(|k| map.remove(&k))
-        } else {
-            None
-        };
-        let replaced = map.insert(key, value);
-        drop(map);
+        let mut evicted = None;
+        if !held.map.contains_key(&key) {
+            if held.map.len() >= self.capacity
+                && let Some(oldest) = held.order.pop_front()
+            {
+                evicted = held.map.remove(&oldest);
+            }
+            held.order.push_back(key);
+        }
+        let replaced = held.map.insert(key, value);
+        drop(held);
         // Freed outside the lock: a store takes microseconds to free.
         drop((evicted, replaced));
     }
 
     /// How many values are held.
     pub fn len(&self) -> usize {
-        self.map.read().map_or(0, |m| m.len())
+        self.held.read().map_or(0, |h| h.map.len())
     }
 
     /// Whether nothing is held.
@@ -310,13 +326,14 @@ mod tests {
         assert_eq!(memo.get(2).as_deref(), Some(&"b2"));
         memo.put(3, Arc::new("c"));
         assert_eq!(memo.len(), 2, "one value made room");
+        assert!(memo.get(1).is_none(), "the oldest");
+        assert_eq!(memo.get(2).as_deref(), Some(&"b2"));
         assert_eq!(memo.get(3).as_deref(), Some(&"c"));
-        let kept = [memo.get(1), memo.get(2)];
-        assert_eq!(kept.iter().filter(|v| v.is_some()).count(), 1, "{kept:?}");
-        for k in 10..100 {
+        for k in 4..100 {
             memo.put(k, Arc::new("x"));
             assert_eq!(memo.len(), 2);
-            assert!(memo.get(k).is_some(), "the newest value is held");
+            assert!(memo.get(k).is_some() && memo.get(k - 1).is_some());
+            assert!(memo.get(k - 2).is_none(), "first in, first out");
         }
     }
 }
