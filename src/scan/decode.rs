@@ -187,11 +187,10 @@ fn run_around(b: &[u8], p: usize, floor: usize) -> Option<Range<usize>> {
 /// one-character token is followed out to the ends of its run. Prose, with a
 /// gap every few bytes, is looked at a few bytes in sixteen.
 fn has_spaced_run(b: &[u8]) -> bool {
-    let gap = |c: u8| c == b' ' || c == b'\n';
     let mut p = 0;
     while p < b.len() {
         let mut k = p;
-        while k < b.len() && gap(b[k]) {
+        while k < b.len() && is_gap(b[k]) {
             k += 1;
         }
         if let Some(token) = single_at(b, k) {
@@ -210,22 +209,26 @@ fn has_spaced_run(b: &[u8]) -> bool {
 /// Bytes between probes in [`has_spaced_run`]: at most `2 * MIN_SPACED - 1`.
 const PROBE: usize = 16;
 
+/// What separates the tokens of a letter-spaced run.
+fn is_gap(c: u8) -> bool {
+    c == b' ' || c == b'\n'
+}
+
 /// The token (bytes between gaps) holding byte `i`, when it is one character.
 fn single_at(b: &[u8], i: usize) -> Option<Range<usize>> {
-    let gap = |c: u8| c == b' ' || c == b'\n';
-    if i >= b.len() || gap(b[i]) {
+    if i >= b.len() || is_gap(b[i]) {
         return None;
     }
     // A character is at most four bytes: look no further than that.
     let mut s = i;
-    while s > 0 && !gap(b[s - 1]) {
+    while s > 0 && !is_gap(b[s - 1]) {
         s -= 1;
         if i - s >= 4 {
             return None;
         }
     }
     let mut e = i + 1;
-    while e < b.len() && !gap(b[e]) {
+    while e < b.len() && !is_gap(b[e]) {
         e += 1;
         if e - s > 4 {
             return None;
@@ -237,12 +240,11 @@ fn single_at(b: &[u8], i: usize) -> Option<Range<usize>> {
 /// The number of one-character tokens in the run through `token` (one of
 /// them), and where the run's last token ends.
 fn run_through(b: &[u8], token: Range<usize>) -> (usize, usize) {
-    let gap = |c: u8| c == b' ' || c == b'\n';
     let mut letters = 1;
     let mut at = token.start;
     loop {
         let mut k = at;
-        while k > 0 && gap(b[k - 1]) {
+        while k > 0 && is_gap(b[k - 1]) {
             k -= 1;
         }
         match (k < at && k > 0).then(|| single_at(b, k - 1)).flatten() {
@@ -256,7 +258,7 @@ fn run_through(b: &[u8], token: Range<usize>) -> (usize, usize) {
     let mut end = token.end;
     loop {
         let mut k = end;
-        while k < b.len() && gap(b[k]) {
+        while k < b.len() && is_gap(b[k]) {
             k += 1;
         }
         match (k > end).then(|| single_at(b, k)).flatten() {
@@ -385,7 +387,6 @@ fn as_text(bytes: Vec<u8>) -> Option<String> {
 fn spaced(text: &str) -> Option<Derived> {
     let b = text.as_bytes();
     let n = b.len();
-    let is_gap = |c: u8| c == b' ' || c == b'\n';
     let mut best: Option<Range<usize>> = None;
     // The current run of one-character tokens: (start, letters, end).
     let mut run: Option<(usize, usize, usize)> = None;
@@ -528,12 +529,7 @@ mod tests {
         let tokens = ["a", "é", "忽", "𝐢", "a", "Z", "ab", "word", "wordier"];
         let gaps = [" ", " ", " ", "  ", "\n", " \n ", "                    "];
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = move |n: usize| crate::scan::draw(&mut seed, n);
         let mut found = 0;
         for round in 0..5_000 {
             let mut text = String::new();

@@ -61,6 +61,16 @@ pub mod rules;
 pub mod scanner;
 mod types;
 
+/// The scanner's randomised tests draw from one xorshift generator: the
+/// next value below `n`, the sequence fixed by `seed`.
+#[cfg(test)]
+pub(crate) fn draw(seed: &mut u64, n: usize) -> usize {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    (*seed % n as u64) as usize
+}
+
 pub use config::{Action, RawScanConfig, ScanPolicy, ScanSettings};
 pub use redact::redact;
 pub use scanner::Scanner;

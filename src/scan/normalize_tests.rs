@@ -128,10 +128,7 @@ fn the_eight_byte_fast_path_agrees_with_the_byte_test() {
     for _ in 0..200_000 {
         let mut chunk = [0u8; 9];
         for b in &mut chunk {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            *b = interesting[(seed % interesting.len() as u64) as usize];
+            *b = interesting[crate::scan::draw(&mut seed, interesting.len())];
         }
         let (body, next) = (&chunk[..8], chunk.get(8));
         let bytewise = (0..8).all(|k| is_simple(body[k], body.get(k + 1).or(next)));

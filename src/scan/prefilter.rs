@@ -302,12 +302,7 @@ mod tests {
         len: usize,
         seed: &'a mut u64,
     ) -> impl Iterator<Item = T> + 'a {
-        (0..len).map(move |_| {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            alphabet[(*seed % alphabet.len() as u64) as usize]
-        })
+        (0..len).map(move |_| alphabet[crate::scan::draw(seed, alphabet.len())])
     }
 
     fn reference(patterns: &[String], text: &str) -> Vec<Occurrence> {
