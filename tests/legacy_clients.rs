@@ -213,6 +213,17 @@ async fn one_principal_holds_at_most_its_cap_of_streams() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status, 200, "the closed stream's slot");
+    // Counted as the pipeline's own limits are.
+    let metrics = Req::get(&format!("http://{}/metrics", gw.admin.unwrap()))
+        .send()
+        .await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "portcullis_rate_limited_total{scope=\"principal\"} 1"),
+        "{metrics}"
+    );
     // The refusal is in the audit trail: the limit it hit, and the denied request.
     let folder = gw.stop().await;
     let events = audit_events(&folder.path().join("audit"));

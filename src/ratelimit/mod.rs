@@ -232,15 +232,31 @@ async fn charge(
             }
         },
     };
-    verdict.map_err(|retry_after| {
-        shared.metrics.rate_limited(&rule.scope());
-        tracing::info!(target: "portcullis::ratelimit", rule = %rule.name, retry_after_ms = retry_after.as_millis() as u64, "over limit");
-        shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
-            crate::audit::GatewayEvent::RateLimited {
-                limit: rule.name.clone(),
-                retry_after_secs: retry_after.as_secs_f64().ceil() as u64,
-            },
-        ));
-        Rejection::RateLimited { id: cx.rpc_id.clone(), rule: rule.name.clone(), retry_after }
-    })
+    verdict.map_err(|retry_after| refuse(cx, shared, &rule.name, &rule.scope(), retry_after))
+}
+
+/// The refusal of a request over limit `name` (counted per `scope`): the
+/// metric, the log line, the audit event naming the limit, and the 429
+/// rejection. Every limit refuses through here, the rules above and the
+/// transports' own caps alike.
+pub fn refuse(
+    cx: &RequestContext,
+    shared: &Shared,
+    name: &str,
+    scope: &str,
+    retry_after: Duration,
+) -> Rejection {
+    shared.metrics.rate_limited(scope);
+    tracing::info!(target: "portcullis::ratelimit", rule = %name, retry_after_ms = retry_after.as_millis() as u64, "over limit");
+    shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
+        crate::audit::GatewayEvent::RateLimited {
+            limit: name.to_owned(),
+            retry_after_secs: retry_after.as_secs_f64().ceil() as u64,
+        },
+    ));
+    Rejection::RateLimited {
+        id: cx.rpc_id.clone(),
+        rule: name.to_owned(),
+        retry_after,
+    }
 }

@@ -166,28 +166,19 @@ async fn open(
     Ok(response)
 }
 
-/// The refusal of a stream over the principal's cap: 429, and a
-/// rate-limit event naming the cap, as the pipeline's own limits do.
+/// The refusal of a stream over the principal's cap, as the pipeline's own
+/// limits refuse (429, metric, audit event naming the cap).
 fn principal_full(cx: &RequestContext, shared: &Shared) -> Rejection {
-    const LIMIT: &str = "listen.legacy_sse.max_streams_per_principal";
+    tracing::warn!("legacy SSE stream refused: the principal holds too many");
     // A stream frees its slot when its client leaves, which cannot be
     // foreseen: the hint is short.
-    let retry_after = std::time::Duration::from_secs(5);
-    tracing::warn!(
-        limit = LIMIT,
-        "legacy SSE stream refused: the principal holds too many"
-    );
-    shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
-        crate::audit::GatewayEvent::RateLimited {
-            limit: LIMIT.to_owned(),
-            retry_after_secs: retry_after.as_secs(),
-        },
-    ));
-    Rejection::RateLimited {
-        id: None,
-        rule: LIMIT.to_owned(),
-        retry_after,
-    }
+    crate::ratelimit::refuse(
+        cx,
+        shared,
+        "listen.legacy_sse.max_streams_per_principal",
+        "principal",
+        std::time::Duration::from_secs(5),
+    )
 }
 
 /// `POST <messages_path>?sessionId=`: accepts a message for the pipeline.
