@@ -342,14 +342,19 @@ impl Engine {
     }
 
     fn conclude(&self, r: cedar_policy::Response) -> Decision {
-        let policies: Vec<String> = r.diagnostics().reason().map(ToString::to_string).collect();
+        // Ids as written (`AsRef`): `Display` escapes quotes and backslashes,
+        // and the escaped text names no policy.
+        let reasons = || r.diagnostics().reason();
+        let policies: Vec<String> = reasons()
+            .map(|id| AsRef::<str>::as_ref(id).to_owned())
+            .collect();
         let errors = r.diagnostics().errors().map(ToString::to_string).collect();
         let effect = match r.decision() {
             CedarDecision::Deny => Effect::Deny,
             CedarDecision::Allow => {
-                let approvals: Vec<&str> = policies
-                    .iter()
-                    .map(|p| self.policy(p).and_then(|i| i.approval.as_deref()))
+                // Approval is needed when every permit that allowed asks for it.
+                let approvals: Vec<&str> = reasons()
+                    .map(|id| self.info.get(id).and_then(|i| i.approval.as_deref()))
                     .collect::<Option<Vec<_>>>()
                     .unwrap_or_default();
                 match approvals.first() {

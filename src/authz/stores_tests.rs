@@ -219,3 +219,28 @@ fn list_classes_decide_exactly_as_each_object_alone() {
         assert_eq!(e.list_store(&p, "up", &list).partial, partial, "{policies}");
     }
 }
+
+/// A policy's id reaches the decision as written in its `@id`, so the
+/// policy's facts are found: an approval rule whose id has a quote or a
+/// backslash still asks for approval (Cedar's `Display` escapes such ids,
+/// and a lookup by the escaped text found nothing and allowed the call).
+#[test]
+fn ids_with_quotes_keep_their_approval() {
+    let e = engine_with(
+        r#"@id("transfers \"over\" 10k \\ finance")
+@approval("two people sign transfers")
+permit (principal in Mcp::Role::"admin", action == Mcp::Action::"tools/call", resource);
+"#,
+    );
+    let p = who("a", "admin");
+    let d = e.decide(&query(&p, tool("pay", false), 10)).unwrap();
+    assert_eq!(
+        d.effect,
+        Effect::Approval("two people sign transfers".into())
+    );
+    assert_eq!(
+        d.policies,
+        vec![r#"transfers "over" 10k \ finance"#.to_owned()]
+    );
+    assert!(e.policy(&d.policies[0]).is_some());
+}
