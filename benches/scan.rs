@@ -49,16 +49,29 @@ fn filled(unit: &str, size: usize) -> String {
     s
 }
 
-fn json_doc(size: usize) -> serde_json::Value {
+/// A list of orders. `unique`: no string leaf repeats (every status, note
+/// and SKU differs), the worst case for the scanner, which scans a repeated
+/// leaf once per message; otherwise statuses, notes and SKUs repeat, as in
+/// most list-shaped results.
+fn json_doc(size: usize, unique: bool) -> serde_json::Value {
     let mut items = Vec::new();
     let mut bytes = 0;
     let mut i = 0;
     while bytes < size {
-        let item = serde_json::json!({
-            "id": i, "name": format!("order-{i}"), "status": "shipped",
-            "note": "Delivered to the front desk; signed by reception.",
-            "lines": [{"sku": "A-100", "qty": 2, "price": 9.5}, {"sku": "B-7", "qty": 1, "price": 120.0}]
-        });
+        let item = if unique {
+            serde_json::json!({
+                "id": i, "name": format!("order-{i}"), "status": format!("shipped-{i}"),
+                "note": format!("Delivered to desk {i} at the front; signed by reception."),
+                "lines": [{"sku": format!("A-{i}"), "qty": 2, "price": 9.5},
+                          {"sku": format!("B-{i}"), "qty": 1, "price": 120.0}]
+            })
+        } else {
+            serde_json::json!({
+                "id": i, "name": format!("order-{i}"), "status": "shipped",
+                "note": "Delivered to the front desk; signed by reception.",
+                "lines": [{"sku": "A-100", "qty": 2, "price": 9.5}, {"sku": "B-7", "qty": 1, "price": 120.0}]
+            })
+        };
         bytes += item.to_string().len() + 1;
         items.push(item);
         i += 1;
@@ -126,7 +139,8 @@ fn inputs() -> Vec<(&'static str, &'static str, String)> {
             out.push(("mail", label, filled(MAIL, size)));
             out.push(("report", label, filled(REPORT, size)));
         }
-        out.push(("json", label, json_doc(size).to_string()));
+        out.push(("json", label, json_doc(size, false).to_string()));
+        out.push(("json-unique", label, json_doc(size, true).to_string()));
     }
     out
 }
@@ -139,7 +153,7 @@ fn end_to_end(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500));
     for (kind, label, text) in inputs() {
         g.throughput(Throughput::Bytes(text.len() as u64));
-        if kind == "json" {
+        if kind.starts_with("json") {
             let doc: serde_json::Value = serde_json::from_str(&text).expect("bench JSON parses");
             g.bench_with_input(BenchmarkId::new(kind, label), &doc, |b, d| {
                 b.iter(|| black_box(scanner.scan_json(Surface::ToolResult, d)))

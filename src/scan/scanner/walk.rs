@@ -5,7 +5,19 @@ use super::{Scanner, Scratch};
 use crate::scan::model::Model;
 use crate::scan::types::{Report, Surface};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+/// Leaves longer than this are not remembered (prose is cheap per byte and
+/// rarely repeats).
+const SEEN_LEN: usize = 1024;
+/// How many distinct leaves one message remembers.
+const SEEN_CAP: usize = 4096;
+/// After this many lookups, a message whose leaves repeat less than one time
+/// in [`SEEN_RATE`] stops looking.
+const SEEN_TRIAL: usize = 256;
+const SEEN_RATE: usize = 16;
 
 impl Scanner {
     /// Scans every string leaf of `value`, with RFC 6901 pointers as paths.
@@ -18,6 +30,7 @@ impl Scanner {
             report: &mut report,
             budget: &mut budget,
             scratch: Scratch::default(),
+            seen: Seen::default(),
         };
         self.walk(value, &mut walk, 0);
         report
@@ -29,15 +42,36 @@ impl Scanner {
             return;
         }
         match v {
-            Value::String(s) => self.leaf(
-                w.surface,
-                s,
-                &w.path,
-                w.report,
-                w.budget,
-                self.model.as_ref(),
-                &mut w.scratch,
-            ),
+            Value::String(s) => {
+                let seen = w.seen.get(s);
+                if s.len() <= *w.budget
+                    && let Ok(score) = seen
+                {
+                    // Scanned before in this message, whole and without
+                    // findings: the same text scans the same.
+                    *w.budget -= s.len();
+                    w.report.scanned_bytes += s.len();
+                    if let Some(p) = score {
+                        w.report.model_score = Some(w.report.model_score.map_or(p, |q| q.max(p)));
+                    }
+                    return;
+                }
+                let whole = s.len() <= *w.budget;
+                let score = self.leaf(
+                    w.surface,
+                    s,
+                    &w.path,
+                    w.report,
+                    w.budget,
+                    self.model.as_ref(),
+                    &mut w.scratch,
+                );
+                if let (Some(score), Err(Some(key))) = (score, seen)
+                    && whole
+                {
+                    w.seen.put(key, s, score);
+                }
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     w.path.push(Step::Index(i));
@@ -56,6 +90,8 @@ impl Scanner {
         }
     }
 
+    /// Scans one leaf into `report`. Returns the leaf's model score when it
+    /// had no findings (`Some(None)` without a score), `None` when it had.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn leaf<'m>(
         &self,
@@ -66,7 +102,7 @@ impl Scanner {
         budget: &mut usize,
         model: Option<&'m Model>,
         scratch: &mut Scratch<'m>,
-    ) {
+    ) -> Option<Option<f32>> {
         let mut take = text.len().min(*budget);
         while take > 0 && !text.is_char_boundary(take) {
             take -= 1;
@@ -83,7 +119,7 @@ impl Scanner {
             report.model_score = Some(report.model_score.map_or(p, |q| q.max(p)));
         }
         if found.is_empty() {
-            return;
+            return Some(score);
         }
         // The pointer is spelled out only for a leaf with findings: most have none.
         let pointer = pointer(path);
@@ -91,6 +127,76 @@ impl Scanner {
             f.json_path = pointer.clone();
             report.findings.push(f);
         }
+        None
+    }
+}
+
+/// The leaves of one message already scanned whole without findings, with
+/// their model scores. List-shaped results repeat values (statuses, types,
+/// the same note on every line); a repeated leaf is scanned once. A message
+/// whose leaves rarely repeat stops looking after a trial.
+///
+/// Each leaf is hashed once (seeded per process); the map's keys are those
+/// hashes, and a hit is confirmed against the leaf's text.
+#[derive(Default)]
+struct Seen<'v> {
+    hash: foldhash::fast::RandomState,
+    scores: HashMap<u64, (&'v str, Option<f32>), BuildHasherDefault<Prehashed>>,
+    looked: usize,
+    hits: usize,
+    off: bool,
+}
+
+impl<'v> Seen<'v> {
+    /// `Ok(score)` for a leaf seen before; otherwise the key to
+    /// [`Seen::put`] it under, if it may be remembered.
+    fn get(&mut self, leaf: &str) -> Result<Option<f32>, Option<u64>> {
+        if self.off || leaf.len() > SEEN_LEN {
+            return Err(None);
+        }
+        self.looked += 1;
+        let key = self.hash.hash_one(leaf);
+        let found = match self.scores.get(&key) {
+            Some((text, score)) if *text == leaf => Ok(*score),
+            Some(_) => Err(None),
+            None => Err(Some(key)),
+        };
+        self.hits += usize::from(found.is_ok());
+        if self.looked == SEEN_TRIAL && self.hits * SEEN_RATE < SEEN_TRIAL {
+            self.off = true;
+            self.scores = HashMap::default();
+        }
+        found
+    }
+
+    fn put(&mut self, key: u64, leaf: &'v str, score: Option<f32>) {
+        if !self.off && self.scores.len() < SEEN_CAP {
+            if self.scores.capacity() == 0 {
+                // One allocation for a small message's leaves, not five.
+                self.scores.reserve(64);
+            }
+            self.scores.insert(key, (leaf, score));
+        }
+    }
+}
+
+/// The hasher of keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -102,6 +208,7 @@ pub(super) struct Walk<'r, 'v, 'm> {
     report: &'r mut Report,
     budget: &'r mut usize,
     scratch: Scratch<'m>,
+    seen: Seen<'v>,
 }
 
 /// One step of a JSON pointer.
