@@ -251,6 +251,69 @@ async fn one_principal_holds_at_most_its_cap_of_streams() {
 }
 
 #[tokio::test]
+async fn a_replica_at_its_stream_cap_answers_503_with_retry_after_and_audits_it() {
+    let keys = Keys::generate().await;
+    let demo = demo_upstream().await;
+    let yaml = default_yaml(&demo_url(&demo))
+        .replace(
+            "listen:\n  address: 127.0.0.1:0\n",
+            &format!("{LEGACY}    max_streams: 2\n"),
+        )
+        .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
+    let gw = Gateway::start_yaml(&yaml).await;
+    let alice = token(&keys, "alice", "acme", &["dev"]).await;
+    let bob = token(&keys, "bob", "acme", &["dev"]).await;
+    let (_, _first) = open_stream(&gw, &alice).await;
+    let (_, _second) = open_stream(&gw, &bob).await;
+    let third = Req::get(&sse_url(&gw))
+        .header("accept", "text/event-stream")
+        .header("authorization", &format!("Bearer {bob}"))
+        .send()
+        .await;
+    assert_eq!(third.status, 503, "{third:?}");
+    assert_eq!(third.header("retry-after"), Some("5"), "{third:?}");
+    let body: Value = serde_json::from_slice(&third.body).unwrap();
+    assert_eq!(
+        body["error"]["data"]["limit"], "listen.legacy_sse.max_streams",
+        "{body}"
+    );
+    assert_eq!(body["error"]["data"]["retry_after_ms"], 5000, "{body}");
+    let metrics = Req::get(&format!("http://{}/metrics", gw.admin.unwrap()))
+        .send()
+        .await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "portcullis_rate_limited_total{scope=\"replica\"} 1"),
+        "{metrics}"
+    );
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let limited: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["api"]["operation"] == "portcullis/rate_limited")
+        .collect();
+    assert_eq!(limited.len(), 1, "{events:#?}");
+    assert_eq!(
+        limited[0]["unmapped"]["portcullis"]["limit"],
+        "listen.legacy_sse.max_streams"
+    );
+    let denied: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["unmapped"]["portcullis"]["decision"]["reason"]
+                == "capacity listen.legacy_sse.max_streams reached"
+        })
+        .collect();
+    assert_eq!(denied.len(), 1, "{events:#?}");
+    assert_eq!(
+        denied[0]["unmapped"]["portcullis"]["decision"]["verdict"],
+        "denied"
+    );
+}
+
+#[tokio::test]
 async fn the_legacy_endpoints_are_off_by_default() {
     let demo = demo_upstream().await;
     let gw = Gateway::start(&demo_url(&demo)).await;

@@ -156,6 +156,17 @@ pub enum Rejection {
         /// When a retry can succeed.
         retry_after: std::time::Duration,
     },
+    /// The replica already holds as many of something as a configured cap
+    /// allows (legacy SSE streams): 503 with `Retry-After`.
+    #[error("capacity {limit} reached")]
+    Overloaded {
+        /// The request's id, when the body was read.
+        id: Option<RequestId>,
+        /// The cap's configuration key.
+        limit: String,
+        /// When a retry may succeed.
+        retry_after: std::time::Duration,
+    },
     /// The upstream answered with something the gateway will not forward.
     #[error("upstream answered with {what}")]
     UpstreamInvalid {
@@ -256,6 +267,7 @@ impl Rejection {
             | R::ApprovalRequired { .. }
             | R::ApprovalRejected { .. }
             | R::RateLimited { .. }
+            | R::Overloaded { .. }
             | R::Blocked { .. }
             | R::UnknownSession { .. }
             | R::Unroutable { .. }

@@ -223,6 +223,20 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
                 json!({"retry_after_ms": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)}),
             ),
         ),
+        R::Overloaded {
+            id,
+            limit,
+            retry_after,
+        } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            id.clone(),
+            crate::authz::reply::RATE_LIMITED,
+            format!("Service Unavailable: this gateway is at its {limit} cap; retry later"),
+            Some(json!({
+                "limit": limit,
+                "retry_after_ms": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+            })),
+        ),
         R::UpstreamInvalid { id, .. } => (
             StatusCode::BAD_GATEWAY,
             id.clone(),
@@ -297,7 +311,7 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
         }
         _ => {}
     }
-    if let R::RateLimited { retry_after, .. } = rejection {
+    if let R::RateLimited { retry_after, .. } | R::Overloaded { retry_after, .. } = rejection {
         // Whole seconds, rounded up: retrying at the announced time succeeds.
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

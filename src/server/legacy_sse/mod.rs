@@ -144,6 +144,9 @@ async fn open(
         Err(streams::OpenError::PrincipalFull) => {
             return Err(principal_full(cx, &caller.shared));
         }
+        Err(streams::OpenError::Full) => {
+            return Err(replica_full(cx, &caller.shared));
+        }
         Err(e) => {
             tracing::warn!(error = %e, "legacy SSE stream refused");
             return Ok(status(StatusCode::SERVICE_UNAVAILABLE));
@@ -179,6 +182,26 @@ fn principal_full(cx: &RequestContext, shared: &Shared) -> Rejection {
         "principal",
         std::time::Duration::from_secs(5),
     )
+}
+
+/// The refusal of a stream over the replica's cap: 503 with `Retry-After`,
+/// counted and audited as the limits are (the event names the cap).
+fn replica_full(cx: &RequestContext, shared: &Shared) -> Rejection {
+    const LIMIT: &str = "listen.legacy_sse.max_streams";
+    let retry_after = std::time::Duration::from_secs(5);
+    tracing::warn!("legacy SSE stream refused: the replica holds {LIMIT} streams");
+    shared.metrics.rate_limited("replica");
+    shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
+        crate::audit::GatewayEvent::RateLimited {
+            limit: LIMIT.to_owned(),
+            retry_after_secs: retry_after.as_secs(),
+        },
+    ));
+    Rejection::Overloaded {
+        id: cx.rpc_id.clone(),
+        limit: LIMIT.to_owned(),
+        retry_after,
+    }
 }
 
 /// `POST <messages_path>?sessionId=`: accepts a message for the pipeline.
