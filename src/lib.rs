@@ -26,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod federation;
 pub mod pipeline;
+pub(crate) mod prehashed;
 pub mod protocol;
 pub mod ratelimit;
 pub mod scan;

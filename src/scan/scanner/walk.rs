@@ -2,12 +2,13 @@
 //! that name them in findings.
 
 use super::{Scanner, Scratch};
+use crate::prehashed::BuildPrehashed;
 use crate::scan::model::Model;
 use crate::scan::types::{Report, Surface};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 
 /// Leaves longer than this are not remembered (prose is cheap per byte and
 /// rarely repeats).
@@ -141,7 +142,7 @@ impl Scanner {
 #[derive(Default)]
 struct Seen<'v> {
     hash: foldhash::fast::RandomState,
-    scores: HashMap<u64, (&'v str, Option<f32>), BuildHasherDefault<Prehashed>>,
+    scores: HashMap<u64, (&'v str, Option<f32>), BuildPrehashed>,
     looked: usize,
     hits: usize,
     off: bool,
@@ -177,26 +178,6 @@ impl<'v> Seen<'v> {
             }
             self.scores.insert(key, (leaf, score));
         }
-    }
-}
-
-/// The hasher of keys that are hashes already.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
