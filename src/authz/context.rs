@@ -31,6 +31,19 @@ const ATTRIBUTES: [&str; 11] = [
     "listing",
 ];
 
+// Positions in `ATTRIBUTES`.
+const ARGUMENTS: usize = 0;
+const URL_HOSTS: usize = 1;
+const NOW: usize = 2;
+const CLIENT_IP: usize = 3;
+const ERA: usize = 4;
+const PROTOCOL_VERSION: usize = 5;
+const SESSION_LABELS: usize = 6;
+const FINDINGS: usize = 7;
+const FINDING_CATEGORIES: usize = 8;
+const FINDING_SEVERITY: usize = 9;
+const LISTING: usize = 10;
+
 /// How many client addresses' `ip(…)` expressions are kept.
 const ADDRESSES: usize = 4096;
 
@@ -38,6 +51,9 @@ const ADDRESSES: usize = 4096;
 #[derive(Debug)]
 pub struct Contexts {
     reads: Reads,
+    /// Whether a policy reads each of `ATTRIBUTES`, looked up once (hashing
+    /// eleven names per decision was 4% of a warm decision's instructions).
+    read: [bool; ATTRIBUTES.len()],
     /// How many attributes a record built for a decision holds, at most.
     wanted: usize,
     arguments: ArgType,
@@ -52,6 +68,7 @@ impl Contexts {
         let wanted =
             (ATTRIBUTES.iter().filter(|a| reads.wants(a)).count() + 2).min(ATTRIBUTES.len());
         Contexts {
+            read: ATTRIBUTES.map(|a| reads.wants(a)),
             reads,
             wanted,
             arguments,
@@ -71,7 +88,7 @@ impl Contexts {
     /// not apply). Arguments are checked against their declared types even
     /// when no policy reads them: an ill-typed argument is refused either way.
     pub fn build(&self, q: &Query<'_>, listing: bool, full: bool) -> Result<Context, QueryError> {
-        let wants = |name: &str| full || self.reads.wants(name);
+        let wants = |at: usize| full || self.read[at];
         let capacity = if full { ATTRIBUTES.len() } else { self.wanted };
         let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(capacity);
         if !listing {
@@ -87,44 +104,47 @@ impl Contexts {
             };
             let projected =
                 arguments::project(args, &self.arguments, "").map_err(QueryError::Arguments)?;
-            if wants("arguments") {
-                pairs.push(("arguments".into(), projected));
+            if wants(ARGUMENTS) {
+                pairs.push((ATTRIBUTES[ARGUMENTS].into(), projected));
             }
-            if wants("url_hosts") {
+            if wants(URL_HOSTS) {
                 let mut hosts = Vec::new();
                 arguments::url_hosts(args, &mut hosts, 0);
-                pairs.push(("url_hosts".into(), strings(&hosts)));
+                pairs.push((ATTRIBUTES[URL_HOSTS].into(), strings(&hosts)));
             }
         }
-        if wants("now") {
-            pairs.push(("now".into(), now(q.now)?));
+        if wants(NOW) {
+            pairs.push((ATTRIBUTES[NOW].into(), now(q.now)?));
         }
-        if wants("client_ip") {
-            pairs.push(("client_ip".into(), self.address(q.client_ip)));
+        if wants(CLIENT_IP) {
+            pairs.push((ATTRIBUTES[CLIENT_IP].into(), self.address(q.client_ip)));
         }
-        if wants("era") {
+        if wants(ERA) {
             pairs.push((
-                "era".into(),
+                ATTRIBUTES[ERA].into(),
                 RestrictedExpression::new_string(q.era.to_owned()),
             ));
         }
-        if wants("protocol_version") {
+        if wants(PROTOCOL_VERSION) {
             pairs.push((
-                "protocol_version".into(),
+                ATTRIBUTES[PROTOCOL_VERSION].into(),
                 RestrictedExpression::new_string(q.protocol_version.to_owned()),
             ));
         }
-        if wants("session_labels") {
-            pairs.push(("session_labels".into(), strings(q.session_labels)));
+        if wants(SESSION_LABELS) {
+            pairs.push((ATTRIBUTES[SESSION_LABELS].into(), strings(q.session_labels)));
         }
-        if wants("findings") || wants("finding_categories") || wants("finding_severity") {
+        if wants(FINDINGS) || wants(FINDING_CATEGORIES) || wants(FINDING_SEVERITY) {
             let (findings, categories, severity) = findings(q.findings)?;
-            pairs.push(("findings".into(), findings));
-            pairs.push(("finding_categories".into(), categories));
-            pairs.push(("finding_severity".into(), severity));
+            pairs.push((ATTRIBUTES[FINDINGS].into(), findings));
+            pairs.push((ATTRIBUTES[FINDING_CATEGORIES].into(), categories));
+            pairs.push((ATTRIBUTES[FINDING_SEVERITY].into(), severity));
         }
-        if wants("listing") {
-            pairs.push(("listing".into(), RestrictedExpression::new_bool(listing)));
+        if wants(LISTING) {
+            pairs.push((
+                ATTRIBUTES[LISTING].into(),
+                RestrictedExpression::new_bool(listing),
+            ));
         }
         Context::from_pairs(pairs).map_err(|e| QueryError::Build(e.to_string()))
     }
@@ -225,4 +245,29 @@ fn findings(
         strings(&categories),
         RestrictedExpression::new_long(severity),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_positions_name_their_attributes() {
+        let named = [
+            (ARGUMENTS, "arguments"),
+            (URL_HOSTS, "url_hosts"),
+            (NOW, "now"),
+            (CLIENT_IP, "client_ip"),
+            (ERA, "era"),
+            (PROTOCOL_VERSION, "protocol_version"),
+            (SESSION_LABELS, "session_labels"),
+            (FINDINGS, "findings"),
+            (FINDING_CATEGORIES, "finding_categories"),
+            (FINDING_SEVERITY, "finding_severity"),
+            (LISTING, "listing"),
+        ];
+        for (at, name) in named {
+            assert_eq!(ATTRIBUTES[at], name);
+        }
+    }
 }
