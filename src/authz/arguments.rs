@@ -132,19 +132,41 @@ pub fn project(value: &Value, ty: &ArgType, path: &str) -> Result<RestrictedExpr
             Ok(RestrictedExpression::new_set(items?))
         }
         (ArgType::Record(fields), Value::Object(map)) => {
-            let mut out = Vec::with_capacity(fields.len());
-            for (name, t, required) in fields {
-                match map.get(name) {
-                    Some(v) if !v.is_null() => {
-                        let p = if path.is_empty() {
-                            name.clone()
-                        } else {
-                            format!("{path}.{name}")
-                        };
-                        out.push((name.clone(), project(v, t, &p)?));
+            let inner = |name: &str| {
+                if path.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            };
+            let mut out = Vec::with_capacity(fields.len().min(map.len()));
+            if map.len() < fields.len() {
+                // Fewer arguments than declarations (the usual call): each
+                // argument finds its declaration by name, without hashing
+                // every declared name into the map.
+                for (name, v) in map {
+                    if let Some((_, t, _)) = fields.iter().find(|(n, _, _)| n == name)
+                        && !v.is_null()
+                    {
+                        out.push((name.clone(), project(v, t, &inner(name))?));
                     }
-                    _ if *required => return wrong(),
-                    _ => {}
+                }
+                let missing = |n: &String| map.get(n).is_none_or(Value::is_null);
+                if fields
+                    .iter()
+                    .any(|(n, _, required)| *required && missing(n))
+                {
+                    return wrong();
+                }
+            } else {
+                for (name, t, required) in fields {
+                    match map.get(name) {
+                        Some(v) if !v.is_null() => {
+                            out.push((name.clone(), project(v, t, &inner(name))?));
+                        }
+                        _ if *required => return wrong(),
+                        _ => {}
+                    }
                 }
             }
             RestrictedExpression::new_record(out).map_err(|e| e.to_string())
@@ -239,6 +261,24 @@ mod tests {
                 .unwrap_err()
                 .contains("opt.deep")
         );
+    }
+
+    /// A call with fewer arguments than declarations is read argument by
+    /// argument, one with more declaration by declaration: the same record.
+    #[test]
+    fn few_and_many_arguments_project_alike() {
+        let ty = args();
+        let text = |v: Value| format!("{:?}", project(&v, &ty, ""));
+        let few = json!({"amount": 3, "other": "x", "path": null});
+        let many = json!({"amount": 3, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "path": null});
+        assert_eq!(text(few), text(many));
+        let nested =
+            "namespace Mcp { type Arguments = { opt?: { need: Long, a?: Long, b?: Long } }; }";
+        let ty = declared(&SchemaFragment::from_cedarschema_str(nested).unwrap().0).unwrap();
+        assert!(project(&json!({"opt": {"need": 1}}), &ty, "").is_ok());
+        for missing in [json!({"opt": {"a": 1}}), json!({"opt": {"need": null}})] {
+            assert!(project(&missing, &ty, "").unwrap_err().contains("`opt`"));
+        }
     }
 
     #[test]
