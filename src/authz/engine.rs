@@ -17,6 +17,7 @@ use cedar_policy::{
     Authorizer, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet, Request,
     Schema,
 };
+use foldhash::fast::RandomState as FastHash;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -135,10 +136,12 @@ pub struct Engine {
     pub files: Vec<PathBuf>,
     schema: Schema,
     all: PolicySet,
-    parts: HashMap<EntityUid, super::policies::Slices>,
+    /// Per action (looked up on every decision; keyed by the policy set's
+    /// actions, so a seeded fast hash will do, as for the maps below).
+    parts: HashMap<EntityUid, super::policies::Slices, FastHash>,
     info: HashMap<PolicyId, PolicyInfo>,
     types: Types,
-    actions: HashMap<&'static str, EntityUid>,
+    actions: HashMap<&'static str, EntityUid, FastHash>,
     connect: EntityUid,
     authorizer: Authorizer,
     contexts: Contexts,
@@ -149,7 +152,7 @@ impl Engine {
     /// Builds the engine from a loaded set and settings.
     pub fn new(loaded: LoadedPolicies, settings: Settings) -> Result<Engine, String> {
         let types = Types::new()?;
-        let mut actions = HashMap::new();
+        let mut actions = HashMap::with_hasher(FastHash::default());
         for (i, name) in ACTIONS.iter().enumerate() {
             let action = if i >= 16 { "connect" } else { name };
             actions.insert(*name, entities::action_uid(action)?);

@@ -219,7 +219,10 @@ pub fn compile(
 /// Splits `set` by the action each policy applies to: a policy whose scope
 /// names actions goes to each of them, one without goes to every one. The
 /// evaluator then reads only the policies that can apply.
-pub fn by_action(set: &PolicySet, actions: &[EntityUid]) -> HashMap<EntityUid, Slices> {
+pub fn by_action(
+    set: &PolicySet,
+    actions: &[EntityUid],
+) -> HashMap<EntityUid, Slices, foldhash::fast::RandomState> {
     let mut general: HashMap<EntityUid, Vec<Policy>> =
         actions.iter().map(|a| (a.clone(), Vec::new())).collect();
     let mut specific: HashMap<EntityUid, HashMap<EntityUid, Vec<Policy>>> = HashMap::new();
@@ -281,7 +284,9 @@ pub fn by_action(set: &PolicySet, actions: &[EntityUid]) -> HashMap<EntityUid, S
 #[derive(Debug, Clone)]
 pub struct Slices {
     general: PolicySet,
-    by_resource: HashMap<EntityUid, PolicySet>,
+    /// Looked up on every decision; keyed by the policies' own scopes, so a
+    /// seeded fast hash will do.
+    by_resource: HashMap<EntityUid, PolicySet, foldhash::fast::RandomState>,
 }
 
 impl Slices {
