@@ -1,5 +1,6 @@
-//! A map hasher for keys that are hashes already (seeded ones): hashing them
-//! again would only cost time.
+//! A map hasher for keys that are hashes already (the scanner's word
+//! lexicon and JSON leaf memo, the authorization memos): hashing them again
+//! would only cost time.
 
 use std::hash::{BuildHasherDefault, Hasher};
 

@@ -7,8 +7,8 @@
 //! Invariant: entries are single folded words, looked up by their 64-bit hash,
 //! so a lookup costs one hash-map probe per token.
 
+use crate::prehashed::BuildPrehashed;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// A cue class. The discriminant is its bit in a class mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,24 +80,6 @@ impl Cue {
     }
 }
 
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// FNV-1a over bytes: the word hash shared by the lexicon and the model.
 #[inline]
 pub fn word_hash(bytes: &[u8]) -> u64 {
@@ -112,7 +94,7 @@ pub fn word_hash(bytes: &[u8]) -> u64 {
 /// Folded word hash → class mask.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    map: HashMap<u64, u16, BuildHasherDefault<IdHasher>>,
+    map: HashMap<u64, u16, BuildPrehashed>,
 }
 
 impl Lexicon {
