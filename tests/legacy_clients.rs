@@ -171,30 +171,76 @@ async fn posts_need_the_token_and_the_principal_of_the_stream() {
     assert!(refused >= 3, "{events:?}");
 }
 
-#[tokio::test]
-async fn one_principal_holds_at_most_its_cap_of_streams() {
-    let keys = Keys::generate().await;
+/// A JWT-authenticated gateway in front of the demo upstream with the legacy
+/// transport on and `setting` (a line under `legacy_sse:`).
+async fn capped_gateway(
+    keys: &Keys,
+    setting: &str,
+) -> (Gateway, portcullis::demo::server::DemoServer) {
     let demo = demo_upstream().await;
     let yaml = default_yaml(&demo_url(&demo))
         .replace(
             "listen:\n  address: 127.0.0.1:0\n",
-            &format!("{LEGACY}    max_streams_per_principal: 2\n"),
+            &format!("{LEGACY}    {setting}\n"),
         )
-        .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
-    let gw = Gateway::start_yaml(&yaml).await;
+        .replace("authentication:\n  mode: none\n", &auth::section(keys, ""));
+    (Gateway::start_yaml(&yaml).await, demo)
+}
+
+/// Opens a stream for `bearer` and expects it refused over a cap: `status`,
+/// `Retry-After: 5` and the retry hint in the JSON-RPC error's data. Returns
+/// the error body.
+async fn assert_refused(gw: &Gateway, bearer: &str, status: u16) -> Value {
+    let refused = Req::get(&sse_url(gw))
+        .header("accept", "text/event-stream")
+        .header("authorization", &format!("Bearer {bearer}"))
+        .send()
+        .await;
+    assert_eq!(refused.status, status, "{refused:?}");
+    assert_eq!(refused.header("retry-after"), Some("5"), "{refused:?}");
+    let body: Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(body["error"]["data"]["retry_after_ms"], 5000, "{body}");
+    body
+}
+
+/// The refusals over `limit` are counted under `scope` and in the audit
+/// trail: a rate-limit event naming the limit per refusal, and one denied
+/// request event whose reason is `reason`.
+async fn assert_refusals_recorded(gw: Gateway, scope: &str, limit: &str, reason: &str) {
+    let metrics = Req::get(&format!("http://{}/metrics", gw.admin.unwrap()))
+        .send()
+        .await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    let counted = format!("portcullis_rate_limited_total{{scope=\"{scope}\"}} 1");
+    assert!(metrics.lines().any(|l| l == counted), "{metrics}");
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let limited: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["api"]["operation"] == "portcullis/rate_limited")
+        .collect();
+    assert_eq!(limited.len(), 1, "{events:#?}");
+    assert_eq!(limited[0]["unmapped"]["portcullis"]["limit"], limit);
+    let denied: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["unmapped"]["portcullis"]["decision"]["reason"] == reason)
+        .collect();
+    assert_eq!(denied.len(), 1, "{events:#?}");
+    assert_eq!(
+        denied[0]["unmapped"]["portcullis"]["decision"]["verdict"],
+        "denied"
+    );
+}
+
+#[tokio::test]
+async fn one_principal_holds_at_most_its_cap_of_streams() {
+    let keys = Keys::generate().await;
+    let (gw, _demo) = capped_gateway(&keys, "max_streams_per_principal: 2").await;
     let alice = token(&keys, "alice", "acme", &["dev"]).await;
     let bob = token(&keys, "bob", "acme", &["dev"]).await;
     let (_, first) = open_stream(&gw, &alice).await;
     let (_, _second) = open_stream(&gw, &alice).await;
-    let third = Req::get(&sse_url(&gw))
-        .header("accept", "text/event-stream")
-        .header("authorization", &format!("Bearer {alice}"))
-        .send()
-        .await;
-    assert_eq!(third.status, 429, "{third:?}");
-    assert_eq!(third.header("retry-after"), Some("5"), "{third:?}");
-    let body: Value = serde_json::from_slice(&third.body).unwrap();
-    assert_eq!(body["error"]["data"]["retry_after_ms"], 5000, "{body}");
+    assert_refused(&gw, &alice, 429).await;
     // Another principal is not held back by alice's streams.
     let (_, _bobs) = open_stream(&gw, &bob).await;
     // A stream that ends frees its slot.
@@ -213,104 +259,36 @@ async fn one_principal_holds_at_most_its_cap_of_streams() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status, 200, "the closed stream's slot");
-    // Counted as the pipeline's own limits are.
-    let metrics = Req::get(&format!("http://{}/metrics", gw.admin.unwrap()))
-        .send()
-        .await;
-    let metrics = String::from_utf8_lossy(&metrics.body);
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "portcullis_rate_limited_total{scope=\"principal\"} 1"),
-        "{metrics}"
-    );
-    // The refusal is in the audit trail: the limit it hit, and the denied request.
-    let folder = gw.stop().await;
-    let events = audit_events(&folder.path().join("audit"));
-    let limited: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["api"]["operation"] == "portcullis/rate_limited")
-        .collect();
-    assert!(!limited.is_empty(), "{events:#?}");
-    assert!(
-        limited.iter().all(|e| e["unmapped"]["portcullis"]["limit"]
-            == "listen.legacy_sse.max_streams_per_principal")
-    );
-    let denied: Vec<&Value> = events
-        .iter()
-        .filter(|e| {
-            e["unmapped"]["portcullis"]["decision"]["reason"]
-                == "rate limit listen.legacy_sse.max_streams_per_principal exceeded"
-        })
-        .collect();
-    assert_eq!(denied.len(), 1, "{events:#?}");
-    assert_eq!(
-        denied[0]["unmapped"]["portcullis"]["decision"]["verdict"],
-        "denied"
-    );
+    // Counted and audited as the pipeline's own limits are.
+    assert_refusals_recorded(
+        gw,
+        "principal",
+        "listen.legacy_sse.max_streams_per_principal",
+        "rate limit listen.legacy_sse.max_streams_per_principal exceeded",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_replica_at_its_stream_cap_answers_503_with_retry_after_and_audits_it() {
     let keys = Keys::generate().await;
-    let demo = demo_upstream().await;
-    let yaml = default_yaml(&demo_url(&demo))
-        .replace(
-            "listen:\n  address: 127.0.0.1:0\n",
-            &format!("{LEGACY}    max_streams: 2\n"),
-        )
-        .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
-    let gw = Gateway::start_yaml(&yaml).await;
+    let (gw, _demo) = capped_gateway(&keys, "max_streams: 2").await;
     let alice = token(&keys, "alice", "acme", &["dev"]).await;
     let bob = token(&keys, "bob", "acme", &["dev"]).await;
     let (_, _first) = open_stream(&gw, &alice).await;
     let (_, _second) = open_stream(&gw, &bob).await;
-    let third = Req::get(&sse_url(&gw))
-        .header("accept", "text/event-stream")
-        .header("authorization", &format!("Bearer {bob}"))
-        .send()
-        .await;
-    assert_eq!(third.status, 503, "{third:?}");
-    assert_eq!(third.header("retry-after"), Some("5"), "{third:?}");
-    let body: Value = serde_json::from_slice(&third.body).unwrap();
+    let body = assert_refused(&gw, &bob, 503).await;
     assert_eq!(
         body["error"]["data"]["limit"], "listen.legacy_sse.max_streams",
         "{body}"
     );
-    assert_eq!(body["error"]["data"]["retry_after_ms"], 5000, "{body}");
-    let metrics = Req::get(&format!("http://{}/metrics", gw.admin.unwrap()))
-        .send()
-        .await;
-    let metrics = String::from_utf8_lossy(&metrics.body);
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "portcullis_rate_limited_total{scope=\"replica\"} 1"),
-        "{metrics}"
-    );
-    let folder = gw.stop().await;
-    let events = audit_events(&folder.path().join("audit"));
-    let limited: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["api"]["operation"] == "portcullis/rate_limited")
-        .collect();
-    assert_eq!(limited.len(), 1, "{events:#?}");
-    assert_eq!(
-        limited[0]["unmapped"]["portcullis"]["limit"],
-        "listen.legacy_sse.max_streams"
-    );
-    let denied: Vec<&Value> = events
-        .iter()
-        .filter(|e| {
-            e["unmapped"]["portcullis"]["decision"]["reason"]
-                == "capacity listen.legacy_sse.max_streams reached"
-        })
-        .collect();
-    assert_eq!(denied.len(), 1, "{events:#?}");
-    assert_eq!(
-        denied[0]["unmapped"]["portcullis"]["decision"]["verdict"],
-        "denied"
-    );
+    assert_refusals_recorded(
+        gw,
+        "replica",
+        "listen.legacy_sse.max_streams",
+        "capacity listen.legacy_sse.max_streams reached",
+    )
+    .await;
 }
 
 #[tokio::test]
