@@ -414,12 +414,15 @@ pub(crate) fn is_data_line(line: &[u8]) -> bool {
     if rest.first() == Some(&b'|') || rest.starts_with(b"```") {
         return true;
     }
-    let key = rest
-        .iter()
-        .take(25)
-        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b' ')
-        .count();
+    // A key is at most 25 bytes of letters, digits, `_` and spaces, then
+    // `: `. Most lines have no colon that early: one search rules them out.
+    let Some(key) = memchr::memchr(b':', &rest[..rest.len().min(26)]) else {
+        return false;
+    };
     key >= 2
+        && rest[..key]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b' ')
         && rest.get(key) == Some(&b':')
         && rest.get(key + 1) == Some(&b' ')
         && rest.get(key + 2).is_some_and(|c| *c != b'\n' && *c != b' ')

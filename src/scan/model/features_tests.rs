@@ -72,3 +72,66 @@ fn extras_attach_to_the_token_they_fall_in() {
     let with = d.window(1, 2).to_vec();
     assert!(with.contains(&index(42, NS_EXTRA)));
 }
+
+#[test]
+fn record_lines_are_found_as_the_plain_rule_reads_them() {
+    // The rule spelt out: optional spaces, then a table row, a fence, or up
+    // to 25 key bytes followed by `: ` and a value.
+    fn plain(line: &[u8]) -> bool {
+        let spaces = line.iter().take_while(|c| **c == b' ').count();
+        let rest = &line[spaces..];
+        if rest.first() == Some(&b'|') || rest.starts_with(b"```") {
+            return true;
+        }
+        let key = rest
+            .iter()
+            .take(25)
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b' ')
+            .count();
+        key >= 2
+            && rest[key..].starts_with(b": ")
+            && rest.get(key + 2).is_some_and(|c| *c != b'\n' && *c != b' ')
+    }
+    let fixed: [&[u8]; 12] = [
+        b"name: value",
+        b"  Subject: hello",
+        b"a: b",
+        b"ab:c",
+        b"ab: ",
+        b"ab:  x",
+        b"twenty five bytes of key : v",
+        b"twenty-five: v",
+        b"no colon at all in this line",
+        b"first line\nkey: value",
+        b"| a | b |",
+        b"```rust",
+    ];
+    for line in fixed {
+        assert_eq!(
+            is_data_line(line),
+            plain(line),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // Every placement of a colon among key bytes, spaces and other bytes.
+    let alphabet = b"a :_\n-x ";
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        let len = (state % 34) as usize;
+        let mut line = Vec::with_capacity(len);
+        for _ in 0..len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            line.push(alphabet[(state % alphabet.len() as u64) as usize]);
+        }
+        state = state.wrapping_add(1);
+        assert_eq!(
+            is_data_line(&line),
+            plain(&line),
+            "{:?}",
+            String::from_utf8_lossy(&line)
+        );
+    }
+}
