@@ -1,6 +1,8 @@
 use super::*;
+use crate::scan::ScanError;
 use crate::scan::normalize::normalize;
 use crate::scan::scanner::EMBEDDED_PACKS;
+use std::path::PathBuf;
 
 fn set(yaml: &str) -> Result<RuleSet, ScanError> {
     RuleSet::compile(&[(PathBuf::from("p.yaml"), yaml.to_owned())])
