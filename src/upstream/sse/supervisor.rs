@@ -22,9 +22,9 @@ use crate::upstream::liveness;
 use crate::upstream::mux::Mux;
 use crate::upstream::supervised::Health;
 use crate::upstream::supervised::handshake::{self, Offer, Session};
+use crate::upstream::supervised::restart::{self, Life, Supervised, stopped};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -43,49 +43,44 @@ pub struct Supervisor {
     pub stop: watch::Receiver<bool>,
 }
 
-/// How one session ended.
-enum Life {
-    /// Told to stop; the stream is closed.
-    Stopped,
-    /// It failed; reconnect after the backoff.
-    Failed { reason: String, up_for: Duration },
+impl Supervised for Supervisor {
+    const KIND: &'static str = "HTTP+SSE";
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn health(&self) -> &watch::Sender<Health> {
+        &self.health
+    }
+
+    fn session(&self) -> &ArcSwapOption<Session> {
+        &self.session
+    }
+
+    fn stop(&mut self) -> &mut watch::Receiver<bool> {
+        &mut self.stop
+    }
+
+    async fn life(&mut self) -> Life {
+        self.live().await
+    }
+
+    fn close(&mut self) {
+        self.mux.detach("the gateway is shutting down");
+    }
 }
 
 impl Supervisor {
     /// Runs until stopped.
     pub async fn run(mut self) {
         let t = self.tuning;
-        let mut backoff = Backoff::new(t.initial_backoff, t.max_backoff, true);
-        while !*self.stop.borrow() {
-            self.health.send_replace(Health::Starting {
-                attempt: backoff.failures() + 1,
-            });
-            let (reason, up_for) = match self.life().await {
-                Life::Stopped => break,
-                Life::Failed { reason, up_for } => (reason, up_for),
-            };
-            self.session.store(None);
-            if up_for >= t.max_backoff {
-                backoff.reset();
-            }
-            let delay = backoff.next_delay(fastrand::f64());
-            tracing::warn!(upstream = %self.name, %reason, retry_in = ?delay, "HTTP+SSE upstream down");
-            self.health.send_replace(Health::Down {
-                reason: reason.into(),
-            });
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = stopped(&mut self.stop) => break,
-            }
-        }
-        self.session.store(None);
-        self.mux.detach("the gateway is shutting down");
-        self.health.send_replace(Health::Down {
-            reason: "stopped".into(),
-        });
+        let backoff = Backoff::new(t.initial_backoff, t.max_backoff, true);
+        restart::run(&mut self, backoff, t.max_backoff).await;
     }
 
-    async fn life(&mut self) -> Life {
+    /// One session's life.
+    async fn live(&mut self) -> Life {
         let started = Instant::now();
         let deadline = started + self.tuning.startup_timeout;
         let opening = link::open(
@@ -150,9 +145,4 @@ pub fn offer() -> Offer {
         protocol_version: crate::protocol::Version::V2024_11_05,
         client_capabilities: serde_json::Map::new(),
     }
-}
-
-/// Resolves once a stop is asked for, or the handle is gone.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
 }

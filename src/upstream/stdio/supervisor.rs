@@ -21,6 +21,7 @@ use crate::upstream::liveness::{self, Liveness};
 use crate::upstream::mux::Mux;
 use crate::upstream::supervised::Health;
 use crate::upstream::supervised::handshake::{self, Offer, Session};
+use crate::upstream::supervised::restart::{self, Life, Supervised, stopped};
 use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,49 +43,45 @@ pub struct Supervisor {
     pub stop: watch::Receiver<bool>,
 }
 
-/// How one process's life ended.
-enum Life {
-    /// Told to stop; the process is gone.
-    Stopped,
-    /// It failed; restart after the backoff.
-    Failed { reason: String, up_for: Duration },
+impl Supervised for Supervisor {
+    const KIND: &'static str = "stdio";
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn health(&self) -> &watch::Sender<Health> {
+        &self.health
+    }
+
+    fn session(&self) -> &ArcSwapOption<Session> {
+        &self.session
+    }
+
+    fn stop(&mut self) -> &mut watch::Receiver<bool> {
+        &mut self.stop
+    }
+
+    async fn life(&mut self) -> Life {
+        self.live().await
+    }
+
+    fn close(&mut self) {
+        self.pid.store(0, Ordering::Relaxed);
+    }
 }
 
 impl Supervisor {
     /// Runs until stopped.
     pub async fn run(mut self) {
         let s = &self.settings;
-        let mut backoff = Backoff::new(s.initial_backoff, s.max_backoff, s.jitter);
-        while !*self.stop.borrow() {
-            self.health.send_replace(Health::Starting {
-                attempt: backoff.failures() + 1,
-            });
-            let (reason, up_for) = match self.life().await {
-                Life::Stopped => break,
-                Life::Failed { reason, up_for } => (reason, up_for),
-            };
-            self.session.store(None);
-            if up_for >= self.settings.max_backoff {
-                backoff.reset();
-            }
-            let delay = backoff.next_delay(fastrand::f64());
-            tracing::warn!(upstream = %self.name, %reason, retry_in = ?delay, "stdio upstream down");
-            self.health.send_replace(Health::Down {
-                reason: reason.into(),
-            });
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = stopped(&mut self.stop) => break,
-            }
-        }
-        self.session.store(None);
-        self.pid.store(0, Ordering::Relaxed);
-        self.health.send_replace(Health::Down {
-            reason: "stopped".into(),
-        });
+        let backoff = Backoff::new(s.initial_backoff, s.max_backoff, s.jitter);
+        let max_backoff = s.max_backoff;
+        restart::run(&mut self, backoff, max_backoff).await;
     }
 
-    async fn life(&mut self) -> Life {
+    /// One process's life.
+    async fn live(&mut self) -> Life {
         let spawned = process::spawn(&self.name, &self.settings, self.parse, &self.counters);
         let (mut process, link) = match spawned {
             Ok(spawned) => spawned,
@@ -178,11 +175,6 @@ impl Supervisor {
             }
         }
     }
-}
-
-/// Resolves once a stop is asked for, or the handle is gone.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// The liveness bounds of a stdio upstream.

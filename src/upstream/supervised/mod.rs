@@ -9,6 +9,7 @@
 
 mod handle;
 pub mod handshake;
+pub mod restart;
 
 pub use handle::{Handle, Wiring};
 pub use handshake::{Offer, Session};
