@@ -145,7 +145,7 @@ fn entity(
     Entity::new(uid, attrs, parents).map_err(|e| QueryError::Build(e.to_string()))
 }
 
-/// The principal's uid and entities (itself and its parents), with the
+/// The principal's uid and its entity (parents by uid only), with the
 /// attributes `reads` names (a decision evaluates no other; schema checks
 /// pass [`Reads::everything`]).
 pub fn principal(
@@ -163,22 +163,18 @@ pub fn principal(
         },
         &p.subject,
     );
+    // Roles, groups and the tenant are parents by uid only: `principal in
+    // Mcp::Role::"r"` reads the principal's ancestors, and these entities
+    // would hold no attribute or parent of their own.
     let mut parents = HashSet::new();
-    let mut out = Vec::with_capacity(2 + p.roles.len() + p.groups.len());
-    let mut parent = |t: &EntityTypeName, name: &str, out: &mut Vec<Entity>| {
-        let u = uid(t, name);
-        if parents.insert(u.clone()) {
-            out.push(Entity::new_no_attrs(u, HashSet::new()));
-        }
-    };
     for r in &p.roles {
-        parent(&types.role, r, &mut out);
+        parents.insert(uid(&types.role, r));
     }
     for g in &p.groups {
-        parent(&types.group, g, &mut out);
+        parents.insert(uid(&types.group, g));
     }
     if let Some(t) = &p.tenant {
-        parent(&types.tenant, t, &mut out);
+        parents.insert(uid(&types.tenant, t));
     }
     let authenticated = match p.authenticated {
         Authenticated::Token => "token",
@@ -202,8 +198,7 @@ pub fn principal(
         RestrictedExpression::new_set(p.actors.iter().map(|a| s(&a.subject)))
     });
     attr("authenticated", &|| s(authenticated));
-    out.push(entity(id.clone(), attrs, parents)?);
-    Ok((id, out))
+    Ok((id.clone(), vec![entity(id, attrs, parents)?]))
 }
 
 /// The object's uid and entities (itself and its upstream).
