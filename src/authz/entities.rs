@@ -4,8 +4,9 @@
 //!
 //! A principal is a `Mcp::User` when a token names a person (its subject is
 //! not its client), else a `Mcp::Workload`; it is `in` a `Mcp::Role`,
-//! `Mcp::Group` and `Mcp::Tenant` entity per role, group and tenant. Tools,
-//! prompts and resources are `in` their `Mcp::Upstream`.
+//! `Mcp::Group` and `Mcp::Tenant` per role, group and tenant (parents named by
+//! uid, with no entity of their own: they would hold nothing). Tools, prompts
+//! and resources are `in` their `Mcp::Upstream`.
 
 use super::config::UpstreamFacts;
 use super::engine::QueryError;
@@ -43,19 +44,31 @@ impl Default for Hints {
 impl Hints {
     /// Reads a tool definition's `annotations`.
     pub fn of(tool: &serde_json::Value) -> Hints {
-        let d = Hints::default();
-        let a = tool.get("annotations");
-        let flag = |k: &str, default: bool| {
-            a.and_then(|a| a.get(k))
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(default)
+        Hints::of_annotations(tool.get("annotations"))
+    }
+
+    /// Reads an `annotations` object; a hint that is absent or not a boolean
+    /// keeps its default. One pass over the object's fields: a list of 500
+    /// tools spent a quarter of its filtering time looking each hint up by
+    /// name.
+    pub fn of_annotations(annotations: Option<&serde_json::Value>) -> Hints {
+        let mut hints = Hints::default();
+        let Some(fields) = annotations.and_then(serde_json::Value::as_object) else {
+            return hints;
         };
-        Hints {
-            read_only: flag("readOnlyHint", d.read_only),
-            destructive: flag("destructiveHint", d.destructive),
-            idempotent: flag("idempotentHint", d.idempotent),
-            open_world: flag("openWorldHint", d.open_world),
+        for (name, value) in fields {
+            let Some(flag) = value.as_bool() else {
+                continue;
+            };
+            match name.as_str() {
+                "readOnlyHint" => hints.read_only = flag,
+                "destructiveHint" => hints.destructive = flag,
+                "idempotentHint" => hints.idempotent = flag,
+                "openWorldHint" => hints.open_world = flag,
+                _ => {}
+            }
         }
+        hints
     }
 }
 

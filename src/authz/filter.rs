@@ -96,26 +96,8 @@ impl Lister {
     }
 
     fn visible(&self, using: &str, items: &[Value]) -> Vec<bool> {
-        let text = |v: &Value, k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let names: Vec<String> = items
-            .iter()
-            .map(|i| match using {
-                "resources/read" => {
-                    let uri = text(i, "uri");
-                    if uri.is_empty() {
-                        text(i, "uriTemplate")
-                    } else {
-                        uri
-                    }
-                }
-                _ => text(i, "name"),
-            })
-            .collect();
+        let (names, hints): (Vec<String>, Vec<Hints>) =
+            items.iter().map(|i| entry(using, i)).unzip();
         // Entries carry the upstream's own names; policies see both.
         let outward: Vec<String> = names
             .iter()
@@ -124,12 +106,12 @@ impl Lister {
         let objects: Vec<Object<'_>> = names
             .iter()
             .zip(&outward)
-            .zip(items)
-            .map(|((name, outward), item)| match using {
+            .zip(hints)
+            .map(|((name, outward), hints)| match using {
                 "tools/call" => Object::Tool {
                     name: outward,
                     upstream_name: name,
-                    hints: Hints::of(item),
+                    hints,
                 },
                 "prompts/get" => Object::Prompt {
                     name: outward,
@@ -200,4 +182,61 @@ pub fn lister_for(
             engine.settings.flows.0,
         ),
     })
+}
+
+/// A list entry's name as policies see it (a resource's `uri`, else its
+/// `uriTemplate`; otherwise `name`; empty when missing) and its tool hints,
+/// read in one pass over its fields: looking each field up by name was a
+/// quarter of filtering a 500-tool list.
+fn entry(using: &str, item: &Value) -> (String, Hints) {
+    let (mut name, mut uri, mut template, mut annotations) = (None, None, None, None);
+    for (field, value) in item.as_object().into_iter().flatten() {
+        match field.as_str() {
+            "name" => name = value.as_str(),
+            "uri" => uri = value.as_str(),
+            "uriTemplate" => template = value.as_str(),
+            "annotations" => annotations = Some(value),
+            _ => {}
+        }
+    }
+    let name = match using {
+        "resources/read" => uri.filter(|u| !u.is_empty()).or(template),
+        _ => name,
+    };
+    (
+        name.unwrap_or_default().to_owned(),
+        Hints::of_annotations(annotations),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn entries_are_named_as_policies_see_them() {
+        let tool = json!({"name": "read", "annotations": {"readOnlyHint": true}});
+        let (name, hints) = entry("tools/call", &tool);
+        assert_eq!(name, "read");
+        assert!(hints.read_only);
+        let read = "resources/read";
+        assert_eq!(
+            entry(read, &json!({"uri": "file:///a", "name": "A"})).0,
+            "file:///a"
+        );
+        assert_eq!(
+            entry(read, &json!({"uri": "", "uriTemplate": "db://{t}"})).0,
+            "db://{t}"
+        );
+        assert_eq!(
+            entry(read, &json!({"uriTemplate": "db://{t}", "name": "T"})).0,
+            "db://{t}"
+        );
+        assert_eq!(entry("prompts/get", &json!({"name": 3})).0, "");
+        assert_eq!(
+            entry("tools/call", &json!("not an entry")),
+            (String::new(), Hints::default())
+        );
+    }
 }
