@@ -100,9 +100,7 @@ impl SseUpstream {
                 parse,
                 max_event,
                 mux,
-                health: wiring.health,
-                session: wiring.session,
-                stop: wiring.stop,
+                wiring,
             };
             supervisor.run()
         });

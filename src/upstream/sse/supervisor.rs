@@ -20,12 +20,10 @@ use crate::upstream::PooledClient;
 use crate::upstream::backoff::Backoff;
 use crate::upstream::liveness;
 use crate::upstream::mux::Mux;
-use crate::upstream::supervised::Health;
-use crate::upstream::supervised::handshake::{self, Offer, Session};
+use crate::upstream::supervised::handshake::{self, Offer};
 use crate::upstream::supervised::restart::{self, Life, Supervised, stopped};
-use arc_swap::ArcSwapOption;
+use crate::upstream::supervised::{Health, Wiring};
 use std::sync::Arc;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Everything the supervisor task owns or shares with the handle.
@@ -38,9 +36,7 @@ pub struct Supervisor {
     pub parse: ParseLimits,
     pub max_event: usize,
     pub mux: Mux,
-    pub health: watch::Sender<Health>,
-    pub session: Arc<ArcSwapOption<Session>>,
-    pub stop: watch::Receiver<bool>,
+    pub wiring: Wiring,
 }
 
 impl Supervised for Supervisor {
@@ -50,16 +46,8 @@ impl Supervised for Supervisor {
         &self.name
     }
 
-    fn health(&self) -> &watch::Sender<Health> {
-        &self.health
-    }
-
-    fn session(&self) -> &ArcSwapOption<Session> {
-        &self.session
-    }
-
-    fn stop(&mut self) -> &mut watch::Receiver<bool> {
-        &mut self.stop
+    fn wiring(&mut self) -> &mut Wiring {
+        &mut self.wiring
     }
 
     async fn life(&mut self) -> Life {
@@ -96,14 +84,14 @@ impl Supervisor {
                 Ok(opened) => opened,
                 Err(reason) => return failed(reason, started),
             },
-            () = stopped(&mut self.stop) => return Life::Stopped,
+            () = stopped(&mut self.wiring.stop) => return Life::Stopped,
         };
         self.mux.attach(link);
         let offer = offer();
         let handshake = tokio::select! {
             result = handshake::perform(&self.mux, &offer, deadline) => result,
             reason = session.ended() => return self.lost(format!("{reason} during startup"), started),
-            () = stopped(&mut self.stop) => return Life::Stopped,
+            () = stopped(&mut self.wiring.stop) => return Life::Stopped,
         };
         let established = match handshake {
             Ok(established) => established,
@@ -112,13 +100,13 @@ impl Supervisor {
         let era = established.era;
         tracing::info!(upstream = %self.name, url = %self.settings.url,
             version = %established.version, "HTTP+SSE upstream up");
-        self.session.store(Some(Arc::new(established)));
+        self.wiring.session.store(Some(Arc::new(established)));
         self.mux.open(era);
-        self.health.send_replace(Health::Up);
+        self.wiring.health.send_replace(Health::Up);
         tokio::select! {
             reason = session.ended() => self.lost(reason, started),
             reason = liveness::lost(&self.mux, &offer, era, self.tuning.liveness) => self.lost(reason, started),
-            () = stopped(&mut self.stop) => Life::Stopped,
+            () = stopped(&mut self.wiring.stop) => Life::Stopped,
         }
     }
 

@@ -78,11 +78,9 @@ impl StdioUpstream {
                 settings: settings.clone(),
                 parse,
                 mux,
-                health: wiring.health,
-                session: wiring.session,
                 counters: counters.clone(),
                 pid: pid.clone(),
-                stop: wiring.stop,
+                wiring,
             };
             supervisor.run()
         });

@@ -19,14 +19,12 @@ use crate::protocol::{Era, ParseLimits};
 use crate::upstream::backoff::Backoff;
 use crate::upstream::liveness::{self, Liveness};
 use crate::upstream::mux::Mux;
-use crate::upstream::supervised::Health;
-use crate::upstream::supervised::handshake::{self, Offer, Session};
+use crate::upstream::supervised::handshake::{self, Offer};
 use crate::upstream::supervised::restart::{self, Life, Supervised, stopped};
-use arc_swap::ArcSwapOption;
+use crate::upstream::supervised::{Health, Wiring};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Everything the supervisor task owns or shares with the handle.
@@ -36,11 +34,9 @@ pub struct Supervisor {
     pub settings: Arc<StdioSettings>,
     pub parse: ParseLimits,
     pub mux: Mux,
-    pub health: watch::Sender<Health>,
-    pub session: Arc<ArcSwapOption<Session>>,
     pub counters: Arc<Counters>,
     pub pid: Arc<AtomicU32>,
-    pub stop: watch::Receiver<bool>,
+    pub wiring: Wiring,
 }
 
 impl Supervised for Supervisor {
@@ -50,16 +46,8 @@ impl Supervised for Supervisor {
         &self.name
     }
 
-    fn health(&self) -> &watch::Sender<Health> {
-        &self.health
-    }
-
-    fn session(&self) -> &ArcSwapOption<Session> {
-        &self.session
-    }
-
-    fn stop(&mut self) -> &mut watch::Receiver<bool> {
-        &mut self.stop
+    fn wiring(&mut self) -> &mut Wiring {
+        &mut self.wiring
     }
 
     async fn life(&mut self) -> Life {
@@ -104,7 +92,7 @@ impl Supervisor {
             how = process.wait() => {
                 return self.failed(process, format!("the process {how} during startup"), started).await
             }
-            () = stopped(&mut self.stop) => return self.stopped(process).await,
+            () = stopped(&mut self.wiring.stop) => return self.stopped(process).await,
         };
         let session = match handshake {
             Ok(session) => session,
@@ -121,9 +109,9 @@ impl Supervisor {
         let era = session.era;
         tracing::info!(upstream = %self.name, pid = process.pid(), era = era.as_str(),
             version = %session.version, "stdio upstream up");
-        self.session.store(Some(Arc::new(session)));
+        self.wiring.session.store(Some(Arc::new(session)));
         self.mux.open(era);
-        self.health.send_replace(Health::Up);
+        self.wiring.health.send_replace(Health::Up);
         self.serve(process, era, started).await
     }
 
@@ -133,7 +121,7 @@ impl Supervisor {
         let bounds = bounds(&self.settings);
         tokio::select! {
             how = process.wait() => self.failed(process, format!("the process {how}"), started).await,
-            () = stopped(&mut self.stop) => self.stopped(process).await,
+            () = stopped(&mut self.wiring.stop) => self.stopped(process).await,
             reason = liveness::lost(&self.mux, &offer, era, bounds) => {
                 self.mux.detach(&reason);
                 self.terminate(&mut process).await;

@@ -8,9 +8,8 @@
 //! Invariants: the published session is cleared after every life; a stop
 //! asked for during the backoff ends the loop at once.
 
-use super::{Health, Session};
+use super::{Health, Wiring};
 use crate::upstream::backoff::Backoff;
-use arc_swap::ArcSwapOption;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,12 +33,8 @@ pub trait Supervised {
     const KIND: &'static str;
     /// The upstream's name.
     fn name(&self) -> &str;
-    /// Where the connection's health is published.
-    fn health(&self) -> &watch::Sender<Health>;
-    /// Where the connection's MCP session is published.
-    fn session(&self) -> &ArcSwapOption<Session>;
-    /// Becomes true when the connection must stop.
-    fn stop(&mut self) -> &mut watch::Receiver<bool>;
+    /// What it shares with its handle: health, session, stop signal.
+    fn wiring(&mut self) -> &mut Wiring;
     /// One life: start, handshake, serve, end.
     fn life(&mut self) -> impl Future<Output = Life> + Send;
     /// Releases what outlives a life once the loop is told to stop.
@@ -48,31 +43,31 @@ pub trait Supervised {
 
 /// Keeps `s` alive until it is told to stop.
 pub async fn run<S: Supervised>(s: &mut S, mut backoff: Backoff, max_backoff: Duration) {
-    while !*s.stop().borrow() {
-        s.health().send_replace(Health::Starting {
+    while !*s.wiring().stop.borrow() {
+        s.wiring().health.send_replace(Health::Starting {
             attempt: backoff.failures() + 1,
         });
         let (reason, up_for) = match s.life().await {
             Life::Stopped => break,
             Life::Failed { reason, up_for } => (reason, up_for),
         };
-        s.session().store(None);
+        s.wiring().session.store(None);
         if up_for >= max_backoff {
             backoff.reset();
         }
         let delay = backoff.next_delay(fastrand::f64());
         tracing::warn!(upstream = %s.name(), %reason, retry_in = ?delay, "{} upstream down", S::KIND);
-        s.health().send_replace(Health::Down {
+        s.wiring().health.send_replace(Health::Down {
             reason: reason.into(),
         });
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = stopped(s.stop()) => break,
+            () = stopped(&mut s.wiring().stop) => break,
         }
     }
-    s.session().store(None);
+    s.wiring().session.store(None);
     s.close();
-    s.health().send_replace(Health::Down {
+    s.wiring().health.send_replace(Health::Down {
         reason: "stopped".into(),
     });
 }
