@@ -238,7 +238,8 @@ async fn charge(
 /// The refusal of a request over limit `name` (counted per `scope`): the
 /// metric, the log line, the audit event naming the limit, and the 429
 /// rejection. Every limit refuses through here, the rules above and the
-/// transports' own caps alike.
+/// transports' own caps alike (a cap answered with another status records
+/// through [`record`]).
 pub fn refuse(
     cx: &RequestContext,
     shared: &Shared,
@@ -246,6 +247,24 @@ pub fn refuse(
     scope: &str,
     retry_after: Duration,
 ) -> Rejection {
+    record(cx, shared, name, scope, retry_after);
+    Rejection::RateLimited {
+        id: cx.rpc_id.clone(),
+        rule: name.to_owned(),
+        retry_after,
+    }
+}
+
+/// What every refusal by a limit leaves behind, whatever status answers it
+/// (429 from [`refuse`], 503 for a replica's own capacity): the metric under
+/// `scope`, the log line, and the audit event naming the limit.
+pub fn record(
+    cx: &RequestContext,
+    shared: &Shared,
+    name: &str,
+    scope: &str,
+    retry_after: Duration,
+) {
     shared.metrics.rate_limited(scope);
     tracing::info!(target: "portcullis::ratelimit", rule = %name, retry_after_ms = retry_after.as_millis() as u64, "over limit");
     shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
@@ -254,9 +273,4 @@ pub fn refuse(
             retry_after_secs: retry_after.as_secs_f64().ceil() as u64,
         },
     ));
-    Rejection::RateLimited {
-        id: cx.rpc_id.clone(),
-        rule: name.to_owned(),
-        retry_after,
-    }
 }

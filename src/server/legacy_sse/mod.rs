@@ -190,13 +190,7 @@ fn replica_full(cx: &RequestContext, shared: &Shared) -> Rejection {
     const LIMIT: &str = "listen.legacy_sse.max_streams";
     let retry_after = std::time::Duration::from_secs(5);
     tracing::warn!("legacy SSE stream refused: the replica holds {LIMIT} streams");
-    shared.metrics.rate_limited("replica");
-    shared.audit_event(crate::pipeline::record::Facts::of(cx).gateway(
-        crate::audit::GatewayEvent::RateLimited {
-            limit: LIMIT.to_owned(),
-            retry_after_secs: retry_after.as_secs(),
-        },
-    ));
+    crate::ratelimit::record(cx, shared, LIMIT, "replica", retry_after);
     Rejection::Overloaded {
         id: cx.rpc_id.clone(),
         limit: LIMIT.to_owned(),
