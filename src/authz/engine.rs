@@ -163,7 +163,7 @@ impl Engine {
             .collect();
         let parts = super::policies::by_action(&loaded.set, &uids);
         let contexts = Contexts::new(Reads::of(&loaded.set), loaded.arguments);
-        let principal_reads = Reads::of_entity(&loaded.set, "principal", &["User", "Workload"]);
+        let caller = entities::CallerView::of(&loaded.set);
         let class_attributes = Reads::of_var(&loaded.set, "resource")
             .names()
             .map(|names| names.into_iter().map(str::to_owned).collect());
@@ -187,7 +187,7 @@ impl Engine {
             connect: entities::action_uid("connect")?,
             authorizer: Authorizer::new(),
             contexts,
-            stores: Stores::new(class_attributes, principal_reads, named)?,
+            stores: Stores::new(class_attributes, caller, named)?,
         })
     }
 
@@ -380,9 +380,12 @@ impl Engine {
     /// hot path skips this; tests and `policy test` call it).
     pub fn conforms(&self, q: &Query<'_>) -> Result<(), String> {
         let facts = self.settings.upstreams.get(q.upstream);
-        let (principal, mut all) =
-            entities::principal(&self.types, q.principal, &Reads::everything())
-                .map_err(|e| e.to_string())?;
+        let (principal, mut all) = entities::principal(
+            &self.types,
+            q.principal,
+            &entities::CallerView::everything(),
+        )
+        .map_err(|e| e.to_string())?;
         let (resource, objects) = entities::object(&self.types, q.upstream, &q.object, facts)
             .map_err(|e| e.to_string())?;
         all.extend(objects);

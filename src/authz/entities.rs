@@ -5,15 +5,16 @@
 //! A principal is a `Mcp::User` when a token names a person (its subject is
 //! not its client), else a `Mcp::Workload`; it is `in` a `Mcp::Role`,
 //! `Mcp::Group` and `Mcp::Tenant` per role, group and tenant (parents named by
-//! uid, with no entity of their own: they would hold nothing). Tools, prompts
-//! and resources are `in` their `Mcp::Upstream`.
+//! uid, with no entity of their own: they would hold nothing; a kind no policy
+//! names is left out, see [`CallerView`]). Tools, prompts and resources are
+//! `in` their `Mcp::Upstream`.
 
 use super::config::UpstreamFacts;
 use super::engine::QueryError;
 use super::reads::Reads;
 use crate::authn::Principal;
 use crate::authn::principal::Authenticated;
-use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, PolicySet, RestrictedExpression};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -158,13 +159,61 @@ fn entity(
     Entity::new(uid, attrs, parents).map_err(|e| QueryError::Build(e.to_string()))
 }
 
+/// What of a caller a policy set can see: the attributes it reads and the
+/// kinds of parent it can test with `in`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerView {
+    /// The principal attributes read.
+    pub reads: Reads,
+    /// Roles are parents (some policy names a `Role`).
+    pub roles: bool,
+    /// Groups are parents.
+    pub groups: bool,
+    /// The tenant is a parent.
+    pub tenant: bool,
+}
+
+impl CallerView {
+    /// Every attribute and parent (schema checks).
+    pub fn everything() -> CallerView {
+        CallerView {
+            reads: Reads::everything(),
+            roles: true,
+            groups: true,
+            tenant: true,
+        }
+    }
+
+    /// What the policies of `set` see. `principal in X` is true when X is
+    /// the principal or one of its ancestors; an X of a type no policy names
+    /// could only come from an attribute or the context holding an entity,
+    /// and the gateway puts none there. So a parent of a type no policy
+    /// names cannot change a decision, and leaving it out spares Cedar its
+    /// transitive-closure work when a caller is first seen.
+    pub fn of(set: &PolicySet) -> CallerView {
+        let reads = Reads::of_entity(set, "principal", &["User", "Workload"]);
+        match super::reads::entity_types(set) {
+            Some(named) => CallerView {
+                reads,
+                roles: named.contains("Role"),
+                groups: named.contains("Group"),
+                tenant: named.contains("Tenant"),
+            },
+            None => CallerView {
+                reads,
+                ..CallerView::everything()
+            },
+        }
+    }
+}
+
 /// The principal's uid and its entity (parents by uid only), with the
-/// attributes `reads` names (a decision evaluates no other; schema checks
-/// pass [`Reads::everything`]).
+/// attributes and parents `view` names (a decision evaluates no other; schema
+/// checks pass [`CallerView::everything`]).
 pub fn principal(
     types: &Types,
     p: &Principal,
-    reads: &Reads,
+    view: &CallerView,
 ) -> Result<(EntityUid, Vec<Entity>), QueryError> {
     let workload = p.authenticated != Authenticated::Token
         || p.client_id.as_deref() == Some(p.subject.as_str());
@@ -180,13 +229,13 @@ pub fn principal(
     // Mcp::Role::"r"` reads the principal's ancestors, and these entities
     // would hold no attribute or parent of their own.
     let mut parents = HashSet::new();
-    for r in &p.roles {
-        parents.insert(uid(&types.role, r));
+    if view.roles {
+        parents.extend(p.roles.iter().map(|r| uid(&types.role, r)));
     }
-    for g in &p.groups {
-        parents.insert(uid(&types.group, g));
+    if view.groups {
+        parents.extend(p.groups.iter().map(|g| uid(&types.group, g)));
     }
-    if let Some(t) = &p.tenant {
+    if let (true, Some(t)) = (view.tenant, &p.tenant) {
         parents.insert(uid(&types.tenant, t));
     }
     let authenticated = match p.authenticated {
@@ -196,7 +245,7 @@ pub fn principal(
     };
     let mut attrs = HashMap::new();
     let mut attr = |name: &str, value: &dyn Fn() -> RestrictedExpression| {
-        if reads.wants(name) {
+        if view.reads.wants(name) {
             attrs.insert(name.to_owned(), value());
         }
     };

@@ -167,6 +167,39 @@ fn visit(v: &Value, walk: &Walk<'_>, reads: &mut Reads) {
     }
 }
 
+/// The entity types (the last path segment: `Role` for `Mcp::Role`) named
+/// anywhere in the policies of `set`, scopes and conditions. `None` when a
+/// policy has no JSON form or holds a template slot, whose linked value could
+/// be of any type.
+pub fn entity_types(set: &PolicySet) -> Option<HashSet<String>> {
+    let mut types = HashSet::new();
+    for policy in set.policies() {
+        let json = policy.to_json().ok()?;
+        if !collect_types(&json, &mut types) {
+            return None;
+        }
+    }
+    Some(types)
+}
+
+/// Adds the type of every entity reference in `v` (`{"type": …, "id": …}`,
+/// in a scope or inside `__entity`) to `out`; false at a slot.
+fn collect_types(v: &Value, out: &mut HashSet<String>) -> bool {
+    match v {
+        Value::Object(map) => {
+            if map.contains_key("slot") {
+                return false;
+            }
+            if let (Some(Value::String(t)), Some(_)) = (map.get("type"), map.get("id")) {
+                out.insert(t.rsplit("::").next().unwrap_or(t).to_owned());
+            }
+            map.values().all(|i| collect_types(i, out))
+        }
+        Value::Array(items) => items.iter().all(|i| collect_types(i, out)),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +278,56 @@ mod tests {
                            when { principal in Mcp::Role::"r" && [Mcp::Workload::"w"].contains(principal)
                                   && Mcp::Role::"r".x == 1 };"#);
         assert_eq!(role.names(), Some(vec![]));
+    }
+
+    #[test]
+    fn entity_types_are_read_from_scopes_and_conditions_and_a_slot_names_all() {
+        let types = |text: &str| {
+            entity_types(&PolicySet::from_str(text).unwrap()).map(|t| {
+                let mut t: Vec<String> = t.into_iter().collect();
+                t.sort();
+                t
+            })
+        };
+        assert_eq!(
+            types(
+                r#"permit (principal in Mcp::Role::"admin", action == Mcp::Action::"tools/call", resource)
+                     when { principal in [Mcp::Group::"eng"] };
+                   forbid (principal is Mcp::User in Mcp::Tenant::"t", action, resource)
+                     unless { context.arguments == {type: "x", id: "y"} };"#
+            ),
+            Some(vec![
+                "Action".to_owned(),
+                "Group".to_owned(),
+                "Role".to_owned(),
+                "Tenant".to_owned()
+            ])
+        );
+        assert_eq!(
+            types(r#"permit (principal, action, resource) when { principal.tenant == "acme" };"#),
+            Some(vec![])
+        );
+        let mut set = PolicySet::from_str(r#"permit (principal, action, resource);"#).unwrap();
+        let template = cedar_policy::Template::parse(
+            Some(cedar_policy::PolicyId::new("t")),
+            r#"permit (principal in ?principal, action, resource);"#,
+        )
+        .unwrap();
+        set.add_template(template).unwrap();
+        set.link(
+            cedar_policy::PolicyId::new("t"),
+            cedar_policy::PolicyId::new("linked"),
+            std::collections::HashMap::from([(
+                cedar_policy::SlotId::principal(),
+                cedar_policy::EntityUid::from_str(r#"Mcp::Group::"eng""#).unwrap(),
+            )]),
+        )
+        .unwrap();
+        let linked = entity_types(&set);
+        assert!(
+            linked.is_none() || linked.is_some_and(|t| t.contains("Group")),
+            "a linked policy's parent type must not be missed"
+        );
     }
 
     #[test]

@@ -11,9 +11,8 @@
 
 use super::config::UpstreamFacts;
 use super::engine::QueryError;
-use super::entities::{self, Object, Types};
+use super::entities::{self, CallerView, Object, Types};
 use super::memo::{self, Keys, Memo, OwnedObject};
-use super::reads::Reads;
 use crate::authn::Principal;
 use cedar_policy::{Entities, EntityUid};
 use std::collections::{HashMap, HashSet};
@@ -121,9 +120,9 @@ pub struct Stores {
     /// The resource attributes the policies read (sorted), or `None` when a
     /// policy uses `resource` whole: what list classes are made of.
     class_attributes: Option<Vec<String>>,
-    /// The principal attributes the policies read: a caller's entity holds
-    /// only these.
-    principal_reads: Reads,
+    /// The principal attributes and parents the policies can see: a caller's
+    /// entity holds only these.
+    caller: CallerView,
     /// The resources some policy scope names (`resource == …`), when every
     /// list decision is sliced; `None` keeps every listed object in stores.
     named: Option<HashSet<EntityUid>>,
@@ -137,19 +136,19 @@ pub struct Stores {
 
 impl Stores {
     /// Empty memos, for policies that read `class_attributes` of `resource`
-    /// (`None`: they use it whole) and `principal_reads` of `principal`, and
+    /// (`None`: they use it whole) and see `caller` of `principal`, and
     /// whose scopes name the resources `named` (`None`: some list decision is
     /// not sliced).
     pub fn new(
         class_attributes: Option<Vec<String>>,
-        principal_reads: Reads,
+        caller: CallerView,
         named: Option<HashSet<EntityUid>>,
     ) -> Result<Stores, String> {
         let named = named.filter(|_| class_attributes.is_some());
         Ok(Stores {
             types: Types::new()?,
             class_attributes,
-            principal_reads,
+            caller,
             named,
             keys: Keys::default(),
             stores: Memo::new(STORES),
@@ -199,8 +198,7 @@ impl Stores {
                 b
             }
         };
-        let (principal_uid, caller) =
-            entities::principal(&self.types, principal, &self.principal_reads)?;
+        let (principal_uid, caller) = entities::principal(&self.types, principal, &self.caller)?;
         let entities = with_caller(&built.store, caller)?;
         let store = Arc::new(Store {
             principal: principal.clone(),
@@ -251,8 +249,7 @@ impl Stores {
                 b
             }
         };
-        let (principal_uid, caller) =
-            entities::principal(&self.types, principal, &self.principal_reads)?;
+        let (principal_uid, caller) = entities::principal(&self.types, principal, &self.caller)?;
         let entities = with_caller(&built.store, caller)?;
         let list = Arc::new(ListStore {
             principal: principal.clone(),

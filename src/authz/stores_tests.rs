@@ -117,14 +117,23 @@ permit (principal, action == Mcp::Action::"tools/call", resource)
 forbid (principal in Mcp::Role::"banned", action, resource);
 "#;
     let set: cedar_policy::PolicySet = policies.parse().unwrap();
-    let reads = super::Reads::of_entity(&set, "principal", &["User", "Workload"]);
-    let stores = super::Stores::new(None, reads, None).unwrap();
+    let view = super::CallerView::of(&set);
+    let stores = super::Stores::new(None, view, None).unwrap();
     let mut p = who("alice", "reader");
     p.tenant = Some("acme".into());
     p.scopes = vec!["tools".into()];
+    p.groups = vec!["eng".into()];
     let store = stores.decision(&p, "up", &tool("t", true), None).unwrap();
     let caller = store.entities.get(&store.principal_uid).unwrap();
     assert!(caller.attr("scopes").is_some() && caller.attr("tenant").is_some());
+    // Only roles are tested with `in`: groups and the tenant are not parents.
+    let parent = |t: &str| {
+        store
+            .entities
+            .is_ancestor_of(&t.parse().unwrap(), &store.principal_uid)
+    };
+    assert!(parent(r#"Mcp::Role::"reader""#));
+    assert!(!parent(r#"Mcp::Group::"eng""#) && !parent(r#"Mcp::Tenant::"acme""#));
     for unread in [
         "subject",
         "issuer",
@@ -152,11 +161,15 @@ forbid (principal in Mcp::Role::"banned", action, resource);
         r#"permit (principal, action, resource) when { Mcp::User::"root".tenant == "" };"#
             .parse()
             .unwrap();
-    let reads = super::Reads::of_entity(&literal, "principal", &["User", "Workload"]);
-    let stores = super::Stores::new(None, reads, None).unwrap();
+    let view = super::CallerView::of(&literal);
+    let stores = super::Stores::new(None, view, None).unwrap();
     let store = stores.decision(&p, "up", &tool("t", true), None).unwrap();
     let caller = store.entities.get(&store.principal_uid).unwrap();
     assert!(caller.attr("subject").is_some() && caller.attr("actors").is_some());
+    assert!(!store.entities.is_ancestor_of(
+        &r#"Mcp::Role::"reader""#.parse().unwrap(),
+        &store.principal_uid
+    ));
 }
 
 /// Listed objects decided once per class decide exactly as each one alone,
