@@ -45,11 +45,13 @@ pub struct Store {
 pub struct ListStore {
     principal: Principal,
     upstream: String,
-    objects: Vec<OwnedObject>,
+    /// Shared with the list's [`Objects`], as are `resources` and `classes`:
+    /// a caller's first list copies none of them.
+    objects: Arc<[OwnedObject]>,
     /// The principal's uid.
     pub principal_uid: EntityUid,
     /// Each object's uid, in list order.
-    pub resources: Vec<EntityUid>,
+    pub resources: Arc<[EntityUid]>,
     /// Each object's class, in list order: objects of one class have the same
     /// type, upstream and values of every resource attribute a policy reads,
     /// so policies that use `resource` only through those attributes (and a
@@ -90,8 +92,8 @@ pub struct ListFacts {
 #[derive(Debug)]
 struct Objects {
     upstream: String,
-    objects: Vec<OwnedObject>,
-    resources: Vec<EntityUid>,
+    objects: Arc<[OwnedObject]>,
+    resources: Arc<[EntityUid]>,
     classes: Option<Arc<Vec<u32>>>,
     partial: bool,
     store: Entities,
@@ -254,9 +256,9 @@ impl Stores {
         let list = Arc::new(ListStore {
             principal: principal.clone(),
             upstream: upstream.to_owned(),
-            objects: built.objects.clone(),
+            objects: Arc::clone(&built.objects),
             principal_uid,
-            resources: built.resources.clone(),
+            resources: Arc::clone(&built.resources),
             classes: built.classes.clone(),
             partial: built.partial,
             entities,
@@ -301,7 +303,7 @@ impl Stores {
         Ok(Objects {
             upstream: upstream.to_owned(),
             objects: objects.iter().map(OwnedObject::of).collect(),
-            resources,
+            resources: resources.into(),
             classes: classes.map(|c| Arc::new(c.of)),
             partial,
             store: Entities::from_entities(entities, None)
