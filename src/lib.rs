@@ -42,10 +42,7 @@ pub mod upstream;
 /// spent 5–8% in `malloc_consolidate`. Measured in one session (figures in
 /// docs/BENCHMARKS.md): authorization 6% (decision) to 23% (500-tool list)
 /// faster, the every-stage gateway's CPU per request 6% lower (median of
-/// three noisy load runs). Built without transparent huge pages (`no_thp`):
-/// with them, the first touch of each 2 MiB page of a growing heap stalled a
-/// request for 7–10 ms. On a host whose THP setting is `always` (not
-/// `madvise`), run with `MIMALLOC_ALLOW_THP=0` for the same effect.
+/// three noisy load runs).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
