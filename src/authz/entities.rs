@@ -235,7 +235,9 @@ pub fn principal(
     if view.groups {
         parents.extend(p.groups.iter().map(|g| uid(&types.group, g)));
     }
-    if let (true, Some(t)) = (view.tenant, &p.tenant) {
+    if view.tenant
+        && let Some(t) = &p.tenant
+    {
         parents.insert(uid(&types.tenant, t));
     }
     let authenticated = match p.authenticated {

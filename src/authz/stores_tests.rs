@@ -172,6 +172,27 @@ forbid (principal in Mcp::Role::"banned", action, resource);
     ));
 }
 
+/// Groups and the tenant stay parents when a policy names their kind, and
+/// membership decides through them as through roles.
+#[test]
+fn parents_of_a_kind_policies_name_decide_membership() {
+    let e = engine_with(
+        r#"
+permit (principal in Mcp::Group::"eng", action == Mcp::Action::"tools/call", resource);
+forbid (principal in Mcp::Tenant::"globex", action, resource);
+"#,
+    );
+    let decide = |p: &Principal| e.decide(&query(p, tool("t", true), 10)).unwrap().effect;
+    let mut p = who("alice", "reader");
+    assert_eq!(decide(&p), Effect::Deny);
+    p.groups = vec!["eng".into()];
+    assert_eq!(decide(&p), Effect::Allow);
+    p.tenant = Some("acme".into());
+    assert_eq!(decide(&p), Effect::Allow);
+    p.tenant = Some("globex".into());
+    assert_eq!(decide(&p), Effect::Deny);
+}
+
 /// Listed objects decided once per class decide exactly as each one alone,
 /// whatever the policies do with `resource`: through attributes only
 /// (classes used), whole in a condition (classes off), named by a scope
