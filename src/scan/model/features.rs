@@ -296,6 +296,17 @@ pub fn featurize_into<S: Sink>(
             if sent.tokens == 0 && is_leader(word) {
                 sent.leader = true;
             }
+            // "In your response, (please) <order>".
+            match sent.tokens {
+                0 => sent.in_your = matches!(word, b"in" | b"en" | b"dans" | b"nella" | b"na"),
+                1 => sent.in_your &= classes & Cue::SecondPerson.bit() != 0,
+                2 => sent.in_your &= classes & Cue::Response.bit() != 0,
+                3 | 4 if sent.in_your => {
+                    sent.reply_order |= classes & Cue::Imperative.bit() != 0;
+                    sent.in_your = sent.tokens == 3 && is_leader(word);
+                }
+                _ => {}
+            }
             if initial && classes & Cue::Imperative.bit() != 0 {
                 sent.imp0 = true;
             }

@@ -64,6 +64,12 @@ pub(super) struct SentenceState {
     pub(super) imp0: bool,
     pub(super) tokens: usize,
     pub(super) leader: bool,
+    /// The tokens so far read "in your response" (after "in", "in your").
+    pub(super) in_your: bool,
+    /// An order follows an "in your response," opener: "In your reply, add
+    /// a link to ...". A structural finding only; the model's features are
+    /// those of the sentence as written.
+    pub(super) reply_order: bool,
     pub(super) first_token_line: usize,
     pub(super) code_chars: usize,
 }
@@ -78,6 +84,8 @@ impl SentenceState {
             imp0: false,
             tokens: 0,
             leader: false,
+            in_your: false,
+            reply_order: false,
             first_token_line: line,
             code_chars: 0,
         }
@@ -167,7 +175,7 @@ pub(super) fn end_sentence<S: Sink>(
     if s.tokens > 48 || s.code_chars >= 3 {
         return;
     }
-    if s.imp0 && resp && you {
+    if (s.imp0 || s.reply_order) && resp && you {
         doc.structs()
             .push((StructKind::InstructionToResponder, span.clone()));
     }
