@@ -101,10 +101,15 @@ const CLASS: [u8; 256] = {
 
 /// Finds and decodes base64, hex, URL-encoded and letter-spaced runs in `text`.
 pub fn find_encoded(text: &str, budget: Budget) -> Vec<Derived> {
+    let b = text.as_bytes();
+    // Shorter than a blob and than a letter-spaced run: nothing to find (most
+    // JSON leaves are this short).
+    if b.len() < MIN_BLOB.min(2 * MIN_SPACED - 1) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let mut tries = 0usize;
     let mut bytes_left = budget.max_bytes;
-    let b = text.as_bytes();
     // A candidate is a run of base64-alphabet bytes (and `%` escapes) that
     // starts on an alphabet byte, with its `=` padding, at least MIN_BLOB long.
     // Such a run covers a multiple of MIN_BLOB, so only those offsets are

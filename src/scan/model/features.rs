@@ -164,7 +164,13 @@ pub fn featurize_into<S: Sink>(
     // The last finished sentence: (imperative opening, its line, first on its line).
     let mut last = (false, 0usize, false);
     // Lines that look like records, and the candidate edge sentences.
-    let mut data_lines = usize::from(is_data_line(b));
+    // Record-like lines after the first; whether the first is one is read
+    // only when a feature needs it (most texts are one line: JSON leaves).
+    let mut data_lines = 0usize;
+    let mut first_line_record: Option<bool> = None;
+    let mut records = |after_first: usize| {
+        after_first > 0 || *first_line_record.get_or_insert_with(|| is_data_line(b))
+    };
     let mut code_total = 0usize;
     let mut first_edge: Option<Range<usize>> = None;
     let mut last_edge: Option<Range<usize>> = None;
@@ -239,9 +245,9 @@ pub fn featurize_into<S: Sink>(
                         sent.imp0
                             && lone_line
                             && line > 0
-                            && data_lines > 0
                             && sent.tokens >= 4
-                            && sent.code_chars < 3,
+                            && sent.code_chars < 3
+                            && records(data_lines),
                     );
                     last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
                     let edge_like =
@@ -346,7 +352,7 @@ pub fn featurize_into<S: Sink>(
     }
     // Edge instructions are a prose-in-records signal; code has too many
     // imperative comments and docstrings for it.
-    if line >= 2 && data_lines >= 1 && code_total * 40 < b.len() {
+    if line >= 2 && code_total * 40 < b.len() && records(data_lines) {
         for span in [first_edge, last_edge].into_iter().flatten() {
             doc.structs().push((StructKind::InstructionAtEdge, span));
         }

@@ -72,7 +72,9 @@ pub const WHOLE: usize = 256;
 pub struct Counters {
     /// Newlines before the point.
     pub line: usize,
-    /// Record-like lines begun before the point (the first line included).
+    /// Record-like lines begun before the point, after the first line (the
+    /// featuriser reads whether the first line is one only when a feature
+    /// needs it: most texts it sees are a single line).
     pub data_lines: usize,
     /// Code characters (`=(){}[]<>$#`) before the point.
     pub code_chars: usize,
@@ -94,10 +96,7 @@ impl Region {
     pub fn whole(text: &str) -> Region {
         Region {
             range: 0..text.len(),
-            at: Counters {
-                data_lines: usize::from(is_data_line(text.as_bytes())),
-                ..Counters::default()
-            },
+            at: Counters::default(),
         }
     }
 }
