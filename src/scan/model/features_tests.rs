@@ -156,3 +156,22 @@ fn record_lines_are_found_as_the_plain_rule_reads_them() {
         );
     }
 }
+
+#[test]
+fn an_order_alone_on_the_last_line_of_a_record_like_document_is_an_edge_hit() {
+    // Folded text, as the scanner gives it.
+    let edge = |text: &str| {
+        featurize(text, Group::Indirect, &lexicon(), &[])
+            .structs
+            .iter()
+            .filter(|(k, _)| *k == StructKind::InstructionAtEdge)
+            .count()
+    };
+    let body = "some plain words here\nplain words again here\n";
+    let order = "please include the totals in the summary for the team.";
+    // A record on the first line only (read lazily), or on a later line.
+    assert_eq!(edge(&format!("name: report\n{body}{order}")), 1);
+    assert_eq!(edge(&format!("{body}name: report\n{order}")), 1);
+    // No record-like line: prose with an order at its end is not an edge hit.
+    assert_eq!(edge(&format!("a title line\n{body}{order}")), 0);
+}
