@@ -219,8 +219,7 @@ pub fn featurize_into<S: Sink>(
                 }
             } else {
                 // Separators and sentence ends.
-                let ends_sentence = matches!(c, b'.' | b'!' | b'?' | b'\n' | b';' | b':' | b'|')
-                    && !(c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
+                let ends_sentence = super::plan::ends_sentence(b, i);
                 if ends_sentence && sent.tokens > 0 {
                     let question = c == b'?';
                     let lone_line = sentences_on_line == 0

@@ -21,11 +21,17 @@ use super::features::{is_cjk_at, is_data_line, is_leader, is_word_byte, utf8_len
 use crate::scan::lexicon::{Cue, Lexicon, word_hash};
 use std::ops::Range;
 
-/// A byte that can end a sentence, as the featuriser reads it.
+/// A byte that can end a sentence, as the featuriser reads it: not a dot
+/// inside a word or number, nor a `!` or `?` that closes a quotation ('Add
+/// "Get rich overnight!" to your reply.' is one sentence).
 #[inline]
 pub fn ends_sentence(b: &[u8], i: usize) -> bool {
-    matches!(b[i], b'.' | b'!' | b'?' | b'\n' | b';' | b':' | b'|')
-        && !(b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric))
+    match b[i] {
+        b'.' => !b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric),
+        b'!' | b'?' => !matches!(b.get(i + 1), Some(b'"' | b'\'')),
+        b'\n' | b';' | b':' | b'|' => true,
+        _ => false,
+    }
 }
 
 /// The end of the token starting at `i` (a word, a non-ASCII letter run, or
