@@ -74,6 +74,27 @@ fn a_quoted_exclamation_does_not_end_the_sentence_around_it() {
 }
 
 #[test]
+fn an_order_with_a_worked_example_is_prose_and_a_code_line_is_not() {
+    // Four code characters among eleven words: still an order about the reply.
+    let d = featurize(
+        "paid.\nadd numbers to your reply (a=1, b=2).",
+        Group::Indirect,
+        &lexicon(),
+        &[],
+    );
+    assert_eq!(d.structs.len(), 1, "{:?}", d.structs);
+    assert_eq!(d.structs[0].0, StructKind::InstructionToResponder);
+    // Dense in code characters: a statement, left to the model.
+    let d = featurize(
+        "paid.\nadd(your reply) = {x};",
+        Group::Indirect,
+        &lexicon(),
+        &[],
+    );
+    assert!(d.structs.is_empty(), "{:?}", d.structs);
+}
+
+#[test]
 fn the_same_words_outside_the_imperative_position_are_not() {
     let d = featurize(
         "thanks for your reply, we add it later.",

@@ -171,8 +171,10 @@ pub(super) fn end_sentence<S: Sink>(
         question && first_line_alone,
     );
     let span = s.start..end;
-    // Structural findings are for prose: long or code-like "sentences" are left to the model.
-    if s.tokens > 48 || s.code_chars >= 3 {
+    // Structural findings are for prose: long or code-like "sentences" are left to the
+    // model. Code-like means dense in code characters, not merely holding a few: an
+    // order with a worked example, "(a=1, b=2)", is still prose.
+    if s.tokens > 48 || (s.code_chars >= 3 && s.code_chars * 2 > s.tokens) {
         return;
     }
     if (s.imp0 || s.reply_order) && resp && you {
