@@ -98,8 +98,10 @@ pub struct Lexicon {
 }
 
 impl Lexicon {
-    /// Adds `words` to the class named `class`; fails on an unknown class or a
-    /// multi-word entry.
+    /// Adds `words` to the class named `class`; fails on an unknown class or on
+    /// an entry that no token can equal: more than one word, or a word with
+    /// a character the featuriser splits tokens at (`role-play` is read as
+    /// `role` and `play`, so the entry would never match).
     pub fn add(&mut self, class: &str, words: &[String]) -> Result<(), String> {
         let cue = Cue::ALL
             .into_iter()
@@ -112,6 +114,15 @@ impl Lexicon {
             let folded = super::normalize::fold_literal(w);
             if folded.is_empty() || folded.contains(' ') {
                 return Err(format!("`{w}` must be a single word"));
+            }
+            if let Some(c) = folded
+                .bytes()
+                .find(|&b| b.is_ascii() && !super::model::features::is_word_byte(b))
+            {
+                return Err(format!(
+                    "`{w}` can never match: text is split into words at `{}`; list the parts that matter instead",
+                    c as char
+                ));
             }
             *self.map.entry(word_hash(folded.as_bytes())).or_default() |= cue.bit();
         }

@@ -111,6 +111,24 @@ fn pack_errors_name_the_file_the_rule_and_the_field() {
 }
 
 #[test]
+fn a_lexicon_word_no_token_can_equal_is_refused_with_the_reason() {
+    let e = set("pack: t\nlexicon:\n  persona: [roleplay, role-play]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lexicon.persona"), "{e}");
+    assert!(
+        e.contains("`role-play` can never match: text is split into words at `-`"),
+        "{e}"
+    );
+    let e = set("pack: t\nlexicon:\n  imperative: [\"don't\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("split into words at `'`"), "{e}");
+    // Letters outside ASCII are part of words: the entry stays.
+    assert!(set("pack: t\nlexicon:\n  imperative: [athdhéan, игнорируй]\n").is_ok());
+}
+
+#[test]
 fn duplicate_rule_ids_are_refused() {
     let r = "  - {id: r.a, description: d, category: jailbreak, severity: high, literals: [abc]}\n";
     let e = set(&format!("pack: t\nrules:\n{r}{r}"))
