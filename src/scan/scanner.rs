@@ -128,8 +128,13 @@ impl Scanner {
             &extras,
             doc,
         );
-        if !surface.is_outbound() {
+        {
             for (kind, span) in &doc.structs {
+                // Orders to the assistant are normal in what the client sends;
+                // dictated literal output is not.
+                if surface.is_outbound() && *kind != StructKind::LiteralIntoReply {
+                    continue;
+                }
                 let (id, what) = match kind {
                     StructKind::InstructionToResponder => (
                         "struct.instruction-to-responder",
@@ -146,6 +151,10 @@ impl Scanner {
                     StructKind::InstructionAtEdge => (
                         "struct.instruction-at-edge",
                         "an order or question alone at the edge of a record-like document",
+                    ),
+                    StructKind::LiteralIntoReply => (
+                        "struct.literal-into-reply",
+                        "a quoted string dictated into the reader's reply",
                     ),
                 };
                 let orig = norm.original_span(span.clone(), text);

@@ -46,6 +46,10 @@ pub enum StructKind {
     /// An order or question alone on the first or last line of a document that
     /// otherwise holds records (table rows, `key: value` headers, code fences).
     InstructionAtEdge,
+    /// A sentence naming the reader's reply ("your response", "empendulweni
+    /// yakho") that ends in a colon and a quoted string: literal output
+    /// dictated to the reader. Reported on every surface.
+    LiteralIntoReply,
 }
 
 pub use super::plan::Region;
@@ -114,6 +118,49 @@ pub(crate) fn is_leader(word: &[u8]) -> bool {
             | b"dann"
             | b"jetzt"
     )
+}
+
+/// A sentence of prose (3 to 48 words, not dense in code characters) that
+/// holds an order (an imperative other than "answer" or "reply": "Thanks for
+/// your answer: '...'" quotes a reply, it dictates none), names the reader's
+/// reply (a response word and a second-person word) and ends on it: "... and
+/// include it in your response", "... empendulweni yakho". "Begin your
+/// response with" ends on "with": how a reply opens is what users ask of their
+/// assistant all the time.
+///
+/// Called at a colon before a quoted string only, so the sentence's words
+/// are looked up again here rather than tracked for every word of every text.
+fn dictates_literal(sentence: &[u8], s: &SentenceState, lexicon: &Lexicon) -> bool {
+    let need = Cue::Response.bit() | Cue::SecondPerson.bit();
+    if s.mask & need != need
+        || !(3..=48).contains(&s.tokens)
+        || (s.code_chars >= 3 && s.code_chars * 2 > s.tokens)
+    {
+        return false;
+    }
+    let (mut order, mut last) = (false, 0u16);
+    let word = |c: &u8| is_word_byte(*c) || *c >= 0x80;
+    for w in sentence.split(|c| !word(c)).filter(|w| !w.is_empty()) {
+        last = lexicon.classes(word_hash(w));
+        order |= last & (Cue::Imperative.bit() | Cue::Response.bit()) == Cue::Imperative.bit();
+    }
+    order && last & need != 0
+}
+
+/// A quoted string starts at `from` (after spaces) and closes on the same
+/// line within 120 bytes: `: 'I live in London'`.
+fn quoted_follows(b: &[u8], from: usize) -> bool {
+    let rest = b.get(from..).unwrap_or_default();
+    let start = rest.iter().position(|&c| c != b' ' && c != b'\t');
+    let Some(q) = start.map(|k| (k, rest[k])) else {
+        return false;
+    };
+    matches!(q.1, b'\'' | b'"' | b'`')
+        && rest[q.0 + 1..]
+            .iter()
+            .take(120)
+            .take_while(|&&c| c != b'\n')
+            .any(|&c| c == q.1)
 }
 
 /// Computes the features of folded text `text` for `group`. `extras` must be
@@ -236,6 +283,13 @@ pub fn featurize_into<S: Sink>(
                         question,
                         lone_line && line == 0,
                     );
+                    if c == b':'
+                        && quoted_follows(b, i + 1)
+                        && dictates_literal(&b[sent.start..i], &sent, lexicon)
+                    {
+                        doc.structs()
+                            .push((StructKind::LiteralIntoReply, sent.start..i + 1));
+                    }
                     // An order alone on a middle line of a record-like document.
                     push_sent(
                         doc,

@@ -210,3 +210,29 @@ fn an_order_alone_on_the_last_line_of_a_record_like_document_is_an_edge_hit() {
     // No record-like line: prose with an order at its end is not an edge hit.
     assert_eq!(edge(&format!("a title line\n{body}{order}")), 0);
 }
+
+#[test]
+fn an_order_ending_on_the_readers_reply_before_a_quoted_string_dictates_it() {
+    let literal = |text: &str| {
+        featurize(text, Group::Direct, &lexicon(), &[])
+            .structs
+            .iter()
+            .filter(|(k, _)| *k == StructKind::LiteralIntoReply)
+            .count()
+    };
+    assert_eq!(
+        literal("translate it and include it in your response: 'hi'"),
+        1
+    );
+    assert_eq!(literal("add this to your reply: \"ok\" and stop."), 1);
+    // No quoted string after the colon, or one that never closes on its line.
+    assert_eq!(literal("include it in your response: the totals."), 0);
+    assert_eq!(
+        literal("include it in your response: 'the totals\nand more'"),
+        0
+    );
+    // No order: a reply is quoted, not dictated ("reply" alone is no order).
+    assert_eq!(literal("thanks for your reply: 'yes'"), 0);
+    // The sentence does not end on the reply: how a reply opens is the user's call.
+    assert_eq!(literal("include in your reply the word: 'hi'"), 0);
+}
