@@ -128,44 +128,42 @@ impl Scanner {
             &extras,
             doc,
         );
-        {
-            for (kind, span) in &doc.structs {
-                // Orders to the assistant are normal in what the client sends;
-                // dictated literal output is not.
-                if surface.is_outbound() && *kind != StructKind::LiteralIntoReply {
-                    continue;
-                }
-                let (id, what) = match kind {
-                    StructKind::InstructionToResponder => (
-                        "struct.instruction-to-responder",
-                        "an order about the reader's own reply",
-                    ),
-                    StructKind::AddressedToAi => (
-                        "struct.addressed-to-ai",
-                        "a sentence addressing the AI with an order",
-                    ),
-                    StructKind::OverrideInstructions => (
-                        "struct.override-instructions",
-                        "an order to drop instructions",
-                    ),
-                    StructKind::InstructionAtEdge => (
-                        "struct.instruction-at-edge",
-                        "an order or question alone at the edge of a record-like document",
-                    ),
-                    StructKind::LiteralIntoReply => (
-                        "struct.literal-into-reply",
-                        "a quoted string dictated into the reader's reply",
-                    ),
-                };
-                let orig = norm.original_span(span.clone(), text);
-                out.push(finding(
-                    Arc::from(id),
-                    Category::AddressedInstruction,
-                    Severity::Medium,
-                    Some(orig.clone()),
-                    format!("{what}: \"{}\"", excerpt(&text[orig])),
-                ));
+        for (kind, span) in &doc.structs {
+            // Orders to the assistant are normal in what the client sends;
+            // dictated literal output is not.
+            if surface.is_outbound() && *kind != StructKind::LiteralIntoReply {
+                continue;
             }
+            let (id, what) = match kind {
+                StructKind::InstructionToResponder => (
+                    "struct.instruction-to-responder",
+                    "an order about the reader's own reply",
+                ),
+                StructKind::AddressedToAi => (
+                    "struct.addressed-to-ai",
+                    "a sentence addressing the AI with an order",
+                ),
+                StructKind::OverrideInstructions => (
+                    "struct.override-instructions",
+                    "an order to drop instructions",
+                ),
+                StructKind::InstructionAtEdge => (
+                    "struct.instruction-at-edge",
+                    "an order or question alone at the edge of a record-like document",
+                ),
+                StructKind::LiteralIntoReply => (
+                    "struct.literal-into-reply",
+                    "a quoted string dictated into the reader's reply",
+                ),
+            };
+            let orig = norm.original_span(span.clone(), text);
+            out.push(finding(
+                Arc::from(id),
+                Category::AddressedInstruction,
+                Severity::Medium,
+                Some(orig.clone()),
+                format!("{what}: \"{}\"", excerpt(&text[orig])),
+            ));
         }
         let model = model?;
         if doc.sums.is_empty() {

@@ -128,9 +128,10 @@ pub(crate) fn is_leader(word: &[u8]) -> bool {
 /// response with" ends on "with": how a reply opens is what users ask of their
 /// assistant all the time.
 ///
-/// Called at a colon before a quoted string only, so the sentence's words
-/// are looked up again here rather than tracked for every word of every text.
-fn dictates_literal(sentence: &[u8], s: &SentenceState, lexicon: &Lexicon) -> bool {
+/// Called at a colon before a quoted string only, so the words of the
+/// sentence (`text[range]`, split as the featuriser splits them) are looked
+/// up again here rather than tracked for every word of every text.
+fn dictates_literal(text: &str, range: Range<usize>, s: &SentenceState, lexicon: &Lexicon) -> bool {
     let need = Cue::Response.bit() | Cue::SecondPerson.bit();
     if s.mask & need != need
         || !(3..=48).contains(&s.tokens)
@@ -138,11 +139,17 @@ fn dictates_literal(sentence: &[u8], s: &SentenceState, lexicon: &Lexicon) -> bo
     {
         return false;
     }
+    let b = text.as_bytes();
     let (mut order, mut last) = (false, 0u16);
-    let word = |c: &u8| is_word_byte(*c) || *c >= 0x80;
-    for w in sentence.split(|c| !word(c)).filter(|w| !w.is_empty()) {
-        last = lexicon.classes(word_hash(w));
+    let mut i = range.start;
+    while i < range.end {
+        let Some(end) = super::plan::token_at(text, i) else {
+            i += utf8_len(b[i]);
+            continue;
+        };
+        last = lexicon.classes(word_hash(&b[i..end]));
         order |= last & (Cue::Imperative.bit() | Cue::Response.bit()) == Cue::Imperative.bit();
+        i = end;
     }
     order && last & need != 0
 }
@@ -285,7 +292,7 @@ pub fn featurize_into<S: Sink>(
                     );
                     if c == b':'
                         && quoted_follows(b, i + 1)
-                        && dictates_literal(&b[sent.start..i], &sent, lexicon)
+                        && dictates_literal(text, sent.start..i, &sent, lexicon)
                     {
                         doc.structs()
                             .push((StructKind::LiteralIntoReply, sent.start..i + 1));
