@@ -120,29 +120,27 @@ pub(crate) fn is_leader(word: &[u8]) -> bool {
     )
 }
 
-/// A sentence of prose (3 to 48 words, not dense in code characters) that
-/// holds an order (an imperative other than "answer" or "reply": "Thanks for
+/// The sentence `s`, ended by the colon at `colon`, is followed by a quoted
+/// string and is prose of three words or more ([`SentenceState::is_prose`])
+/// that holds an order (an imperative other than "answer" or "reply": "Thanks for
 /// your answer: '...'" quotes a reply, it dictates none), names the reader's
 /// reply (a response word and a second-person word) and ends on it: "... and
 /// include it in your response", "... empendulweni yakho". "Begin your
 /// response with" ends on "with": how a reply opens is what users ask of their
 /// assistant all the time.
 ///
-/// Called at a colon before a quoted string only, so the words of the
-/// sentence (`text[range]`, split as the featuriser splits them) are looked
-/// up again here rather than tracked for every word of every text.
-fn dictates_literal(text: &str, range: Range<usize>, s: &SentenceState, lexicon: &Lexicon) -> bool {
+/// Cheapest checks first: the sentence's cue classes, then the quote; only
+/// then are its words (split as the featuriser splits them) looked up again,
+/// rather than tracked for every word of every text.
+fn dictates_literal(text: &str, s: &SentenceState, colon: usize, lexicon: &Lexicon) -> bool {
     let need = Cue::Response.bit() | Cue::SecondPerson.bit();
-    if s.mask & need != need
-        || !(3..=48).contains(&s.tokens)
-        || (s.code_chars >= 3 && s.code_chars * 2 > s.tokens)
-    {
+    let b = text.as_bytes();
+    if s.mask & need != need || s.tokens < 3 || !s.is_prose() || !quoted_follows(b, colon + 1) {
         return false;
     }
-    let b = text.as_bytes();
     let (mut order, mut last) = (false, 0u16);
-    let mut i = range.start;
-    while i < range.end {
+    let mut i = s.start;
+    while i < colon {
         let Some(end) = super::plan::token_at(text, i) else {
             i += utf8_len(b[i]);
             continue;
@@ -290,10 +288,7 @@ pub fn featurize_into<S: Sink>(
                         question,
                         lone_line && line == 0,
                     );
-                    if c == b':'
-                        && quoted_follows(b, i + 1)
-                        && dictates_literal(text, sent.start..i, &sent, lexicon)
-                    {
+                    if c == b':' && dictates_literal(text, &sent, i, lexicon) {
                         doc.structs()
                             .push((StructKind::LiteralIntoReply, sent.start..i + 1));
                     }

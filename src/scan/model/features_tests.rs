@@ -13,6 +13,15 @@ fn lexicon() -> Lexicon {
     l
 }
 
+/// How many structural findings of `kind` the test lexicon gives `text`.
+fn structs_of(text: &str, group: Group, kind: StructKind) -> usize {
+    featurize(text, group, &lexicon(), &[])
+        .structs
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .count()
+}
+
 #[test]
 fn features_are_grouped_by_token_and_in_range() {
     let d = featurize(
@@ -195,13 +204,7 @@ fn record_lines_are_found_as_the_plain_rule_reads_them() {
 #[test]
 fn an_order_alone_on_the_last_line_of_a_record_like_document_is_an_edge_hit() {
     // Folded text, as the scanner gives it.
-    let edge = |text: &str| {
-        featurize(text, Group::Indirect, &lexicon(), &[])
-            .structs
-            .iter()
-            .filter(|(k, _)| *k == StructKind::InstructionAtEdge)
-            .count()
-    };
+    let edge = |text: &str| structs_of(text, Group::Indirect, StructKind::InstructionAtEdge);
     let body = "some plain words here\nplain words again here\n";
     let order = "please include the totals in the summary for the team.";
     // A record on the first line only (read lazily), or on a later line.
@@ -213,13 +216,7 @@ fn an_order_alone_on_the_last_line_of_a_record_like_document_is_an_edge_hit() {
 
 #[test]
 fn an_order_ending_on_the_readers_reply_before_a_quoted_string_dictates_it() {
-    let literal = |text: &str| {
-        featurize(text, Group::Direct, &lexicon(), &[])
-            .structs
-            .iter()
-            .filter(|(k, _)| *k == StructKind::LiteralIntoReply)
-            .count()
-    };
+    let literal = |text: &str| structs_of(text, Group::Direct, StructKind::LiteralIntoReply);
     assert_eq!(
         literal("translate it and include it in your response: 'hi'"),
         1

@@ -75,6 +75,14 @@ pub(super) struct SentenceState {
 }
 
 impl SentenceState {
+    /// Structural findings are for prose: long or code-like "sentences" are
+    /// left to the model. Code-like means dense in code characters, not merely
+    /// holding a few: an order with a worked example, "(a=1, b=2)", is still
+    /// prose.
+    pub(super) fn is_prose(&self) -> bool {
+        self.tokens <= 48 && !(self.code_chars >= 3 && self.code_chars * 2 > self.tokens)
+    }
+
     pub(super) fn new(start: usize, line: usize) -> SentenceState {
         SentenceState {
             quoted: false,
@@ -171,10 +179,7 @@ pub(super) fn end_sentence<S: Sink>(
         question && first_line_alone,
     );
     let span = s.start..end;
-    // Structural findings are for prose: long or code-like "sentences" are left to the
-    // model. Code-like means dense in code characters, not merely holding a few: an
-    // order with a worked example, "(a=1, b=2)", is still prose.
-    if s.tokens > 48 || (s.code_chars >= 3 && s.code_chars * 2 > s.tokens) {
+    if !s.is_prose() {
         return;
     }
     if (s.imp0 || s.reply_order) && resp && you {
