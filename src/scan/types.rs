@@ -92,6 +92,9 @@ pub enum Category {
     Exfiltration,
     /// Requests to read credentials or configuration files.
     CredentialAccess,
+    /// Code whose purpose is hostile: a reverse shell, local secrets sent out,
+    /// download-and-run, sabotage.
+    HostileCode,
     /// Tool descriptions that hide steps from the user or chain other tools.
     ToolPoisoning,
     /// Invisible, smuggled, encoded or hidden text.
@@ -113,6 +116,7 @@ impl Category {
             Category::PromptExtraction => "prompt_extraction",
             Category::Exfiltration => "exfiltration",
             Category::CredentialAccess => "credential_access",
+            Category::HostileCode => "hostile_code",
             Category::ToolPoisoning => "tool_poisoning",
             Category::Obfuscation => "obfuscation",
             Category::Secret => "secret",

@@ -25,6 +25,10 @@ pub const EMBEDDED_PACKS: &[(&str, &str)] = &[
         include_str!("../../../policies/scan/exfiltration.yaml"),
     ),
     (
+        "code.yaml",
+        include_str!("../../../policies/scan/code.yaml"),
+    ),
+    (
         "secrets.yaml",
         include_str!("../../../policies/scan/secrets.yaml"),
     ),
