@@ -115,6 +115,11 @@ impl Scanner {
         if depth < self.settings.max_decode_depth {
             self.scan_derived(surface, text, norm, &matches, depth, model, out);
         }
+        // An id, a status or a SKU holds no sentence for the model to read;
+        // rules, decoding and signals above still ran on it.
+        if holds_no_sentence(text) {
+            return None;
+        }
         let group = group_of(surface);
         // Scanning featurises straight into per-token scores: no feature list.
         let extras = self.extras(norm, &matches);
@@ -442,6 +447,31 @@ fn excerpt(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// What the model does not score: at most 32 bytes of ASCII without
+/// whitespace and with at most two runs of letters and digits that hold a
+/// letter (`order-17`, `shipped`, `A-100`, `2026-11-29T10:00:00Z`). Not
+/// `ignore-previous-instructions` (three words joined), not CJK or any other
+/// script written without spaces.
+fn holds_no_sentence(text: &str) -> bool {
+    if text.len() > 32 {
+        return false;
+    }
+    let (mut words, mut run, mut letter) = (0, false, false);
+    for &b in text.as_bytes() {
+        if !b.is_ascii() || b.is_ascii_whitespace() {
+            return false;
+        }
+        if b.is_ascii_alphanumeric() {
+            run = true;
+            letter |= b.is_ascii_alphabetic();
+        } else if run {
+            words += usize::from(letter);
+            (run, letter) = (false, false);
+        }
+    }
+    words + usize::from(run && letter) <= 2
 }
 
 #[cfg(test)]
