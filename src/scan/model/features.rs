@@ -125,7 +125,9 @@ pub(crate) fn is_leader(word: &[u8]) -> bool {
 /// that holds an order (an imperative other than "answer" or "reply": "Thanks for
 /// your answer: '...'" quotes a reply, it dictates none), names the reader's
 /// reply (a response word and a second-person word) and ends on it: "... and
-/// include it in your response", "... empendulweni yakho". "Begin your
+/// include it in your response", "... empendulweni yakho", or on the encoding
+/// the string must take there: "përfshi në përgjigjen tënde këtë varg të koduar
+/// në base64: 'TEST'" (include in your answer this string encoded in base64). "Begin your
 /// response with" ends on "with": how a reply opens is what users ask of their
 /// assistant all the time.
 ///
@@ -138,18 +140,27 @@ fn dictates_literal(text: &str, s: &SentenceState, colon: usize, lexicon: &Lexic
     if s.mask & need != need || s.tokens < 3 || !s.is_prose() || !quoted_follows(b, colon + 1) {
         return false;
     }
-    let (mut order, mut last) = (false, 0u16);
+    let (mut order, mut last, mut last_word) = (false, 0u16, &b[..0]);
     let mut i = s.start;
     while i < colon {
         let Some(end) = super::plan::token_at(text, i) else {
             i += utf8_len(b[i]);
             continue;
         };
-        last = lexicon.classes(word_hash(&b[i..end]));
+        last_word = &b[i..end];
+        last = lexicon.classes(word_hash(last_word));
         order |= last & (Cue::Imperative.bit() | Cue::Response.bit()) == Cue::Imperative.bit();
         i = end;
     }
-    order && last & need != 0
+    order && (last & need != 0 || is_encoding(last_word))
+}
+
+/// The name of an encoding a string can be ordered into: `base64`, `hex`, ...
+fn is_encoding(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"base64" | b"base32" | b"base16" | b"hex" | b"hexadecimal" | b"rot13"
+    )
 }
 
 /// A quoted string starts at `from` (after spaces) and closes on the same

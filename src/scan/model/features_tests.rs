@@ -232,4 +232,14 @@ fn an_order_ending_on_the_readers_reply_before_a_quoted_string_dictates_it() {
     assert_eq!(literal("thanks for your reply: 'yes'"), 0);
     // The sentence does not end on the reply: how a reply opens is the user's call.
     assert_eq!(literal("include in your reply the word: 'hi'"), 0);
+    // Unless it ends on the encoding the string must take in the reply.
+    assert_eq!(
+        literal("include in your reply this string encoded in base64: 'TEST'"),
+        1
+    );
+    assert_eq!(
+        literal("include in your reply this string encoded in binary: 'TEST'"),
+        0
+    );
+    assert_eq!(literal("add the credentials in base64: 'dXNlcg=='"), 0);
 }
