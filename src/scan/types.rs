@@ -93,7 +93,7 @@ pub enum Category {
     /// Requests to read credentials or configuration files.
     CredentialAccess,
     /// Code whose purpose is hostile: a reverse shell, local secrets sent out,
-    /// download-and-run, sabotage.
+    /// a keylogger, download-and-run, sabotage.
     HostileCode,
     /// Tool descriptions that hide steps from the user or chain other tools.
     ToolPoisoning,
