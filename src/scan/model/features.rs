@@ -230,6 +230,7 @@ pub fn featurize_into<S: Sink>(
     // Record-like lines after the first; whether the first is one is read
     // only when a feature needs it (most texts are one line: JSON leaves).
     let mut data_lines = 0usize;
+    let mut table_lines = 0usize;
     let mut first_line_record: Option<bool> = None;
     let mut records = |after_first: usize| {
         after_first > 0 || *first_line_record.get_or_insert_with(|| is_data_line(b))
@@ -246,6 +247,7 @@ pub fn featurize_into<S: Sink>(
         if from > gap_from {
             line = region.at.line;
             data_lines = region.at.data_lines;
+            table_lines = region.at.table_lines;
             code_total = region.at.code_chars;
             sentences_on_line = region.at.sentences_on_line;
             sent = SentenceState::new(from, line);
@@ -337,7 +339,9 @@ pub fn featurize_into<S: Sink>(
                 if c == b'\n' {
                     line += 1;
                     sentences_on_line = 0;
-                    data_lines += usize::from(is_data_line(&b[i + 1..]));
+                    let (data, table) = line_kind(&b[i + 1..]);
+                    data_lines += usize::from(data);
+                    table_lines += usize::from(table);
                 }
                 if matches!(
                     c,
@@ -417,8 +421,11 @@ pub fn featurize_into<S: Sink>(
         last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
     }
     // Edge instructions are a prose-in-records signal; code has too many
-    // imperative comments and docstrings for it.
-    if line >= 2 && code_total * 40 < b.len() && records(data_lines) {
+    // imperative comments and docstrings for it. A document that is mostly
+    // table rows is not code, however many parentheses its cells hold
+    // ("King of Malaysia (1979–1984)").
+    let not_code = code_total * 40 < b.len() || table_lines * 2 > line;
+    if line >= 2 && not_code && records(data_lines) {
         for span in [first_edge, last_edge].into_iter().flatten() {
             doc.structs().push((StructKind::InstructionAtEdge, span));
         }
@@ -485,6 +492,15 @@ fn grams<S: Sink>(word: &[u8], out: &mut S) {
         }
     }
     out.features(&found[..n]);
+}
+
+/// Whether the line starting at `line` is record-like ([`is_data_line`]) and
+/// whether it is a table row (opens with `|` after spaces).
+#[inline]
+pub(crate) fn line_kind(line: &[u8]) -> (bool, bool) {
+    let data = is_data_line(line);
+    let table = data && line.iter().find(|&&c| c != b' ') == Some(&b'|');
+    (data, table)
 }
 
 /// A line that reads as a record: a table row, a code fence, or `key: value`.

@@ -215,6 +215,23 @@ fn an_order_alone_on_the_last_line_of_a_record_like_document_is_an_edge_hit() {
 }
 
 #[test]
+fn a_table_with_parentheses_in_its_cells_is_not_code() {
+    let edge = |text: &str| structs_of(text, Group::Indirect, StructKind::InstructionAtEdge);
+    let row = "| seretse khama | balliol | 1945 | president (1966-1980) (botswana) |\n";
+    let table = format!("| name | college | years | reign |\n{}", row.repeat(4));
+    assert_eq!(
+        edge(&format!("{table}\nwhat is 'bibliothek' in english?")),
+        1
+    );
+    // The same parentheses in code-like lines, no table: the code guard holds.
+    let code = "x = f(a) (b) (c)\nname: y\n".repeat(4);
+    assert_eq!(
+        edge(&format!("{code}\nwhat is 'bibliothek' in english?")),
+        0
+    );
+}
+
+#[test]
 fn an_order_ending_on_the_readers_reply_before_a_quoted_string_dictates_it() {
     let literal = |text: &str| structs_of(text, Group::Direct, StructKind::LiteralIntoReply);
     assert_eq!(

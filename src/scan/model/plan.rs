@@ -18,7 +18,7 @@
 //! end just after a sentence end (or at the end of the text); the scan is one
 //! pass over the bytes plus one word hash per sentence.
 
-use super::features::{is_cjk_at, is_data_line, is_leader, is_word_byte, utf8_len};
+use super::features::{is_cjk_at, is_leader, is_word_byte, line_kind, utf8_len};
 use crate::scan::lexicon::{Cue, Lexicon, word_hash};
 use std::ops::Range;
 
@@ -83,6 +83,8 @@ pub struct Counters {
     /// featuriser reads whether the first line is one only when a feature
     /// needs it: most texts it sees are a single line).
     pub data_lines: usize,
+    /// Of those, table rows (lines opening with `|`).
+    pub table_lines: usize,
     /// Code characters (`=(){}[]<>$#`) before the point.
     pub code_chars: usize,
     /// Sentences finished on the point's line before it.
@@ -179,7 +181,9 @@ pub fn regions(text: &str, lexicon: &Lexicon, gates: &[usize]) -> Vec<Region> {
             if class & 2 != 0 {
                 at.line += 1;
                 at.sentences_on_line = 0;
-                at.data_lines += usize::from(is_data_line(&b[i + 1..]));
+                let (data, table) = line_kind(&b[i + 1..]);
+                at.data_lines += usize::from(data);
+                at.table_lines += usize::from(table);
             }
             at.code_chars += usize::from(class & 4 != 0);
             i += 1;
@@ -321,6 +325,7 @@ mod tests {
             .unwrap();
         assert_eq!(send.at.line, 3);
         assert_eq!(send.at.data_lines, 1);
+        assert_eq!(send.at.table_lines, 1);
         assert_eq!(send.at.code_chars, 3);
     }
 
