@@ -374,8 +374,15 @@ fn a_plain_task_alone_under_a_table_is_an_edge_order_in_a_result() {
         "Break down the plot of 'The Great Gatsby'.",
         "Compare the economies of Chile and Peru.",
     ] {
-        let r = s.scan_text(Surface::ToolResult, &format!("{table}\n{task}"));
-        assert!(ids(&r).contains(&"struct.instruction-at-edge"), "{task}");
+        let text = format!("{table}\n{task}");
+        let r = s.scan_text(Surface::ToolResult, &text);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| &*f.rule_id == "struct.instruction-at-edge")
+            .unwrap_or_else(|| panic!("{task}"));
+        // The span is the sentence itself, not the line breaks before it.
+        assert_eq!(&text[f.span.clone().unwrap()], task);
     }
     // Under the same table, a closing line that orders nothing.
     let r = s.scan_text(
