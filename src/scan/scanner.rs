@@ -161,14 +161,7 @@ impl Scanner {
                     "a quoted string dictated into the reader's reply",
                 ),
             };
-            // A sentence's span opens after the previous one's end: drop
-            // the line breaks and spaces before its first word.
-            let f = norm.text.as_bytes();
-            let mut start = span.start;
-            while start < span.end && f.get(start).is_some_and(u8::is_ascii_whitespace) {
-                start += 1;
-            }
-            let orig = norm.original_span(start..span.end, text);
+            let orig = norm.original_span(span.clone(), text);
             out.push(finding(
                 Arc::from(id),
                 Category::AddressedInstruction,

@@ -367,6 +367,7 @@ pub fn featurize_into<S: Sink>(
             let classes = lexicon.classes(h);
             if sent.tokens == 0 {
                 sent.first_token_line = line;
+                sent.start = i;
             }
             let initial = sent.tokens == 0 || (sent.tokens == 1 && sent.leader);
             if sent.tokens == 0 && is_leader(word) {
@@ -495,36 +496,38 @@ fn grams<S: Sink>(word: &[u8], out: &mut S) {
 }
 
 /// Whether the line starting at `line` is record-like ([`is_data_line`]) and
-/// whether it is a table row (opens with `|` after spaces).
+/// whether it is a table row (opens with `|` after spaces), in one pass.
 #[inline]
 pub(crate) fn line_kind(line: &[u8]) -> (bool, bool) {
-    let data = is_data_line(line);
-    let table = data && line.iter().find(|&&c| c != b' ') == Some(&b'|');
-    (data, table)
-}
-
-/// A line that reads as a record: a table row, a code fence, or `key: value`.
-pub(crate) fn is_data_line(line: &[u8]) -> bool {
     let mut i = 0;
     while i < line.len() && line[i] == b' ' {
         i += 1;
     }
     let rest = &line[i..];
-    if rest.first() == Some(&b'|') || rest.starts_with(b"```") {
-        return true;
+    if rest.first() == Some(&b'|') {
+        return (true, true);
+    }
+    if rest.starts_with(b"```") {
+        return (true, false);
     }
     // A key is at most 25 bytes of letters, digits, `_` and spaces, then
     // `: `. Most lines have no colon that early: one search rules them out.
     let Some(key) = memchr::memchr(b':', &rest[..rest.len().min(26)]) else {
-        return false;
+        return (false, false);
     };
-    key >= 2
+    let record = key >= 2
         && rest[..key]
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b' ')
         && rest.get(key) == Some(&b':')
         && rest.get(key + 1) == Some(&b' ')
-        && rest.get(key + 2).is_some_and(|c| *c != b'\n' && *c != b' ')
+        && rest.get(key + 2).is_some_and(|c| *c != b'\n' && *c != b' ');
+    (record, false)
+}
+
+/// A line that reads as a record: a table row, a code fence, or `key: value`.
+pub(crate) fn is_data_line(line: &[u8]) -> bool {
+    line_kind(line).0
 }
 
 #[inline]

@@ -59,6 +59,9 @@ pub(super) struct SentenceState {
     pub(super) quoted: bool,
     /// A `#` or `//` before the first token: a code comment.
     pub(super) comment: bool,
+    /// Folded offset of the sentence: where the previous one ended until its
+    /// first word is read, then that word's start, so that a structural
+    /// finding's span holds no line breaks or quotes before the sentence.
     pub(super) start: usize,
     pub(super) mask: u16,
     pub(super) imp0: bool,
