@@ -4,10 +4,14 @@
 //! under 10 µs at 10 policies and under 50 µs at 1,000; the list under 1 ms.
 //! After criterion's runs, a percentile pass prints p50/p99 per case.
 //!
-//! The engine remembers built entity stores (per principal, upstream and
-//! object) and list decisions, so each case runs twice: `warm`, the same
-//! caller again (what a session sending many requests pays), and `cold`, a
-//! new caller every iteration (nothing remembered: every store built).
+//! The engine remembers built entity stores (per caller shape, upstream and
+//! object: callers whose entities differ only in who they are share one)
+//! and list decisions, so each case runs three times: `warm`, the same
+//! caller again (what a session sending many requests pays); `new caller`,
+//! a caller never seen before whose tenant and roles another caller had
+//! (a new user of a known team); and `cold`, a caller from a tenant no
+//! caller came from before (nothing remembered: every store built; tenant
+//! isolation denies the call).
 //!
 //! Run: `cargo bench --bench authz`
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
@@ -76,10 +80,15 @@ fn principal() -> Principal {
 }
 
 fn caller(subject: &str) -> Principal {
+    of_tenant(subject, "acme")
+}
+
+/// A caller of `tenant`.
+fn of_tenant(subject: &str, tenant: &str) -> Principal {
     Principal {
         subject: subject.into(),
         issuer: Some("https://idp.example".into()),
-        tenant: Some("acme".into()),
+        tenant: Some(tenant.into()),
         roles: vec!["role3".into(), "reader".into()],
         groups: vec!["eng".into()],
         scopes: vec!["mcp:tools".into()],
@@ -150,14 +159,25 @@ fn bench(c: &mut Criterion) {
             e.decide(&q).unwrap().effect,
             portcullis::authz::Effect::Allow
         );
+        let (bob, other) = (caller("bob"), of_tenant("carol", "globex"));
+        let decide = |p: &Principal| e.decide(&query(p, &args, &labels)).unwrap().effect;
+        assert_eq!(decide(&bob), portcullis::authz::Effect::Allow);
+        assert_eq!(decide(&other), portcullis::authz::Effect::Deny);
         group.bench_function(format!("{n}_policies_warm"), |b| {
             b.iter(|| black_box(e.decide(black_box(&q)).unwrap()))
         });
         let mut i = 0u64;
-        group.bench_function(format!("{n}_policies_cold"), |b| {
+        group.bench_function(format!("{n}_policies_new_caller"), |b| {
             b.iter(|| {
                 i += 1;
                 let p = caller(&format!("agent-{i}"));
+                black_box(e.decide(&query(&p, &args, &labels)).unwrap())
+            })
+        });
+        group.bench_function(format!("{n}_policies_cold"), |b| {
+            b.iter(|| {
+                i += 1;
+                let p = of_tenant(&format!("agent-{i}"), &format!("tenant-{i}"));
                 black_box(e.decide(&query(&p, &args, &labels)).unwrap())
             })
         });
@@ -167,10 +187,10 @@ fn bench(c: &mut Criterion) {
     let e = engine(100);
     // One gateway's state: the tools are learnt from the first list.
     let state = Arc::new(portcullis::authz::State::default());
-    let lister = |subject: &str| portcullis::authz::filter::Lister {
+    let lister = |p: Principal| portcullis::authz::filter::Lister {
         engine: Arc::clone(&e),
         state: Arc::clone(&state),
-        principal: Arc::new(caller(subject)),
+        principal: Arc::new(p),
         upstream: "default".into(),
         index: 0,
         naming: portcullis::federation::Naming::new(vec![None], "__").unwrap(),
@@ -183,15 +203,22 @@ fn bench(c: &mut Criterion) {
     let answer = answer.as_object().unwrap().clone();
     let mut group = c.benchmark_group("authz_list_filter");
     group.throughput(Throughput::Elements(500));
-    let alice = lister("alice");
+    let alice = lister(principal());
     group.bench_function("500_tools_100_policies_warm", |b| {
         b.iter(|| black_box(alice.rewrite("tools/list", black_box(&answer))))
     });
     let mut i = 0u64;
+    group.bench_function("500_tools_100_policies_new_caller", |b| {
+        b.iter(|| {
+            i += 1;
+            let fresh = lister(caller(&format!("agent-{i}")));
+            black_box(fresh.rewrite("tools/list", black_box(&answer)))
+        })
+    });
     group.bench_function("500_tools_100_policies_cold", |b| {
         b.iter(|| {
             i += 1;
-            let fresh = lister(&format!("agent-{i}"));
+            let fresh = lister(of_tenant(&format!("agent-{i}"), &format!("tenant-{i}")));
             black_box(fresh.rewrite("tools/list", black_box(&answer)))
         })
     });
@@ -202,9 +229,14 @@ fn bench(c: &mut Criterion) {
             black_box(e.decide(&q).unwrap());
         });
         let mut i = 0u64;
-        percentiles(&format!("{name}, cold"), 20_000, || {
+        percentiles(&format!("{name}, new caller"), 20_000, || {
             i += 1;
             let p = caller(&format!("agent-{i}"));
+            black_box(e.decide(&query(&p, &args, &labels)).unwrap());
+        });
+        percentiles(&format!("{name}, cold"), 20_000, || {
+            i += 1;
+            let p = of_tenant(&format!("agent-{i}"), &format!("tenant-{i}"));
             black_box(e.decide(&query(&p, &args, &labels)).unwrap());
         });
     }
@@ -212,9 +244,18 @@ fn bench(c: &mut Criterion) {
         black_box(alice.rewrite("tools/list", &answer));
     });
     let mut i = 0u64;
+    percentiles(
+        "list filter, 500 tools, 100 policies, new caller",
+        300,
+        || {
+            i += 1;
+            black_box(lister(caller(&format!("agent-{i}"))).rewrite("tools/list", &answer));
+        },
+    );
     percentiles("list filter, 500 tools, 100 policies, cold", 300, || {
         i += 1;
-        black_box(lister(&format!("agent-{i}")).rewrite("tools/list", &answer));
+        let p = of_tenant(&format!("agent-{i}"), &format!("tenant-{i}"));
+        black_box(lister(p).rewrite("tools/list", &answer));
     });
 }
 

@@ -230,6 +230,21 @@ impl Engine {
         let store = self
             .stores
             .decision(q.principal, q.upstream, &q.object, facts)?;
+        let response = self.authorize(q, &store)?;
+        if response.diagnostics().errors().next().is_some() && !store.is_for(q.principal) {
+            // The store is another caller's of the same shape: same decision,
+            // but its errors would name that caller.
+            let own = self.stores.own(q.principal, q.upstream, &q.object, facts)?;
+            return Ok(self.conclude(self.authorize(q, &own)?));
+        }
+        Ok(self.conclude(response))
+    }
+
+    fn authorize(
+        &self,
+        q: &Query<'_>,
+        store: &super::stores::Store,
+    ) -> Result<cedar_policy::Response, QueryError> {
         let context = self.contexts.build(q, false, false)?;
         let action = self.action(q.method);
         let policies = self
@@ -244,10 +259,9 @@ impl Engine {
             None,
         )
         .map_err(|e| QueryError::Build(e.to_string()))?;
-        let response = self
+        Ok(self
             .authorizer
-            .is_authorized(&request, policies, &store.entities);
-        Ok(self.conclude(response))
+            .is_authorized(&request, policies, &store.entities))
     }
 
     /// Which of `objects` the principal could use (list filtering): the

@@ -15,8 +15,10 @@ use super::reads::Reads;
 use crate::authn::Principal;
 use crate::authn::principal::Authenticated;
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, PolicySet, RestrictedExpression};
+use foldhash::fast::RandomState as FastHash;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Tool annotations, with the MCP defaults when the upstream gives none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,18 +161,85 @@ fn entity(
     Entity::new(uid, attrs, parents).map_err(|e| QueryError::Build(e.to_string()))
 }
 
+/// Which parents of one kind (roles, groups, the tenant) a caller's entity
+/// gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parents {
+    /// All of them.
+    Every,
+    /// Only those with these names (none when empty).
+    Only(Arc<HashSet<String, FastHash>>),
+}
+
+impl Parents {
+    /// The parents policies that name `ids` (of this kind) can test.
+    fn named(ids: Option<&HashSet<String>>) -> Parents {
+        Parents::Only(Arc::new(ids.into_iter().flatten().cloned().collect()))
+    }
+
+    /// Whether the parent `name` is kept.
+    pub fn keeps(&self, name: &str) -> bool {
+        match self {
+            Parents::Every => true,
+            Parents::Only(names) => names.contains(name),
+        }
+    }
+
+    /// `Every` when the attribute of the same name is read (it holds all of
+    /// them), else `self`.
+    fn or_read(&self, read: bool) -> Parents {
+        if read { Parents::Every } else { self.clone() }
+    }
+}
+
 /// What of a caller a policy set can see: the attributes it reads and the
-/// kinds of parent it can test with `in`.
+/// parents it can test with `in`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerView {
     /// The principal attributes read.
     pub reads: Reads,
-    /// Roles are parents (some policy names a `Role`).
-    pub roles: bool,
-    /// Groups are parents.
-    pub groups: bool,
-    /// The tenant is a parent.
-    pub tenant: bool,
+    /// The roles that are parents.
+    pub roles: Parents,
+    /// The groups that are parents.
+    pub groups: Parents,
+    /// Whether the tenant is a parent.
+    pub tenant: Parents,
+    /// Some policy may tell two callers apart by who they are: it names a
+    /// user or a workload (`principal == Mcp::User::"alice"`, or such a
+    /// literal's attributes), or a template slot could. Without that, a
+    /// policy sees a caller only through its type, the attributes it reads
+    /// and the parents above, so callers equal in those (one [`Shape`]) are
+    /// decided alike.
+    pub identity: bool,
+}
+
+/// Which of a principal's facts its entity is made of under a
+/// [`CallerView`]: callers equal in these get the same decisions, and the
+/// engine keeps one entity store for all of them (see [`super::stores`]).
+/// The type (user or workload) always counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Shape {
+    /// Every fact counts: callers are told apart by identity.
+    pub whole: bool,
+    /// `subject` is read.
+    pub subject: bool,
+    /// `issuer` is read.
+    pub issuer: bool,
+    /// The tenant, if read or kept as a parent.
+    pub tenant: Parents,
+    /// The roles read, or kept as parents.
+    pub roles: Parents,
+    /// The groups read, or kept as parents.
+    pub groups: Parents,
+    /// `scopes` is read.
+    pub scopes: bool,
+    /// `client_id` is read.
+    pub client_id: bool,
+    /// `actors` is read.
+    pub actors: bool,
+    /// `authenticated` is read.
+    pub authenticated: bool,
 }
 
 impl CallerView {
@@ -178,26 +247,47 @@ impl CallerView {
     pub fn everything() -> CallerView {
         CallerView {
             reads: Reads::everything(),
-            roles: true,
-            groups: true,
-            tenant: true,
+            roles: Parents::Every,
+            groups: Parents::Every,
+            tenant: Parents::Every,
+            identity: true,
+        }
+    }
+
+    /// The facts a caller's entity is made of under this view.
+    pub fn shape(&self) -> Shape {
+        let read = |name: &str| self.reads.wants(name);
+        Shape {
+            whole: self.identity,
+            subject: read("subject"),
+            issuer: read("issuer"),
+            tenant: self.tenant.or_read(read("tenant")),
+            roles: self.roles.or_read(read("roles")),
+            groups: self.groups.or_read(read("groups")),
+            scopes: read("scopes"),
+            client_id: read("client_id"),
+            actors: read("actors"),
+            authenticated: read("authenticated"),
         }
     }
 
     /// What the policies of `set` see. `principal in X` is true when X is
-    /// the principal or one of its ancestors; an X of a type no policy names
-    /// could only come from an attribute or the context holding an entity,
-    /// and the gateway puts none there. So a parent of a type no policy
-    /// names cannot change a decision, and leaving it out spares Cedar its
-    /// transitive-closure work when a caller is first seen.
+    /// the principal or one of its ancestors; the gateway puts no entity in
+    /// an attribute or the context, and a role, group or tenant has no
+    /// parents of its own, so every X a decision tests is an entity some
+    /// policy names. A parent no policy names cannot change a decision, and
+    /// leaving it out spares Cedar its transitive-closure work when a caller
+    /// is first seen and lets callers who differ only in such parents share
+    /// a store.
     pub fn of(set: &PolicySet) -> CallerView {
         let reads = Reads::of_entity(set, "principal", &["User", "Workload"]);
-        match super::reads::entity_types(set) {
+        match super::reads::named_entities(set) {
             Some(named) => CallerView {
                 reads,
-                roles: named.contains("Role"),
-                groups: named.contains("Group"),
-                tenant: named.contains("Tenant"),
+                roles: Parents::named(named.get("Role")),
+                groups: Parents::named(named.get("Group")),
+                tenant: Parents::named(named.get("Tenant")),
+                identity: named.contains_key("User") || named.contains_key("Workload"),
             },
             None => CallerView {
                 reads,
@@ -205,6 +295,12 @@ impl CallerView {
             },
         }
     }
+}
+
+/// Whether `p` is a `Mcp::Workload` (else a `Mcp::User`): not a person's
+/// token, or a token whose subject is its own client.
+pub fn is_workload(p: &Principal) -> bool {
+    p.authenticated != Authenticated::Token || p.client_id.as_deref() == Some(p.subject.as_str())
 }
 
 /// The principal's uid and its entity (parents by uid only), with the
@@ -215,10 +311,8 @@ pub fn principal(
     p: &Principal,
     view: &CallerView,
 ) -> Result<(EntityUid, Vec<Entity>), QueryError> {
-    let workload = p.authenticated != Authenticated::Token
-        || p.client_id.as_deref() == Some(p.subject.as_str());
     let id = uid(
-        if workload {
+        if is_workload(p) {
             &types.workload
         } else {
             &types.user
@@ -229,14 +323,12 @@ pub fn principal(
     // Mcp::Role::"r"` reads the principal's ancestors, and these entities
     // would hold no attribute or parent of their own.
     let mut parents = HashSet::new();
-    if view.roles {
-        parents.extend(p.roles.iter().map(|r| uid(&types.role, r)));
-    }
-    if view.groups {
-        parents.extend(p.groups.iter().map(|g| uid(&types.group, g)));
-    }
-    if view.tenant
-        && let Some(t) = &p.tenant
+    let roles = p.roles.iter().filter(|r| view.roles.keeps(r));
+    parents.extend(roles.map(|r| uid(&types.role, r)));
+    let groups = p.groups.iter().filter(|g| view.groups.keeps(g));
+    parents.extend(groups.map(|g| uid(&types.group, g)));
+    if let Some(t) = &p.tenant
+        && view.tenant.keeps(t)
     {
         parents.insert(uid(&types.tenant, t));
     }

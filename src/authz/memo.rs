@@ -7,7 +7,11 @@
 //! (whose facts are fixed for the life of the [`super::Engine`] that owns the
 //! memo) and the object; the context, which holds everything per request
 //! (arguments, time, address, session labels, findings), is never memoised, so
-//! a memo hit decides exactly as a fresh build would.
+//! a memo hit decides exactly as a fresh build would. When no policy can tell
+//! callers apart by identity, a store is keyed by the caller's
+//! [`Shape`] (its type and the facts its entity holds), not by who it is:
+//! one store serves every caller of a shape, so a new user whose tenant and
+//! roles another user already had is decided as fast as a known one.
 //!
 //! Keys are 64-bit hashes; every hit is confirmed against the stored facts, so
 //! a collision costs a rebuild, never another principal's entities. Each memo
@@ -19,7 +23,7 @@
 //! one unlucky hot key would have been rebuilt after every new one.) A policy
 //! reload builds a new engine, and with it new memos.
 
-use super::entities::Object;
+use super::entities::{Object, Parents, Shape};
 use crate::authn::Principal;
 use crate::authn::principal::Authenticated;
 use crate::prehashed::BuildPrehashed;
@@ -120,6 +124,82 @@ pub fn hash_principal(h: &mut impl Hasher, p: &Principal) {
     for a in &p.actors {
         a.subject.hash(h);
     }
+}
+
+/// Feeds the facts of `p` that `shape` keeps into `h` (all of them when
+/// callers are told apart by identity).
+pub fn hash_caller(h: &mut impl Hasher, p: &Principal, shape: &Shape) {
+    if shape.whole {
+        return hash_principal(h, p);
+    }
+    super::entities::is_workload(p).hash(h);
+    if shape.subject {
+        p.subject.hash(h);
+    }
+    if shape.issuer {
+        p.issuer.hash(h);
+    }
+    hash_kept(h, p.tenant.as_slice(), &shape.tenant);
+    hash_kept(h, &p.roles, &shape.roles);
+    hash_kept(h, &p.groups, &shape.groups);
+    if shape.scopes {
+        p.scopes.hash(h);
+    }
+    if shape.client_id {
+        p.client_id.hash(h);
+    }
+    if shape.actors {
+        p.actors.len().hash(h);
+        for a in &p.actors {
+            a.subject.hash(h);
+        }
+    }
+    if shape.authenticated {
+        authenticated_tag(p.authenticated).hash(h);
+    }
+}
+
+/// Feeds the names of `names` that `kept` keeps into `h`, then their count.
+fn hash_kept(h: &mut impl Hasher, names: &[String], kept: &Parents) {
+    let mut n = 0usize;
+    for name in names.iter().filter(|name| kept.keeps(name)) {
+        name.hash(h);
+        n += 1;
+    }
+    h.write_usize(n);
+}
+
+/// Whether `a` and `b` keep the same names, in the same order.
+fn same_kept(a: &[String], b: &[String], kept: &Parents) -> bool {
+    match kept {
+        Parents::Every => a == b,
+        Parents::Only(_) => a
+            .iter()
+            .filter(|name| kept.keeps(name))
+            .eq(b.iter().filter(|name| kept.keeps(name))),
+    }
+}
+
+/// Whether two principals are of one shape: the same decisions follow.
+pub fn same_caller(a: &Principal, b: &Principal, shape: &Shape) -> bool {
+    if shape.whole {
+        return same_principal(a, b);
+    }
+    super::entities::is_workload(a) == super::entities::is_workload(b)
+        && (!shape.subject || a.subject == b.subject)
+        && (!shape.issuer || a.issuer == b.issuer)
+        && same_kept(a.tenant.as_slice(), b.tenant.as_slice(), &shape.tenant)
+        && same_kept(&a.roles, &b.roles, &shape.roles)
+        && same_kept(&a.groups, &b.groups, &shape.groups)
+        && (!shape.scopes || a.scopes == b.scopes)
+        && (!shape.client_id || a.client_id == b.client_id)
+        && (!shape.actors
+            || (a.actors.len() == b.actors.len()
+                && a.actors
+                    .iter()
+                    .zip(&b.actors)
+                    .all(|(x, y)| x.subject == y.subject)))
+        && (!shape.authenticated || a.authenticated == b.authenticated)
 }
 
 /// Whether two principals have the same entities.

@@ -14,7 +14,7 @@
 
 use cedar_policy::PolicySet;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The context attributes a policy set reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,30 +172,44 @@ fn visit(v: &Value, walk: &Walk<'_>, reads: &mut Reads) {
 /// policy has no JSON form or holds a template slot, whose linked value could
 /// be of any type.
 pub fn entity_types(set: &PolicySet) -> Option<HashSet<String>> {
-    let mut types = HashSet::new();
+    named_entities(set).map(|named| named.into_keys().collect())
+}
+
+/// The entities named anywhere in the policies of `set`, scopes and
+/// conditions: each type (the last path segment) with the ids named. `None`
+/// as for [`entity_types`].
+pub fn named_entities(set: &PolicySet) -> Option<HashMap<String, HashSet<String>>> {
+    let mut named = HashMap::new();
     for policy in set.policies() {
         let json = policy.to_json().ok()?;
-        if !collect_types(&json, &mut types) {
+        if !collect_named(&json, &mut named) {
             return None;
         }
     }
-    Some(types)
+    Some(named)
 }
 
-/// Adds the type of every entity reference in `v` (`{"type": …, "id": …}`,
-/// in a scope or inside `__entity`) to `out`; false at a slot.
-fn collect_types(v: &Value, out: &mut HashSet<String>) -> bool {
+/// Adds every entity reference in `v` (`{"type": …, "id": …}`, in a scope or
+/// inside `__entity`) to `out`; false at a slot.
+fn collect_named(v: &Value, out: &mut HashMap<String, HashSet<String>>) -> bool {
     match v {
         Value::Object(map) => {
             if map.contains_key("slot") {
                 return false;
             }
-            if let (Some(Value::String(t)), Some(_)) = (map.get("type"), map.get("id")) {
-                out.insert(t.rsplit("::").next().unwrap_or(t).to_owned());
+            if let (Some(Value::String(t)), Some(id)) = (map.get("type"), map.get("id")) {
+                // An id that is not a string is no form Cedar writes: name
+                // everything rather than guess.
+                let Value::String(id) = id else {
+                    return false;
+                };
+                out.entry(t.rsplit("::").next().unwrap_or(t).to_owned())
+                    .or_default()
+                    .insert(id.clone());
             }
-            map.values().all(|i| collect_types(i, out))
+            map.values().all(|i| collect_named(i, out))
         }
-        Value::Array(items) => items.iter().all(|i| collect_types(i, out)),
+        Value::Array(items) => items.iter().all(|i| collect_named(i, out)),
         _ => true,
     }
 }

@@ -8,10 +8,20 @@
 //! remembered too, keyed by the store and by the context attributes the
 //! policies read (see [`super::reads`]), since a list answer is the same for
 //! the same caller, facts and policies.
+//!
+//! When no policy can tell callers apart by identity (see
+//! [`CallerView::identity`](super::entities::CallerView)), stores are keyed
+//! by the caller's [`Shape`], and a store's principal is the first caller of
+//! that shape: its uid is the request's principal for every caller of the
+//! shape. Nothing but that uid differs between their entities, and no policy
+//! reads it. An evaluation error may name it, though (a policy reading a
+//! principal attribute that an edited schema declares and the gateway never
+//! sets): such a decision is made again with the caller's own entity, so
+//! that its errors name the caller (see [`Store::is_for`]).
 
 use super::config::UpstreamFacts;
 use super::engine::QueryError;
-use super::entities::{self, CallerView, Object, Types};
+use super::entities::{self, CallerView, Object, Shape, Types};
 use super::memo::{self, Keys, Memo, OwnedObject};
 use crate::authn::Principal;
 use cedar_policy::{Entities, EntityUid};
@@ -29,6 +39,7 @@ const SEEN: usize = 256;
 /// The entities of one decision: a principal, an upstream and an object.
 #[derive(Debug)]
 pub struct Store {
+    /// The first caller of its shape.
     principal: Principal,
     upstream: String,
     object: OwnedObject,
@@ -38,6 +49,14 @@ pub struct Store {
     pub resource: EntityUid,
     /// Everything the policies may dereference.
     pub entities: Entities,
+}
+
+impl Store {
+    /// Whether this store's principal is `p` itself, not another caller of
+    /// its shape.
+    pub fn is_for(&self, p: &Principal) -> bool {
+        memo::same_principal(&self.principal, p)
+    }
 }
 
 /// The entities of one list: a principal, an upstream and every object listed.
@@ -125,6 +144,8 @@ pub struct Stores {
     /// The principal attributes and parents the policies can see: a caller's
     /// entity holds only these.
     caller: CallerView,
+    /// The facts of a caller that key its stores.
+    shape: Shape,
     /// The resources some policy scope names (`resource == …`), when every
     /// list decision is sliced; `None` keeps every listed object in stores.
     named: Option<HashSet<EntityUid>>,
@@ -150,6 +171,7 @@ impl Stores {
         Ok(Stores {
             types: Types::new()?,
             class_attributes,
+            shape: caller.shape(),
             caller,
             named,
             keys: Keys::default(),
@@ -176,15 +198,46 @@ impl Stores {
         let of_object = h.finish();
         let mut h = self.keys.hasher();
         h.write_u64(of_object);
-        memo::hash_principal(&mut h, principal);
+        memo::hash_caller(&mut h, principal, &self.shape);
         let key = h.finish();
         if let Some(s) = self.stores.get(key)
             && s.upstream == upstream
             && s.object.is(object)
-            && memo::same_principal(&s.principal, principal)
+            && memo::same_caller(&s.principal, principal, &self.shape)
         {
             return Ok(s);
         }
+        let store = Arc::new(self.build(of_object, principal, upstream, object, facts)?);
+        self.stores.put(key, Arc::clone(&store));
+        Ok(store)
+    }
+
+    /// The store of one decision with `principal`'s own entity, remembered
+    /// nowhere: for a decision whose diagnostics must name the caller (see
+    /// [`Store::is_for`]).
+    pub fn own(
+        &self,
+        principal: &Principal,
+        upstream: &str,
+        object: &Object<'_>,
+        facts: Option<&UpstreamFacts>,
+    ) -> Result<Store, QueryError> {
+        let mut h = self.keys.hasher();
+        h.write(upstream.as_bytes());
+        h.write_u8(0xff);
+        memo::hash_object(&mut h, object);
+        self.build(h.finish(), principal, upstream, object, facts)
+    }
+
+    /// A store for `principal` and `object` (whose key is `of_object`).
+    fn build(
+        &self,
+        of_object: u64,
+        principal: &Principal,
+        upstream: &str,
+        object: &Object<'_>,
+        facts: Option<&UpstreamFacts>,
+    ) -> Result<Store, QueryError> {
         let built = match self.object.get(of_object) {
             Some(b) if b.upstream == upstream && b.object.is(object) => b,
             _ => {
@@ -202,16 +255,14 @@ impl Stores {
         };
         let (principal_uid, caller) = entities::principal(&self.types, principal, &self.caller)?;
         let entities = with_caller(&built.store, caller)?;
-        let store = Arc::new(Store {
+        Ok(Store {
             principal: principal.clone(),
             upstream: upstream.to_owned(),
             object: OwnedObject::of(object),
             principal_uid,
             resource: built.resource.clone(),
             entities,
-        });
-        self.stores.put(key, Arc::clone(&store));
-        Ok(store)
+        })
     }
 
     /// The store of one list.
@@ -232,14 +283,14 @@ impl Stores {
         let listed = h.finish();
         let mut h = self.keys.hasher();
         h.write_u64(listed);
-        memo::hash_principal(&mut h, principal);
+        memo::hash_caller(&mut h, principal, &self.shape);
         let key = h.finish();
         let same = |u: &str, o: &[OwnedObject]| {
             u == upstream && o.len() == objects.len() && o.iter().zip(objects).all(|(a, b)| a.is(b))
         };
         if let Some(s) = self.lists.get(key)
             && same(&s.upstream, &s.objects)
-            && memo::same_principal(&s.principal, principal)
+            && memo::same_caller(&s.principal, principal, &self.shape)
         {
             return Ok(s);
         }

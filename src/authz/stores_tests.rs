@@ -19,9 +19,15 @@ fn engine() -> Arc<Engine> {
 }
 
 fn engine_with(policies: &str) -> Arc<Engine> {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/mcp.cedarschema");
+    engine_with_schema(policies, &std::fs::read_to_string(schema).unwrap())
+}
+
+fn engine_with_schema(policies: &str, schema_text: &str) -> Arc<Engine> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.cedar"), policies).unwrap();
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/mcp.cedarschema");
+    let schema = dir.path().join("mcp.cedarschema");
+    std::fs::write(&schema, schema_text).unwrap();
     let raw = RawAuthorization {
         policies: RawPaths::Many(vec![schema, dir.path().join("p.cedar")]),
         schema: None,
@@ -123,17 +129,21 @@ forbid (principal in Mcp::Role::"banned", action, resource);
     p.tenant = Some("acme".into());
     p.scopes = vec!["tools".into()];
     p.groups = vec!["eng".into()];
+    p.roles.push("banned".into());
     let store = stores.decision(&p, "up", &tool("t", true), None).unwrap();
     let caller = store.entities.get(&store.principal_uid).unwrap();
     assert!(caller.attr("scopes").is_some() && caller.attr("tenant").is_some());
-    // Only roles are tested with `in`: groups and the tenant are not parents.
+    // Only the role a policy names is a parent: no policy tests `reader`,
+    // and groups and the tenant are never tested with `in`.
     let parent = |t: &str| {
         store
             .entities
             .is_ancestor_of(&t.parse().unwrap(), &store.principal_uid)
     };
-    assert!(parent(r#"Mcp::Role::"reader""#));
+    assert!(parent(r#"Mcp::Role::"banned""#));
+    assert!(!parent(r#"Mcp::Role::"reader""#));
     assert!(!parent(r#"Mcp::Group::"eng""#) && !parent(r#"Mcp::Tenant::"acme""#));
+    p.roles.pop();
     for unread in [
         "subject",
         "issuer",
@@ -277,4 +287,134 @@ permit (principal in Mcp::Role::"admin", action == Mcp::Action::"tools/call", re
         vec![r#"transfers "over" 10k \ finance"#.to_owned()]
     );
     assert!(e.policy(&d.policies[0]).is_some());
+}
+
+/// Callers whose entities differ only in who they are share one store and
+/// are decided alike; any fact a policy sees (type, a read attribute, a
+/// parent) makes another store; and once a policy names a user or a
+/// workload, every caller has its own store again.
+#[test]
+fn callers_of_one_shape_share_a_store_unless_a_policy_names_one() {
+    let policies = r#"
+permit (principal in Mcp::Role::"reader", action == Mcp::Action::"tools/call", resource)
+  when { principal.tenant == "acme" };
+"#;
+    let set: cedar_policy::PolicySet = policies.parse().unwrap();
+    let stores = super::Stores::new(None, super::CallerView::of(&set), None).unwrap();
+    let mut alice = who("alice", "reader");
+    alice.tenant = Some("acme".into());
+    // Scopes and groups are neither read nor parents here.
+    let mut bob = alice.clone();
+    bob.subject = "bob".into();
+    bob.scopes = vec!["mcp:tools".into()];
+    bob.groups = vec!["eng".into()];
+    let mut globex = alice.clone();
+    globex.tenant = Some("globex".into());
+    let mut writer = alice.clone();
+    writer.roles = vec!["writer".into()];
+    let mut workload = alice.clone();
+    workload.authenticated = Authenticated::Certificate;
+    // A role no policy names is no parent, and `roles` is not read.
+    let mut auditor = bob.clone();
+    auditor.roles.push("auditor".into());
+    let store = |p: &Principal| stores.decision(p, "up", &tool("t", true), None).unwrap();
+    let first = store(&alice);
+    assert!(Arc::ptr_eq(&first, &store(&bob)));
+    assert!(Arc::ptr_eq(&first, &store(&auditor)));
+    for other in [&globex, &writer, &workload] {
+        assert!(!Arc::ptr_eq(&first, &store(other)), "{other:?}");
+    }
+    let list = |p: &Principal| {
+        stores
+            .list(p, "up", &[tool("t", true), tool("u", false)], None)
+            .unwrap()
+    };
+    assert!(Arc::ptr_eq(&list(&alice), &list(&bob)));
+    assert!(!Arc::ptr_eq(&list(&alice), &list(&writer)));
+
+    let e = engine_with(policies);
+    let decide = |e: &Engine, p: &Principal| e.decide(&query(p, tool("t", true), 10)).unwrap();
+    let visible = |e: &Engine, p: &Principal| {
+        e.visible(
+            &query(p, Object::Upstream, 10),
+            "tools/call",
+            &[tool("t", true)],
+        )
+        .unwrap()
+    };
+    for (p, want) in [
+        (&alice, true),
+        (&bob, true),
+        (&auditor, true),
+        (&globex, false),
+        (&writer, false),
+        (&workload, true),
+    ] {
+        assert_eq!(decide(&e, p).effect == Effect::Allow, want, "{p:?}");
+        assert_eq!(visible(&e, p), vec![want], "{p:?}");
+    }
+
+    // Parents named only inside a condition's set are kept.
+    let e = engine_with(&format!(
+        r#"{policies}forbid (principal, action, resource)
+             when {{ principal in [Mcp::Role::"suspended", Mcp::Role::"revoked"]
+                     || principal in Mcp::Group::"contractors" }};"#
+    ));
+    assert_eq!(decide(&e, &alice).effect, Effect::Allow);
+    let mut suspended = alice.clone();
+    suspended.roles.push("suspended".into());
+    let mut contractor = alice.clone();
+    contractor.groups.push("contractors".into());
+    for p in [&suspended, &contractor] {
+        assert_eq!(decide(&e, p).effect, Effect::Deny, "{p:?}");
+        assert_eq!(visible(&e, p), vec![false], "{p:?}");
+    }
+
+    // Bob is named, in a scope or in a condition: asked right after Alice,
+    // whose store would fit him otherwise, he is denied and sees nothing.
+    for named in [
+        r#"forbid (principal == Mcp::User::"bob", action, resource);"#,
+        r#"forbid (principal is Mcp::User, action, resource) when { [Mcp::User::"bob"].contains(principal) };"#,
+    ] {
+        let e = engine_with(&format!("{policies}{named}"));
+        assert_eq!(decide(&e, &alice).effect, Effect::Allow, "{named}");
+        assert_eq!(visible(&e, &alice), vec![true], "{named}");
+        assert_eq!(decide(&e, &bob).effect, Effect::Deny, "{named}");
+        assert_eq!(visible(&e, &bob), vec![false], "{named}");
+        let set: cedar_policy::PolicySet = format!("{policies}{named}").parse().unwrap();
+        let stores = super::Stores::new(None, super::CallerView::of(&set), None).unwrap();
+        let store = |p: &Principal| stores.decision(p, "up", &tool("t", true), None).unwrap();
+        assert!(!Arc::ptr_eq(&store(&alice), &store(&bob)), "{named}");
+    }
+}
+
+/// An edited schema may declare a principal attribute the gateway never
+/// sets; a policy reading it errors. Callers of one shape share a store
+/// whose principal is the first of them, yet each decision's errors name
+/// its own caller.
+#[test]
+fn errors_name_the_caller_not_the_first_of_its_shape() {
+    let schema = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/mcp.cedarschema"),
+    )
+    .unwrap();
+    let edited = schema.replacen(
+        "entity User in [Role, Group, Tenant] = {",
+        "entity User in [Role, Group, Tenant] = {\n    department: String,",
+        1,
+    );
+    assert_ne!(edited, schema);
+    let e = engine_with_schema(
+        r#"permit (principal is Mcp::User, action, resource) when { principal.department == "ops" };
+permit (principal in Mcp::Role::"reader", action, resource);"#,
+        &edited,
+    );
+    for name in ["alice", "bob", "carol"] {
+        let d = e
+            .decide(&query(&who(name, "reader"), tool("t", true), 10))
+            .unwrap();
+        assert_eq!(d.effect, Effect::Allow, "{name}");
+        assert_eq!(d.errors.len(), 1, "{name}: {:?}", d.errors);
+        assert!(d.errors[0].contains(name), "{name}: {:?}", d.errors);
+    }
 }
