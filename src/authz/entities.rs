@@ -202,7 +202,7 @@ pub struct CallerView {
     pub roles: Parents,
     /// The groups that are parents.
     pub groups: Parents,
-    /// Whether the tenant is a parent.
+    /// The tenants that are parents.
     pub tenant: Parents,
     /// Some policy may tell two callers apart by who they are: it names a
     /// user or a workload (`principal == Mcp::User::"alice"`, or such a
