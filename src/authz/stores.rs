@@ -191,11 +191,7 @@ impl Stores {
         object: &Object<'_>,
         facts: Option<&UpstreamFacts>,
     ) -> Result<Arc<Store>, QueryError> {
-        let mut h = self.keys.hasher();
-        h.write(upstream.as_bytes());
-        h.write_u8(0xff);
-        memo::hash_object(&mut h, object);
-        let of_object = h.finish();
+        let of_object = self.object_key(upstream, object);
         let mut h = self.keys.hasher();
         h.write_u64(of_object);
         memo::hash_caller(&mut h, principal, &self.shape);
@@ -222,11 +218,17 @@ impl Stores {
         object: &Object<'_>,
         facts: Option<&UpstreamFacts>,
     ) -> Result<Store, QueryError> {
+        let of_object = self.object_key(upstream, object);
+        self.build(of_object, principal, upstream, object, facts)
+    }
+
+    /// The memo key of `object` on `upstream`, whoever asks.
+    fn object_key(&self, upstream: &str, object: &Object<'_>) -> u64 {
         let mut h = self.keys.hasher();
         h.write(upstream.as_bytes());
         h.write_u8(0xff);
         memo::hash_object(&mut h, object);
-        self.build(h.finish(), principal, upstream, object, facts)
+        h.finish()
     }
 
     /// A store for `principal` and `object` (whose key is `of_object`).
