@@ -184,8 +184,9 @@ const LEET_GAP: usize = 24;
 /// True when `w` reads as a word in leetspeak: letters and digits standing
 /// for letters, with a digit inside the word or two of them ("pr3v10u5",
 /// "1gn0r3", "p@ssw0rd"). Not a hexadecimal id, not a word with other
-/// digits ("sha256", "x86"), not a unit or a version ("5km", "gpt4", "py3"),
-/// and `@` counts only next to a digit, so an email address is not one.
+/// digits ("sha256", "x86"), not a unit or a version ("5km", "gpt4", "py3");
+/// `@` and `$` count only in a word that also holds a digit, so an email
+/// address is not one.
 fn is_leet_word(w: &[u8]) -> bool {
     if w.len() < 3 || w.len() > MAX_LEET_WORD {
         return false;
