@@ -53,10 +53,20 @@ pub struct Rule {
 #[derive(Debug, Clone, Default)]
 struct Target {
     rules: Vec<u32>,
-    rot13: bool,
+    /// A cue word of a respelled text: what reading it calls for.
+    reading: Option<Reading>,
     cue: bool,
     /// Lexicon classes of the cue word (bits of [`super::lexicon::Cue`]).
     classes: u16,
+}
+
+/// A respelling whose cue words the automaton looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Rot13,
+    Reversed,
+    TextSpeak,
+    TextSpeakPaired,
 }
 
 /// Every rule of every pack, compiled.
@@ -88,6 +98,15 @@ pub struct Matches {
     pub hits: Vec<Hit>,
     /// Distinct rot13 cue words seen.
     pub rot13_cues: usize,
+    /// Distinct reversed cue words seen ("snoitcurtsni").
+    pub reversed_cues: usize,
+    /// A text-speak form of an override's words seen ("instrux"), or two
+    /// distinct ones of ordinary chat ("pls", "thx").
+    pub text_speak: bool,
+    /// Folded span of the identifiers near each other that join the most
+    /// distinct cue words with `_` or `-` ("IGNORE_ALL_PREVIOUS_INSTRUCTIONS"),
+    /// when they join at least two.
+    pub joined: Option<Range<usize>>,
     /// Folded offsets of every literal and cue-word occurrence (confirmed or
     /// not), in order: where the structural analysis and the model look.
     pub gates: Vec<usize>,
@@ -123,6 +142,10 @@ impl RuleSet {
         let mut m = Matches::default();
         let mut confirms: HashMap<usize, (usize, usize)> = HashMap::new();
         let mut rot13_seen = 0u64;
+        let mut reversed_seen = 0u64;
+        let (mut speak_paired, mut speak) = (0u64, false);
+        // (identifier span, cue pattern) for cue words inside identifiers.
+        let mut joined: Vec<(Range<usize>, usize)> = Vec::new();
         let text = norm.text.as_str();
         let Some(ac) = &self.ac else {
             return m;
@@ -133,12 +156,22 @@ impl RuleSet {
                 continue;
             };
             let whole_word = on_word_boundaries(text, &(hit.start..hit.end));
-            if target.rot13 {
+            if let Some(reading) = target.reading
+                && whole_word
+            {
                 // Short rot13 forms ("gur", "naq") hide inside words: whole words only.
-                if whole_word {
-                    rot13_seen |= 1 << (pid % 64);
+                let bit = 1 << (pid % 64);
+                match reading {
+                    Reading::Rot13 => rot13_seen |= bit,
+                    Reading::Reversed => reversed_seen |= bit,
+                    Reading::TextSpeak => speak = true,
+                    Reading::TextSpeakPaired => speak_paired |= bit,
                 }
-                continue;
+            }
+            if target.cue
+                && let Some(ident) = joined_identifier(text, hit.start..hit.end)
+            {
+                joined.push((ident, pid));
             }
             if target.cue && whole_word {
                 m.cue_classes |= target.classes;
@@ -174,6 +207,9 @@ impl RuleSet {
             }
         }
         m.rot13_cues = rot13_seen.count_ones() as usize;
+        m.reversed_cues = reversed_seen.count_ones() as usize;
+        m.text_speak = speak || speak_paired.count_ones() >= 2;
+        m.joined = densest_identifiers(joined);
         m.gates.sort_unstable();
         m.gates.dedup();
         m
@@ -205,6 +241,60 @@ fn confirm(
     let m = re.find(&text[lo..hi])?;
     let folded = lo + m.start()..lo + m.end();
     Some((folded.clone(), norm.original_span(folded, original)))
+}
+
+/// The identifier (letters, digits, `_` and `-`) around the cue word at `r`,
+/// when the word is one of its parts: it starts the identifier or follows a
+/// `_` or `-`, it ends the identifier or precedes one, and one of them is
+/// there ("ignore" in "IGNORE_ALL", not in "ignored_files").
+fn joined_identifier(text: &str, r: Range<usize>) -> Option<Range<usize>> {
+    let b = text.as_bytes();
+    let joint = |c: u8| c == b'_' || c == b'-';
+    let ident = |c: u8| c.is_ascii_alphanumeric() || joint(c);
+    let before = r.start.checked_sub(1).map(|k| b[k]);
+    let after = b.get(r.end).copied();
+    let part_start = before.is_none_or(|c| !c.is_ascii_alphanumeric());
+    let part_end = after.is_none_or(|c| !c.is_ascii_alphanumeric());
+    if !part_start || !part_end || !(before.is_some_and(joint) || after.is_some_and(joint)) {
+        return None;
+    }
+    let mut s = r.start;
+    while s > 0 && ident(b[s - 1]) {
+        s -= 1;
+    }
+    let mut e = r.end;
+    while e < b.len() && ident(b[e]) {
+        e += 1;
+    }
+    Some(s..e)
+}
+
+/// Most bytes between two identifiers read together by [`densest_identifiers`].
+const JOINED_GAP: usize = 80;
+
+/// The span of the identifiers (each within [`JOINED_GAP`] bytes of the
+/// next) that hold the most distinct cue words, when they hold two
+/// ("note_for_ai_assistant: disregard_the_request").
+fn densest_identifiers(mut parts: Vec<(Range<usize>, usize)>) -> Option<Range<usize>> {
+    parts.sort_by_key(|(r, pid)| (r.start, *pid));
+    parts.dedup();
+    let mut best: Option<(Range<usize>, usize)> = None;
+    let mut k = 0;
+    while k < parts.len() {
+        let mut e = k + 1;
+        while e < parts.len() && parts[e].0.start <= parts[e - 1].0.end + JOINED_GAP {
+            e += 1;
+        }
+        let mut cues: Vec<usize> = parts[k..e].iter().map(|(_, pid)| *pid).collect();
+        cues.sort_unstable();
+        cues.dedup();
+        let span = parts[k].0.start..parts[e - 1].0.end;
+        if cues.len() >= 2 && best.as_ref().is_none_or(|(_, m)| cues.len() > *m) {
+            best = Some((span, cues.len()));
+        }
+        k = e;
+    }
+    best.map(|(r, _)| r)
 }
 
 fn on_word_boundaries(text: &str, r: &Range<usize>) -> bool {

@@ -1,14 +1,15 @@
 //! Bounded decoding of text hidden inside text: base64, hex and URL-encoded
-//! blobs here; letter-spacing ("I G N O R E   A L L"), leetspeak ("1gn0r3 4ll
-//! pr3v10u5") and rot13 in `respelled`. The decoded text is scanned like any
+//! blobs here; letter-spacing ("I G N O R E   A L L"), letters joined by
+//! punctuation ("I.g.n.o.r.e"), leetspeak ("1gn0r3 4ll pr3v10u5"), rot13 and
+//! reversal in `respelled`. The decoded text is scanned like any
 //! other; its findings point at the encoded span.
 //!
 //! Invariants: at most [`Budget::max_blobs`] blob candidates are decoded per
 //! text and at most [`Budget::max_bytes`] decoded bytes are produced by them
 //! in total; a candidate is kept only when it decodes to UTF-8 that looks like
 //! text, so hashes, keys and binary blobs cost one failed attempt each. The
-//! letter-spaced and the leetspeak readings add at most one text each, no
-//! longer than the original.
+//! letter-spaced, punctuated and leetspeak readings add at most one text
+//! each, no longer than the original.
 
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
@@ -18,7 +19,8 @@ use std::ops::Range;
 mod respelled;
 
 pub use respelled::rot13;
-use respelled::{MIN_SPACED, has_spaced_run, leet, spaced};
+use respelled::{MIN_SPACED, has_spaced_run, leet, separated, spaced};
+pub use respelled::{reversed, text_speak};
 
 /// How a derived text was hidden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,15 +33,30 @@ pub enum Encoding {
     Url,
     /// Letters separated by spaces.
     Spaced,
+    /// Letters joined by punctuation ("I.g.n.o.r.e").
+    Separated,
     /// Digits and symbols standing for letters.
     Leet,
     /// The rot13 substitution.
     Rot13,
+    /// Written backwards.
+    Reversed,
+    /// Text-speak abbreviations ("ur prev instrux").
+    TextSpeak,
+    /// Words joined into an identifier ("IGNORE_ALL_PREVIOUS_INSTRUCTIONS").
+    Joined,
     /// Unicode tag characters.
     Tags,
 }
 
 impl Encoding {
+    /// Whether text hidden this way is worth an (info) finding even when
+    /// the decoded text says nothing: words joined into identifiers and
+    /// text-speak are how code and chat are written, not hiding.
+    pub fn is_a_signal(self) -> bool {
+        !matches!(self, Encoding::Joined | Encoding::TextSpeak)
+    }
+
     /// The finding id used when decoded text carries an injection.
     pub fn rule_id(self) -> &'static str {
         match self {
@@ -47,11 +64,34 @@ impl Encoding {
             Encoding::Hex => "obf.hex-payload",
             Encoding::Url => "obf.url-encoded-payload",
             Encoding::Spaced => "obf.spaced-letters-payload",
+            Encoding::Separated => "obf.separated-letters-payload",
             Encoding::Leet => "obf.leetspeak-payload",
             Encoding::Rot13 => "obf.rot13-payload",
+            Encoding::Reversed => "obf.reversed-payload",
+            Encoding::TextSpeak => "obf.text-speak-payload",
+            Encoding::Joined => "obf.joined-words-payload",
             Encoding::Tags => "obf.unicode-tag-payload",
         }
     }
+}
+
+/// Most bytes of a line read either side of a respelled span.
+const LINE_CONTEXT: usize = 512;
+
+/// The lines of `text` around `span`, at most 512 bytes either side of it (a
+/// minified document is one line).
+pub fn line_around(text: &str, span: Range<usize>) -> Range<usize> {
+    let mut lo = span.start.saturating_sub(LINE_CONTEXT);
+    while !text.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    let mut hi = span.end.saturating_add(LINE_CONTEXT).min(text.len());
+    while !text.is_char_boundary(hi) {
+        hi += 1;
+    }
+    let start = text[lo..span.start].rfind('\n').map_or(lo, |k| lo + k + 1);
+    let end = text[span.end..hi].find('\n').map_or(hi, |k| span.end + k);
+    start..end
 }
 
 /// A decoded text and the original span it came from.
@@ -155,6 +195,9 @@ pub fn find_encoded(text: &str, budget: Budget) -> Vec<Derived> {
         out.push(d);
     }
     if let Some(d) = leet(text) {
+        out.push(d);
+    }
+    if let Some(d) = separated(text) {
         out.push(d);
     }
     out
@@ -361,6 +404,20 @@ mod tests {
         let spaced = "I G N O R E A L L N O W";
         assert_eq!(spaced.len(), 2 * MIN_SPACED - 1);
         assert_eq!(one(spaced).text, "IGNOREALLNOW");
+    }
+
+    #[test]
+    fn the_lines_around_a_span_stop_at_newlines_or_the_context_bound() {
+        let text = "one\ntwo X three\nfour";
+        let at = text.find('X').unwrap();
+        assert_eq!(&text[line_around(text, at..at + 1)], "two X three");
+        // One long line (a minified document): a bounded window, on
+        // character boundaries.
+        let long = format!("{}X{}", "é".repeat(2_000), "ü".repeat(2_000));
+        let at = long.find('X').unwrap();
+        let r = line_around(&long, at..at + 1);
+        assert!(r.len() <= 2 * LINE_CONTEXT + 1 + 2, "{r:?}");
+        assert!(long.is_char_boundary(r.start) && long.is_char_boundary(r.end));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! rule and the field, and building the one automaton over every literal and
 //! cue word.
 
-use super::{Rule, RuleSet, Target};
+use super::{Reading, Rule, RuleSet, Target};
 use crate::scan::ScanError;
 use crate::scan::lexicon::{Cue, Lexicon};
 use crate::scan::normalize::fold_literal;
@@ -20,7 +20,8 @@ const MAX_WINDOW: usize = 2000;
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
 const REGEX_DFA_LIMIT: usize = 8 << 20;
 
-/// Words whose rot13 forms are cues that a text is rot13-encoded.
+/// Words whose rot13 forms are cues that a text is rot13-encoded, and whose
+/// reversed forms are cues that it is written backwards.
 const ROT13_CUES: &[&str] = &[
     "ignore",
     "instructions",
@@ -43,6 +44,64 @@ const ROT13_CUES: &[&str] = &[
     "that",
     "from",
 ];
+
+/// Words whose reversed forms are cues that a text is written backwards
+/// ("snoitcurtsni"); none reads as a word backwards ("and" would: "dna").
+const REVERSED_CUES: &[&str] = &[
+    "ignore",
+    "instructions",
+    "previous",
+    "your",
+    "respond",
+    "prompt",
+    "system",
+    "password",
+    "secret",
+    "following",
+    "include",
+    "response",
+    "string",
+    "you",
+    "the",
+    "this",
+    "with",
+    "that",
+    "from",
+    "assistant",
+    "user",
+    "instead",
+    "must",
+    "tell",
+    "send",
+    "forget",
+    "reveal",
+    "rules",
+    "everything",
+    "before",
+    "above",
+    "email",
+    "reading",
+];
+
+/// Text-speak forms of the words overrides are made of: one calls for the
+/// text-speak reading ([`crate::scan::decode::text_speak`]). Short forms that
+/// are also parts of common words ("prev", "sys", "hist", "jus") are not cues:
+/// every "previous" and "system" would be a hit for the automaton.
+const TEXT_SPEAK_CUES: &[&str] = &[
+    "instrux",
+    "instrs",
+    "instructns",
+    "4get",
+    "4got",
+    "ignor",
+    "ignr",
+    "rulz",
+    "filtrs",
+];
+
+/// Text-speak words of ordinary chat ("pls", "thx"): two distinct ones call
+/// for the reading.
+const TEXT_SPEAK_PAIRED: &[&str] = &["creds", "wut", "sez", "frst", "plz", "pls", "thx"];
 
 /// Lexicon classes whose words mark where the structural analysis and the
 /// model look in server data (see [`crate::scan::model::plan`]). Imperatives are
@@ -119,12 +178,35 @@ impl RuleSet {
                 rules.push(rule);
             }
         }
-        for cue in ROT13_CUES {
-            patterns.push(crate::scan::decode::rot13(cue));
-            targets.push(Target {
-                rot13: true,
-                ..Target::default()
+        let readings = ROT13_CUES
+            .iter()
+            .map(|c| (crate::scan::decode::rot13(c), Reading::Rot13))
+            .chain(
+                REVERSED_CUES
+                    .iter()
+                    .map(|c| (crate::scan::decode::reversed(c), Reading::Reversed)),
+            )
+            .chain(
+                TEXT_SPEAK_CUES
+                    .iter()
+                    .map(|c| (c.to_string(), Reading::TextSpeak)),
+            )
+            .chain(
+                TEXT_SPEAK_PAIRED
+                    .iter()
+                    .map(|c| (c.to_string(), Reading::TextSpeakPaired)),
+            );
+        for (cue, reading) in readings {
+            // A cue that is also a rule's literal or a lexicon word shares
+            // its pattern; a pattern stands for one reading at most.
+            let ix = *literal_ix.entry(cue.clone()).or_insert_with(|| {
+                patterns.push(cue);
+                targets.push(Target::default());
+                patterns.len() - 1
             });
+            if let Some(t) = targets.get_mut(ix) {
+                t.reading.get_or_insert(reading);
+            }
         }
         let ac = Prefilter::new(&patterns)
             .map_err(|e| pack_error(Path::new("<packs>"), "", "literals", e))?;
