@@ -271,10 +271,14 @@ fn joined_identifier(text: &str, r: Range<usize>) -> Option<Range<usize>> {
 
 /// Most bytes between two identifiers read together by [`densest_identifiers`].
 const JOINED_GAP: usize = 80;
+/// Most bytes identifiers read together span: code written around an LLM
+/// names `assistant_prompt` and `user_instructions` every few lines, and a
+/// chain of them must not turn the whole file into one reading.
+const JOINED_SPAN: usize = 256;
 
 /// The span of the identifiers (each within [`JOINED_GAP`] bytes of the
-/// next) that hold the most distinct cue words, when they hold two
-/// ("note_for_ai_assistant: disregard_the_request").
+/// next, all within [`JOINED_SPAN`]) that hold the most distinct cue words,
+/// when they hold two ("note_for_ai_assistant: disregard_the_request").
 fn densest_identifiers(mut parts: Vec<(Range<usize>, usize)>) -> Option<Range<usize>> {
     parts.sort_by_key(|(r, pid)| (r.start, *pid));
     parts.dedup();
@@ -282,7 +286,10 @@ fn densest_identifiers(mut parts: Vec<(Range<usize>, usize)>) -> Option<Range<us
     let mut k = 0;
     while k < parts.len() {
         let mut e = k + 1;
-        while e < parts.len() && parts[e].0.start <= parts[e - 1].0.end + JOINED_GAP {
+        while e < parts.len()
+            && parts[e].0.start <= parts[e - 1].0.end + JOINED_GAP
+            && parts[e].0.end <= parts[k].0.start + JOINED_SPAN
+        {
             e += 1;
         }
         let mut cues: Vec<usize> = parts[k..e].iter().map(|(_, pid)| *pid).collect();

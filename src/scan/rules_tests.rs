@@ -166,6 +166,10 @@ fn cue_words_joined_into_identifiers_are_found() {
         m.joined.map(|r| &folded[r]),
         Some("ignore_all_previous_instructions")
     );
+    // A chain of such identifiers through a file is read a stretch at a time.
+    let code = "assistant_prompt = load()\nuser_instructions = ask()\n".repeat(50);
+    let span = find(&code).joined.unwrap();
+    assert!(span.len() <= 256, "{span:?}");
     // One cue word, or cue words inside longer words: nothing.
     assert_eq!(
         find("help = instructions_url + '/faq' # ignoredfiles").joined,
