@@ -45,28 +45,10 @@ const ROT13_CUES: &[&str] = &[
     "from",
 ];
 
-/// Words whose reversed forms are cues that a text is written backwards
-/// ("snoitcurtsni"); none reads as a word backwards ("and" would: "dna").
-const REVERSED_CUES: &[&str] = &[
-    "ignore",
-    "instructions",
-    "previous",
-    "your",
-    "respond",
-    "prompt",
-    "system",
-    "password",
-    "secret",
-    "following",
-    "include",
-    "response",
-    "string",
-    "you",
-    "the",
-    "this",
-    "with",
-    "that",
-    "from",
+/// Words whose reversed forms, with those of [`ROT13_CUES`] but "and"
+/// (reversed it is "dna"), are cues that a text is written backwards
+/// ("snoitcurtsni", "tnatsissa"); none reads as a word backwards.
+const MORE_REVERSED_CUES: &[&str] = &[
     "assistant",
     "user",
     "instead",
@@ -182,8 +164,10 @@ impl RuleSet {
             .iter()
             .map(|c| (crate::scan::decode::rot13(c), Reading::Rot13))
             .chain(
-                REVERSED_CUES
+                ROT13_CUES
                     .iter()
+                    .filter(|c| **c != "and")
+                    .chain(MORE_REVERSED_CUES)
                     .map(|c| (crate::scan::decode::reversed(c), Reading::Reversed)),
             )
             .chain(

@@ -92,9 +92,9 @@ pub fn text_speak(text: &str) -> String {
         while e < b.len() && b[e].is_ascii_alphanumeric() {
             e += 1;
         }
-        let word = text[i..e].to_ascii_lowercase();
+        let word = &text[i..e];
         let at_word = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        if at_word && word == "w" && b.get(e) == Some(&b'/') {
+        if at_word && word.eq_ignore_ascii_case("w") && b.get(e) == Some(&b'/') {
             if b.get(e + 1) == Some(&b'o') && !b.get(e + 2).is_some_and(u8::is_ascii_alphanumeric) {
                 out.push_str("without");
                 e += 2;
@@ -102,7 +102,10 @@ pub fn text_speak(text: &str) -> String {
                 out.push_str("with");
                 e += 1;
             }
-        } else if let Some((_, full)) = TEXT_SPEAK.iter().find(|(w, _)| *w == word) {
+        } else if let Some((_, full)) = TEXT_SPEAK
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+        {
             out.push_str(full);
         } else {
             out.push_str(&text[i..e]);
