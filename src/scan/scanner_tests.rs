@@ -209,6 +209,14 @@ fn respelled_injections_are_read_and_flagged() {
             r.findings.iter().all(|f| f.severity < Severity::Low),
             "{text}: {r:?}"
         );
+        // Identifiers and chat are read, but being read is no finding.
+        assert!(
+            r.findings.iter().all(|f| !matches!(
+                &*f.rule_id,
+                "obf.joined-words-payload" | "obf.text-speak-payload"
+            )),
+            "{text}: {r:?}"
+        );
     }
 }
 
