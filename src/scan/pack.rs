@@ -78,6 +78,11 @@ pub struct RawRule {
     /// Feed the model only: never a finding by itself.
     #[serde(default)]
     pub feature_only: bool,
+    /// Words that show a text talks about what the rule matches instead of
+    /// using it (a tokenizer's documentation naming `<|im_start|>`). In a
+    /// text holding one of them, a match is a mention and no finding.
+    #[serde(default)]
+    pub discussion_words: Vec<String>,
     /// Examples the test suite checks.
     #[serde(default)]
     pub examples: Option<RawExamples>,

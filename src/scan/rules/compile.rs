@@ -332,6 +332,17 @@ fn compile_rule(file: &Path, raw: &RawRule) -> Result<Rule, ScanError> {
                 .map_err(|e| err("regex", e.to_string()))
         })
         .transpose()?;
+    let mut discussion_words = Vec::with_capacity(raw.discussion_words.len());
+    for (i, w) in raw.discussion_words.iter().enumerate() {
+        let folded = fold_literal(w);
+        if folded.len() < 3 {
+            return Err(err(
+                &format!("discussion_words[{i}]"),
+                format!("`{w}` folds to fewer than 3 bytes; a discussion word must be a word"),
+            ));
+        }
+        discussion_words.push(folded);
+    }
     let examples = raw.examples.clone().unwrap_or_default();
     Ok(Rule {
         id: Arc::from(raw.id.as_str()),
@@ -343,6 +354,7 @@ fn compile_rule(file: &Path, raw: &RawRule) -> Result<Rule, ScanError> {
         window,
         on_original,
         feature_only: raw.feature_only,
+        discussion_words,
         examples: (examples.hit, examples.miss),
     })
 }
