@@ -95,9 +95,7 @@ pub(in crate::scan::decode) fn leet(text: &str) -> Option<Derived> {
     if words.len() < MIN_LEET {
         return None;
     }
-    words.sort_by_key(|(w, _)| w.start);
-    words.dedup();
-    let (best, n) = densest_run(&words, LEET_GAP);
+    let (best, n) = densest_run(&mut words, LEET_GAP);
     if n < MIN_LEET {
         return None;
     }

@@ -17,12 +17,14 @@ pub(super) use separated::separated;
 pub(super) use spaced::{MIN_SPACED, has_spaced_run, spaced};
 pub use words::{reversed, rot13, text_speak};
 
-/// The densest run of `words` (spans in order of start, each with what it
-/// counts), each word within `gap` bytes of the next: the run's span, from
-/// its first word's start to its last word's end, and its count. Among runs
-/// with the same count the first wins; a run takes in words that count
-/// nothing at its end ("t.o" after "s.e.n.d").
-fn densest_run(words: &[(Range<usize>, usize)], gap: usize) -> (Range<usize>, usize) {
+/// The densest run of `words` (spans, each with what it counts; sorted by
+/// start and deduplicated here), each word within `gap` bytes of the next:
+/// the run's span, from its first word's start to its last word's end, and
+/// its count. Among runs with the same count the first wins; a run takes in
+/// words that count nothing at its end ("t.o" after "s.e.n.d").
+fn densest_run(words: &mut Vec<(Range<usize>, usize)>, gap: usize) -> (Range<usize>, usize) {
+    words.sort_by_key(|(w, _)| w.start);
+    words.dedup();
     let (mut best, mut best_n, mut best_start) = (0..0, 0, 0);
     let (mut start, mut n) = (0usize, 0usize);
     for k in 0..words.len() {

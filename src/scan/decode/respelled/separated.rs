@@ -95,9 +95,7 @@ pub(in crate::scan::decode) fn separated(text: &str) -> Option<Derived> {
     if words.iter().map(|(_, n)| n).sum::<usize>() < MIN_SEPARATED {
         return None;
     }
-    words.sort_by_key(|(w, _)| w.start);
-    words.dedup();
-    let (best, letters) = densest_run(&words, SEPARATED_GAP);
+    let (best, letters) = densest_run(&mut words, SEPARATED_GAP);
     if letters < MIN_SEPARATED {
         return None;
     }
