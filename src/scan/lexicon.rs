@@ -80,6 +80,12 @@ impl Cue {
     }
 }
 
+/// The class-mask bit of a key word misspelled ("instrcutions",
+/// [`crate::scan::decode::misspellings`]): not a cue class, and no feature of
+/// the model; the featuriser reports such words so that the scanner reads the
+/// text again with them spelled right.
+pub const MISSPELLED: u16 = 1 << 15;
+
 /// FNV-1a over bytes: the word hash shared by the lexicon and the model.
 #[inline]
 pub fn word_hash(bytes: &[u8]) -> u64 {
@@ -127,6 +133,16 @@ impl Lexicon {
             *self.map.entry(word_hash(folded.as_bytes())).or_default() |= cue.bit();
         }
         Ok(())
+    }
+
+    /// Marks `forms` (folded single words) as misspelled key words, except
+    /// those that are cue words already.
+    pub fn add_misspellings<'a>(&mut self, forms: impl IntoIterator<Item = &'a str>) {
+        for form in forms {
+            self.map
+                .entry(word_hash(form.as_bytes()))
+                .or_insert(MISSPELLED);
+        }
     }
 
     /// The class mask of a word given by its hash (0 when not a cue).

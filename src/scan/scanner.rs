@@ -134,7 +134,12 @@ impl Scanner {
             &extras,
             doc,
         );
+        let mut misspelled = false;
         for (kind, span) in &doc.structs {
+            if *kind == StructKind::Misspelling {
+                misspelled = true;
+                continue;
+            }
             // Orders to the assistant are normal in what the client sends;
             // dictated literal output is not.
             if surface.is_outbound() && *kind != StructKind::LiteralIntoReply {
@@ -161,6 +166,7 @@ impl Scanner {
                     "struct.literal-into-reply",
                     "a quoted string dictated into the reader's reply",
                 ),
+                StructKind::Misspelling => continue,
             };
             let orig = norm.original_span(span.clone(), text);
             out.push(finding(
@@ -170,6 +176,20 @@ impl Scanner {
                 Some(orig.clone()),
                 format!("{what}: \"{}\"", excerpt(&text[orig])),
             ));
+        }
+        // Key words misspelled where the featuriser read: the text again,
+        // spelled right ("ignroe prevoius instrcutions").
+        if misspelled
+            && depth < self.settings.max_decode_depth
+            && let Some((repaired, words)) = decode::repair_typos(&norm.text)
+        {
+            let lines = decode::line_around(&norm.text, words);
+            let d = Derived {
+                encoding: Encoding::Misspelled,
+                span: norm.original_span(lines, text),
+                text: repaired,
+            };
+            self.scan_decoded(surface, vec![d], depth, model, out);
         }
         let model = model?;
         if doc.sums.is_empty() {
@@ -293,6 +313,18 @@ impl Scanner {
         if let Some(ident) = &matches.joined {
             derived.push(joined_line(text, norm.original_span(ident.clone(), text)));
         }
+        self.scan_decoded(surface, derived, depth, model, out);
+    }
+
+    /// Scans each derived text and reports what it hides.
+    fn scan_decoded(
+        &self,
+        surface: Surface,
+        derived: Vec<Derived>,
+        depth: usize,
+        model: Option<&Model>,
+        out: &mut Vec<Finding>,
+    ) {
         let mut scratch = Scratch::default();
         for d in derived {
             let mut inner = Vec::new();

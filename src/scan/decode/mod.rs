@@ -20,7 +20,7 @@ mod respelled;
 
 pub use respelled::rot13;
 use respelled::{MIN_SPACED, has_spaced_run, leet, separated, spaced};
-pub use respelled::{reversed, text_speak};
+pub use respelled::{misspellings, repair_typos, reversed, text_speak};
 
 /// How a derived text was hidden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,16 +45,21 @@ pub enum Encoding {
     TextSpeak,
     /// Words joined into an identifier ("IGNORE_ALL_PREVIOUS_INSTRUCTIONS").
     Joined,
+    /// Key words misspelled ("ignroe prevoius instrcutions").
+    Misspelled,
     /// Unicode tag characters.
     Tags,
 }
 
 impl Encoding {
     /// Whether text hidden this way is worth an (info) finding even when
-    /// the decoded text says nothing: words joined into identifiers and
-    /// text-speak are how code and chat are written, not hiding.
+    /// the decoded text says nothing: words joined into identifiers,
+    /// text-speak and typos are how code and chat are written, not hiding.
     pub fn is_a_signal(self) -> bool {
-        !matches!(self, Encoding::Joined | Encoding::TextSpeak)
+        !matches!(
+            self,
+            Encoding::Joined | Encoding::TextSpeak | Encoding::Misspelled
+        )
     }
 
     /// The finding id used when decoded text carries an injection.
@@ -70,6 +75,7 @@ impl Encoding {
             Encoding::Reversed => "obf.reversed-payload",
             Encoding::TextSpeak => "obf.text-speak-payload",
             Encoding::Joined => "obf.joined-words-payload",
+            Encoding::Misspelled => "obf.misspelled-payload",
             Encoding::Tags => "obf.unicode-tag-payload",
         }
     }

@@ -13,7 +13,7 @@
 //! linear in the text length.
 
 use super::sentence::{DocStats, Sent, SentenceState, end_sentence, push_sent};
-use crate::scan::lexicon::{Cue, Lexicon, word_hash};
+use crate::scan::lexicon::{Cue, Lexicon, MISSPELLED, word_hash};
 use std::ops::Range;
 
 /// log2 of the hashed feature space.
@@ -50,6 +50,9 @@ pub enum StructKind {
     /// yakho") that ends in a colon and a quoted string: literal output
     /// dictated to the reader. Reported on every surface.
     LiteralIntoReply,
+    /// A key word misspelled ("prevoius", "instrcutions"): no finding in
+    /// itself; the scanner reads the text again with it spelled right.
+    Misspelling,
 }
 
 pub use super::plan::Region;
@@ -364,7 +367,11 @@ pub fn featurize_into<S: Sink>(
             if !single {
                 grams(word, doc);
             }
-            let classes = lexicon.classes(h);
+            let mut classes = lexicon.classes(h);
+            if classes & MISSPELLED != 0 {
+                doc.structs().push((StructKind::Misspelling, i..end));
+                classes &= !MISSPELLED;
+            }
             if sent.tokens == 0 {
                 sent.first_token_line = line;
                 sent.start = i;

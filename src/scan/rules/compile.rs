@@ -160,6 +160,11 @@ impl RuleSet {
                 rules.push(rule);
             }
         }
+        lexicon.add_misspellings(
+            crate::scan::decode::misspellings()
+                .into_iter()
+                .map(|(f, _)| f),
+        );
         let readings = ROT13_CUES
             .iter()
             .map(|c| (crate::scan::decode::rot13(c), Reading::Rot13))

@@ -1,7 +1,8 @@
 //! Text respelled rather than encoded: letter-spacing ("I G N O R E   A L L",
 //! `spaced`), letters joined by punctuation ("I.g.n.o.r.e a.l.l",
 //! `separated`), leetspeak ("1gn0r3 4ll pr3v10u5", `leet`), and the
-//! whole-text rewrites rot13, reversal and text-speak (`words`). Each finds or
+//! whole-text rewrites rot13, reversal and text-speak (`words`), and key
+//! words misspelled ("ignroe prevoius instrcutions", `typos`). Each finds or
 //! undoes one respelling of a whole text; [`super::find_encoded`] calls the
 //! first three, the scanner the rewrites when their cue words appear.
 
@@ -10,11 +11,13 @@ use std::ops::Range;
 mod leet;
 mod separated;
 mod spaced;
+mod typos;
 mod words;
 
 pub(super) use leet::leet;
 pub(super) use separated::separated;
 pub(super) use spaced::{MIN_SPACED, has_spaced_run, spaced};
+pub use typos::{misspellings, repair as repair_typos};
 pub use words::{reversed, rot13, text_speak};
 
 /// The densest run of `words` (spans, each with what it counts; sorted by
