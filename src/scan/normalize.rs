@@ -194,6 +194,15 @@ pub fn fold_literal(s: &str) -> String {
     normalize(s).text.trim().to_owned()
 }
 
+/// A Hangul syllable or a kana, kept whole by folding: decomposed, Korean
+/// would become jamo, and a voiced kana would lose its mark ("プ" read as
+/// "フ"), so the words packs spell in those scripts ("무시", "プロンプト")
+/// would never match the folded text. Spacing and combining voicing marks
+/// fold as before.
+fn is_syllable(c: char) -> bool {
+    matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{3041}'..='\u{3098}' | '\u{309D}'..='\u{30FF}')
+}
+
 struct Folder {
     out: Vec<u8>,
     anchors: Vec<(u32, u32)>,
@@ -324,10 +333,16 @@ impl Folder {
             self.sync(span.end);
             return;
         }
+        let mut buf = [0u8; 4];
+        if is_syllable(c) {
+            self.out
+                .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            self.sync(span.end);
+            return;
+        }
         let start = self.out.len();
         let mut compat = false;
         let mut homoglyph = false;
-        let mut buf = [0u8; 4];
         decompose_compatible(c, |d| {
             if is_combining_mark(d) {
                 return;

@@ -149,3 +149,12 @@ fn single_and_double_spaces_across_chunk_edges_fold_alike() {
         assert_eq!(n.text, format!("{x}ab cd ef g hi j kl"), "{pad}");
     }
 }
+
+#[test]
+fn hangul_and_kana_fold_whole_and_other_marks_still_drop() {
+    // Jamo or unvoiced kana would never equal what packs spell.
+    assert_eq!(normalize("이전 지시를 무시").text, "이전 지시를 무시");
+    assert_eq!(normalize("プロンプトを無視").text, "プロンプトを無視");
+    // Half-width katakana still widen; accents still drop.
+    assert_eq!(normalize("ｱｲ café").text, "アイ cafe");
+}
