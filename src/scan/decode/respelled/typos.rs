@@ -185,6 +185,8 @@ const MIN_FORM: usize = 4;
 /// Keys next to each letter on a QWERTY keyboard, by rows.
 const ROWS: [&[u8]; 3] = [b"qwertyuiop", b"asdfghjkl", b"zxcvbnm"];
 
+/// The keys around `c`: left and right on its row, and the two of each
+/// neighbouring row that touch it.
 fn neighbours(c: u8) -> impl Iterator<Item = u8> {
     let at = ROWS
         .iter()
