@@ -154,13 +154,13 @@ impl Lexicon {
         self.map.get(&hash).copied().unwrap_or(0)
     }
 
-    /// Number of words.
+    /// Number of cue words (misspellings are not counted).
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.values().filter(|&&c| c & !MISSPELLED != 0).count()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 }
