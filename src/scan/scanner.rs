@@ -329,9 +329,15 @@ impl Scanner {
         for d in derived {
             let mut inner = Vec::new();
             self.scan_one(surface, &d.text, depth + 1, model, &mut inner, &mut scratch);
+            // Obfuscation inside counts when it carries an injection itself
+            // (base64 of misspelled orders, hex of a hidden HTML comment);
+            // its info signals (zero-width characters) do not.
             let worst = inner
                 .iter()
-                .filter(|f| f.category.is_injection() && f.category != Category::Obfuscation)
+                .filter(|f| {
+                    f.category.is_injection()
+                        && (f.category != Category::Obfuscation || f.severity >= Severity::Medium)
+                })
                 .map(|f| f.severity)
                 .max();
             let flagged_by_model = inner.iter().any(|f| f.category == Category::Model);
