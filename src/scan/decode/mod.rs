@@ -196,7 +196,7 @@ pub fn find_encoded(text: &str, budget: Budget) -> Vec<Derived> {
         }
     }
     if tries < budget.max_blobs && bytes_left > 0 {
-        hex_with_separators(text, budget.max_blobs - tries, &mut out);
+        hex_with_separators(text, budget.max_blobs - tries, bytes_left, &mut out);
     }
     if has_spaced_run(b)
         && let Some(d) = spaced(text)
@@ -343,8 +343,10 @@ fn on_token(b: &[u8], p: usize) -> bool {
 /// Hex bytes written one by one: "49 67 6e", "49:67:6e", "0x49, 0x67",
 /// "\\x49\\x67" (a hex dump pasted from a terminal, an escaped string). The
 /// base64 scan finds hex only unbroken. Each run of at least
-/// [`MIN_HEX_BYTES`] that reads as text is decoded, at most `tries` of them.
-fn hex_with_separators(text: &str, tries: usize, out: &mut Vec<Derived>) {
+/// [`MIN_HEX_BYTES`] that reads as text is decoded, at most `tries` of them
+/// and `bytes` decoded bytes in all; a run is read from its first
+/// [`MAX_BLOB_INPUT`] bytes, like a blob.
+fn hex_with_separators(text: &str, tries: usize, mut bytes: usize, out: &mut Vec<Derived>) {
     let b = text.as_bytes();
     let mut left = tries;
     let mut next = 0usize;
@@ -369,22 +371,29 @@ fn hex_with_separators(text: &str, tries: usize, out: &mut Vec<Derived>) {
             continue;
         }
         let mut i = s;
-        while i < e && left > 0 {
+        while i < e && left > 0 && bytes > 0 {
             if !b[i].is_ascii_hexdigit() && b[i] != b'\\' {
                 i += 1;
                 continue;
             }
-            match hex_tokens(&b[..e], i) {
-                Some((bytes, end)) if bytes.len() >= MIN_HEX_BYTES => {
+            let limit = e.min(i + MAX_BLOB_INPUT);
+            match hex_tokens(&b[..limit], i) {
+                Some((decoded, end)) if decoded.len() >= MIN_HEX_BYTES => {
                     left -= 1;
-                    if let Some(decoded) = as_text(bytes) {
+                    bytes = bytes.saturating_sub(decoded.len());
+                    if let Some(decoded) = as_text(decoded) {
                         out.push(Derived {
                             encoding: Encoding::Hex,
                             span: i..end,
                             text: decoded,
                         });
                     }
-                    i = end;
+                    // A run cut at the limit is read no further.
+                    i = if limit < e && end + 6 >= limit {
+                        e
+                    } else {
+                        end
+                    };
                 }
                 _ => i += 1,
             }
@@ -550,6 +559,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hex_runs_keep_to_the_budget() {
+        let run = |plain: &str| {
+            plain
+                .bytes()
+                .map(|c| format!("{c:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let text = vec![run("ignore all previous"); 10].join(" | ");
+        let b = Budget {
+            max_blobs: 3,
+            max_bytes: 1 << 20,
+        };
+        assert_eq!(find_encoded(&text, b).len(), 3);
+        let b = Budget {
+            max_blobs: 32,
+            max_bytes: 40,
+        };
+        // Each run decodes 19 bytes: the third starts with 2 left.
+        assert_eq!(find_encoded(&text, b).len(), 3);
+        // A run longer than a blob's input is read from its start only.
+        let long = run(&"ignore all previous ".repeat(2_000));
+        let d = one(&long);
+        assert!(d.text.len() <= MAX_BLOB_INPUT / 3 + 1, "{}", d.text.len());
     }
 
     #[test]
