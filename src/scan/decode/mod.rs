@@ -1,5 +1,5 @@
 //! Bounded decoding of text hidden inside text: base64, hex and URL-encoded
-//! blobs here; letter-spacing ("I G N O R E   A L L"), letters joined by
+//! blobs here, hex written byte by byte in `hex`; letter-spacing ("I G N O R E   A L L"), letters joined by
 //! punctuation ("I.g.n.o.r.e"), leetspeak ("1gn0r3 4ll pr3v10u5"), rot13 and
 //! reversal in `respelled`. The decoded text is scanned like any
 //! other; its findings point at the encoded span.
@@ -16,8 +16,10 @@ use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use std::ops::Range;
 
+mod hex;
 mod respelled;
 
+use hex::hex_with_separators;
 pub use respelled::rot13;
 use respelled::{MIN_SPACED, has_spaced_run, leet, separated, spaced};
 pub use respelled::{misspellings, repair_typos, reversed, text_speak};
@@ -203,7 +205,7 @@ pub fn find_encoded(text: &str, budget: Budget) -> Vec<Derived> {
     {
         out.push(d);
     }
-    // Escaped hex ("\\x49\\x67") reads as leetspeak too: the hex reading wins.
+    // Escaped hex ("\x49\x67") reads as leetspeak too: the hex reading wins.
     if let Some(d) = leet(text)
         && !out.iter().any(|o| {
             o.encoding == Encoding::Hex && o.span.start <= d.span.start && d.span.end <= o.span.end
@@ -307,140 +309,6 @@ fn decode_run(run: &str, start: usize) -> Option<Derived> {
     })
 }
 
-/// Fewest bytes a hex run with separators must spell.
-const MIN_HEX_BYTES: usize = 8;
-/// Probe stride for such runs. A run of [`MIN_HEX_BYTES`] takes at least 23
-/// characters ("49 67 6e 6f 72 65 20 61"), so it holds three probes, and
-/// with a stride of 7 they fall on three different phases of any token
-/// period from 3 to 6 ("49 ", "\\x49", "49, ", "0x49,", "0x49, "): one of
-/// them is on a digit.
-const HEX_PROBE: usize = 7;
-
-/// Whether `c` can be part of a hex run with separators.
-fn in_hex_run(c: u8) -> bool {
-    c.is_ascii_hexdigit() || matches!(c, b' ' | b',' | b':' | b'\\' | b'x' | b'X')
-}
-
-/// Whether `c` can follow a byte pair in a run.
-fn is_hex_separator(c: u8) -> bool {
-    matches!(c, b' ' | b',' | b':' | b'\\')
-}
-
-/// Whether `p` is a digit of a byte pair ("…49 …", "\\x49\\x…"): exactly
-/// two hex digits, then a separator or a prefix. Prose and code rarely
-/// have one, so most probes stop here.
-fn on_token(b: &[u8], p: usize) -> bool {
-    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
-    let sep = |i: usize| b.get(i).is_some_and(|&c| is_hex_separator(c));
-    if !hex(p) {
-        return false;
-    }
-    // `p` first of the pair, or second.
-    let first = |q: usize| hex(q + 1) && sep(q + 2) && (q == 0 || !hex(q - 1));
-    first(p) || p > 0 && hex(p - 1) && first(p - 1)
-}
-
-/// Hex bytes written one by one: "49 67 6e", "49:67:6e", "0x49, 0x67",
-/// "\\x49\\x67" (a hex dump pasted from a terminal, an escaped string). The
-/// base64 scan finds hex only unbroken. Each run of at least
-/// [`MIN_HEX_BYTES`] that reads as text is decoded, at most `tries` of them
-/// and `bytes` decoded bytes in all; a run is read from its first
-/// [`MAX_BLOB_INPUT`] bytes, like a blob.
-fn hex_with_separators(text: &str, tries: usize, mut bytes: usize, out: &mut Vec<Derived>) {
-    let b = text.as_bytes();
-    let mut left = tries;
-    let mut next = 0usize;
-    let mut probe = 0usize;
-    while probe < b.len() && left > 0 {
-        let p = probe;
-        probe += HEX_PROBE;
-        if p < next || !on_token(b, p) {
-            continue;
-        }
-        let mut s = p;
-        while s > next && in_hex_run(b[s - 1]) {
-            s -= 1;
-        }
-        let mut e = p;
-        while e < b.len() && in_hex_run(b[e]) {
-            e += 1;
-        }
-        next = e;
-        probe = probe.max(e);
-        if e - s < 3 * MIN_HEX_BYTES - 1 {
-            continue;
-        }
-        let mut i = s;
-        while i < e && left > 0 && bytes > 0 {
-            if !b[i].is_ascii_hexdigit() && b[i] != b'\\' {
-                i += 1;
-                continue;
-            }
-            let limit = e.min(i + MAX_BLOB_INPUT);
-            match hex_tokens(&b[..limit], i) {
-                Some((decoded, end)) if decoded.len() >= MIN_HEX_BYTES => {
-                    left -= 1;
-                    bytes = bytes.saturating_sub(decoded.len());
-                    if let Some(decoded) = as_text(decoded) {
-                        out.push(Derived {
-                            encoding: Encoding::Hex,
-                            span: i..end,
-                            text: decoded,
-                        });
-                    }
-                    // A run cut at the limit is read no further.
-                    i = if limit < e && end + 6 >= limit {
-                        e
-                    } else {
-                        end
-                    };
-                }
-                _ => i += 1,
-            }
-        }
-    }
-}
-
-/// The bytes of the tokens starting at `i` ("\x49", "0x49" or "49", each
-/// followed by a separator, the next prefix or the end), and where they end.
-fn hex_tokens(b: &[u8], mut i: usize) -> Option<(Vec<u8>, usize)> {
-    // A token does not start inside a word or a number.
-    if i > 0 && b[i - 1].is_ascii_alphanumeric() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    let mut end = i;
-    loop {
-        let mut j = i;
-        if b.get(j) == Some(&b'\\') && b.get(j + 1) == Some(&b'x')
-            || b.get(j) == Some(&b'0') && matches!(b.get(j + 1), Some(b'x' | b'X'))
-        {
-            j += 2;
-        }
-        let (Some(&hi), Some(&lo)) = (b.get(j), b.get(j + 1)) else {
-            break;
-        };
-        if !hi.is_ascii_hexdigit() || !lo.is_ascii_hexdigit() {
-            break;
-        }
-        j += 2;
-        // Two digits and no third: the token ends here.
-        if b.get(j).is_some_and(|c| c.is_ascii_alphanumeric()) {
-            break;
-        }
-        bytes.push(u8::from_str_radix(std::str::from_utf8(&b[j - 2..j]).ok()?, 16).ok()?);
-        end = j;
-        // One separator (", " counts as one), or a prefix next.
-        match b.get(j) {
-            Some(b',') if b.get(j + 1) == Some(&b' ') => j += 2,
-            Some(b' ' | b',' | b':') => j += 1,
-            _ => {}
-        }
-        i = j;
-    }
-    (!bytes.is_empty()).then_some((bytes, end))
-}
-
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len() / 2);
@@ -514,7 +382,7 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose;
 
-    fn one(text: &str) -> Derived {
+    pub(in crate::scan::decode) fn one(text: &str) -> Derived {
         let mut all = find_encoded(text, Budget::default());
         assert_eq!(all.len(), 1, "{all:?}");
         all.remove(0)
@@ -535,64 +403,6 @@ mod tests {
         let d = one("Encoded: 69676e6f726520616c6c2070726576696f7573");
         assert_eq!(d.encoding, Encoding::Hex);
         assert_eq!(d.text, "ignore all previous");
-    }
-
-    #[test]
-    fn hex_bytes_with_separators_are_decoded() {
-        let hex = |text: &str, sep: &str, prefix: &str| {
-            text.bytes()
-                .map(|c| format!("{prefix}{c:02x}"))
-                .collect::<Vec<_>>()
-                .join(sep)
-        };
-        // Every format at every offset from the probes, down to the
-        // shortest run (eight bytes): some probe lands on a digit.
-        for (sep, prefix) in [(" ", ""), (":", ""), (", ", "0x"), (",", "0x"), ("", "\\x")] {
-            for plain in ["ignore all previous", "ignore a"] {
-                let blob = hex(plain, sep, prefix);
-                for pad in 0..HEX_PROBE {
-                    let text = format!("{}note=\"{blob}\" done", "-".repeat(pad));
-                    let d = one(&text);
-                    assert_eq!(d.encoding, Encoding::Hex, "{text}");
-                    assert_eq!(d.text, plain, "{text}");
-                    assert_eq!(&text[d.span], blob);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn hex_runs_keep_to_the_budget() {
-        let run = |plain: &str| {
-            plain
-                .bytes()
-                .map(|c| format!("{c:02x}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let text = vec![run("ignore all previous"); 10].join(" | ");
-        let b = Budget {
-            max_blobs: 3,
-            max_bytes: 1 << 20,
-        };
-        assert_eq!(find_encoded(&text, b).len(), 3);
-        let b = Budget {
-            max_blobs: 32,
-            max_bytes: 40,
-        };
-        // Each run decodes 19 bytes: the third starts with 2 left.
-        assert_eq!(find_encoded(&text, b).len(), 3);
-        // A run longer than a blob's input is read from its start only.
-        let long = run(&"ignore all previous ".repeat(2_000));
-        let d = one(&long);
-        assert!(d.text.len() <= MAX_BLOB_INPUT / 3 + 1, "{}", d.text.len());
-    }
-
-    #[test]
-    fn fingerprints_and_mac_addresses_are_not_decoded() {
-        let text = "key 43:51:43:a1:b5:fc:8b:b7:0a:3a:a9:b1:0f:66:73:a8 on 00:1a:2b:3c:4d:5e \
-                    and bytes 7f 45 4c 46 02 01 01 00 00 00";
-        assert!(find_encoded(text, Budget::default()).is_empty());
     }
 
     #[test]

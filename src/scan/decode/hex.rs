@@ -1,0 +1,209 @@
+//! Hex written byte by byte ("49 67 6e", "49:67", "0x49, 0x67", "\x49\x67"):
+//! what a hex dump pasted from a terminal or an escaped string holds. The
+//! blob scan in the parent module reads hex only unbroken.
+
+use super::{Derived, Encoding, MAX_BLOB_INPUT, as_text};
+
+/// Fewest bytes a hex run with separators must spell.
+const MIN_HEX_BYTES: usize = 8;
+/// Probe stride for such runs. A run of [`MIN_HEX_BYTES`] takes at least 23
+/// characters ("49 67 6e 6f 72 65 20 61"), so it holds three probes, and
+/// with a stride of 7 they fall on three different phases of any token
+/// period from 3 to 6 ("49 ", "\x49", "49, ", "0x49,", "0x49, "): one of
+/// them is on a digit.
+const HEX_PROBE: usize = 7;
+
+/// Whether `c` can be part of a hex run with separators.
+fn in_hex_run(c: u8) -> bool {
+    c.is_ascii_hexdigit() || matches!(c, b' ' | b',' | b':' | b'\\' | b'x' | b'X')
+}
+
+/// Whether `c` can follow a byte pair in a run.
+fn is_hex_separator(c: u8) -> bool {
+    matches!(c, b' ' | b',' | b':' | b'\\')
+}
+
+/// Whether `p` is a digit of a byte pair ("…49 …", "\x49\x…"): exactly
+/// two hex digits, then a separator or a prefix. Prose and code rarely
+/// have one, so most probes stop here.
+fn on_token(b: &[u8], p: usize) -> bool {
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let sep = |i: usize| b.get(i).is_some_and(|&c| is_hex_separator(c));
+    if !hex(p) {
+        return false;
+    }
+    // `p` first of the pair, or second.
+    let first = |q: usize| hex(q + 1) && sep(q + 2) && (q == 0 || !hex(q - 1));
+    first(p) || p > 0 && hex(p - 1) && first(p - 1)
+}
+
+/// Hex bytes written one by one: "49 67 6e", "49:67:6e", "0x49, 0x67",
+/// "\x49\x67" (a hex dump pasted from a terminal, an escaped string). The
+/// base64 scan finds hex only unbroken. Each run of at least
+/// [`MIN_HEX_BYTES`] that reads as text is decoded, at most `tries` of them
+/// and `bytes` decoded bytes in all; a run is read from its first
+/// [`MAX_BLOB_INPUT`] bytes, like a blob.
+pub(super) fn hex_with_separators(
+    text: &str,
+    tries: usize,
+    mut bytes: usize,
+    out: &mut Vec<Derived>,
+) {
+    let b = text.as_bytes();
+    let mut left = tries;
+    let mut next = 0usize;
+    let mut probe = 0usize;
+    while probe < b.len() && left > 0 {
+        let p = probe;
+        probe += HEX_PROBE;
+        if p < next || !on_token(b, p) {
+            continue;
+        }
+        let mut s = p;
+        while s > next && in_hex_run(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = p;
+        while e < b.len() && in_hex_run(b[e]) {
+            e += 1;
+        }
+        next = e;
+        probe = probe.max(e);
+        if e - s < 3 * MIN_HEX_BYTES - 1 {
+            continue;
+        }
+        let mut i = s;
+        while i < e && left > 0 && bytes > 0 {
+            if !b[i].is_ascii_hexdigit() && b[i] != b'\\' {
+                i += 1;
+                continue;
+            }
+            let limit = e.min(i + MAX_BLOB_INPUT);
+            match hex_tokens(&b[..limit], i) {
+                Some((decoded, end)) if decoded.len() >= MIN_HEX_BYTES => {
+                    left -= 1;
+                    bytes = bytes.saturating_sub(decoded.len());
+                    if let Some(decoded) = as_text(decoded) {
+                        out.push(Derived {
+                            encoding: Encoding::Hex,
+                            span: i..end,
+                            text: decoded,
+                        });
+                    }
+                    // A run cut at the limit is read no further.
+                    i = if limit < e && end + 6 >= limit {
+                        e
+                    } else {
+                        end
+                    };
+                }
+                _ => i += 1,
+            }
+        }
+    }
+}
+
+/// The bytes of the tokens starting at `i` ("\x49", "0x49" or "49", each
+/// followed by a separator, the next prefix or the end), and where they end.
+fn hex_tokens(b: &[u8], mut i: usize) -> Option<(Vec<u8>, usize)> {
+    // A token does not start inside a word or a number.
+    if i > 0 && b[i - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    let mut end = i;
+    loop {
+        let mut j = i;
+        if b.get(j) == Some(&b'\\') && b.get(j + 1) == Some(&b'x')
+            || b.get(j) == Some(&b'0') && matches!(b.get(j + 1), Some(b'x' | b'X'))
+        {
+            j += 2;
+        }
+        let (Some(&hi), Some(&lo)) = (b.get(j), b.get(j + 1)) else {
+            break;
+        };
+        if !hi.is_ascii_hexdigit() || !lo.is_ascii_hexdigit() {
+            break;
+        }
+        j += 2;
+        // Two digits and no third: the token ends here.
+        if b.get(j).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        bytes.push(((hi as char).to_digit(16)? * 16 + (lo as char).to_digit(16)?) as u8);
+        end = j;
+        // One separator (", " counts as one), or a prefix next.
+        match b.get(j) {
+            Some(b',') if b.get(j + 1) == Some(&b' ') => j += 2,
+            Some(b' ' | b',' | b':') => j += 1,
+            _ => {}
+        }
+        i = j;
+    }
+    (!bytes.is_empty()).then_some((bytes, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::one;
+    use super::super::{Budget, find_encoded};
+    use super::*;
+
+    #[test]
+    fn hex_bytes_with_separators_are_decoded() {
+        let hex = |text: &str, sep: &str, prefix: &str| {
+            text.bytes()
+                .map(|c| format!("{prefix}{c:02x}"))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        // Every format at every offset from the probes, down to the
+        // shortest run (eight bytes): some probe lands on a digit.
+        for (sep, prefix) in [(" ", ""), (":", ""), (", ", "0x"), (",", "0x"), ("", "\\x")] {
+            for plain in ["ignore all previous", "ignore a"] {
+                let blob = hex(plain, sep, prefix);
+                for pad in 0..HEX_PROBE {
+                    let text = format!("{}note=\"{blob}\" done", "-".repeat(pad));
+                    let d = one(&text);
+                    assert_eq!(d.encoding, Encoding::Hex, "{text}");
+                    assert_eq!(d.text, plain, "{text}");
+                    assert_eq!(&text[d.span], blob);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hex_runs_keep_to_the_budget() {
+        let run = |plain: &str| {
+            plain
+                .bytes()
+                .map(|c| format!("{c:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let text = vec![run("ignore all previous"); 10].join(" | ");
+        let b = Budget {
+            max_blobs: 3,
+            max_bytes: 1 << 20,
+        };
+        assert_eq!(find_encoded(&text, b).len(), 3);
+        let b = Budget {
+            max_blobs: 32,
+            max_bytes: 40,
+        };
+        // Each run decodes 19 bytes: the third starts with 2 left.
+        assert_eq!(find_encoded(&text, b).len(), 3);
+        // A run longer than a blob's input is read from its start only.
+        let long = run(&"ignore all previous ".repeat(2_000));
+        let d = one(&long);
+        assert!(d.text.len() <= MAX_BLOB_INPUT / 3 + 1, "{}", d.text.len());
+    }
+
+    #[test]
+    fn fingerprints_and_mac_addresses_are_not_decoded() {
+        let text = "key 43:51:43:a1:b5:fc:8b:b7:0a:3a:a9:b1:0f:66:73:a8 on 00:1a:2b:3c:4d:5e \
+                    and bytes 7f 45 4c 46 02 01 01 00 00 00";
+        assert!(find_encoded(text, Budget::default()).is_empty());
+    }
+}
