@@ -62,6 +62,7 @@ pub struct Prefilter {
 #[derive(Debug, Clone)]
 struct Table {
     /// `next[state + class]`; states are row offsets (index times row width).
+    /// Its length is a power of two (the rows, then unused zeros).
     next: Vec<u32>,
     /// The class of each byte: bytes with the same transition from every
     /// state share one.
@@ -166,8 +167,16 @@ impl Prefilter {
         let ext = |r: &Range<usize>| &text[r.start..(r.end + self.overlap).min(text.len())];
         let s = [ext(&own[0]), ext(&own[1]), ext(&own[2]), ext(&own[3])];
         let t = &self.table;
-        let step =
-            |state: u32, b: u8| t.next[state as usize + usize::from(t.classes[usize::from(b)])];
+        let next = &t.next[..];
+        if next.is_empty() {
+            return false;
+        }
+        // Every state plus class is an index below the length (a power of
+        // two): the mask changes no index and proves it in bounds.
+        let mask = next.len() - 1;
+        let step = |state: u32, b: u8| {
+            next[(state as usize + usize::from(t.classes[usize::from(b)])) & mask]
+        };
         // Slices of one length, so that the loop needs no bounds checks on them.
         let common = s.iter().map(|x| x.len()).min().unwrap_or(0);
         let l0 = &s[0][..common];
@@ -272,7 +281,9 @@ impl Table {
             }
             ends.push(u32::try_from(ending.len()).map_err(|_| too_big())?);
         }
-        let mut next = vec![0u32; states.len() * width];
+        // Padded to a power of two: the lanes mask their index with the
+        // length, which spares them a bounds check per byte.
+        let mut next = vec![0u32; (states.len() * width).next_power_of_two()];
         for (new, &old) in order.iter().enumerate() {
             for b in 0..256 {
                 let to = succ[old][b] as usize;

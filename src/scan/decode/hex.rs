@@ -2,39 +2,44 @@
 //! what a hex dump pasted from a terminal or an escaped string holds. The
 //! blob scan in the parent module reads hex only unbroken.
 
-use super::{Derived, Encoding, MAX_BLOB_INPUT, as_text};
+use super::{Derived, Encoding, MAX_BLOB_INPUT, as_text, word_at};
 
 /// Fewest bytes a hex run with separators must spell.
 const MIN_HEX_BYTES: usize = 8;
-/// Probe stride for such runs. A run of [`MIN_HEX_BYTES`] takes at least 23
-/// characters ("49 67 6e 6f 72 65 20 61"), so it holds three probes, and
-/// with a stride of 7 they fall on three different phases of any token
-/// period from 3 to 6 ("49 ", "\x49", "49, ", "0x49,", "0x49, "): one of
-/// them is on a digit.
-const HEX_PROBE: usize = 7;
+/// The shortest such run: "49 67 6e 6f 72 65 20 61".
+const MIN_HEX_RUN: usize = 3 * MIN_HEX_BYTES - 1;
+/// Probe stride for such runs: a run of [`MIN_HEX_RUN`] bytes or more
+/// covers a multiple of it.
+const HEX_PROBE: usize = 16;
 
 /// Whether `c` can be part of a hex run with separators.
 fn in_hex_run(c: u8) -> bool {
-    c.is_ascii_hexdigit() || matches!(c, b' ' | b',' | b':' | b'\\' | b'x' | b'X')
+    IN_HEX_RUN[usize::from(c)]
 }
 
-/// Whether `c` can follow a byte pair in a run.
-fn is_hex_separator(c: u8) -> bool {
-    matches!(c, b' ' | b',' | b':' | b'\\')
-}
-
-/// Whether `p` is a digit of a byte pair ("…49 …", "\x49\x…"): exactly
-/// two hex digits, then a separator or a prefix. Prose and code rarely
-/// have one, so most probes stop here.
-fn on_token(b: &[u8], p: usize) -> bool {
-    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
-    let sep = |i: usize| b.get(i).is_some_and(|&c| is_hex_separator(c));
-    if !hex(p) {
-        return false;
+/// [`in_hex_run`] as a table: the probes ask it of every sixteenth byte.
+const IN_HEX_RUN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_hexdigit() || matches!(b, b' ' | b',' | b':' | b'\\' | b'x' | b'X');
+        c += 1;
     }
-    // `p` first of the pair, or second.
-    let first = |q: usize| hex(q + 1) && sep(q + 2) && (q == 0 || !hex(q - 1));
-    first(p) || p > 0 && hex(p - 1) && first(p - 1)
+    t
+};
+
+/// Whether one of the eight bytes of `w` is a lower-case letter from `g` to
+/// `w`: never in a hex run (`x` is a prefix), in most words of prose. Per
+/// byte, without carries between bytes: `0xF7 - t` keeps its top bit for
+/// `t <= 0x77`, `t + 0x19` gains it for `t >= 0x67`, and `!w` has it for
+/// ASCII.
+fn has_plain_letter(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let t = w & (ONES * 0x7F);
+    let below = (ONES * 0xF7) - t;
+    let above = t + ONES * 0x19;
+    below & above & !w & (ONES * 0x80) != 0
 }
 
 /// Hex bytes written one by one: "49 67 6e", "49:67:6e", "0x49, 0x67",
@@ -53,10 +58,22 @@ pub(super) fn hex_with_separators(
     let mut left = tries;
     let mut next = 0usize;
     let mut probe = 0usize;
+    // A probe outside a run, or in one too short (prose: a word of hex
+    // letters, a number), costs a byte or a few; a long run is read token by
+    // token. A run with no token in it reads as nothing (`hex_tokens`).
     while probe < b.len() && left > 0 {
         let p = probe;
         probe += HEX_PROBE;
-        if p < next || !on_token(b, p) {
+        if p < next || !in_hex_run(b[p]) {
+            continue;
+        }
+        // A letter from g to w within seven bytes either side bounds the run
+        // through `p` to 13 bytes: too short, and no later probe is in it.
+        if p >= 7
+            && p + 8 <= b.len()
+            && has_plain_letter(word_at(b, p - 7))
+            && has_plain_letter(word_at(b, p))
+        {
             continue;
         }
         let mut s = p;
@@ -69,7 +86,7 @@ pub(super) fn hex_with_separators(
         }
         next = e;
         probe = probe.max(e);
-        if e - s < 3 * MIN_HEX_BYTES - 1 {
+        if e - s < MIN_HEX_RUN {
             continue;
         }
         let mut i = s;
@@ -198,6 +215,13 @@ mod tests {
         let long = run(&"ignore all previous ".repeat(2_000));
         let d = one(&long);
         assert!(d.text.len() <= MAX_BLOB_INPUT / 3 + 1, "{}", d.text.len());
+    }
+
+    #[test]
+    fn the_plain_letter_test_reads_each_byte_of_the_word() {
+        super::super::tests::word_test_agrees(has_plain_letter, |c| (b'g'..=b'w').contains(&c));
+        // No such letter is in a run.
+        assert!((b'g'..=b'w').all(|c| !in_hex_run(c)));
     }
 
     #[test]

@@ -207,10 +207,18 @@ pub fn regions(text: &str, lexicon: &Lexicon, gates: &[usize]) -> Vec<Region> {
         }
         tokens += 1;
         i = end;
-        // Past the opening, only sentence ends and the counts matter.
-        if tokens >= 2 {
+        // Past the opening (one word, or two after a leader such as
+        // "please"), only sentence ends and the counts matter.
+        if tokens >= 2 || !leader {
             while i < b.len() {
-                let class = CLASS[b[i] as usize];
+                // Eight bytes at a time while none of them matters.
+                while let Some(eight) = b.get(i..i + 8)
+                    && eight.iter().fold(0, |a, &c| a | CLASS[usize::from(c)]) & 5 == 0
+                {
+                    i += 8;
+                }
+                let Some(&c) = b.get(i) else { break };
+                let class = CLASS[usize::from(c)];
                 if class & 1 != 0 && ends_sentence(b, i) {
                     break;
                 }

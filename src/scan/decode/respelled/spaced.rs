@@ -21,7 +21,11 @@ pub(in crate::scan::decode) fn has_spaced_run(b: &[u8]) -> bool {
         while k < b.len() && is_gap(b[k]) {
             k += 1;
         }
-        if let Some(token) = single_at(b, k) {
+        // Prose: an ASCII byte with more of its token after it is no
+        // one-character token (what `single_at` finds, answered here).
+        let longer =
+            b.get(k).is_some_and(|&c| c < 0x80) && b.get(k + 1).is_some_and(|&c| !is_gap(c));
+        if !longer && let Some(token) = single_at(b, k) {
             let (letters, end) = run_through(b, token);
             if letters >= MIN_SPACED {
                 return true;
@@ -44,8 +48,16 @@ fn is_gap(c: u8) -> bool {
 
 /// The token (bytes between gaps) holding byte `i`, when it is one character.
 fn single_at(b: &[u8], i: usize) -> Option<Range<usize>> {
-    if i >= b.len() || is_gap(b[i]) {
+    let &c = b.get(i)?;
+    if is_gap(c) {
         return None;
+    }
+    // An ASCII byte is a whole character: it is a token of one exactly when
+    // gaps (or the ends) are either side. Prose is all this case.
+    if c < 0x80 {
+        let before = i == 0 || is_gap(b[i - 1]);
+        let after = i + 1 == b.len() || is_gap(b[i + 1]);
+        return (before && after).then_some(i..i + 1);
     }
     // A character is at most four bytes: look no further than that.
     let mut s = i;
