@@ -32,6 +32,10 @@ const SLICE: usize = 16 << 10;
 /// Under this many bytes one lane walks the whole text.
 const SMALL: usize = 256;
 
+/// The mark on a lane table entry that leads to a match state (the top bit:
+/// offsets stay below it).
+const MATCH: u32 = 1 << 31;
+
 /// One literal occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occurrence {
@@ -54,23 +58,25 @@ pub struct Prefilter {
 
 /// The unanchored DFA's transitions, re-laid for the lanes: every state
 /// reachable from the start, rows exactly as wide as the number of byte
-/// classes, match states first.
+/// classes, match states first, each entry marked with [`MATCH`] when it
+/// leads to a match state.
 ///
-/// Invariant: walking `next` from `start` passes through a state below
-/// `match_below` exactly when the DFA walked over the same bytes passes
-/// through a match state (a test walks both over the same texts).
+/// Invariant: walking `next` from `start` passes through an entry marked
+/// [`MATCH`] exactly when the DFA walked over the same bytes passes through a
+/// match state (a test walks both over the same texts).
 #[derive(Debug, Clone)]
 struct Table {
-    /// `next[state + class]`; states are row offsets (index times row width).
-    /// Its length is a power of two (the rows, then unused zeros).
+    /// `next[state + class]`; states are row offsets (index times row width),
+    /// with [`MATCH`] set on match states. Its length is a power of two (the
+    /// rows, then unused zeros) no greater than [`MATCH`], so masking an
+    /// index with the length also clears the mark.
     next: Vec<u32>,
     /// The class of each byte: bytes with the same transition from every
     /// state share one.
     classes: [u8; 256],
     start: u32,
-    /// States below this offset are match states, and no other.
-    match_below: u32,
-    /// Row width: a match state's offset divided by it indexes `ends`.
+    /// Row width: a match state's offset (unmarked) divided by it indexes
+    /// `ends`; match states come first.
     width: u32,
     /// For match state `k`, `ends[k]..ends[k + 1]` indexes `ending`.
     ends: Vec<u32>,
@@ -115,7 +121,7 @@ impl Prefilter {
             self.walk(bytes, &group, &mut seen, false);
             for &(lane, end, state) in &seen {
                 let own = &group[usize::from(lane)];
-                let k = (state / t.width) as usize;
+                let k = ((state & !MATCH) / t.width) as usize;
                 for &(pattern, len) in &t.ending[t.ends[k] as usize..t.ends[k + 1] as usize] {
                     let start = end - len as usize;
                     // The next lane's occurrences are its own to report.
@@ -191,10 +197,10 @@ impl Prefilter {
                 step(st[3], l3[i]),
             ];
             i += 1;
-            // One comparison for the four lanes: match states come first.
-            if st[0].min(st[1]).min(st[2].min(st[3])) < t.match_below {
+            // One test for the four lanes: a match state carries the mark.
+            if (st[0] | st[1] | st[2] | st[3]) & MATCH != 0 {
                 for (k, &state) in st.iter().enumerate() {
-                    if state < t.match_below {
+                    if state & MATCH != 0 {
                         seen.push((k as u8, own[k].start + i, state));
                     }
                 }
@@ -209,7 +215,7 @@ impl Prefilter {
             let mut state = st[k];
             for (j, &b) in s[k].iter().enumerate().skip(i) {
                 state = step(state, b);
-                if state < t.match_below {
+                if state & MATCH != 0 {
                     seen.push((k as u8, own[k].start + j + 1, state));
                     if first {
                         return true;
@@ -283,18 +289,22 @@ impl Table {
         }
         // Padded to a power of two: the lanes mask their index with the
         // length, which spares them a bounds check per byte.
-        let mut next = vec![0u32; (states.len() * width).next_power_of_two()];
+        let len = (states.len() * width).next_power_of_two();
+        if len > MATCH as usize {
+            return Err(too_big());
+        }
+        let mut next = vec![0u32; len];
+        let marked = |to: usize| offset[to] | if dfa.is_match(states[to]) { MATCH } else { 0 };
         for (new, &old) in order.iter().enumerate() {
             for b in 0..256 {
                 let to = succ[old][b] as usize;
-                next[new * width + usize::from(classes[b])] = offset[to];
+                next[new * width + usize::from(classes[b])] = marked(to);
             }
         }
         Ok(Table {
             next,
             classes,
-            start: offset[0],
-            match_below: u32::try_from(matches * width).map_err(|_| too_big())?,
+            start: marked(0),
             width: width as u32,
             ends,
             ending,
