@@ -177,8 +177,9 @@ impl Prefilter {
         if next.is_empty() {
             return false;
         }
-        // Every state plus class is an index below the length (a power of
-        // two): the mask changes no index and proves it in bounds.
+        // A state (its match mark aside) plus a class is an index below the
+        // length, a power of two: the mask clears the mark, changes nothing
+        // else, and proves the index in bounds.
         let mask = next.len() - 1;
         let step = |state: u32, b: u8| {
             next[(state as usize + usize::from(t.classes[usize::from(b)])) & mask]
