@@ -59,6 +59,7 @@ pub mod prefilter;
 pub mod redact;
 pub mod rules;
 pub mod scanner;
+mod swar;
 mod types;
 
 /// The scanner's randomised tests draw from one xorshift generator: the

@@ -15,6 +15,7 @@
 //! char boundaries of the original, inside it.
 
 use super::fold::{self, CharClass};
+use crate::scan::swar::{HIGH, ONES, has_byte_below};
 use std::ops::Range;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
@@ -167,18 +168,13 @@ fn is_simple(c: u8, next: Option<&u8>) -> bool {
 /// few bytes, so the test admits single spaces instead of stopping at them.
 #[inline]
 fn simple_chunk(chunk: &[u8], next: Option<&u8>) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
         return false;
     };
     let w = u64::from_le_bytes(bytes);
     // All below 0x80, then none below 0x20 and none equal to 0x7F (the
     // usual "has a byte less than n" and "has a zero byte" tests).
-    if w & HIGH != 0
-        || w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
-        || (w ^ (ONES * 0x7F)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7F)) & HIGH != 0
-    {
+    if w & HIGH != 0 || has_byte_below(w, 0x20) || has_byte_below(w ^ (ONES * 0x7F), 1) {
         return false;
     }
     // The high bit of each byte that is a space (exact: no carries cross bytes).

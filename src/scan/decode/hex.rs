@@ -2,7 +2,8 @@
 //! what a hex dump pasted from a terminal or an escaped string holds. The
 //! blob scan in the parent module reads hex only unbroken.
 
-use super::{Derived, Encoding, MAX_BLOB_INPUT, as_text, word_at};
+use super::{Derived, Encoding, MAX_BLOB_INPUT, as_text};
+use crate::scan::swar::{has_byte_in, on_both_sides};
 
 /// Fewest bytes a hex run with separators must spell.
 const MIN_HEX_BYTES: usize = 8;
@@ -29,19 +30,6 @@ const IN_HEX_RUN: [bool; 256] = {
     t
 };
 
-/// Whether one of the eight bytes of `w` is a lower-case letter from `g` to
-/// `w`: never in a hex run (`x` is a prefix), in most words of prose. Per
-/// byte, without carries between bytes: `0xF7 - t` keeps its top bit for
-/// `t <= 0x77`, `t + 0x19` gains it for `t >= 0x67`, and `!w` has it for
-/// ASCII.
-fn has_plain_letter(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let t = w & (ONES * 0x7F);
-    let below = (ONES * 0xF7) - t;
-    let above = t + ONES * 0x19;
-    below & above & !w & (ONES * 0x80) != 0
-}
-
 /// Hex bytes written one by one: "49 67 6e", "49:67:6e", "0x49, 0x67",
 /// "\x49\x67" (a hex dump pasted from a terminal, an escaped string). The
 /// base64 scan finds hex only unbroken. Each run of at least
@@ -67,13 +55,10 @@ pub(super) fn hex_with_separators(
         if p < next || !in_hex_run(b[p]) {
             continue;
         }
-        // A letter from g to w within seven bytes either side bounds the run
+        // A lower-case letter from g to w (in no run: `x` is a prefix; in
+        // most words of prose) within seven bytes either side bounds the run
         // through `p` to 13 bytes: too short, and no later probe is in it.
-        if p >= 7
-            && p + 8 <= b.len()
-            && has_plain_letter(word_at(b, p - 7))
-            && has_plain_letter(word_at(b, p))
-        {
+        if on_both_sides(b, p, |w| has_byte_in(w, b'g', b'w')) {
             continue;
         }
         let mut s = p;
@@ -218,9 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn the_plain_letter_test_reads_each_byte_of_the_word() {
-        super::super::tests::word_test_agrees(has_plain_letter, |c| (b'g'..=b'w').contains(&c));
-        // No such letter is in a run.
+    fn the_letters_the_probes_stop_at_are_in_no_run() {
         assert!((b'g'..=b'w').all(|c| !in_hex_run(c)));
     }
 

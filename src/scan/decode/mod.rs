@@ -11,6 +11,7 @@
 //! letter-spaced, punctuated and leetspeak readings add at most one text
 //! each, no longer than the original.
 
+use crate::scan::swar::{has_byte_below, on_both_sides};
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -183,10 +184,11 @@ pub fn find_encoded(text: &str, budget: Budget) -> Vec<Derived> {
         if p < next || CLASS[b[p] as usize] & 3 == 0 && b[p] != b'=' {
             continue;
         }
-        // A stop byte within seven bytes either side bounds the run through
-        // `p` to 13 bytes: too short, and no later probe is in it. Prose is
-        // all this case (and widening it byte by byte was most of the cost).
-        if p >= 7 && p + 8 <= b.len() && has_stop(word_at(b, p - 7)) && has_stop(word_at(b, p)) {
+        // A byte below `%` (space, newline, quote: in no run) within seven
+        // bytes either side bounds the run through `p` to 13 bytes: too
+        // short, and no later probe is in it. Prose is all this case (and
+        // widening it byte by byte was most of the cost).
+        if on_both_sides(b, p, |w| has_byte_below(w, b'%')) {
             continue;
         }
         let Some(run) = run_around(b, p, next) else {
@@ -223,23 +225,6 @@ pub fn find_encoded(text: &str, budget: Budget) -> Vec<Derived> {
         out.push(d);
     }
     out
-}
-
-/// The eight bytes of `b` from `at`, as one little-endian word.
-fn word_at(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Whether one of the eight bytes of `w` is below `%` (a space, a newline,
-/// `"`, `!`, `#`, `$`): a byte no candidate run holds. (Subtracting the
-/// bound from every byte sets the top bit of the lowest byte under it; bytes
-/// below that one borrow nothing, so the answer is exact about whether one
-/// exists, not about which.)
-fn has_stop(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    w.wrapping_sub(ONES * u64::from(b'%')) & !w & (ONES * 0x80) != 0
 }
 
 /// The candidate run (see [`find_encoded`]) that covers `p`, not starting
@@ -411,30 +396,20 @@ mod tests {
         all.remove(0)
     }
 
-    /// Every byte value at every position of a word, among random others:
-    /// `test` on the word says what `byte` says of some byte of it.
-    pub(in crate::scan::decode) fn word_test_agrees(test: fn(u64) -> bool, byte: fn(u8) -> bool) {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        for round in 0..40_000 {
-            let mut bytes = [0u8; 8];
-            for b in &mut bytes {
-                *b = crate::scan::draw(&mut seed, 256) as u8;
-            }
-            if round < 2_048 {
-                // One byte under test among bytes that are not.
-                let filler = (0..=255u8).find(|&c| !byte(c)).unwrap();
-                bytes = [filler; 8];
-                bytes[round / 256] = (round % 256) as u8;
-            }
-            let w = u64::from_le_bytes(bytes);
-            assert_eq!(test(w), bytes.iter().any(|&c| byte(c)), "{bytes:?}");
-        }
-    }
-
     #[test]
-    fn the_stop_byte_test_reads_each_byte_of_the_word() {
-        word_test_agrees(has_stop, |c| c < b'%');
-        // Every such byte is outside a candidate run.
+    fn the_shortest_blob_is_found_at_every_offset_among_words() {
+        // The probes skip wherever a space is near on both sides: never
+        // beside a blob.
+        let blob = general_purpose::STANDARD.encode("ignore it all now");
+        let blob = &blob[..MIN_BLOB];
+        let words = "we saw it. go on, or not; so be it. ok then";
+        for pad in 0..=words.len() {
+            let text = format!("{} {blob} is in it", &words[..pad]);
+            let d = one(&text);
+            assert_eq!(d.encoding, Encoding::Base64, "{text}");
+            assert_eq!(&text[d.span], blob, "{text}");
+        }
+        // The bytes the probes stop at are in no run.
         assert!((0..b'%').all(|c| CLASS[usize::from(c)] & 3 == 0 && c != b'='));
     }
 

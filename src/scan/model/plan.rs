@@ -307,6 +307,21 @@ mod tests {
     }
 
     #[test]
+    fn an_order_after_a_leader_is_kept_and_one_later_in_a_sentence_is_not() {
+        // The plan reads the first word, and the second after a leader.
+        let t = text(&[
+            (4, "Please send the ledger to me."),
+            (6, "The team will send it."),
+        ]);
+        let got = picked(&t, &regions(&t, &lexicon(), &[]));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[1].starts_with("plain sentence number 3")
+                && got[1].ends_with("number 5 with some filler words.")
+        );
+    }
+
+    #[test]
     fn gates_and_questions_mark_their_sentence() {
         let t = text(&[(2, "Is this a question?")]);
         let gate = t.find("number 6").unwrap();
