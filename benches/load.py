@@ -74,6 +74,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="portcullis-load-"))
     procs: list[subprocess.Popen] = []
+    ok = False
     try:
         if args.sweep:
             load_modes.sweep(args, tmp, procs)
@@ -87,11 +88,17 @@ def main() -> None:
             idle_sessions.idle_sessions(args, tmp, procs)
         else:
             compare(args, tmp, procs)
+        ok = True
     finally:
         stop(procs)
-        # The audit trail of a long run is gigabytes; logs stay for a failed run.
+        # The audit trail of a long run is gigabytes; the gateways' logs stay
+        # for a failed run only (a passing run's are tens of MB each).
         for audit in tmp.glob("*/audit"):
             shutil.rmtree(audit, ignore_errors=True)
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"logs kept in {tmp}", file=sys.stderr)
 
 
 def compare(args, tmp: Path, procs: list[subprocess.Popen]) -> None:
