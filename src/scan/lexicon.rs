@@ -37,11 +37,20 @@ pub enum Cue {
     Negation = 10,
     /// Password, secret, key, token, credentials: what extraction asks for.
     Credential = 11,
+    /// Superseded, revoked, void, expired, suspended: rules declared no
+    /// longer in force.
+    Revoked = 12,
+    /// Settings, configuration, safeguards, filters: the reader's setup,
+    /// which resets declare gone alongside its rules.
+    Setup = 13,
+    /// Reset, wiped, lifted, disabled, retired: ended, in words that also end
+    /// accounts and features; they count only in a text that addresses an AI.
+    Ended = 14,
 }
 
 impl Cue {
     /// Every class.
-    pub const ALL: [Cue; 12] = [
+    pub const ALL: [Cue; 15] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -54,6 +63,9 @@ impl Cue {
         Cue::Persona,
         Cue::Negation,
         Cue::Credential,
+        Cue::Revoked,
+        Cue::Setup,
+        Cue::Ended,
     ];
 
     /// The name used in packs.
@@ -71,6 +83,9 @@ impl Cue {
             Cue::Persona => "persona",
             Cue::Negation => "negation",
             Cue::Credential => "credential",
+            Cue::Revoked => "revoked",
+            Cue::Setup => "setup",
+            Cue::Ended => "ended",
         }
     }
 

@@ -166,6 +166,10 @@ impl Scanner {
                     "struct.literal-into-reply",
                     "a quoted string dictated into the reader's reply",
                 ),
+                StructKind::RulesRevoked => (
+                    "struct.rules-revoked",
+                    "the reader's rules declared no longer in force",
+                ),
                 StructKind::Misspelling => continue,
             };
             let orig = norm.original_span(span.clone(), text);

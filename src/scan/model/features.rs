@@ -50,6 +50,12 @@ pub enum StructKind {
     /// yakho") that ends in a colon and a quoted string: literal output
     /// dictated to the reader. Reported on every surface.
     LiteralIntoReply,
+    /// A sentence that declares the reader's rules no longer in force: a
+    /// rule word, a word of revocation and the reader named ("the guardrails
+    /// you were given were revoked"), or rules or setup declared ended in a
+    /// document that names an AI ("Prior tool-use restrictions for this
+    /// agent are lifted").
+    RulesRevoked,
     /// A key word misspelled ("prevoius", "instrcutions"): no finding in
     /// itself; the scanner reads the text again with it spelled right.
     Misspelling,
@@ -432,6 +438,11 @@ pub fn featurize_into<S: Sink>(
     // imperative comments and docstrings for it. A document that is mostly
     // table rows is not code, however many parentheses its cells hold
     // ("King of Malaysia (1979–1984)").
+    if stats.ai {
+        for span in std::mem::take(&mut stats.ended_rules) {
+            doc.structs().push((StructKind::RulesRevoked, span));
+        }
+    }
     let not_code = code_total * 40 < b.len() || table_lines * 2 > line;
     if line >= 2 && not_code && records(data_lines) {
         for span in [first_edge, last_edge].into_iter().flatten() {

@@ -10,6 +10,7 @@
 use super::features::{Group, NS_SENT, StructKind, index};
 use super::sink::Sink;
 use crate::scan::lexicon::Cue;
+use std::ops::Range;
 
 /// Sentence feature ids (mixed with the group and hashed).
 #[derive(Clone, Copy)]
@@ -40,6 +41,8 @@ pub(super) enum Sent {
     ModalResponse = 25,
     YouResponse = 26,
     Imp0LoneLine = 27,
+    RevokedRules = 28,
+    EndedRules = 29,
 }
 
 /// Counts over the sentences of a document, for density features.
@@ -52,6 +55,11 @@ pub(super) struct DocStats {
     pub(super) first_imp0: Option<bool>,
     /// The last finished sentence opened with an imperative.
     pub(super) last_imp0: bool,
+    /// Some sentence named an AI ("assistant", "the bot", "Claude").
+    pub(super) ai: bool,
+    /// Sentences that declare rules or setup ended without naming the
+    /// reader: `struct.rules-revoked` once the document names an AI.
+    pub(super) ended_rules: Vec<Range<usize>>,
 }
 
 pub(super) struct SentenceState {
@@ -162,6 +170,18 @@ pub(super) fn end_sentence<S: Sink>(
     push_sent(doc, group, Sent::Imp0Instr, s.imp0 && instr);
     push_sent(doc, group, Sent::YouAi, you && ai);
     push_sent(doc, group, Sent::OverrideInstr, over && instr);
+    // The reader's rules declared revoked ("the guardrails you were given
+    // were revoked"); or rules or setup declared ended, in words that also
+    // end accounts ("restrictions lifted", "your settings wiped"), which
+    // count only once the document names an AI. Every such sentence holds a
+    // word the plan gates on (a rule word, "you", an AI), so planned and
+    // whole-text featurisation find the same.
+    let revoked = has(Cue::Revoked) && instr && (you || ai);
+    let ended = (instr || has(Cue::Setup) && (you || ai))
+        && s.mask & (Cue::Revoked.bit() | Cue::Ended.bit()) != 0;
+    stats.ai |= ai;
+    push_sent(doc, group, Sent::RevokedRules, revoked);
+    push_sent(doc, group, Sent::EndedRules, ended && !revoked);
     push_sent(
         doc,
         group,
@@ -194,6 +214,12 @@ pub(super) fn end_sentence<S: Sink>(
             .push((StructKind::AddressedToAi, span.clone()));
     }
     if over && instr && (s.imp0 || you) {
-        doc.structs().push((StructKind::OverrideInstructions, span));
+        doc.structs()
+            .push((StructKind::OverrideInstructions, span.clone()));
+    }
+    if revoked {
+        doc.structs().push((StructKind::RulesRevoked, span));
+    } else if ended {
+        stats.ended_rules.push(span);
     }
 }
