@@ -46,11 +46,17 @@ pub enum Cue {
     /// Reset, wiped, lifted, disabled, retired: ended, in words that also end
     /// accounts and features; they count only in a text that addresses an AI.
     Ended = 14,
+    /// Mode, modo, Modus, режим: with a kind of mode, a claim about the
+    /// reader's state.
+    Mode = 15,
+    /// Debug, developer, maintenance, unrestricted, admin, root: the modes
+    /// resets switch the reader into.
+    ModeKind = 16,
 }
 
 impl Cue {
     /// Every class.
-    pub const ALL: [Cue; 15] = [
+    pub const ALL: [Cue; 17] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -66,6 +72,8 @@ impl Cue {
         Cue::Revoked,
         Cue::Setup,
         Cue::Ended,
+        Cue::Mode,
+        Cue::ModeKind,
     ];
 
     /// The name used in packs.
@@ -86,12 +94,14 @@ impl Cue {
             Cue::Revoked => "revoked",
             Cue::Setup => "setup",
             Cue::Ended => "ended",
+            Cue::Mode => "mode",
+            Cue::ModeKind => "mode_kind",
         }
     }
 
     /// This class's bit.
-    pub const fn bit(self) -> u16 {
-        1 << (self as u16)
+    pub const fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -99,7 +109,7 @@ impl Cue {
 /// [`crate::scan::decode::misspellings`]): not a cue class, and no feature of
 /// the model; the featuriser reports such words so that the scanner reads the
 /// text again with them spelled right.
-pub const MISSPELLED: u16 = 1 << 15;
+pub const MISSPELLED: u32 = 1 << 31;
 
 /// FNV-1a over bytes: the word hash shared by the lexicon and the model.
 #[inline]
@@ -115,7 +125,7 @@ pub fn word_hash(bytes: &[u8]) -> u64 {
 /// Folded word hash → class mask.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    map: HashMap<u64, u16, BuildPrehashed>,
+    map: HashMap<u64, u32, BuildPrehashed>,
 }
 
 impl Lexicon {
@@ -162,7 +172,7 @@ impl Lexicon {
 
     /// The class mask of a word given by its hash (0 when not a cue).
     #[inline]
-    pub fn classes(&self, hash: u64) -> u16 {
+    pub fn classes(&self, hash: u64) -> u32 {
         if self.map.is_empty() {
             return 0;
         }

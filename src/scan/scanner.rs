@@ -170,6 +170,10 @@ impl Scanner {
                     "struct.rules-revoked",
                     "the reader's rules declared no longer in force",
                 ),
+                StructKind::ModeSwitched => (
+                    "struct.mode-switched",
+                    "the reader declared in a debug, developer or unrestricted mode",
+                ),
                 StructKind::Misspelling => continue,
             };
             let orig = norm.original_span(span.clone(), text);

@@ -56,6 +56,10 @@ pub enum StructKind {
     /// document that names an AI ("Prior tool-use restrictions for this
     /// agent are lifted").
     RulesRevoked,
+    /// A sentence that puts the reader in a mode a reset claims ("until
+    /// it's restored you're in debug mode", "el asistente está en modo
+    /// mantenimiento") in a document that names an AI.
+    ModeSwitched,
     /// A key word misspelled ("prevoius", "instrcutions"): no finding in
     /// itself; the scanner reads the text again with it spelled right.
     Misspelling,
@@ -149,7 +153,7 @@ fn dictates_literal(text: &str, s: &SentenceState, colon: usize, lexicon: &Lexic
     if s.mask & need != need || s.tokens < 3 || !s.is_prose() || !quoted_follows(b, colon + 1) {
         return false;
     }
-    let (mut order, mut last, mut last_word) = (false, 0u16, &b[..0]);
+    let (mut order, mut last, mut last_word) = (false, 0u32, &b[..0]);
     let mut i = s.start;
     while i < colon {
         let Some(end) = super::plan::token_at(text, i) else {
@@ -441,6 +445,9 @@ pub fn featurize_into<S: Sink>(
     if stats.ai {
         for span in std::mem::take(&mut stats.ended_rules) {
             doc.structs().push((StructKind::RulesRevoked, span));
+        }
+        for span in std::mem::take(&mut stats.modes) {
+            doc.structs().push((StructKind::ModeSwitched, span));
         }
     }
     let not_code = code_total * 40 < b.len() || table_lines * 2 > line;

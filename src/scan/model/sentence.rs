@@ -43,6 +43,7 @@ pub(super) enum Sent {
     Imp0LoneLine = 27,
     RevokedRules = 28,
     EndedRules = 29,
+    ModeSwitched = 30,
 }
 
 /// Counts over the sentences of a document, for density features.
@@ -60,6 +61,9 @@ pub(super) struct DocStats {
     /// Sentences that declare rules or setup ended without naming the
     /// reader: `struct.rules-revoked` once the document names an AI.
     pub(super) ended_rules: Vec<Range<usize>>,
+    /// Sentences that put "you" or an AI in a debug, developer, admin, ...
+    /// mode: `struct.mode-switched` once the document names an AI.
+    pub(super) modes: Vec<Range<usize>>,
 }
 
 pub(super) struct SentenceState {
@@ -71,7 +75,7 @@ pub(super) struct SentenceState {
     /// first word is read, then that word's start, so that a structural
     /// finding's span holds no line breaks or quotes before the sentence.
     pub(super) start: usize,
-    pub(super) mask: u16,
+    pub(super) mask: u32,
     pub(super) imp0: bool,
     pub(super) tokens: usize,
     pub(super) leader: bool,
@@ -182,6 +186,14 @@ pub(super) fn end_sentence<S: Sink>(
     stats.ai |= ai;
     push_sent(doc, group, Sent::RevokedRules, revoked);
     push_sent(doc, group, Sent::EndedRules, ended && !revoked);
+    // "You're in debug mode", "the bot must now run in maintenance mode":
+    // the reader, or an AI given an order or an obligation ("our chatbot
+    // still shows [TEST MODE]" describes one). The sentence names its
+    // subject, so the plan reads it.
+    let mode = has(Cue::Mode)
+        && has(Cue::ModeKind)
+        && (you || ai && (s.imp0 || modal || has(Cue::Urgency)));
+    push_sent(doc, group, Sent::ModeSwitched, mode);
     push_sent(
         doc,
         group,
@@ -216,6 +228,9 @@ pub(super) fn end_sentence<S: Sink>(
     if over && instr && (s.imp0 || you) {
         doc.structs()
             .push((StructKind::OverrideInstructions, span.clone()));
+    }
+    if mode {
+        stats.modes.push(span.clone());
     }
     if revoked {
         doc.structs().push((StructKind::RulesRevoked, span));
