@@ -37,14 +37,14 @@ pub enum Cue {
     Negation = 10,
     /// Password, secret, key, token, credentials: what extraction asks for.
     Credential = 11,
-    /// Superseded, revoked, void, expired, suspended: rules declared no
+    /// Superseded, revoked, void, expired, obsolete: rules declared no
     /// longer in force.
     Revoked = 12,
     /// Settings, configuration, safeguards, filters: the reader's setup,
     /// which resets declare gone alongside its rules.
     Setup = 13,
-    /// Reset, wiped, lifted, disabled, retired: ended, in words that also end
-    /// accounts and features; they count only in a text that addresses an AI.
+    /// Wiped, lifted, disabled, retired: ended, in words that also end
+    /// accounts and features; they count only in a text that names an AI.
     Ended = 14,
     /// Mode, modo, Modus, режим: with a kind of mode, a claim about the
     /// reader's state.

@@ -56,9 +56,10 @@ pub enum StructKind {
     /// document that names an AI ("Prior tool-use restrictions for this
     /// agent are lifted").
     RulesRevoked,
-    /// A sentence that puts the reader in a mode a reset claims ("until
-    /// it's restored you're in debug mode", "el asistente está en modo
-    /// mantenimiento") in a document that names an AI.
+    /// A sentence that puts the reader, or an AI given an order or an
+    /// obligation, in a mode resets claim ("until it's restored you're in
+    /// debug mode", "el bot debe pasar a modo mantenimiento"), in a document
+    /// that names an AI.
     ModeSwitched,
     /// A key word misspelled ("prevoius", "instrcutions"): no finding in
     /// itself; the scanner reads the text again with it spelled right.
@@ -438,10 +439,7 @@ pub fn featurize_into<S: Sink>(
         let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3;
         last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
     }
-    // Edge instructions are a prose-in-records signal; code has too many
-    // imperative comments and docstrings for it. A document that is mostly
-    // table rows is not code, however many parentheses its cells hold
-    // ("King of Malaysia (1979–1984)").
+    // Rules ended and modes claimed count once the document names an AI.
     if stats.ai {
         for span in std::mem::take(&mut stats.ended_rules) {
             doc.structs().push((StructKind::RulesRevoked, span));
@@ -450,6 +448,10 @@ pub fn featurize_into<S: Sink>(
             doc.structs().push((StructKind::ModeSwitched, span));
         }
     }
+    // Edge instructions are a prose-in-records signal; code has too many
+    // imperative comments and docstrings for it. A document that is mostly
+    // table rows is not code, however many parentheses its cells hold
+    // ("King of Malaysia (1979–1984)").
     let not_code = code_total * 40 < b.len() || table_lines * 2 > line;
     if line >= 2 && not_code && records(data_lines) {
         for span in [first_edge, last_edge].into_iter().flatten() {
