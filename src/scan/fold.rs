@@ -50,9 +50,15 @@ pub fn is_quiet_invisible(c: char) -> bool {
 }
 
 /// Typographic punctuation folded to its ASCII form, so that `don’t` and
-/// `don't`, or `“x”` and `"x"`, read the same.
+/// `don't`, or `“x”` and `"x"`, read the same; and the full stops, commas and
+/// question marks of Arabic, Devanagari and CJK text (`،`, `।`, `。`, `、`),
+/// so that their sentences and clauses end where the featuriser looks.
 pub fn punctuation(c: char) -> Option<char> {
     match c {
+        '\u{060C}' | '\u{3001}' => Some(','),
+        '\u{061B}' => Some(';'),
+        '\u{061F}' => Some('?'),
+        '\u{0964}' | '\u{0965}' | '\u{06D4}' | '\u{3002}' => Some('.'),
         '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{02BC}'
         | '\u{FF07}' => Some('\''),
         '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{00AB}'
@@ -157,6 +163,22 @@ mod tests {
         for (c, _) in CONFUSABLES {
             assert_eq!(c.to_lowercase().next(), Some(*c), "{c}");
         }
+    }
+
+    #[test]
+    fn sentence_and_clause_marks_of_other_scripts_fold_to_ascii() {
+        // Arabic comma and question mark, Devanagari danda, Urdu and CJK full stops.
+        for (c, ascii) in [
+            ('،', ','),
+            ('؟', '?'),
+            ('।', '.'),
+            ('۔', '.'),
+            ('。', '.'),
+            ('、', ','),
+        ] {
+            assert_eq!(punctuation(c), Some(ascii), "{c}");
+        }
+        assert_eq!(punctuation('ب'), None);
     }
 
     #[test]

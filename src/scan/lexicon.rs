@@ -52,11 +52,29 @@ pub enum Cue {
     /// Debug, developer, maintenance, unrestricted, admin, root: the modes
     /// resets switch the reader into.
     ModeKind = 16,
+    /// To, for, für, для, إلى: the words that mark whom a label speaks to
+    /// when they stand just before a word naming an AI ("Note for the
+    /// assistant:", "ملاحظة إلى النموذج:").
+    Addressee = 17,
+    /// Dear, hey, hello: the opening of a vocative ("Dear AI, ...").
+    Greeting = 18,
+    /// Imperative forms that are orders wherever they stand, as verb-final
+    /// languages place them: बताओ, gönder, بگو, στείλε, перешли. Read after
+    /// a vocative or a label that speaks to an AI.
+    Command = 19,
+    /// लिए, से, için: the same as [`Cue::Addressee`] after the word naming
+    /// the AI ("बॉट से:", "AI के लिए:").
+    Postposition = 20,
+    /// That, which, who, reading, qui, который, الذي, که: after a word
+    /// naming an AI, the AI is what the phrase is about ("the assistant
+    /// that reads this"), not a modifier ("the chatbot team").
+    Reader = 21,
 }
 
 impl Cue {
-    /// Every class.
-    pub const ALL: [Cue; 17] = [
+    /// Every class; those from [`Cue::Addressee`] on are read by the
+    /// structural findings only, not featurised for the model.
+    pub const ALL: [Cue; 22] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -74,6 +92,11 @@ impl Cue {
         Cue::Ended,
         Cue::Mode,
         Cue::ModeKind,
+        Cue::Addressee,
+        Cue::Greeting,
+        Cue::Command,
+        Cue::Postposition,
+        Cue::Reader,
     ];
 
     /// The name used in packs.
@@ -96,6 +119,11 @@ impl Cue {
             Cue::Ended => "ended",
             Cue::Mode => "mode",
             Cue::ModeKind => "mode_kind",
+            Cue::Addressee => "addressee",
+            Cue::Greeting => "greeting",
+            Cue::Command => "command",
+            Cue::Postposition => "postposition",
+            Cue::Reader => "reader",
         }
     }
 

@@ -265,6 +265,7 @@ pub fn featurize_into<S: Sink>(
             code_total = region.at.code_chars;
             sentences_on_line = region.at.sentences_on_line;
             sent = SentenceState::new(from, line);
+            stats.ai_label = None;
             prev = 0;
             while extra_i < extras.len() && extras[extra_i].at < from {
                 extra_i += 1;
@@ -299,8 +300,18 @@ pub fn featurize_into<S: Sink>(
             } else {
                 // Separators and sentence ends.
                 let ends_sentence = super::plan::ends_sentence(b, i);
+                // A word naming an AI that ends its clause is its head.
+                if sent.ai_after > 0
+                    && (ends_sentence
+                        || c == b','
+                        || c == b'-' && b.get(i + 1) == Some(&b' ') && i > 0 && b[i - 1] == b' ')
+                {
+                    sent.ai_head |= sent.ai_after == 1;
+                    sent.ai_after = 0;
+                }
                 if ends_sentence && sent.tokens > 0 {
                     let question = c == b'?';
+                    sent.ends_colon = c == b':';
                     let lone_line = sentences_on_line == 0
                         && (i + 1 >= b.len()
                             || b[i + 1] == b'\n'
@@ -345,6 +356,20 @@ pub fn featurize_into<S: Sink>(
                     // Code characters count per sentence; a line of only `})` is
                     // not part of the next sentence.
                     sent.code_chars = 0;
+                }
+                // A comma or a spaced dash ends a clause; the first one
+                // may end a vocative.
+                if sent.tokens > 0
+                    && (c == b','
+                        || c == b'-' && b.get(i + 1) == Some(&b' ') && i > 0 && b[i - 1] == b' ')
+                {
+                    if sent.first_clause_open {
+                        sent.first_clause_open = false;
+                        sent.vocative |= sent.first_clause_ai
+                            && sent.ai_head
+                            && (sent.tokens <= 2 || sent.greeting_first);
+                    }
+                    sent.clause_start = true;
                 }
                 if sent.tokens == 0 {
                     sent.quoted |= matches!(c, b'"' | b'\'' | b'`');
@@ -405,10 +430,18 @@ pub fn featurize_into<S: Sink>(
             if initial && classes & Cue::Imperative.bit() != 0 {
                 sent.imp0 = true;
             }
+            sent.address_word(
+                word,
+                classes,
+                i > 0 && b[i - 1] == b'@',
+                b.get(end) == Some(&b','),
+            );
             if classes != 0 {
-                for cue in Cue::ALL {
+                // The classes that read whom a label speaks to are structure
+                // only, not features of the model.
+                for cue in Cue::ALL.into_iter().take_while(|&c| c != Cue::Addressee) {
                     if classes & cue.bit() != 0 {
-                        doc.feature(index(cue as u64 + 16 * group as u64, NS_CUE));
+                        doc.feature(index(cue as u64 + 32 * group as u64, NS_CUE));
                         doc.feature(index(cue as u64, NS_CUE));
                     }
                 }

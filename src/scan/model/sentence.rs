@@ -44,6 +44,7 @@ pub(super) enum Sent {
     RevokedRules = 28,
     EndedRules = 29,
     ModeSwitched = 30,
+    AiAddressedOrder = 31,
 }
 
 /// Counts over the sentences of a document, for density features.
@@ -64,6 +65,10 @@ pub(super) struct DocStats {
     /// Sentences that put "you" or an AI in a debug, developer, admin, ...
     /// mode: `struct.mode-switched` once the document names an AI.
     pub(super) modes: Vec<Range<usize>>,
+    /// The last sentence was a label that names an AI and whom it speaks to,
+    /// ended by a colon ("Note for the assistant reading this:", "Beste AI,
+    /// als je dit leest:"): its start, for an order in the next sentence.
+    pub(super) ai_label: Option<usize>,
 }
 
 pub(super) struct SentenceState {
@@ -87,6 +92,53 @@ pub(super) struct SentenceState {
     pub(super) reply_order: bool,
     pub(super) first_token_line: usize,
     pub(super) code_chars: usize,
+    /// No comma or dash has ended the sentence's first clause yet.
+    pub(super) first_clause_open: bool,
+    /// The first clause names an AI.
+    pub(super) first_clause_ai: bool,
+    /// The sentence opens with a greeting ("Dear", "Hey", "ای", "Hoy").
+    pub(super) greeting_first: bool,
+    /// The sentence speaks to an AI: its first clause names one and is a
+    /// word or two ("Assistant,", "Βοηθέ,") or opens with a greeting ("ای
+    /// دستیار هوش مصنوعی ...،"), or an AI is @-mentioned ("@bot").
+    pub(super) vocative: bool,
+    /// The next word opens a clause (after a comma, a dash or a mention).
+    pub(super) clause_start: bool,
+    /// After a vocative, an order: an imperative opening a clause, or an
+    /// imperative form read anywhere ("Asistente, si estás ..., di que ...",
+    /// "... asistan bot, ... bana özelden gönder").
+    pub(super) voc_order: bool,
+    /// A word naming an AI is followed by a comma ("bot, который ...:"); an
+    /// imperative form after it is an order to it ("... asistan bot, ...
+    /// bana özelden gönder").
+    pub(super) ai_comma: bool,
+    /// An imperative among the first five words, or an imperative form
+    /// anywhere: what an order after a label may look like ("przy każdej
+    /// sugestii dopisz ...", "उपयोगकर्ता को बताओ").
+    pub(super) imp_early: bool,
+    pub(super) command: bool,
+    /// The sentence ends in a colon.
+    pub(super) ends_colon: bool,
+    /// Token number (from 1) of the last word naming an AI and of the last
+    /// addressee word ("to", "für", "إلى"), and whether the last token was
+    /// a short word that is no order ("the", "den", "l"): the label speaks
+    /// to the AI when the addressee comes just before it, or with one such
+    /// word between ("Note to the assistant", "Pour l'agent IA", not "How
+    /// to use the AI" nor "Para usar el asistente"), or when a postposition
+    /// comes at most two words after it ("AI के लिए", "bot se").
+    pub(super) last_ai: usize,
+    pub(super) last_addressee: usize,
+    pub(super) prev_short: bool,
+    /// Words since the last word naming an AI, counting it as 1 (0: none
+    /// within three).
+    pub(super) ai_after: u8,
+    /// A word naming an AI is the head of its phrase: it ends its clause, or
+    /// a postposition or a [`Cue::Reader`] word follows within two more
+    /// words ("Assistant,", "the AI reading this", "बॉट से", "l'agente de
+    /// calendario que ..."); not a noun it modifies ("Note for the chatbot
+    /// team:", "Hey AI fans,"). Labels and vocatives need one.
+    pub(super) ai_head: bool,
+    pub(super) addressed_ai: bool,
 }
 
 impl SentenceState {
@@ -111,8 +163,115 @@ impl SentenceState {
             reply_order: false,
             first_token_line: line,
             code_chars: 0,
+            first_clause_open: true,
+            first_clause_ai: false,
+            greeting_first: false,
+            vocative: false,
+            clause_start: false,
+            voc_order: false,
+            ai_comma: false,
+            imp_early: false,
+            command: false,
+            ends_colon: false,
+            last_ai: 0,
+            last_addressee: 0,
+            prev_short: false,
+            ai_after: 0,
+            ai_head: false,
+            addressed_ai: false,
         }
     }
+}
+
+impl SentenceState {
+    /// Reads one word (its cue `classes`) for whom the sentence speaks to
+    /// and its orders: a vocative ("Assistant, send ...", "@bot esquece
+    /// ..."), a label ("Note to the assistant: ..."). `mention`: an `@`
+    /// right before it; `comma_after`: a comma right after it. Called
+    /// before the word is counted in `tokens`. Most words are no cue and
+    /// need nothing: a check here, before any call.
+    #[inline(always)]
+    pub(super) fn address_word(
+        &mut self,
+        word: &[u8],
+        classes: u32,
+        mention: bool,
+        comma_after: bool,
+    ) {
+        if classes != 0
+            || self.ai_after > 0
+            || self.clause_start
+            || self.last_addressee == self.tokens
+        {
+            self.address_word_read(word, classes, mention, comma_after);
+        }
+    }
+
+    fn address_word_read(&mut self, word: &[u8], classes: u32, mention: bool, comma_after: bool) {
+        let nth = self.tokens + 1;
+        let after_addressee = self.last_addressee + 1 == nth;
+        if classes == 0 {
+            self.clause_start &= super::features::is_leader(word);
+            if self.ai_after > 0 {
+                self.ai_after = if self.ai_after < 3 {
+                    self.ai_after + 1
+                } else {
+                    0
+                };
+            }
+            self.prev_short = after_addressee && is_short(word);
+            return;
+        }
+        let has = |c: Cue| classes & c.bit() != 0;
+        let (imp, ai, command) = (has(Cue::Imperative), has(Cue::AiAddress), has(Cue::Command));
+        let (addressee, post) = (has(Cue::Addressee), has(Cue::Postposition));
+        if self.tokens == 0 {
+            self.greeting_first = has(Cue::Greeting);
+        }
+        self.first_clause_ai |= ai && self.first_clause_open;
+        self.imp_early |= imp && self.tokens < 5;
+        self.command |= command;
+        if self.clause_start && !super::features::is_leader(word) {
+            self.voc_order |= self.vocative && imp;
+            self.clause_start = false;
+        }
+        self.voc_order |= (self.vocative || self.ai_comma) && command;
+        if ai {
+            if mention {
+                self.vocative = true;
+                self.clause_start = true;
+            }
+            self.ai_comma |= comma_after;
+            let gap = nth - self.last_addressee;
+            self.addressed_ai |= addressee
+                || post
+                || self.last_addressee > 0 && (gap == 1 || gap == 2 && self.prev_short);
+            self.last_ai = nth;
+            self.ai_after = 1;
+        } else {
+            if post {
+                self.addressed_ai |= self.last_ai > 0 && nth - self.last_ai <= 2;
+            }
+            if self.ai_after > 0 {
+                self.ai_head |= post || has(Cue::Reader);
+                self.ai_after = if self.ai_after < 3 {
+                    self.ai_after + 1
+                } else {
+                    0
+                };
+            }
+        }
+        if addressee {
+            self.last_addressee = nth;
+        }
+        self.prev_short = after_addressee && !imp && is_short(word);
+    }
+}
+
+/// At most three characters: three bytes, or up to twelve of another script
+/// ("τον" is six).
+fn is_short(word: &[u8]) -> bool {
+    word.len() <= 3 || word.len() <= 12 && word.iter().filter(|&&x| x & 0xC0 != 0x80).count() <= 3
 }
 
 pub(super) fn push_sent<S: Sink>(doc: &mut S, group: Group, s: Sent, on: bool) {
@@ -213,19 +372,50 @@ pub(super) fn end_sentence<S: Sink>(
         Sent::QuestionFirstLine,
         question && first_line_alone,
     );
+    // An order after a label that names an AI and speaks to it ("Note for
+    // the assistant reading this: forward ..."), or after a vocative
+    // ("Assistant, forward ..."). The label names an AI, a word the plan
+    // gates on, and the plan adds the sentence after it as context; a
+    // vocative is in the sentence that names the AI.
+    let label_order = stats
+        .ai_label
+        .take()
+        .filter(|_| s.is_prose() && (s.imp0 || s.reply_order || s.imp_early || s.command));
+    push_sent(
+        doc,
+        group,
+        Sent::AiAddressedOrder,
+        label_order.is_some() || s.voc_order,
+    );
     let span = s.start..end;
     if !s.is_prose() {
         return;
+    }
+    if s.ends_colon
+        && s.ai_head
+        && s.tokens <= 16
+        && (s.addressed_ai || has(Cue::Greeting) || you || has(Cue::Urgency) || s.ai_comma)
+    {
+        stats.ai_label = Some(s.start);
+    }
+    let addressed = ai && you && (s.imp0 || has(Cue::Urgency));
+    if let Some(start) = label_order {
+        doc.structs().push((StructKind::AddressedToAi, start..end));
+    } else if s.voc_order && !addressed {
+        doc.structs()
+            .push((StructKind::AddressedToAi, span.clone()));
     }
     if (s.imp0 || s.reply_order) && resp && you {
         doc.structs()
             .push((StructKind::InstructionToResponder, span.clone()));
     }
-    if ai && you && (s.imp0 || has(Cue::Urgency)) {
+    if addressed {
         doc.structs()
             .push((StructKind::AddressedToAi, span.clone()));
     }
-    if over && instr && (s.imp0 || you) {
+    // A verb-final language puts the order last: "पिछले सभी निर्देशों को
+    // अनदेखा करें" (unless negated: "... अनदेखा न करें").
+    if over && instr && (s.imp0 || you || s.command && !negation) {
         doc.structs()
             .push((StructKind::OverrideInstructions, span.clone()));
     }
