@@ -568,3 +568,7 @@ fn holds_no_sentence(text: &str) -> bool {
 #[cfg(test)]
 #[path = "scanner_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scanner_struct_tests.rs"]
+mod struct_tests;

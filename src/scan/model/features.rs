@@ -300,12 +300,11 @@ pub fn featurize_into<S: Sink>(
             } else {
                 // Separators and sentence ends.
                 let ends_sentence = super::plan::ends_sentence(b, i);
+                // A comma or a spaced dash ends a clause.
+                let ends_clause = c == b','
+                    || c == b'-' && b.get(i + 1) == Some(&b' ') && i > 0 && b[i - 1] == b' ';
                 // A word naming an AI that ends its clause is its head.
-                if sent.ai_after > 0
-                    && (ends_sentence
-                        || c == b','
-                        || c == b'-' && b.get(i + 1) == Some(&b' ') && i > 0 && b[i - 1] == b' ')
-                {
+                if sent.ai_after > 0 && (ends_sentence || ends_clause) {
                     sent.ai_head |= sent.ai_after == 1;
                     sent.ai_after = 0;
                 }
@@ -357,12 +356,8 @@ pub fn featurize_into<S: Sink>(
                     // not part of the next sentence.
                     sent.code_chars = 0;
                 }
-                // A comma or a spaced dash ends a clause; the first one
-                // may end a vocative.
-                if sent.tokens > 0
-                    && (c == b','
-                        || c == b'-' && b.get(i + 1) == Some(&b' ') && i > 0 && b[i - 1] == b' ')
-                {
+                // The first clause end may end a vocative.
+                if sent.tokens > 0 && ends_clause {
                     if sent.first_clause_open {
                         sent.first_clause_open = false;
                         sent.vocative |= sent.first_clause_ai
@@ -441,7 +436,7 @@ pub fn featurize_into<S: Sink>(
                 // only, not features of the model.
                 for cue in Cue::ALL.into_iter().take_while(|&c| c != Cue::Addressee) {
                     if classes & cue.bit() != 0 {
-                        doc.feature(index(cue as u64 + 32 * group as u64, NS_CUE));
+                        doc.feature(index(cue_in_group(cue, group), NS_CUE));
                         doc.feature(index(cue as u64, NS_CUE));
                     }
                 }
@@ -521,6 +516,15 @@ pub fn featurize_into<S: Sink>(
         doc.late(index(extras[extra_i].hash, NS_EXTRA));
         extra_i += 1;
     }
+}
+
+/// The id of a cue class's feature within a group: one stride per group,
+/// wider than the number of classes, so that no class of one group shares
+/// its feature with a class of another.
+#[inline]
+fn cue_in_group(cue: Cue, group: Group) -> u64 {
+    const _: () = assert!(Cue::ALL.len() <= 32);
+    cue as u64 + 32 * group as u64
 }
 
 #[inline]

@@ -181,9 +181,7 @@ impl SentenceState {
             addressed_ai: false,
         }
     }
-}
 
-impl SentenceState {
     /// Reads one word (its cue `classes`) for whom the sentence speaks to
     /// and its orders: a vocative ("Assistant, send ...", "@bot esquece
     /// ..."), a label ("Note to the assistant: ..."). `mention`: an `@`
@@ -212,13 +210,7 @@ impl SentenceState {
         let after_addressee = self.last_addressee + 1 == nth;
         if classes == 0 {
             self.clause_start &= super::features::is_leader(word);
-            if self.ai_after > 0 {
-                self.ai_after = if self.ai_after < 3 {
-                    self.ai_after + 1
-                } else {
-                    0
-                };
-            }
+            self.step_after_ai();
             self.prev_short = after_addressee && is_short(word);
             return;
         }
@@ -254,17 +246,21 @@ impl SentenceState {
             }
             if self.ai_after > 0 {
                 self.ai_head |= post || has(Cue::Reader);
-                self.ai_after = if self.ai_after < 3 {
-                    self.ai_after + 1
-                } else {
-                    0
-                };
+                self.step_after_ai();
             }
         }
         if addressee {
             self.last_addressee = nth;
         }
         self.prev_short = after_addressee && !imp && is_short(word);
+    }
+
+    /// One more word since the last word naming an AI; past three, none.
+    fn step_after_ai(&mut self) {
+        self.ai_after = match self.ai_after {
+            0 | 3 => 0,
+            n => n + 1,
+        };
     }
 }
 
