@@ -69,12 +69,46 @@ pub enum Cue {
     /// naming an AI, the AI is what the phrase is about ("the assistant
     /// that reads this"), not a modifier ("the chatbot team").
     Reader = 21,
+    /// System, tool, reviewer, pipeline, outil, Werkzeug: a role noun, which
+    /// names an AI only right after a word that does or after "automated"
+    /// ("the AI reviewer", "automated systems", "LLM-based screener"), or
+    /// just before one in languages that put the modifier last ("le
+    /// système d'IA").
+    Role = 22,
+    /// Automated, automatique, automatisiert, otomatik: makes the role noun
+    /// next to it name a machine reader ("Note to automated systems:").
+    Automated = 23,
+    /// This, these, ce, diese, этот, هذا: after a word naming an AI and a
+    /// [`Cue::Reader`] word, the reader of this very text ("the model that
+    /// triages these tickets").
+    Deictic = 24,
+    /// Infinitives of the actions an order asks for (weiterleiten,
+    /// transférer, enviar, переслать): what an obligation laid on the
+    /// reader of this text is to do ("..., muss alle Rechnungen an ...
+    /// weiterleiten").
+    Infinitive = 25,
+    /// Obligations the model's [`Cue::Modal`] does not list: muss, soll,
+    /// doivent, deben, instructed, expected.
+    Obliged = 26,
+    /// Crawler, parser, indexer, summariser: a noun that names a program
+    /// reading text, read as naming an AI by the structural findings
+    /// ("Instructions for the crawler:", "Summariser, ...").
+    Machine = 27,
+    /// Whatever, whichever, any, every, jedes, chi: before a word naming an
+    /// AI or a role, whoever reads this text ("Whatever process ingests this
+    /// log is expected to ...").
+    Quantifier = 28,
+    /// Agent, assistant, reviewer: a word naming an AI or a role that as
+    /// often names a person ("Agents processing this claim must verify
+    /// ..."); alone, not the machine reading the text that an obligation is
+    /// laid on.
+    Person = 29,
 }
 
 impl Cue {
     /// Every class; those from [`Cue::Addressee`] on are read by the
     /// structural findings only, not featurised for the model.
-    pub const ALL: [Cue; 22] = [
+    pub const ALL: [Cue; 30] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -97,6 +131,14 @@ impl Cue {
         Cue::Command,
         Cue::Postposition,
         Cue::Reader,
+        Cue::Role,
+        Cue::Automated,
+        Cue::Deictic,
+        Cue::Infinitive,
+        Cue::Obliged,
+        Cue::Machine,
+        Cue::Quantifier,
+        Cue::Person,
     ];
 
     /// The name used in packs.
@@ -124,6 +166,14 @@ impl Cue {
             Cue::Command => "command",
             Cue::Postposition => "postposition",
             Cue::Reader => "reader",
+            Cue::Role => "role",
+            Cue::Automated => "automated",
+            Cue::Deictic => "deictic",
+            Cue::Infinitive => "infinitive",
+            Cue::Obliged => "obliged",
+            Cue::Machine => "machine",
+            Cue::Quantifier => "quantifier",
+            Cue::Person => "person",
         }
     }
 

@@ -350,7 +350,11 @@ pub fn featurize_into<S: Sink>(
                     last_edge = (edge_like && sentences_on_line == 0 && sent.first_token_line > 0)
                         .then(|| sent.start..i + 1);
                     sentences_on_line += 1;
-                    sent = SentenceState::new(i + 1, line);
+                    sent = if c == b'\n' && super::sentence::wraps(b, i) {
+                        SentenceState::wrapped(&sent, i + 1, line)
+                    } else {
+                        SentenceState::new(i + 1, line)
+                    };
                 } else if ends_sentence {
                     // Code characters count per sentence; a line of only `})` is
                     // not part of the next sentence.
@@ -365,6 +369,7 @@ pub fn featurize_into<S: Sink>(
                             && (sent.tokens <= 2 || sent.greeting_first);
                     }
                     sent.clause_start = true;
+                    sent.commas += 1;
                 }
                 if sent.tokens == 0 {
                     sent.quoted |= matches!(c, b'"' | b'\'' | b'`');

@@ -139,6 +139,47 @@ pub(super) struct SentenceState {
     /// team:", "Hey AI fans,"). Labels and vocatives need one.
     pub(super) ai_head: bool,
     pub(super) addressed_ai: bool,
+    /// Token number of a role noun just after an addressee ("pour le
+    /// système"): a word naming an AI within two more makes the label speak
+    /// to it ("pour le système d'IA :").
+    pub(super) role_at: usize,
+    /// Token number of a [`Cue::Reader`] word at most two after a word naming
+    /// a machine ("the model that", "Der Assistent, der").
+    pub(super) reader_at: usize,
+    /// Token number of the last word naming a machine that may read this
+    /// text, of the last [`Cue::Quantifier`], and of such a word right after
+    /// one ("any system", "whatever process", "jedes Programm").
+    pub(super) last_machine: usize,
+    pub(super) last_quantifier: usize,
+    pub(super) anyone_at: usize,
+    /// Then a [`Cue::Deictic`] word within five: the AI reading this very
+    /// text ("the model that triages these tickets", "any AI reading this").
+    pub(super) reader_ref: bool,
+    /// Token number of an obligation after such a reference ("... must",
+    /// "... is required", "..., muss"), and whether a negation followed it.
+    pub(super) obliged_at: usize,
+    pub(super) obliged_negated: bool,
+    /// The obligation names an action: an imperative, an imperative form or
+    /// an infinitive after it, not negated ("The model that triages these
+    /// tickets must forward ...", "..., muss alle Rechnungen ...
+    /// weiterleiten"); not "... must not store it".
+    pub(super) reader_order: bool,
+    /// Commas and dashes that ended a clause: a record line
+    /// ("ChatOps agent,internal,SRE,paused,deploy metadata") has about one
+    /// a word, and is no vocative.
+    pub(super) commas: usize,
+    /// An imperative opened a clause after the first ("When this page is
+    /// indexed, append ..."): an order after a label.
+    pub(super) clause_order: bool,
+    /// A short word, then any word not an order, right after an addressee:
+    /// a word naming an AI next is spoken to ("for the triage bot", "for
+    /// the notes summariser"; not "to use the AI").
+    pub(super) short_then_word: bool,
+    /// Token numbers above count from here: a sentence wrapped at a line
+    /// break goes on counting where the line before it stopped.
+    pub(super) base: usize,
+    /// Where a sentence wrapped over lines began ([`SentenceState::wrapped`]).
+    pub(super) wrapped_from: Option<usize>,
 }
 
 impl SentenceState {
@@ -179,6 +220,63 @@ impl SentenceState {
             ai_after: 0,
             ai_head: false,
             addressed_ai: false,
+            role_at: 0,
+            reader_at: 0,
+            last_machine: 0,
+            last_quantifier: 0,
+            anyone_at: 0,
+            reader_ref: false,
+            obliged_at: 0,
+            obliged_negated: false,
+            reader_order: false,
+            commas: 0,
+            clause_order: false,
+            short_then_word: false,
+            base: 0,
+            wrapped_from: None,
+        }
+    }
+
+    /// The state after a line break that may wrap a sentence (see
+    /// [`wraps`]): a new sentence for the model, whose features are per line,
+    /// and for how the line opens (a vocative, an imperative), since it may
+    /// be a new sentence; but whom the text speaks to and what it obliges
+    /// read on from the line before when it named an AI, a machine or an
+    /// addressee ("Whichever\nsystem ends up summarising this thread should
+    /// also\nforward ...").
+    pub(super) fn wrapped(prev: &SentenceState, start: usize, line: usize) -> SentenceState {
+        let fresh = SentenceState::new(start, line);
+        if prev.last_ai == 0
+            && prev.last_machine == 0
+            && prev.last_addressee == 0
+            && prev.last_quantifier == 0
+        {
+            return fresh;
+        }
+        SentenceState {
+            ai_comma: prev.ai_comma,
+            last_ai: prev.last_ai,
+            last_addressee: prev.last_addressee,
+            prev_short: prev.prev_short,
+            short_then_word: prev.short_then_word,
+            ai_after: prev.ai_after,
+            ai_head: prev.ai_head,
+            addressed_ai: prev.addressed_ai,
+            role_at: prev.role_at,
+            reader_at: prev.reader_at,
+            last_machine: prev.last_machine,
+            last_quantifier: prev.last_quantifier,
+            anyone_at: prev.anyone_at,
+            reader_ref: prev.reader_ref,
+            obliged_at: if prev.reader_order {
+                0
+            } else {
+                prev.obliged_at
+            },
+            obliged_negated: prev.obliged_negated,
+            base: prev.base + prev.tokens,
+            wrapped_from: Some(prev.wrapped_from.unwrap_or(prev.start)),
+            ..fresh
         }
     }
 
@@ -199,24 +297,43 @@ impl SentenceState {
         if classes != 0
             || self.ai_after > 0
             || self.clause_start
-            || self.last_addressee == self.tokens
+            || self.last_addressee + 1 >= self.base + self.tokens && self.last_addressee > 0
         {
             self.address_word_read(word, classes, mention, comma_after);
         }
     }
 
     fn address_word_read(&mut self, word: &[u8], classes: u32, mention: bool, comma_after: bool) {
-        let nth = self.tokens + 1;
+        let nth = self.base + self.tokens + 1;
         let after_addressee = self.last_addressee + 1 == nth;
+        let second_after_addressee = self.last_addressee > 0 && self.last_addressee + 2 == nth;
         if classes == 0 {
             self.clause_start &= super::features::is_leader(word);
             self.step_after_ai();
+            self.short_then_word = second_after_addressee && self.prev_short;
             self.prev_short = after_addressee && is_short(word);
             return;
         }
         let has = |c: Cue| classes & c.bit() != 0;
-        let (imp, ai, command) = (has(Cue::Imperative), has(Cue::AiAddress), has(Cue::Command));
+        let gap = nth - self.last_addressee;
+        let next_to_addressee = self.last_addressee > 0
+            && (gap == 1 || gap == 2 && self.prev_short || gap == 3 && self.short_then_word);
+        // A role noun names an AI right after a word that does, or one word
+        // later ("AI reviewer", "automated systems", "GPT-powered helper").
+        let role = has(Cue::Role);
+        let role_ai = role && matches!(self.ai_after, 1 | 2);
+        let ai = has(Cue::AiAddress) || has(Cue::Automated) || has(Cue::Machine) || role_ai;
+        let (imp, command) = (has(Cue::Imperative), has(Cue::Command));
         let (addressee, post) = (has(Cue::Addressee), has(Cue::Postposition));
+        if role && !role_ai && next_to_addressee {
+            self.role_at = nth;
+        }
+        // A machine that may read this text: a word naming an AI or a
+        // program, not one that as often names a person unless a word
+        // naming an AI stands just before it ("AI agents").
+        let machine =
+            (ai || role) && (classes & Cue::Person.bit() == 0 || matches!(self.ai_after, 1 | 2));
+        self.read_obligation(classes, nth, machine);
         if self.tokens == 0 {
             self.greeting_first = has(Cue::Greeting);
         }
@@ -225,6 +342,7 @@ impl SentenceState {
         self.command |= command;
         if self.clause_start && !super::features::is_leader(word) {
             self.voc_order |= self.vocative && imp;
+            self.clause_order |= imp;
             self.clause_start = false;
         }
         self.voc_order |= (self.vocative || self.ai_comma) && command;
@@ -234,10 +352,10 @@ impl SentenceState {
                 self.clause_start = true;
             }
             self.ai_comma |= comma_after;
-            let gap = nth - self.last_addressee;
             self.addressed_ai |= addressee
                 || post
-                || self.last_addressee > 0 && (gap == 1 || gap == 2 && self.prev_short);
+                || next_to_addressee
+                || self.role_at > 0 && nth - self.role_at <= 2;
             self.last_ai = nth;
             self.ai_after = 1;
         } else {
@@ -252,7 +370,42 @@ impl SentenceState {
         if addressee {
             self.last_addressee = nth;
         }
+        let order = imp || has(Cue::Infinitive);
+        self.short_then_word = second_after_addressee && self.prev_short && !order;
         self.prev_short = after_addressee && !imp && is_short(word);
+    }
+
+    /// Reads an obligation laid on the AI reading this text: a word naming
+    /// an AI, a [`Cue::Reader`] word, a [`Cue::Deictic`] word, an obligation,
+    /// then an action not negated.
+    fn read_obligation(&mut self, classes: u32, nth: usize, machine: bool) {
+        let has = |c: Cue| classes & c.bit() != 0;
+        if has(Cue::Reader) && self.last_machine > 0 && nth - self.last_machine <= 2 {
+            self.reader_at = nth;
+        }
+        if machine {
+            if self.last_quantifier > 0 && nth - self.last_quantifier <= 2 {
+                self.anyone_at = nth;
+            }
+            self.last_machine = nth;
+        }
+        if has(Cue::Quantifier) {
+            self.last_quantifier = nth;
+        }
+        if has(Cue::Deictic)
+            && (self.reader_at > 0 && nth - self.reader_at <= 5
+                || self.anyone_at > 0 && nth - self.anyone_at <= 5)
+        {
+            self.reader_ref = true;
+        }
+        if self.obliged_at > 0 {
+            self.obliged_negated |= has(Cue::Negation);
+            self.reader_order |= !self.obliged_negated
+                && classes & (Cue::Imperative.bit() | Cue::Command.bit() | Cue::Infinitive.bit())
+                    != 0;
+        } else if self.reader_ref && classes & (Cue::Modal.bit() | Cue::Obliged.bit()) != 0 {
+            self.obliged_at = nth;
+        }
     }
 
     /// One more word since the last word naming an AI; past three, none.
@@ -262,6 +415,41 @@ impl SentenceState {
             n => n + 1,
         };
     }
+}
+
+/// The line break at `i` of folded `b` may wrap a sentence: the line before
+/// holds at least 40 bytes and ends in a letter or a comma, and the next goes
+/// on with a letter, after its indentation and a comment or quote mark
+/// (`#`, `//`, `*`, `>`, `--`). Mail, comments and notes are often wrapped
+/// mid-sentence. Case is folded away, so this also holds for a new sentence
+/// on the next line: only the state of whom the text speaks to carries over
+/// ([`SentenceState::wrapped`]), never the model's features.
+pub(super) fn wraps(b: &[u8], i: usize) -> bool {
+    const WIDTH: usize = 40;
+    let Some(&prev) = i.checked_sub(1).and_then(|p| b.get(p)) else {
+        return false;
+    };
+    if !(prev.is_ascii_alphabetic() || prev == b',' || prev >= 0x80) || i < WIDTH {
+        return false;
+    }
+    if b[i - WIDTH..i].contains(&b'\n') {
+        return false;
+    }
+    let mut j = i + 1;
+    let skip_blank = |j: &mut usize| {
+        while matches!(b.get(*j), Some(b' ' | b'\t')) {
+            *j += 1;
+        }
+    };
+    skip_blank(&mut j);
+    match (b.get(j), b.get(j + 1)) {
+        (Some(b'/'), Some(b'/')) | (Some(b'-'), Some(b'-')) => j += 2,
+        (Some(b'#' | b'*' | b'>'), _) => j += 1,
+        _ => {}
+    }
+    skip_blank(&mut j);
+    b.get(j)
+        .is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0x80)
 }
 
 /// At most three characters: three bytes, or up to twelve of another script
@@ -373,33 +561,42 @@ pub(super) fn end_sentence<S: Sink>(
     // ("Assistant, forward ..."). The label names an AI, a word the plan
     // gates on, and the plan adds the sentence after it as context; a
     // vocative is in the sentence that names the AI.
-    let label_order = stats
-        .ai_label
-        .take()
-        .filter(|_| s.is_prose() && (s.imp0 || s.reply_order || s.imp_early || s.command));
+    let label_order = stats.ai_label.take().filter(|_| {
+        s.is_prose() && (s.imp0 || s.reply_order || s.imp_early || s.command || s.clause_order)
+    });
+    // A record line is no vocative: its commas part fields, not clauses.
+    let voc_order = s.voc_order && s.commas * 2 <= s.tokens;
     push_sent(
         doc,
         group,
         Sent::AiAddressedOrder,
-        label_order.is_some() || s.voc_order,
+        label_order.is_some() || voc_order || s.reader_order,
     );
     let span = s.start..end;
+    // An order to the reader whom an earlier line of a wrapped sentence
+    // named reaches back to it.
+    let address_span = s.wrapped_from.unwrap_or(s.start)..end;
     if !s.is_prose() {
         return;
     }
     if s.ends_colon
         && s.ai_head
         && s.tokens <= 16
-        && (s.addressed_ai || has(Cue::Greeting) || you || has(Cue::Urgency) || s.ai_comma)
+        && (s.addressed_ai
+            || has(Cue::Greeting)
+            || you
+            || has(Cue::Urgency)
+            || s.ai_comma
+            || s.reader_ref)
     {
-        stats.ai_label = Some(s.start);
+        stats.ai_label = Some(s.wrapped_from.unwrap_or(s.start));
     }
     let addressed = ai && you && (s.imp0 || has(Cue::Urgency));
     if let Some(start) = label_order {
         doc.structs().push((StructKind::AddressedToAi, start..end));
-    } else if s.voc_order && !addressed {
+    } else if (voc_order || s.reader_order) && !addressed {
         doc.structs()
-            .push((StructKind::AddressedToAi, span.clone()));
+            .push((StructKind::AddressedToAi, address_span));
     }
     if (s.imp0 || s.reply_order) && resp && you {
         doc.structs()

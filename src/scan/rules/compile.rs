@@ -95,6 +95,7 @@ const GATE_CLASSES: &[&str] = &[
     "instructions",
     "urgency",
     "secrecy",
+    "automated",
 ];
 
 impl RuleSet {
