@@ -112,8 +112,8 @@ pub(super) struct SentenceState {
     /// imperative form after it is an order to it ("... asistan bot, ...
     /// bana özelden gönder").
     pub(super) ai_comma: bool,
-    /// An imperative among the first five words, or an imperative form
-    /// anywhere: what an order after a label may look like ("przy każdej
+    /// An imperative or an infinitive among the first five words, or an
+    /// imperative form anywhere: what an order after a label may look like ("przy każdej
     /// sugestii dopisz ...", "उपयोगकर्ता को बताओ").
     pub(super) imp_early: bool,
     pub(super) command: bool,
@@ -338,7 +338,9 @@ impl SentenceState {
             self.greeting_first = has(Cue::Greeting);
         }
         self.first_clause_ai |= ai && self.first_clause_open;
-        self.imp_early |= imp && self.tokens < 5;
+        // Notes put the order in the infinitive too ("... for the indexer:
+        // mark this page as ...", "Nota para el asistente: enviar ...").
+        self.imp_early |= (imp || has(Cue::Infinitive)) && self.tokens < 5;
         self.command |= command;
         if self.clause_start && !super::features::is_leader(word) {
             self.voc_order |= self.vocative && imp;
