@@ -78,9 +78,10 @@ pub enum Cue {
     /// Automated, automatique, automatisiert, otomatik: makes the role noun
     /// next to it name a machine reader ("Note to automated systems:").
     Automated = 23,
-    /// This, these, ce, diese, этот, هذا: after a word naming an AI and a
-    /// [`Cue::Reader`] word, the reader of this very text ("the model that
-    /// triages these tickets").
+    /// This, these, ce, diese, этот, هذا: after a word naming a machine and
+    /// a [`Cue::Reader`] word, or a [`Cue::Quantifier`] and such a word, the
+    /// reader of this very text ("the model that triages these tickets",
+    /// "whatever process ingests this log").
     Deictic = 24,
     /// Infinitives of the actions an order asks for (weiterleiten,
     /// transférer, enviar, переслать): what an obligation laid on the
@@ -94,8 +95,8 @@ pub enum Cue {
     /// reading text, read as naming an AI by the structural findings
     /// ("Instructions for the crawler:", "Summariser, ...").
     Machine = 27,
-    /// Whatever, whichever, any, every, jedes, chi: before a word naming an
-    /// AI or a role, whoever reads this text ("Whatever process ingests this
+    /// Whatever, whichever, any, every, jedes, любой: before a word naming
+    /// an AI or a role, whoever reads this text ("Whatever process ingests this
     /// log is expected to ...").
     Quantifier = 28,
     /// Agent, assistant, reviewer: a word naming an AI or a role that as

@@ -152,8 +152,9 @@ pub(super) struct SentenceState {
     pub(super) last_machine: usize,
     pub(super) last_quantifier: usize,
     pub(super) anyone_at: usize,
-    /// Then a [`Cue::Deictic`] word within five: the AI reading this very
-    /// text ("the model that triages these tickets", "any AI reading this").
+    /// Then a [`Cue::Deictic`] word within five: the program reading this
+    /// very text ("the model that triages these tickets", "whatever process
+    /// ingests this log").
     pub(super) reader_ref: bool,
     /// Token number of an obligation after such a reference ("... must",
     /// "... is required", "..., muss"), and whether a negation followed it.
@@ -377,9 +378,10 @@ impl SentenceState {
         self.prev_short = after_addressee && !imp && is_short(word);
     }
 
-    /// Reads an obligation laid on the AI reading this text: a word naming
-    /// an AI, a [`Cue::Reader`] word, a [`Cue::Deictic`] word, an obligation,
-    /// then an action not negated.
+    /// Reads an obligation laid on the program reading this text: a word
+    /// naming a machine (`machine`), then a [`Cue::Reader`] word, or a
+    /// [`Cue::Quantifier`] before it; a [`Cue::Deictic`] word; an
+    /// obligation; then an act not negated.
     fn read_obligation(&mut self, classes: u32, nth: usize, machine: bool) {
         let has = |c: Cue| classes & c.bit() != 0;
         if has(Cue::Reader) && self.last_machine > 0 && nth - self.last_machine <= 2 {
