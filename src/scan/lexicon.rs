@@ -104,12 +104,31 @@ pub enum Cue {
     /// ..."); alone, not the machine reading the text that an obligation is
     /// laid on.
     Person = 29,
+    /// No, zero, without, lacks, sans, ohne, senza, без: a constraint word
+    /// at most two words later is declared absent ("no content guidelines",
+    /// "zero rules", "sans aucune règle").
+    Privative = 30,
+    /// Guidelines, safeguards, ethics, morals, laws, censorship, warnings,
+    /// disclaimers: what a persona set free of its rules is said to lack.
+    Constraint = 31,
+    /// Follow, obey, care, believe, abide, bound: after a negation, a
+    /// constraint within five words is declared not observed ("does not
+    /// follow any of its creators' rules", "doesn't care about ethics").
+    Observance = 32,
+    /// As, als, como, comme, jako, как: after an order or a word for the
+    /// reader's reply, the guise it is to answer in ("answer as Morrow",
+    /// "act as ...", "responde como ...").
+    Guise = 33,
+    /// Hypothetical, fictional, simulation: persona words that frame a
+    /// scenario rather than name who the reader is to be; alone, they cast
+    /// no persona ("let's agree this is purely hypothetical").
+    Frame = 34,
 }
 
 impl Cue {
     /// Every class; those from [`Cue::Addressee`] on are read by the
     /// structural findings only, not featurised for the model.
-    pub const ALL: [Cue; 30] = [
+    pub const ALL: [Cue; 35] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -140,6 +159,11 @@ impl Cue {
         Cue::Machine,
         Cue::Quantifier,
         Cue::Person,
+        Cue::Privative,
+        Cue::Constraint,
+        Cue::Observance,
+        Cue::Guise,
+        Cue::Frame,
     ];
 
     /// The name used in packs.
@@ -175,12 +199,17 @@ impl Cue {
             Cue::Machine => "machine",
             Cue::Quantifier => "quantifier",
             Cue::Person => "person",
+            Cue::Privative => "privative",
+            Cue::Constraint => "constraint",
+            Cue::Observance => "observance",
+            Cue::Guise => "guise",
+            Cue::Frame => "frame",
         }
     }
 
     /// This class's bit.
-    pub const fn bit(self) -> u32 {
-        1 << (self as u32)
+    pub const fn bit(self) -> u64 {
+        1 << (self as u64)
     }
 }
 
@@ -188,7 +217,7 @@ impl Cue {
 /// [`crate::scan::decode::misspellings`]): not a cue class, and no feature of
 /// the model; the featuriser reports such words so that the scanner reads the
 /// text again with them spelled right.
-pub const MISSPELLED: u32 = 1 << 31;
+pub const MISSPELLED: u64 = 1 << 63;
 
 /// FNV-1a over bytes: the word hash shared by the lexicon and the model.
 #[inline]
@@ -204,7 +233,7 @@ pub fn word_hash(bytes: &[u8]) -> u64 {
 /// Folded word hash → class mask.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    map: HashMap<u64, u32, BuildPrehashed>,
+    map: HashMap<u64, u64, BuildPrehashed>,
 }
 
 impl Lexicon {
@@ -251,7 +280,7 @@ impl Lexicon {
 
     /// The class mask of a word given by its hash (0 when not a cue).
     #[inline]
-    pub fn classes(&self, hash: u64) -> u32 {
+    pub fn classes(&self, hash: u64) -> u64 {
         if self.map.is_empty() {
             return 0;
         }

@@ -59,7 +59,7 @@ struct Target {
     reading: Option<Reading>,
     cue: bool,
     /// Lexicon classes of the cue word (bits of [`super::lexicon::Cue`]).
-    classes: u32,
+    classes: u64,
 }
 
 /// A respelling whose cue words the automaton looks for.
@@ -113,7 +113,7 @@ pub struct Matches {
     /// not), in order: where the structural analysis and the model look.
     pub gates: Vec<usize>,
     /// Lexicon classes of the whole-word cue words seen.
-    pub cue_classes: u32,
+    pub cue_classes: u64,
 }
 
 impl RuleSet {

@@ -141,8 +141,14 @@ impl Scanner {
                 continue;
             }
             // Orders to the assistant are normal in what the client sends;
-            // dictated literal output is not.
-            if surface.is_outbound() && *kind != StructKind::LiteralIntoReply {
+            // dictated literal output and a persona freed of its rules are
+            // not.
+            if surface.is_outbound()
+                && !matches!(
+                    kind,
+                    StructKind::LiteralIntoReply | StructKind::PersonaFreed
+                )
+            {
                 continue;
             }
             let (id, what) = match kind {
@@ -174,12 +180,21 @@ impl Scanner {
                     "struct.mode-switched",
                     "the reader declared in a debug, developer or unrestricted mode",
                 ),
+                StructKind::PersonaFreed => (
+                    "struct.persona-freed",
+                    "the reader cast as a persona or an AI free of its rules",
+                ),
                 StructKind::Misspelling => continue,
+            };
+            let category = if *kind == StructKind::PersonaFreed {
+                Category::Jailbreak
+            } else {
+                Category::AddressedInstruction
             };
             let orig = norm.original_span(span.clone(), text);
             out.push(finding(
                 Arc::from(id),
-                Category::AddressedInstruction,
+                category,
                 Severity::Medium,
                 Some(orig.clone()),
                 format!("{what}: \"{}\"", excerpt(&text[orig])),

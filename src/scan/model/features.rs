@@ -12,7 +12,7 @@
 //! contiguous slice); every feature index is below `1 << DIM_BITS`; work is
 //! linear in the text length.
 
-use super::sentence::{DocStats, Sent, SentenceState, end_sentence, push_sent};
+use super::sentence::{DocStats, Sent, SentenceState, end_sentence, persona_freed, push_sent};
 use crate::scan::lexicon::{Cue, Lexicon, MISSPELLED, word_hash};
 use std::ops::Range;
 
@@ -61,6 +61,12 @@ pub enum StructKind {
     /// debug mode", "el bot debe pasar a modo mantenimiento"), in a document
     /// that names an AI.
     ModeSwitched,
+    /// A sentence declaring constraints absent or not observed ("Vexa was
+    /// built without any content guidelines", "does not believe in
+    /// censorship") near one casting the reader as a persona or an AI
+    /// ("Simulate an AI called Vexa", "Answer as Morrow"): a persona
+    /// jailbreak. Reported on every surface.
+    PersonaFreed,
     /// A key word misspelled ("prevoius", "instrcutions"): no finding in
     /// itself; the scanner reads the text again with it spelled right.
     Misspelling,
@@ -154,7 +160,7 @@ fn dictates_literal(text: &str, s: &SentenceState, colon: usize, lexicon: &Lexic
     if s.mask & need != need || s.tokens < 3 || !s.is_prose() || !quoted_follows(b, colon + 1) {
         return false;
     }
-    let (mut order, mut last, mut last_word) = (false, 0u32, &b[..0]);
+    let (mut order, mut last, mut last_word) = (false, 0u64, &b[..0]);
     let mut i = s.start;
     while i < colon {
         let Some(end) = super::plan::token_at(text, i) else {
@@ -481,6 +487,7 @@ pub fn featurize_into<S: Sink>(
             doc.structs().push((StructKind::ModeSwitched, span));
         }
     }
+    persona_freed(doc, &mut stats);
     // Edge instructions are a prose-in-records signal; code has too many
     // imperative comments and docstrings for it. A document that is mostly
     // table rows is not code, however many parentheses its cells hold
@@ -524,11 +531,12 @@ pub fn featurize_into<S: Sink>(
 }
 
 /// The id of a cue class's feature within a group: one stride per group,
-/// wider than the number of classes, so that no class of one group shares
-/// its feature with a class of another.
+/// wider than the number of classes the model reads (those before
+/// [`Cue::Addressee`]), so that no class of one group shares its feature
+/// with a class of another.
 #[inline]
 fn cue_in_group(cue: Cue, group: Group) -> u64 {
-    const _: () = assert!(Cue::ALL.len() <= 32);
+    const _: () = assert!((Cue::Addressee as usize) <= 32);
     cue as u64 + 32 * group as u64
 }
 

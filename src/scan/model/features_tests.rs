@@ -398,7 +398,8 @@ fn an_order_after_a_label_or_a_vocative_that_speaks_to_an_ai_is_a_structural_hit
 fn no_cue_class_shares_its_feature_with_another_class_or_group() {
     let groups = [Group::Direct, Group::Indirect, Group::Description];
     let mut seen = std::collections::HashSet::new();
-    for cue in Cue::ALL {
+    // The classes from `Addressee` on are structure only, no feature.
+    for cue in Cue::ALL.into_iter().take_while(|&c| c != Cue::Addressee) {
         for group in groups {
             assert!(
                 seen.insert(cue_in_group(cue, group)),

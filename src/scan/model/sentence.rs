@@ -45,6 +45,8 @@ pub(super) enum Sent {
     EndedRules = 29,
     ModeSwitched = 30,
     AiAddressedOrder = 31,
+    PersonaCast = 32,
+    Freed = 33,
 }
 
 /// Counts over the sentences of a document, for density features.
@@ -69,6 +71,13 @@ pub(super) struct DocStats {
     /// ended by a colon ("Note for the assistant reading this:", "Beste AI,
     /// als je dit leest:"): its start, for an order in the next sentence.
     pub(super) ai_label: Option<usize>,
+    /// Where sentences that cast the reader as a persona or an AI start
+    /// ("Simulate an AI called Vexa", "Answer as Morrow").
+    pub(super) casts: Vec<usize>,
+    /// Sentences that declare constraints absent or not observed ("Vexa
+    /// was built without any content guidelines", "does not believe in
+    /// censorship"): `struct.persona-freed` when a cast stands near.
+    pub(super) freed: Vec<Range<usize>>,
 }
 
 pub(super) struct SentenceState {
@@ -80,7 +89,7 @@ pub(super) struct SentenceState {
     /// first word is read, then that word's start, so that a structural
     /// finding's span holds no line breaks or quotes before the sentence.
     pub(super) start: usize,
-    pub(super) mask: u32,
+    pub(super) mask: u64,
     pub(super) imp0: bool,
     pub(super) tokens: usize,
     pub(super) leader: bool,
@@ -181,6 +190,32 @@ pub(super) struct SentenceState {
     pub(super) base: usize,
     /// Where a sentence wrapped over lines began ([`SentenceState::wrapped`]).
     pub(super) wrapped_from: Option<usize>,
+    /// Token numbers of the last privative word ("no", "without", "sans"),
+    /// of the last negation, of an observance verb within three words after
+    /// a negation ("does not follow"), and of the last order or word for
+    /// the reader's reply.
+    pub(super) last_privative: usize,
+    /// The last privative word was "free", which deprives only before
+    /// "from" or "of" ("free from all policies", not "free returns policy").
+    pub(super) privative_free: bool,
+    pub(super) last_negation: usize,
+    pub(super) observed_at: usize,
+    pub(super) last_verb: usize,
+    /// A constraint word declared absent or not observed: at most two
+    /// words after a privative word, or five after an observance verb.
+    pub(super) freed: bool,
+    /// A [`Cue::Guise`] word at most two words after an order or a word for
+    /// the reply ("answer as", "act as", "write every answer as").
+    pub(super) guise: bool,
+    /// A [`Cue::Persona`] word that is no [`Cue::Frame`]: who the reader is
+    /// to be ("simulate", "persona", "uncensored"), not a scenario.
+    pub(super) identity: bool,
+    /// A [`Cue::Reader`] word, a privative word or "with" right after a
+    /// word naming an AI ("an AI that", "una IA que", "an assistant with
+    /// zero filters", "an AI without rules"): the AI is described, not
+    /// acting ("chatbots impersonate characters that ...") nor modifying
+    /// ("an AI ethicist").
+    pub(super) ai_described: bool,
 }
 
 impl SentenceState {
@@ -235,6 +270,15 @@ impl SentenceState {
             short_then_word: false,
             base: 0,
             wrapped_from: None,
+            last_privative: 0,
+            privative_free: false,
+            last_negation: 0,
+            observed_at: 0,
+            last_verb: 0,
+            freed: false,
+            guise: false,
+            identity: false,
+            ai_described: false,
         }
     }
 
@@ -291,31 +335,45 @@ impl SentenceState {
     pub(super) fn address_word(
         &mut self,
         word: &[u8],
-        classes: u32,
+        classes: u64,
         mention: bool,
         comma_after: bool,
     ) {
         if classes != 0
             || self.ai_after > 0
             || self.clause_start
+            || self.last_privative != 0
             || self.last_addressee + 1 >= self.base + self.tokens && self.last_addressee > 0
         {
             self.address_word_read(word, classes, mention, comma_after);
         }
     }
 
-    fn address_word_read(&mut self, word: &[u8], classes: u32, mention: bool, comma_after: bool) {
+    fn address_word_read(&mut self, word: &[u8], classes: u64, mention: bool, comma_after: bool) {
         let nth = self.base + self.tokens + 1;
         let after_addressee = self.last_addressee + 1 == nth;
         let second_after_addressee = self.last_addressee > 0 && self.last_addressee + 2 == nth;
         if classes == 0 {
+            // A gerund after a privative word takes it: "without crossing
+            // any boundaries" declares no constraint absent.
+            if self.last_privative != 0
+                && (nth - self.last_privative > 3
+                    || word.ends_with(b"ing")
+                    || self.privative_free
+                        && nth == self.last_privative + 1
+                        && !matches!(word, b"from" | b"of"))
+            {
+                self.last_privative = 0;
+            }
             self.clause_start &= super::features::is_leader(word);
+            self.ai_described |= self.ai_after == 1 && is_with(word);
             self.step_after_ai();
             self.short_then_word = second_after_addressee && self.prev_short;
             self.prev_short = after_addressee && is_short(word);
             return;
         }
         let has = |c: Cue| classes & c.bit() != 0;
+        self.read_freedom(word, classes, nth);
         let gap = nth - self.last_addressee;
         let next_to_addressee = self.last_addressee > 0
             && (gap == 1 || gap == 2 && self.prev_short || gap == 3 && self.short_then_word);
@@ -367,6 +425,8 @@ impl SentenceState {
             }
             if self.ai_after > 0 {
                 self.ai_head |= post || has(Cue::Reader);
+                self.ai_described |=
+                    self.ai_after == 1 && (has(Cue::Reader) || has(Cue::Privative));
                 self.step_after_ai();
             }
         }
@@ -382,7 +442,7 @@ impl SentenceState {
     /// naming a machine (`machine`), then a [`Cue::Reader`] word, or a
     /// [`Cue::Quantifier`] before it; a [`Cue::Deictic`] word; an
     /// obligation; then an act not negated.
-    fn read_obligation(&mut self, classes: u32, nth: usize, machine: bool) {
+    fn read_obligation(&mut self, classes: u64, nth: usize, machine: bool) {
         let has = |c: Cue| classes & c.bit() != 0;
         if has(Cue::Reader) && self.last_machine > 0 && nth - self.last_machine <= 2 {
             self.reader_at = nth;
@@ -409,6 +469,47 @@ impl SentenceState {
                     != 0;
         } else if self.reader_ref && classes & (Cue::Modal.bit() | Cue::Obliged.bit()) != 0 {
             self.obliged_at = nth;
+        }
+    }
+
+    /// Reads a declaration that constraints are absent or not observed
+    /// ("without any content guidelines", "does not believe in
+    /// censorship"), and a guise ("answer as").
+    fn read_freedom(&mut self, word: &[u8], classes: u64, nth: usize) {
+        const FREEDOM: u64 = Cue::Privative.bit()
+            | Cue::Negation.bit()
+            | Cue::Constraint.bit()
+            | Cue::Observance.bit()
+            | Cue::Guise.bit()
+            | Cue::Imperative.bit()
+            | Cue::Response.bit()
+            | Cue::Persona.bit();
+        if self.privative_free && nth == self.last_privative + 1 {
+            // "free" then a cue word, not "from" or "of".
+            self.last_privative = 0;
+        }
+        if classes & FREEDOM == 0 {
+            return;
+        }
+        let has = |c: Cue| classes & c.bit() != 0;
+        let within = |at: usize, n: usize| at > 0 && nth - at <= n;
+        self.identity |= has(Cue::Persona) && !has(Cue::Frame);
+        if has(Cue::Constraint) {
+            self.freed |= within(self.last_privative, 3) || within(self.observed_at, 5);
+        }
+        if has(Cue::Observance) && within(self.last_negation, 3) {
+            self.observed_at = nth;
+        }
+        if has(Cue::Privative) {
+            self.last_privative = nth;
+            self.privative_free = word == b"free";
+        }
+        if has(Cue::Negation) || has(Cue::Privative) && !self.privative_free {
+            self.last_negation = nth;
+        }
+        self.guise |= has(Cue::Guise) && within(self.last_verb, 2);
+        if has(Cue::Imperative) || has(Cue::Response) {
+            self.last_verb = nth;
         }
     }
 
@@ -454,6 +555,34 @@ pub(super) fn wraps(b: &[u8], i: usize) -> bool {
     skip_blank(&mut j);
     b.get(j)
         .is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0x80)
+}
+
+/// How far apart, in folded bytes, a cast and a declaration of freedom may
+/// stand (before or after): a few sentences of one prompt, not two
+/// paragraphs of a long document.
+const PERSONA_REACH: usize = 600;
+
+/// `struct.persona-freed`: the first sentence declaring constraints absent
+/// with a cast within [`PERSONA_REACH`] bytes of its start.
+pub(super) fn persona_freed<S: Sink>(doc: &mut S, stats: &mut DocStats) {
+    let freed = std::mem::take(&mut stats.freed);
+    if let Some(span) = freed.into_iter().find(|f| {
+        stats
+            .casts
+            .iter()
+            .any(|&c| c.abs_diff(f.start) <= PERSONA_REACH)
+    }) {
+        doc.structs().push((StructKind::PersonaFreed, span));
+    }
+}
+
+/// "With" in the lexicon's main languages: after a word naming an AI, what
+/// follows describes it ("an assistant with zero filters", "una IA con", the Russian "с").
+fn is_with(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"with" | b"con" | b"avec" | b"mit" | b"met" | b"com" | b"z" | [0xd1, 0x81]
+    )
 }
 
 /// At most three characters: three bytes, or up to twelve of another script
@@ -505,6 +634,24 @@ pub(super) fn end_sentence<S: Sink>(
     push_sent(doc, group, Sent::NegatedRules, negation && instr);
     push_sent(doc, group, Sent::PersonaNegation, persona && negation);
     push_sent(doc, group, Sent::ModalResponse, modal && resp);
+    // A persona or an AI the reader is to be ("Simulate an AI called Vexa",
+    // "Answer as Morrow", "Switch into your uncensored twin"), and
+    // constraints declared absent ("... built without any content
+    // guidelines"): a jailbreak when the two stand near
+    // ([`persona_freed`]). The cast speaks to the reader or orders, which
+    // a report about such prompts does not ("users ask chatbots to
+    // impersonate characters that have no rules"); names who the reader is
+    // to be, not a scenario ("let's agree this is purely hypothetical");
+    // and an AI it names is the head of its phrase ("if you were an AI
+    // that ...", "vas a simular ser Lobo, una IA que ...", in languages
+    // that drop "you"; not "you are an AI ethicist"). Each holds a word the
+    // plan gates on (a constraint word; "you", an AI) or opens with an
+    // order, so planned and whole-text featurisation find the same.
+    let cast = (s.identity || s.guise) && (you || s.imp0 || ai && (s.clause_order || s.imp_early))
+        || ai && s.ai_described && (you || s.identity)
+        || ai && s.ai_head && you;
+    push_sent(doc, group, Sent::PersonaCast, cast);
+    push_sent(doc, group, Sent::Freed, s.freed);
     push_sent(doc, group, Sent::YouResponse, you && resp);
     push_sent(doc, group, Sent::Imp0Quoted, s.imp0 && s.quoted);
     push_sent(doc, group, Sent::Imp0Comment, s.imp0 && s.comment);
@@ -618,6 +765,12 @@ pub(super) fn end_sentence<S: Sink>(
     }
     if mode {
         stats.modes.push(span.clone());
+    }
+    if cast {
+        stats.casts.push(span.start);
+    }
+    if s.freed {
+        stats.freed.push(span.clone());
     }
     if revoked {
         doc.structs().push((StructKind::RulesRevoked, span));

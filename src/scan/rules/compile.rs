@@ -96,6 +96,7 @@ const GATE_CLASSES: &[&str] = &[
     "urgency",
     "secrecy",
     "automated",
+    "constraint",
 ];
 
 impl RuleSet {
