@@ -216,6 +216,15 @@ pub(super) struct SentenceState {
     /// acting ("chatbots impersonate characters that ...") nor modifying
     /// ("an AI ethicist").
     pub(super) ai_described: bool,
+    /// Token number of the first word of the clause a comma opened, and
+    /// whether the last word naming an AI stood first or second in such a
+    /// clause ("Lobo, una IA que ..."): an apposition naming what the
+    /// persona is, not an AI a sentence speaks about ("pedem ao chatbot que
+    /// assuma uma persona sem regras").
+    pub(super) clause_first: usize,
+    pub(super) ai_apposed: bool,
+    /// [`SentenceState::ai_described`] of an AI in apposition.
+    pub(super) appositive: bool,
 }
 
 impl SentenceState {
@@ -279,6 +288,9 @@ impl SentenceState {
             guise: false,
             identity: false,
             ai_described: false,
+            clause_first: 0,
+            ai_apposed: false,
+            appositive: false,
         }
     }
 
@@ -351,6 +363,9 @@ impl SentenceState {
 
     fn address_word_read(&mut self, word: &[u8], classes: u64, mention: bool, comma_after: bool) {
         let nth = self.base + self.tokens + 1;
+        if self.clause_start {
+            self.clause_first = nth;
+        }
         let after_addressee = self.last_addressee + 1 == nth;
         let second_after_addressee = self.last_addressee > 0 && self.last_addressee + 2 == nth;
         if classes == 0 {
@@ -366,7 +381,10 @@ impl SentenceState {
                 self.last_privative = 0;
             }
             self.clause_start &= super::features::is_leader(word);
-            self.ai_described |= self.ai_after == 1 && is_with(word);
+            if self.ai_after == 1 && is_with(word) {
+                self.ai_described = true;
+                self.appositive |= self.ai_apposed;
+            }
             self.step_after_ai();
             self.short_then_word = second_after_addressee && self.prev_short;
             self.prev_short = after_addressee && is_short(word);
@@ -419,14 +437,17 @@ impl SentenceState {
                 || self.role_at > 0 && nth - self.role_at <= 2;
             self.last_ai = nth;
             self.ai_after = 1;
+            self.ai_apposed = self.clause_first > 0 && nth - self.clause_first <= 1;
         } else {
             if post {
                 self.addressed_ai |= self.last_ai > 0 && nth - self.last_ai <= 2;
             }
             if self.ai_after > 0 {
                 self.ai_head |= post || has(Cue::Reader);
-                self.ai_described |=
-                    self.ai_after == 1 && (has(Cue::Reader) || has(Cue::Privative));
+                if self.ai_after == 1 && (has(Cue::Reader) || has(Cue::Privative)) {
+                    self.ai_described = true;
+                    self.appositive |= self.ai_apposed;
+                }
                 self.step_after_ai();
             }
         }
@@ -563,14 +584,17 @@ pub(super) fn wraps(b: &[u8], i: usize) -> bool {
 const PERSONA_REACH: usize = 600;
 
 /// `struct.persona-freed`: the first sentence declaring constraints absent
-/// with a cast within [`PERSONA_REACH`] bytes of its start.
+/// with a cast within [`PERSONA_REACH`] bytes of its start. Casts are
+/// recorded in text order, so each look-up is a binary search: a document
+/// of thousands of each costs no more than reading it.
 pub(super) fn persona_freed<S: Sink>(doc: &mut S, stats: &mut DocStats) {
     let freed = std::mem::take(&mut stats.freed);
+    let casts = &stats.casts;
     if let Some(span) = freed.into_iter().find(|f| {
-        stats
-            .casts
-            .iter()
-            .any(|&c| c.abs_diff(f.start) <= PERSONA_REACH)
+        let first = casts.partition_point(|&c| c + PERSONA_REACH < f.start);
+        casts
+            .get(first)
+            .is_some_and(|&c| c <= f.start + PERSONA_REACH)
     }) {
         doc.structs().push((StructKind::PersonaFreed, span));
     }
@@ -643,12 +667,14 @@ pub(super) fn end_sentence<S: Sink>(
     // impersonate characters that have no rules"); names who the reader is
     // to be, not a scenario ("let's agree this is purely hypothetical");
     // and an AI it names is the head of its phrase ("if you were an AI
-    // that ...", "vas a simular ser Lobo, una IA que ...", in languages
-    // that drop "you"; not "you are an AI ethicist"). Each holds a word the
+    // that ...", not "you are an AI ethicist"), or, in languages that drop
+    // "you", an apposition beside a persona word ("vas a simular ser Lobo,
+    // una IA que ...", not "pedem ao chatbot que assuma uma persona sem
+    // regras", a report). Each holds a word the
     // plan gates on (a constraint word; "you", an AI) or opens with an
     // order, so planned and whole-text featurisation find the same.
     let cast = (s.identity || s.guise) && (you || s.imp0 || ai && (s.clause_order || s.imp_early))
-        || ai && s.ai_described && (you || s.identity)
+        || ai && (s.ai_described && you || s.appositive && s.identity)
         || ai && s.ai_head && you;
     push_sent(doc, group, Sent::PersonaCast, cast);
     push_sent(doc, group, Sent::Freed, s.freed);
