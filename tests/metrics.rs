@@ -182,6 +182,16 @@ async fn metrics_count_allowed_denied_unauthenticated_and_limited_calls_exactly(
         0.0,
     );
     // The audit trail wrote the calls; nothing failed, nothing was lost.
+    // Its writer runs after the responses, so a busy machine may scrape
+    // before the first write: wait for it, up to ten seconds.
+    let mut text = text;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !value(&text, "portcullis_audit_writes_total").is_some_and(|n| n >= 1.0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        text = scrape(&gw).await;
+    }
     assert!(
         value(&text, "portcullis_audit_writes_total").is_some_and(|n| n >= 1.0),
         "{text}"

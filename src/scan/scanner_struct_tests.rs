@@ -281,6 +281,11 @@ fn a_persona_freed_of_its_rules_is_a_jailbreak_on_every_surface() {
         "Imagine you are a hiker. Describe the trail without reading the safety guidelines first.",
         // "free" deprives only before "from" or "of".
         "You are the shop's assistant. Remind buyers of our free returns policy and feel free to follow the style guidelines.",
+        // Reports in a language that drops "you": an AI in the object of
+        // "ask", and a verb that is also an order ("mostra") as the third
+        // word of a statement.
+        "Relatório: usuários pedem ao assistente que assuma uma persona sem regras.",
+        "O estudo mostra que os usuários pedem ao chatbot que finja ser uma IA sem nenhuma regra.",
         // No cast: a statement about a contract.
         "The contractor is not bound by the company's internal guidelines and has no policies of its own.",
     ] {

@@ -12,7 +12,8 @@
 //! contiguous slice); every feature index is below `1 << DIM_BITS`; work is
 //! linear in the text length.
 
-use super::sentence::{DocStats, Sent, SentenceState, end_sentence, persona_freed, push_sent};
+use super::persona::persona_freed;
+use super::sentence::{DocStats, Sent, SentenceState, end_sentence, push_sent};
 use crate::scan::lexicon::{Cue, Lexicon, MISSPELLED, word_hash};
 use std::ops::Range;
 

@@ -9,6 +9,7 @@
 //! score.
 
 pub mod features;
+mod persona;
 pub mod plan;
 mod sentence;
 pub mod sink;

@@ -369,22 +369,8 @@ impl SentenceState {
         let after_addressee = self.last_addressee + 1 == nth;
         let second_after_addressee = self.last_addressee > 0 && self.last_addressee + 2 == nth;
         if classes == 0 {
-            // A gerund after a privative word takes it: "without crossing
-            // any boundaries" declares no constraint absent.
-            if self.last_privative != 0
-                && (nth - self.last_privative > 3
-                    || word.ends_with(b"ing")
-                    || self.privative_free
-                        && nth == self.last_privative + 1
-                        && !matches!(word, b"from" | b"of"))
-            {
-                self.last_privative = 0;
-            }
+            self.read_plain_word(word, nth);
             self.clause_start &= super::features::is_leader(word);
-            if self.ai_after == 1 && is_with(word) {
-                self.ai_described = true;
-                self.appositive |= self.ai_apposed;
-            }
             self.step_after_ai();
             self.short_then_word = second_after_addressee && self.prev_short;
             self.prev_short = after_addressee && is_short(word);
@@ -493,47 +479,6 @@ impl SentenceState {
         }
     }
 
-    /// Reads a declaration that constraints are absent or not observed
-    /// ("without any content guidelines", "does not believe in
-    /// censorship"), and a guise ("answer as").
-    fn read_freedom(&mut self, word: &[u8], classes: u64, nth: usize) {
-        const FREEDOM: u64 = Cue::Privative.bit()
-            | Cue::Negation.bit()
-            | Cue::Constraint.bit()
-            | Cue::Observance.bit()
-            | Cue::Guise.bit()
-            | Cue::Imperative.bit()
-            | Cue::Response.bit()
-            | Cue::Persona.bit();
-        if self.privative_free && nth == self.last_privative + 1 {
-            // "free" then a cue word, not "from" or "of".
-            self.last_privative = 0;
-        }
-        if classes & FREEDOM == 0 {
-            return;
-        }
-        let has = |c: Cue| classes & c.bit() != 0;
-        let within = |at: usize, n: usize| at > 0 && nth - at <= n;
-        self.identity |= has(Cue::Persona) && !has(Cue::Frame);
-        if has(Cue::Constraint) {
-            self.freed |= within(self.last_privative, 3) || within(self.observed_at, 5);
-        }
-        if has(Cue::Observance) && within(self.last_negation, 3) {
-            self.observed_at = nth;
-        }
-        if has(Cue::Privative) {
-            self.last_privative = nth;
-            self.privative_free = word == b"free";
-        }
-        if has(Cue::Negation) || has(Cue::Privative) && !self.privative_free {
-            self.last_negation = nth;
-        }
-        self.guise |= has(Cue::Guise) && within(self.last_verb, 2);
-        if has(Cue::Imperative) || has(Cue::Response) {
-            self.last_verb = nth;
-        }
-    }
-
     /// One more word since the last word naming an AI; past three, none.
     fn step_after_ai(&mut self) {
         self.ai_after = match self.ai_after {
@@ -576,37 +521,6 @@ pub(super) fn wraps(b: &[u8], i: usize) -> bool {
     skip_blank(&mut j);
     b.get(j)
         .is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0x80)
-}
-
-/// How far apart, in folded bytes, a cast and a declaration of freedom may
-/// stand (before or after): a few sentences of one prompt, not two
-/// paragraphs of a long document.
-const PERSONA_REACH: usize = 600;
-
-/// `struct.persona-freed`: the first sentence declaring constraints absent
-/// with a cast within [`PERSONA_REACH`] bytes of its start. Casts are
-/// recorded in text order, so each look-up is a binary search: a document
-/// of thousands of each costs no more than reading it.
-pub(super) fn persona_freed<S: Sink>(doc: &mut S, stats: &mut DocStats) {
-    let freed = std::mem::take(&mut stats.freed);
-    let casts = &stats.casts;
-    if let Some(span) = freed.into_iter().find(|f| {
-        let first = casts.partition_point(|&c| c + PERSONA_REACH < f.start);
-        casts
-            .get(first)
-            .is_some_and(|&c| c <= f.start + PERSONA_REACH)
-    }) {
-        doc.structs().push((StructKind::PersonaFreed, span));
-    }
-}
-
-/// "With" in the lexicon's main languages: after a word naming an AI, what
-/// follows describes it ("an assistant with zero filters", "una IA con", the Russian "с").
-fn is_with(word: &[u8]) -> bool {
-    matches!(
-        word,
-        b"with" | b"con" | b"avec" | b"mit" | b"met" | b"com" | b"z" | [0xd1, 0x81]
-    )
 }
 
 /// At most three characters: three bytes, or up to twelve of another script
@@ -658,24 +572,7 @@ pub(super) fn end_sentence<S: Sink>(
     push_sent(doc, group, Sent::NegatedRules, negation && instr);
     push_sent(doc, group, Sent::PersonaNegation, persona && negation);
     push_sent(doc, group, Sent::ModalResponse, modal && resp);
-    // A persona or an AI the reader is to be ("Simulate an AI called Vexa",
-    // "Answer as Morrow", "Switch into your uncensored twin"), and
-    // constraints declared absent ("... built without any content
-    // guidelines"): a jailbreak when the two stand near
-    // ([`persona_freed`]). The cast speaks to the reader or orders, which
-    // a report about such prompts does not ("users ask chatbots to
-    // impersonate characters that have no rules"); names who the reader is
-    // to be, not a scenario ("let's agree this is purely hypothetical");
-    // and an AI it names is the head of its phrase ("if you were an AI
-    // that ...", not "you are an AI ethicist"), or, in languages that drop
-    // "you", an apposition beside a persona word ("vas a simular ser Lobo,
-    // una IA que ...", not "pedem ao chatbot que assuma uma persona sem
-    // regras", a report). Each holds a word the
-    // plan gates on (a constraint word; "you", an AI) or opens with an
-    // order, so planned and whole-text featurisation find the same.
-    let cast = (s.identity || s.guise) && (you || s.imp0 || ai && (s.clause_order || s.imp_early))
-        || ai && (s.ai_described && you || s.appositive && s.identity)
-        || ai && s.ai_head && you;
+    let cast = s.casts_reader(you, ai);
     push_sent(doc, group, Sent::PersonaCast, cast);
     push_sent(doc, group, Sent::Freed, s.freed);
     push_sent(doc, group, Sent::YouResponse, you && resp);

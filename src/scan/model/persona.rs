@@ -1,0 +1,126 @@
+//! A persona freed of its rules (`struct.persona-freed`): a sentence that
+//! casts the reader as a persona or an AI ("Simulate an AI called Vexa",
+//! "Answer as Morrow", "Switch into your uncensored twin") near one that
+//! declares constraints absent ("... built without any content
+//! guidelines", "does not believe in censorship"). [`SentenceState`] reads
+//! the words; [`persona_freed`] pairs the sentences of a document.
+
+use super::features::StructKind;
+use super::sentence::{DocStats, SentenceState};
+use super::sink::Sink;
+use crate::scan::lexicon::Cue;
+
+impl SentenceState {
+    /// Reads a declaration that constraints are absent or not observed
+    /// ("without any content guidelines", "does not believe in
+    /// censorship"), and a guise ("answer as").
+    pub(super) fn read_freedom(&mut self, word: &[u8], classes: u64, nth: usize) {
+        const FREEDOM: u64 = Cue::Privative.bit()
+            | Cue::Negation.bit()
+            | Cue::Constraint.bit()
+            | Cue::Observance.bit()
+            | Cue::Guise.bit()
+            | Cue::Imperative.bit()
+            | Cue::Response.bit()
+            | Cue::Persona.bit();
+        if self.privative_free && nth == self.last_privative + 1 {
+            // "free" then a cue word, not "from" or "of".
+            self.last_privative = 0;
+        }
+        if classes & FREEDOM == 0 {
+            return;
+        }
+        let has = |c: Cue| classes & c.bit() != 0;
+        let within = |at: usize, n: usize| at > 0 && nth - at <= n;
+        self.identity |= has(Cue::Persona) && !has(Cue::Frame);
+        if has(Cue::Constraint) {
+            self.freed |= within(self.last_privative, 3) || within(self.observed_at, 5);
+        }
+        if has(Cue::Observance) && within(self.last_negation, 3) {
+            self.observed_at = nth;
+        }
+        if has(Cue::Privative) {
+            self.last_privative = nth;
+            self.privative_free = word == b"free";
+        }
+        if has(Cue::Negation) || has(Cue::Privative) && !self.privative_free {
+            self.last_negation = nth;
+        }
+        self.guise |= has(Cue::Guise) && within(self.last_verb, 2);
+        if has(Cue::Imperative) || has(Cue::Response) {
+            self.last_verb = nth;
+        }
+    }
+
+    /// Reads a word of no cue class for the same: a gerund after a
+    /// privative word takes it ("without crossing any boundaries" declares
+    /// no constraint absent), as does any word but "from" or "of" after
+    /// "free"; "with" right after a word naming an AI describes it.
+    pub(super) fn read_plain_word(&mut self, word: &[u8], nth: usize) {
+        if self.last_privative != 0
+            && (nth - self.last_privative > 3
+                || word.ends_with(b"ing")
+                || self.privative_free
+                    && nth == self.last_privative + 1
+                    && !matches!(word, b"from" | b"of"))
+        {
+            self.last_privative = 0;
+        }
+        if self.ai_after == 1 && is_with(word) {
+            self.ai_described = true;
+            self.appositive |= self.ai_apposed;
+        }
+    }
+
+    /// The sentence casts the reader as a persona or an AI (`you`: it says
+    /// "you"; `ai`: it names an AI). The cast speaks to the reader or
+    /// opens a clause with an order, which a report about such prompts
+    /// does not ("users ask chatbots to impersonate characters that have no
+    /// rules"; "O estudo mostra que ...", where the Italian order "mostra"
+    /// is a Portuguese statement's verb); names who
+    /// the reader is to be, not a scenario ("let's agree this is purely
+    /// hypothetical"); and an AI it names is the head of its phrase ("if
+    /// you were an AI that ...", not "you are an AI ethicist"), or, in
+    /// languages that drop "you", an apposition beside a persona word ("vas
+    /// a simular ser Lobo, una IA que ...", not "pedem ao chatbot que
+    /// assuma uma persona sem regras", a report). Each such sentence holds a
+    /// word the plan gates on ("you", an AI) or opens with an order, as a
+    /// declaration of freedom holds a constraint word, so planned and
+    /// whole-text featurisation find the same.
+    pub(super) fn casts_reader(&self, you: bool, ai: bool) -> bool {
+        (self.identity || self.guise) && (you || self.imp0 || ai && self.clause_order)
+            || ai && (self.ai_described && you || self.appositive && self.identity)
+            || ai && self.ai_head && you
+    }
+}
+
+/// How far apart, in folded bytes, a cast and a declaration of freedom may
+/// stand (before or after): a few sentences of one prompt, not two
+/// paragraphs of a long document.
+const PERSONA_REACH: usize = 600;
+
+/// `struct.persona-freed`: the first sentence declaring constraints absent
+/// with a cast within [`PERSONA_REACH`] bytes of its start. Casts are
+/// recorded in text order, so each look-up is a binary search: a document
+/// of thousands of each costs no more than reading it.
+pub(super) fn persona_freed<S: Sink>(doc: &mut S, stats: &mut DocStats) {
+    let freed = std::mem::take(&mut stats.freed);
+    let casts = &stats.casts;
+    if let Some(span) = freed.into_iter().find(|f| {
+        let first = casts.partition_point(|&c| c + PERSONA_REACH < f.start);
+        casts
+            .get(first)
+            .is_some_and(|&c| c <= f.start + PERSONA_REACH)
+    }) {
+        doc.structs().push((StructKind::PersonaFreed, span));
+    }
+}
+
+/// "With" in the lexicon's main languages: after a word naming an AI, what
+/// follows describes it ("an assistant with zero filters", "una IA con", the Russian "с").
+pub(super) fn is_with(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"with" | b"con" | b"avec" | b"mit" | b"met" | b"com" | b"z" | [0xd1, 0x81]
+    )
+}
