@@ -123,12 +123,16 @@ pub enum Cue {
     /// scenario rather than name who the reader is to be; alone, they cast
     /// no persona ("let's agree this is purely hypothetical").
     Frame = 34,
+    /// A, the, this, un, la, der, ein: opens a noun phrase. A freedom whose
+    /// subject is such a phrase, not the persona ("a tabloid that doesn't
+    /// follow any ethics code"), frees a third party.
+    Determiner = 35,
 }
 
 impl Cue {
     /// Every class; those from [`Cue::Addressee`] on are read by the
     /// structural findings only, not featurised for the model.
-    pub const ALL: [Cue; 35] = [
+    pub const ALL: [Cue; 36] = [
         Cue::Imperative,
         Cue::SecondPerson,
         Cue::AiAddress,
@@ -164,6 +168,7 @@ impl Cue {
         Cue::Observance,
         Cue::Guise,
         Cue::Frame,
+        Cue::Determiner,
     ];
 
     /// The name used in packs.
@@ -204,6 +209,7 @@ impl Cue {
             Cue::Observance => "observance",
             Cue::Guise => "guise",
             Cue::Frame => "frame",
+            Cue::Determiner => "determiner",
         }
     }
 

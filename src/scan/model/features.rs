@@ -443,6 +443,8 @@ pub fn featurize_into<S: Sink>(
                 i > 0 && b[i - 1] == b'@',
                 b.get(end) == Some(&b','),
             );
+            // A determiner only opens a noun phrase for the sentence reader.
+            let classes = classes & !Cue::Determiner.bit();
             if classes != 0 {
                 // The classes that read whom a label speaks to are structure
                 // only, not features of the model.

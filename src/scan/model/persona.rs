@@ -39,16 +39,98 @@ impl SentenceState {
         if has(Cue::Observance) && within(self.last_negation, 3) {
             self.observed_at = nth;
         }
-        if has(Cue::Privative) {
+        // A third party's freedom is not the persona's.
+        let foreign = self.foreign_at > 0 && nth - self.foreign_at <= 5;
+        if has(Cue::Privative) && !foreign {
             self.last_privative = nth;
             self.privative_free = word == b"free";
         }
-        if has(Cue::Negation) || has(Cue::Privative) && !self.privative_free {
+        if (has(Cue::Negation) || has(Cue::Privative) && !self.privative_free) && !foreign {
             self.last_negation = nth;
         }
         self.guise |= has(Cue::Guise) && within(self.last_verb, 2);
         if has(Cue::Imperative) || has(Cue::Response) {
             self.last_verb = nth;
+        }
+    }
+
+    /// Reads who a freedom belongs to: a noun phrase a determiner or a
+    /// possessive opens ("a regional tabloid", "the vendor", "notre
+    /// filiale") and a relative pronoun or a privative, negation or
+    /// observance word right after it make what follows the phrase's, not
+    /// the persona's ([`Self::foreign_at`]); so does a relative pronoun
+    /// after a plain word followed by a plural verb ("countries that have
+    /// no censorship laws": a persona is one). A pronoun just before that
+    /// word is its subject instead ("free from its bounds it has no
+    /// guidelines"). A phrase within four words after a cast is the persona
+    /// itself ("act as a counselor who has no ethics", "you are a ...").
+    pub(super) fn read_noun_phrase(&mut self, word: &[u8], classes: u64, det: bool, nth: usize) {
+        let plain = classes == 0 && !det;
+        let rel = classes & Cue::Reader.bit() != 0;
+        if self.rel_plain_at != 0 {
+            let from = self.rel_plain_at;
+            if is_plural_verb(word) {
+                self.foreign_at = from;
+                // "que no tienen": the negation came first.
+                if self.last_privative > from {
+                    self.last_privative = 0;
+                }
+                if self.last_negation > from {
+                    self.last_negation = 0;
+                }
+                if self.observed_at > from {
+                    self.observed_at = 0;
+                }
+            }
+            if is_plural_verb(word) || nth - from >= 2 {
+                self.rel_plain_at = 0;
+            }
+        }
+        if self.np_det == 0 && self.foreign_at != 0 && is_pronoun(word) {
+            // "a court order, which means it is not bound by ...": the
+            // pronoun, not the phrase, is what the freedom is about.
+            self.foreign_at = 0;
+        }
+        if self.np_det != 0 {
+            const SUBJECT: u64 = Cue::Observance.bit() | Cue::Privative.bit() | Cue::Negation.bit();
+            // The French negation's elision ends the phrase as a negation
+            // does: "notre filiale n'a aucune charte éthique".
+            let (plain, classes) = if word == b"n" {
+                (false, Cue::Negation.bit())
+            } else {
+                (plain, classes)
+            };
+            // After a pronoun inside the phrase comes its verb, whatever
+            // its class ("a vendor we use").
+            let verb = self.np_pronoun && self.np_last + 1 == nth && classes & SUBJECT == 0;
+            if (plain || verb) && nth - self.np_det <= 4 {
+                self.np_last = nth;
+                self.np_pronoun = is_pronoun(word);
+                return;
+            }
+            // A pronoun right before is the subject ("free from its bounds
+            // it has no guidelines"); one further back is a clause inside
+            // the phrase ("a vendor we use has no policy").
+            let pronoun_subject = self.np_last + 1 == nth && self.np_pronoun;
+            if self.np_last != 0 && (rel || classes & SUBJECT != 0 && !pronoun_subject) {
+                self.foreign_at = if rel { nth } else { self.np_last };
+            }
+            self.np_det = 0;
+            self.np_last = 0;
+        }
+        if rel && self.last_classed + 1 < nth {
+            self.rel_plain_at = nth;
+        }
+        if det && (self.cast_at == 0 || nth - self.cast_at > 4) {
+            self.np_det = nth;
+            self.np_pronoun = false;
+        }
+        const CASTS: u64 = Cue::Persona.bit() | Cue::Guise.bit() | Cue::SecondPerson.bit();
+        if classes & CASTS != 0 {
+            self.cast_at = nth;
+        }
+        if !plain {
+            self.last_classed = nth;
         }
     }
 
@@ -114,6 +196,47 @@ pub(super) fn persona_freed<S: Sink>(doc: &mut S, stats: &mut DocStats) {
     }) {
         doc.structs().push((StructKind::PersonaFreed, span));
     }
+}
+
+/// A subject pronoun: it, he, she, they, we, I.
+fn is_pronoun(word: &[u8]) -> bool {
+    matches!(word, b"it" | b"he" | b"she" | b"they" | b"we" | b"i")
+}
+
+/// A plural verb right after a relative pronoun: its antecedent is many
+/// ("suppliers that have", "users who do not", "países que no tienen").
+fn is_plural_verb(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"have"
+            | b"do"
+            | b"don"
+            | b"are"
+            | b"aren"
+            | b"were"
+            | b"lack"
+            | b"follow"
+            | b"ignore"
+            | b"disregard"
+            | b"care"
+            | b"obey"
+            | b"respect"
+            | b"tienen"
+            | b"siguen"
+            | b"respetan"
+            | b"carecen"
+            | b"ont"
+            | b"suivent"
+            | b"respectent"
+            | b"haben"
+            | b"folgen"
+            | b"befolgen"
+            | b"seguem"
+            | b"respeitam"
+            | b"hanno"
+            | b"seguono"
+            | b"rispettano"
+    )
 }
 
 /// "With" in the lexicon's main languages: after a word naming an AI, what

@@ -201,6 +201,23 @@ pub(super) struct SentenceState {
     pub(super) last_negation: usize,
     pub(super) observed_at: usize,
     pub(super) last_verb: usize,
+    /// A noun phrase a determiner opened (its token number) away from a
+    /// cast, and its last plain word so far ([`SentenceState::read_noun_phrase`]).
+    pub(super) np_det: usize,
+    pub(super) np_last: usize,
+    pub(super) np_pronoun: bool,
+    /// Where a third party's description begins: a privative word or a
+    /// negation within five words after it frees that party, not the
+    /// persona ("a tabloid that doesn't follow any ethics code", "countries
+    /// that have no censorship laws").
+    pub(super) foreign_at: usize,
+    /// A relative pronoun right after a plain word, until a plural verb
+    /// shows its antecedent is not the persona ("suppliers that have").
+    pub(super) rel_plain_at: usize,
+    /// The last word of any cue class, and the last word that casts
+    /// (a persona word, a guise, "you").
+    pub(super) last_classed: usize,
+    pub(super) cast_at: usize,
     /// A constraint word declared absent or not observed: at most two
     /// words after a privative word, or five after an observance verb.
     pub(super) freed: bool,
@@ -284,6 +301,13 @@ impl SentenceState {
             last_negation: 0,
             observed_at: 0,
             last_verb: 0,
+            np_det: 0,
+            np_last: 0,
+            np_pronoun: false,
+            foreign_at: 0,
+            rel_plain_at: 0,
+            last_classed: 0,
+            cast_at: 0,
             freed: false,
             guise: false,
             identity: false,
@@ -351,13 +375,23 @@ impl SentenceState {
         mention: bool,
         comma_after: bool,
     ) {
-        if classes != 0
+        let det = Cue::Determiner.bit();
+        if classes & !det != 0
             || self.ai_after > 0
             || self.clause_start
             || self.last_privative != 0
             || self.last_addressee + 1 >= self.base + self.tokens && self.last_addressee > 0
         {
             self.address_word_read(word, classes, mention, comma_after);
+        } else if classes != 0
+            || self.np_det != 0
+            || self.rel_plain_at != 0
+            || self.foreign_at != 0 && self.base + self.tokens < self.foreign_at + 5
+        {
+            // A determiner, or a plain word of a phrase one opened: only
+            // whose phrase it is needs reading.
+            let nth = self.base + self.tokens + 1;
+            self.read_noun_phrase(word, 0, classes != 0, nth);
         }
     }
 
@@ -368,6 +402,9 @@ impl SentenceState {
         }
         let after_addressee = self.last_addressee + 1 == nth;
         let second_after_addressee = self.last_addressee > 0 && self.last_addressee + 2 == nth;
+        let det = classes & Cue::Determiner.bit() != 0;
+        let classes = classes & !Cue::Determiner.bit();
+        self.read_noun_phrase(word, classes, det, nth);
         if classes == 0 {
             self.read_plain_word(word, nth);
             self.clause_start &= super::features::is_leader(word);
