@@ -10,6 +10,42 @@ use super::sentence::{DocStats, SentenceState};
 use super::sink::Sink;
 use crate::scan::lexicon::Cue;
 
+/// Whose a declared absence is: the noun phrase being read and the
+/// words around it ([`SentenceState::read_noun_phrase`]). Token numbers; 0
+/// when none.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NounPhrase {
+    /// A noun phrase a determiner opened away from a cast, its last plain
+    /// word so far, and whether that word is a pronoun.
+    det: usize,
+    last: usize,
+    pronoun: bool,
+    /// Where a third party's description begins: a privative word or a
+    /// negation within five words after it frees that party, not the
+    /// persona ("a tabloid that doesn't follow any ethics code", "countries
+    /// that have no censorship laws").
+    foreign_at: usize,
+    /// A relative pronoun right after a plain word, until a plural verb
+    /// shows its antecedent is not the persona ("suppliers that have").
+    rel_plain_at: usize,
+    /// The last word of any cue class, and the last word that casts (a
+    /// persona word, a guise, "you").
+    last_classed: usize,
+    cast_at: usize,
+}
+
+impl NounPhrase {
+    /// Word number `nth` must be read even if it is plain: a phrase is
+    /// open, a relative pronoun awaits its verb, or a third party's
+    /// description is still within reach.
+    #[inline(always)]
+    pub(super) fn pending(&self, nth: usize) -> bool {
+        self.det != 0
+            || self.rel_plain_at != 0
+            || self.foreign_at != 0 && nth <= self.foreign_at + 5
+    }
+}
+
 impl SentenceState {
     /// Reads a declaration that constraints are absent or not observed
     /// ("without any content guidelines", "does not believe in
@@ -40,7 +76,7 @@ impl SentenceState {
             self.observed_at = nth;
         }
         // A third party's freedom is not the persona's.
-        let foreign = self.foreign_at > 0 && nth - self.foreign_at <= 5;
+        let foreign = self.phrase.foreign_at > 0 && nth - self.phrase.foreign_at <= 5;
         if has(Cue::Privative) && !foreign {
             self.last_privative = nth;
             self.privative_free = word == b"free";
@@ -58,7 +94,7 @@ impl SentenceState {
     /// possessive opens ("a regional tabloid", "the vendor", "notre
     /// filiale") and a relative pronoun or a privative, negation or
     /// observance word right after it make what follows the phrase's, not
-    /// the persona's ([`Self::foreign_at`]); so does a relative pronoun
+    /// the persona's ([`NounPhrase::foreign_at`]); so does a relative pronoun
     /// after a plain word followed by a plural verb ("countries that have
     /// no censorship laws": a persona is one). A pronoun just before that
     /// word is its subject instead ("free from its bounds it has no
@@ -67,10 +103,10 @@ impl SentenceState {
     pub(super) fn read_noun_phrase(&mut self, word: &[u8], classes: u64, det: bool, nth: usize) {
         let plain = classes == 0 && !det;
         let rel = classes & Cue::Reader.bit() != 0;
-        if self.rel_plain_at != 0 {
-            let from = self.rel_plain_at;
+        if self.phrase.rel_plain_at != 0 {
+            let from = self.phrase.rel_plain_at;
             if is_plural_verb(word) {
-                self.foreign_at = from;
+                self.phrase.foreign_at = from;
                 // "que no tienen": the negation came first.
                 if self.last_privative > from {
                     self.last_privative = 0;
@@ -83,15 +119,15 @@ impl SentenceState {
                 }
             }
             if is_plural_verb(word) || nth - from >= 2 {
-                self.rel_plain_at = 0;
+                self.phrase.rel_plain_at = 0;
             }
         }
-        if self.np_det == 0 && self.foreign_at != 0 && is_pronoun(word) {
+        if self.phrase.det == 0 && self.phrase.foreign_at != 0 && is_pronoun(word) {
             // "a court order, which means it is not bound by ...": the
             // pronoun, not the phrase, is what the freedom is about.
-            self.foreign_at = 0;
+            self.phrase.foreign_at = 0;
         }
-        if self.np_det != 0 {
+        if self.phrase.det != 0 {
             const SUBJECT: u64 = Cue::Observance.bit() | Cue::Privative.bit() | Cue::Negation.bit();
             // The French negation's elision ends the phrase as a negation
             // does: "notre filiale n'a aucune charte éthique".
@@ -102,35 +138,35 @@ impl SentenceState {
             };
             // After a pronoun inside the phrase comes its verb, whatever
             // its class ("a vendor we use").
-            let verb = self.np_pronoun && self.np_last + 1 == nth && classes & SUBJECT == 0;
-            if (plain || verb) && nth - self.np_det <= 4 {
-                self.np_last = nth;
-                self.np_pronoun = is_pronoun(word);
+            let verb = self.phrase.pronoun && self.phrase.last + 1 == nth && classes & SUBJECT == 0;
+            if (plain || verb) && nth - self.phrase.det <= 4 {
+                self.phrase.last = nth;
+                self.phrase.pronoun = is_pronoun(word);
                 return;
             }
             // A pronoun right before is the subject ("free from its bounds
             // it has no guidelines"); one further back is a clause inside
             // the phrase ("a vendor we use has no policy").
-            let pronoun_subject = self.np_last + 1 == nth && self.np_pronoun;
-            if self.np_last != 0 && (rel || classes & SUBJECT != 0 && !pronoun_subject) {
-                self.foreign_at = if rel { nth } else { self.np_last };
+            let pronoun_subject = self.phrase.last + 1 == nth && self.phrase.pronoun;
+            if self.phrase.last != 0 && (rel || classes & SUBJECT != 0 && !pronoun_subject) {
+                self.phrase.foreign_at = if rel { nth } else { self.phrase.last };
             }
-            self.np_det = 0;
-            self.np_last = 0;
+            self.phrase.det = 0;
+            self.phrase.last = 0;
         }
-        if rel && self.last_classed + 1 < nth {
-            self.rel_plain_at = nth;
+        if rel && self.phrase.last_classed + 1 < nth {
+            self.phrase.rel_plain_at = nth;
         }
-        if det && (self.cast_at == 0 || nth - self.cast_at > 4) {
-            self.np_det = nth;
-            self.np_pronoun = false;
+        if det && (self.phrase.cast_at == 0 || nth - self.phrase.cast_at > 4) {
+            self.phrase.det = nth;
+            self.phrase.pronoun = false;
         }
         const CASTS: u64 = Cue::Persona.bit() | Cue::Guise.bit() | Cue::SecondPerson.bit();
         if classes & CASTS != 0 {
-            self.cast_at = nth;
+            self.phrase.cast_at = nth;
         }
         if !plain {
-            self.last_classed = nth;
+            self.phrase.last_classed = nth;
         }
     }
 

@@ -8,6 +8,7 @@
 //! so a window of tokens still holds the features of its sentences.
 
 use super::features::{Group, NS_SENT, StructKind, index};
+use super::persona::NounPhrase;
 use super::sink::Sink;
 use crate::scan::lexicon::Cue;
 use std::ops::Range;
@@ -201,23 +202,8 @@ pub(super) struct SentenceState {
     pub(super) last_negation: usize,
     pub(super) observed_at: usize,
     pub(super) last_verb: usize,
-    /// A noun phrase a determiner opened (its token number) away from a
-    /// cast, and its last plain word so far ([`SentenceState::read_noun_phrase`]).
-    pub(super) np_det: usize,
-    pub(super) np_last: usize,
-    pub(super) np_pronoun: bool,
-    /// Where a third party's description begins: a privative word or a
-    /// negation within five words after it frees that party, not the
-    /// persona ("a tabloid that doesn't follow any ethics code", "countries
-    /// that have no censorship laws").
-    pub(super) foreign_at: usize,
-    /// A relative pronoun right after a plain word, until a plural verb
-    /// shows its antecedent is not the persona ("suppliers that have").
-    pub(super) rel_plain_at: usize,
-    /// The last word of any cue class, and the last word that casts
-    /// (a persona word, a guise, "you").
-    pub(super) last_classed: usize,
-    pub(super) cast_at: usize,
+    /// Whose a declared absence is ([`NounPhrase`]).
+    pub(super) phrase: NounPhrase,
     /// A constraint word declared absent or not observed: at most two
     /// words after a privative word, or five after an observance verb.
     pub(super) freed: bool,
@@ -301,13 +287,7 @@ impl SentenceState {
             last_negation: 0,
             observed_at: 0,
             last_verb: 0,
-            np_det: 0,
-            np_last: 0,
-            np_pronoun: false,
-            foreign_at: 0,
-            rel_plain_at: 0,
-            last_classed: 0,
-            cast_at: 0,
+            phrase: NounPhrase::default(),
             freed: false,
             guise: false,
             identity: false,
@@ -383,11 +363,7 @@ impl SentenceState {
             || self.last_addressee + 1 >= self.base + self.tokens && self.last_addressee > 0
         {
             self.address_word_read(word, classes, mention, comma_after);
-        } else if classes != 0
-            || self.np_det != 0
-            || self.rel_plain_at != 0
-            || self.foreign_at != 0 && self.base + self.tokens < self.foreign_at + 5
-        {
+        } else if classes != 0 || self.phrase.pending(self.base + self.tokens + 1) {
             // A determiner, or a plain word of a phrase one opened: only
             // whose phrase it is needs reading.
             let nth = self.base + self.tokens + 1;
