@@ -262,7 +262,7 @@ impl Lexicon {
             }
             if let Some(c) = folded
                 .bytes()
-                .find(|&b| b.is_ascii() && !super::model::features::is_word_byte(b))
+                .find(|&b| b.is_ascii() && !super::model::text::is_word_byte(b))
             {
                 return Err(format!(
                     "`{w}` can never match: text is split into words at `{}`; list the parts that matter instead",

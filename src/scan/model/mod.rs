@@ -8,11 +8,13 @@
 //! immutable once built; the same text, group and weights always give the same
 //! score.
 
+mod address;
 pub mod features;
 mod persona;
 pub mod plan;
 mod sentence;
 pub mod sink;
+pub(crate) mod text;
 pub mod train;
 pub mod weights;
 

@@ -18,7 +18,7 @@
 //! end just after a sentence end (or at the end of the text); the scan is one
 //! pass over the bytes plus one word hash per sentence.
 
-use super::features::{is_cjk_at, is_leader, is_word_byte, line_kind, utf8_len};
+use super::text::{is_cjk_at, is_leader, is_word_byte, line_kind, utf8_len};
 use crate::scan::lexicon::{Cue, Lexicon, word_hash};
 use std::ops::Range;
 

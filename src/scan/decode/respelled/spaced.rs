@@ -2,6 +2,7 @@
 //! spaces, words between two or more), found by probing.
 
 use super::super::{Derived, Encoding};
+use crate::scan::model::text::utf8_len;
 use std::ops::Range;
 
 /// True when `b` (UTF-8) holds a run of at least [`MIN_SPACED`]
@@ -173,15 +174,6 @@ pub(in crate::scan::decode) fn spaced(text: &str) -> Option<Derived> {
         span,
         text: joined,
     })
-}
-
-fn utf8_len(lead: u8) -> usize {
-    match lead {
-        0xF0..=0xFF => 4,
-        0xE0..=0xEF => 3,
-        0xC0..=0xDF => 2,
-        _ => 1,
-    }
 }
 
 #[cfg(test)]
