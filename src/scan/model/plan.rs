@@ -37,7 +37,7 @@ pub fn ends_sentence(b: &[u8], i: usize) -> bool {
 
 /// The end of the token starting at `i` (a word, a non-ASCII letter run, or
 /// one CJK character), or `None` when no token starts there.
-#[inline]
+#[inline(always)]
 pub fn token_at(text: &str, i: usize) -> Option<usize> {
     let b = text.as_bytes();
     let c = *b.get(i)?;
