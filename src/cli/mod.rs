@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod pins;
 pub mod policy;
 pub mod scan;
 pub mod scan_server;
@@ -51,7 +52,7 @@ pub enum Command {
     Pins {
         /// What to do.
         #[command(subcommand)]
-        command: scan::PinsCommand,
+        command: pins::PinsCommand,
     },
     /// Run the gateway in front of an embedded demo MCP server and print what to try.
     Demo {
@@ -90,7 +91,7 @@ pub enum ConfigCommand {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Scan { command } => scan::run(command).await,
-        Command::Pins { command } => scan::run_pins(command),
+        Command::Pins { command } => pins::run_pins(command),
         Command::Audit { command } => audit::run(command),
         Command::Policy { command } => policy::run(command),
         Command::Config {
