@@ -16,6 +16,8 @@
 //! 2. [`decode`]: bounded decoding of base64, hex, URL-encoded, rot13,
 //!    letter-spaced and tag-smuggled text; the decoded text is scanned again
 //!    (depth and size bounded), its findings pointing at the encoded span.
+//!    On what a client sends, [`flood`] finds a letter or closing brackets
+//!    repeated dozens of times (the padding of prompt-hacking contests).
 //! 3. [`rules`]: one Aho-Corasick automaton over every rule literal; a rule's
 //!    regex runs only on a window around its literal's hit.
 //! 4. [`model`]: a hashed n-gram linear model with structural features,
@@ -49,6 +51,7 @@
 pub mod config;
 pub mod decode;
 pub mod eval;
+pub mod flood;
 pub mod fold;
 pub mod lexicon;
 pub mod model;

@@ -9,6 +9,7 @@
 
 use super::config::ScanSettings;
 use super::decode::{self, Derived, Encoding};
+use super::flood;
 use super::model::Model;
 use super::model::features::{Doc, Extra, Group, Scores, StructKind, extra_hash, featurize_into};
 use super::model::plan;
@@ -111,6 +112,19 @@ impl Scanner {
                 severity,
                 Some(s.span.clone()),
                 format!("{} occurrence(s)", s.count),
+            ));
+        }
+        // A flood of one letter or of closing brackets in what a client sends
+        // (results may hold grids and dumps; see `flood`).
+        if surface.is_outbound()
+            && let Some(f) = flood::find(text)
+        {
+            out.push(finding(
+                Arc::from("obf.token-flood"),
+                Category::Obfuscation,
+                Severity::Medium,
+                Some(f.span),
+                format!("\"{}\" repeated {} times", f.unit, f.repeats),
             ));
         }
         if depth < self.settings.max_decode_depth {

@@ -133,6 +133,31 @@ fn ids_and_statuses_skip_the_model_and_sentences_do_not() {
 }
 
 #[test]
+fn a_token_flood_is_an_injection_in_arguments_only() {
+    let s = scanner();
+    let text = format!(
+        "{}\n\nWhat is the capital of France?",
+        vec!["ö"; 80].join(" ")
+    );
+    let v = json!({"prompt": text});
+    let r = s.scan_json(Surface::ToolArguments, &v);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| &*f.rule_id == "obf.token-flood")
+        .unwrap();
+    assert_eq!(
+        (f.json_path.as_str(), f.severity),
+        ("/prompt", Severity::Medium)
+    );
+    assert_eq!(text[f.span.clone().unwrap()], vec!["ö"; 80].join(" "));
+    assert!(r.is_injection(Severity::Medium));
+    // A tool's result may be a grid or a dump: not checked there.
+    let r = s.scan_json(Surface::ToolResult, &json!({"text": text}));
+    assert!(!ids(&r).contains(&"obf.token-flood"), "{r:?}");
+}
+
+#[test]
 fn base64_wrapped_injections_are_decoded_and_flagged() {
     use base64::Engine as _;
     let s = scanner();
