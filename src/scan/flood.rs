@@ -112,18 +112,21 @@ fn may_hold_flood(text: &str) -> bool {
     let mut j = 0;
     while j < bytes.len() {
         let (s, e) = token_after(bytes, j);
-        j += STRIDE;
-        if e - s > 4 || s == e || kind(&text[s..e]) == Kind::Other {
-            continue;
-        }
-        let mut at = e;
-        for _ in 0..3 {
-            let (t, u) = token_after(bytes, at);
-            if bytes[t..u] == bytes[s..e] {
-                return true;
+        // The next sample starts past every byte walked here, so that a long
+        // token or a long run of spaces is walked once, not once per sample
+        // (quadratic on a megabyte without spaces). No flood is skipped: the
+        // walked tokens are long, or the flood's first few.
+        let mut reach = e;
+        if e - s <= 4 && s < e && kind(&text[s..e]) != Kind::Other {
+            for _ in 0..3 {
+                let (t, u) = token_after(bytes, reach);
+                reach = u;
+                if bytes[t..u] == bytes[s..e] {
+                    return true;
+                }
             }
-            at = u;
         }
+        j = (j + STRIDE).max(reach);
     }
     false
 }
@@ -258,6 +261,20 @@ mod tests {
         assert!(!may_hold_flood(
             "a plain sentence, with a comma and a list: x, y, z."
         ));
+    }
+
+    #[test]
+    fn a_megabyte_without_spaces_or_of_spaces_is_walked_once() {
+        // Each sample used to walk to the end of the token it fell in: a
+        // megabyte without spaces took seconds.
+        for text in [
+            "x".repeat(1 << 20),
+            format!("a{}", " ".repeat(1 << 20)),
+            format!("a {}", "x".repeat(1 << 20)),
+            "a b ".repeat(1 << 18),
+        ] {
+            assert_eq!(find(&text), None);
+        }
     }
 
     #[test]
