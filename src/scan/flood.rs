@@ -50,9 +50,10 @@ enum Kind {
     Other,
 }
 
-/// Spaced capitals are sequences: amino acids ("Q Q Q", a polyglutamine
-/// stretch), a DNA gap ("N N N"). Tested on bytes first: most tokens are
-/// short words, settled by their first byte.
+/// What `token` can be part of. Spaced ASCII capitals are sequences (amino
+/// acids, "Q Q Q" in a polyglutamine stretch; a DNA gap, "N N N"), so they
+/// are [`Kind::Other`]. Tested on bytes first: most tokens are short words,
+/// settled by their first byte.
 fn kind(token: &str) -> Kind {
     const BRACKETS: &[u8] = b")]}>`";
     let bytes = token.as_bytes();
