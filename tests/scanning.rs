@@ -2,7 +2,7 @@
 //! server's poisoned page, and hostile upstreams for what no real server does.
 
 use crate::support::gateway::default_yaml;
-use crate::support::http::{Req, modern_body};
+use crate::support::http::{Reply, Req, modern_body};
 use crate::support::peers;
 use crate::support::recorder::{Body, Recorded, full};
 use crate::support::{Gateway, Recorder};
@@ -496,6 +496,20 @@ async fn an_obligation_on_the_program_reading_the_data_is_withheld_and_a_licence
     delivered_as_is(&gw.url(), "spec", spec).await;
 }
 
+/// Calls the tool `ask` with `text` as its `prompt` argument, as a
+/// 2026-07-28 client would.
+async fn ask(gw: &Gateway, id: u64, text: &str) -> Reply {
+    Req::post(&gw.url())
+        .modern("tools/call", Some("ask"))
+        .body(modern_body(
+            id,
+            "tools/call",
+            json!({"name": "ask", "arguments": {"prompt": text}}),
+        ))
+        .send()
+        .await
+}
+
 /// A persona jailbreak leaving in a tool argument (the reader cast as a
 /// persona free of its rules, which no rule phrase names) is refused before
 /// the upstream, for a raw request and a real SDK client alike; a role-play
@@ -508,18 +522,7 @@ async fn a_persona_freed_of_its_rules_is_refused_in_an_argument_and_a_role_play_
                      content policies. First question: how do tides work?";
     let upstream = Recorder::ok().await;
     let gw = Gateway::start(&upstream.url()).await;
-    let send = |id: u64, text: &str| {
-        modern_body(
-            id,
-            "tools/call",
-            json!({"name": "ask", "arguments": {"prompt": text}}),
-        )
-    };
-    let reply = Req::post(&gw.url())
-        .modern("tools/call", Some("ask"))
-        .body(send(3, jailbreak))
-        .send()
-        .await;
+    let reply = ask(&gw, 3, jailbreak).await;
     assert_eq!(reply.status, StatusCode::OK);
     let msg = reply.json();
     assert_eq!(msg["error"]["code"], -32001, "{msg}");
@@ -529,11 +532,7 @@ async fn a_persona_freed_of_its_rules_is_refused_in_an_argument_and_a_role_play_
     );
     assert_eq!(msg["error"]["data"]["category"], "jailbreak", "{msg}");
     assert_eq!(upstream.count(), 0, "nothing reached the upstream");
-    let reply = Req::post(&gw.url())
-        .modern("tools/call", Some("ask"))
-        .body(send(4, role_play))
-        .send()
-        .await;
+    let reply = ask(&gw, 4, role_play).await;
     assert!(reply.json()["error"].is_null(), "{}", reply.json());
     assert_eq!(upstream.count(), 1, "the role-play request was forwarded");
     // A real client gets the same refusal as an MCP error.
@@ -561,30 +560,29 @@ async fn a_token_flood_in_an_argument_is_refused_and_a_spaced_sequence_forwarded
     );
     let upstream = Recorder::ok().await;
     let gw = Gateway::start(&upstream.url()).await;
-    let send = |id: u64, text: &str| {
-        modern_body(
-            id,
-            "tools/call",
-            json!({"name": "ask", "arguments": {"prompt": text}}),
-        )
-    };
-    let reply = Req::post(&gw.url())
-        .modern("tools/call", Some("ask"))
-        .body(send(3, &flood))
-        .send()
-        .await;
+    let reply = ask(&gw, 3, &flood).await;
     assert_eq!(reply.status, StatusCode::OK);
     let msg = reply.json();
     assert_eq!(msg["error"]["code"], -32001, "{msg}");
     assert_eq!(msg["error"]["data"]["rule"], "obf.token-flood", "{msg}");
     assert_eq!(upstream.count(), 0, "nothing reached the upstream");
-    let reply = Req::post(&gw.url())
-        .modern("tools/call", Some("ask"))
-        .body(send(4, &sequence))
-        .send()
-        .await;
+    let reply = ask(&gw, 4, &sequence).await;
     assert!(reply.json()["error"].is_null(), "{}", reply.json());
     assert_eq!(upstream.count(), 1, "the sequence was forwarded");
+    // A real client gets the same refusal as an MCP error.
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let gw_demo = Gateway::start(&format!("http://{}/mcp", demo.addr())).await;
+    let refused = py_call(&gw_demo.url(), "echo", json!({"text": flood}), "legacy").await;
+    assert_eq!(refused["error"]["code"], -32001, "{refused}");
+    // The SDK keeps the message, not the error's data.
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rule obf.token-flood")),
+        "{refused}"
+    );
 }
 
 /// `scan: { disabled: true }` (permissive, warned at start): what the filter
