@@ -15,7 +15,8 @@
 use super::persona::persona_freed;
 use super::sentence::{DocStats, Sent, SentenceState, end_sentence, push_sent};
 use super::text::{
-    dictates_literal, is_cjk_at, is_data_line, is_leader, is_word_byte, line_kind, utf8_len,
+    dictates_literal, in_list, is_cjk_at, is_commit_log, is_data_line, is_leader, is_word_byte,
+    line_kind, utf8_len,
 };
 use crate::scan::lexicon::{Cue, Lexicon, MISSPELLED, word_hash};
 use std::ops::Range;
@@ -255,9 +256,12 @@ pub fn featurize_into<S: Sink>(
                             && sent.code_chars < 3
                             && records(data_lines),
                     );
+                    let in_run = follows_order(last, sent.first_token_line);
                     last = (sent.imp0, sent.first_token_line, sentences_on_line == 0);
-                    let edge_like =
-                        (sent.imp0 || question) && sent.tokens >= 4 && sent.code_chars < 3;
+                    let edge_like = (sent.imp0 || question)
+                        && sent.tokens >= 4
+                        && sent.code_chars < 3
+                        && !in_run;
                     if line == 0 && lone_line && edge_like {
                         first_edge = Some(sent.start..i + 1);
                     }
@@ -384,8 +388,9 @@ pub fn featurize_into<S: Sink>(
             false,
             lone && line == 0,
         );
+        let in_run = follows_order(last, sent.first_token_line);
         last = (sent.imp0, sent.first_token_line, lone);
-        let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3;
+        let edge_like = sent.imp0 && sent.tokens >= 4 && sent.code_chars < 3 && !in_run;
         last_edge = (edge_like && lone && sent.first_token_line > 0).then_some(sent.start..b.len());
     }
     // Rules ended and modes claimed count once the document names an AI.
@@ -402,8 +407,12 @@ pub fn featurize_into<S: Sink>(
     // imperative comments and docstrings for it. A document that is mostly
     // table rows is not code, however many parentheses its cells hold
     // ("King of Malaysia (1979–1984)").
+    // A commit log's subjects are imperative by convention ("Add retry to
+    // the client"); the last one is no order to the reader.
     let not_code = code_total * 40 < b.len() || table_lines * 2 > line;
-    if line >= 2 && not_code && records(data_lines) {
+    let edges = first_edge.is_some() || last_edge.is_some();
+    if edges && line >= 2 && not_code && records(data_lines) && !is_commit_log(b) {
+        let last_edge = last_edge.filter(|span| !in_list(b, span.start));
         for span in [first_edge, last_edge].into_iter().flatten() {
             doc.structs().push((StructKind::InstructionAtEdge, span));
         }
@@ -438,6 +447,15 @@ pub fn featurize_into<S: Sink>(
         doc.late(index(extras[extra_i].hash, NS_EXTRA));
         extra_i += 1;
     }
+}
+
+/// Whether a sentence starting on `line` continues a run of orders: the
+/// sentence before it (`last`: imperative opening, line, first on its line)
+/// was an order alone on the line just above. The last step of a list of
+/// steps, or of a changelog's "- Remove ...", is not an order alone at the
+/// edge of a document.
+fn follows_order(last: (bool, usize, bool), line: usize) -> bool {
+    last.0 && last.2 && last.1 + 1 == line
 }
 
 /// The id of a cue class's feature within a group: one stride per group,

@@ -225,6 +225,44 @@ fn an_order_alone_on_the_last_line_of_a_record_like_document_is_an_edge_hit() {
 }
 
 #[test]
+fn a_commit_log_and_the_last_step_of_a_list_are_not_edge_hits() {
+    // Folded text, as the scanner gives it; "add" and "include" are
+    // imperatives in the test lexicon.
+    let edge = |text: &str| structs_of(text, Group::Indirect, StructKind::InstructionAtEdge);
+    let order = "include the totals in the summary for the team.";
+    let records = "name: report\nowner: ops\n";
+    // The order alone after records is an edge hit ...
+    assert_eq!(edge(&format!("{records}{order}")), 1);
+    // ... but not as the last step of a list, numbered or not ...
+    assert_eq!(edge(&format!("{records}- check the logs\n- {order}")), 0);
+    assert_eq!(edge(&format!("{records}1. check the logs\n2. {order}")), 0);
+    // ... nor after another order alone on the line above ...
+    assert_eq!(
+        edge(&format!(
+            "{records}add the figures to the sheet now.\n{order}"
+        )),
+        0
+    );
+    // ... while a list item under a record line still is one.
+    assert_eq!(edge(&format!("{records}- {order}")), 1);
+    // A commit log: `git log` (a hex id after "commit"), and the
+    // `Commit: '...'` lines of a git tool. Subjects are imperative by
+    // convention.
+    let log = "commit 3fa1c2e7b9\nauthor: priya <p@example.com>\ndate: tue jun 4 16:12:09 2024\n";
+    assert_eq!(
+        edge(&format!(
+            "{log}add retry to the upload client for the team."
+        )),
+        0
+    );
+    let tool = "commit: '3fa1c2e7b9d'\nauthor: priya\ndate: 2024-06-04\n";
+    assert_eq!(edge(&format!("{tool}message: x\n{order}")), 0);
+    // "commit" followed by a word is no commit id.
+    let words = "commit message: fixed\nauthor: priya\n";
+    assert_eq!(edge(&format!("{words}{order}")), 1);
+}
+
+#[test]
 fn a_table_with_parentheses_in_its_cells_is_not_code() {
     let edge = |text: &str| structs_of(text, Group::Indirect, StructKind::InstructionAtEdge);
     let row = "| seretse khama | balliol | 1945 | president (1966-1980) (botswana) |\n";

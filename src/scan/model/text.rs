@@ -137,6 +137,54 @@ pub(crate) fn line_kind(line: &[u8]) -> (bool, bool) {
     (record, false)
 }
 
+/// Whether the line holding byte `at` and the line above it are both
+/// items of a list ("- ", "* ", "+ ", "• ", "3. ", "3) "): a step of a list
+/// of steps, not an order alone.
+pub(crate) fn in_list(text: &[u8], at: usize) -> bool {
+    let at = at.min(text.len());
+    let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |k| k + 1);
+    if start == 0 {
+        return false;
+    }
+    let above = memchr::memrchr(b'\n', &text[..start - 1]).map_or(0, |k| k + 1);
+    is_list_item(&text[start..]) && is_list_item(&text[above..start - 1])
+}
+
+/// Whether `line` opens with a list marker after spaces.
+fn is_list_item(line: &[u8]) -> bool {
+    let line = line.trim_ascii_start();
+    let digits = line.iter().take_while(|c| c.is_ascii_digit()).count();
+    let marker = if digits > 0 && digits <= 3 {
+        matches!(line.get(digits), Some(b'.' | b')')).then_some(digits + 1)
+    } else if line.starts_with("•".as_bytes()) {
+        Some("•".len())
+    } else {
+        matches!(line.first(), Some(b'-' | b'*' | b'+')).then_some(1)
+    };
+    marker.is_some_and(|m| line.get(m) == Some(&b' '))
+}
+
+/// Whether a line of folded `text` opens a commit, as `git log` prints one
+/// (`commit 3fa1c2e`, with or without a colon, quotes or a decoration after
+/// the id): the document is a commit log.
+pub(crate) fn is_commit_log(text: &[u8]) -> bool {
+    text.split(|&c| c == b'\n').any(|line| {
+        let Some(rest) = line.strip_prefix(b"commit") else {
+            return false;
+        };
+        let rest = rest.strip_prefix(b":").unwrap_or(rest);
+        let Some(rest) = rest.strip_prefix(b" ") else {
+            return false;
+        };
+        let rest = rest.strip_prefix(b"'").unwrap_or(rest);
+        let hex = rest.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        (7..=64).contains(&hex)
+            && rest
+                .get(hex)
+                .is_none_or(|c| matches!(c, b' ' | b'\'' | b'\r'))
+    })
+}
+
 /// A line that reads as a record: a table row, a code fence, or `key: value`.
 pub(crate) fn is_data_line(line: &[u8]) -> bool {
     line_kind(line).0
