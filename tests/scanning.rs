@@ -407,6 +407,54 @@ async fn a_claim_that_the_agents_rules_are_gone_is_withheld_and_a_notice_to_a_pe
     delivered_as_is(&gw.url(), "ticket", ticket).await;
 }
 
+/// A private key in a tool result is redacted whole by default (BEGIN line,
+/// every body line, END line), as a PEM file and JSON-escaped in a service
+/// account file, even when it is longer than the rule's window; the rest of
+/// the text is delivered. A README that shows only a key's BEGIN line is
+/// delivered as it came.
+#[tokio::test]
+async fn a_private_key_in_a_result_is_redacted_whole_and_a_readme_delivered() {
+    // A made-up body, 50 lines of 64 characters (a 4096-bit key's length).
+    let lines: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                "{i:02}{}",
+                "MIIJQgIBADANBgkqhkiG9w0BAQEFAASCCSwwggkoAgEAAoICAQDXz+7".repeat(2)
+            )[..64]
+                .to_owned()
+        })
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+        lines.join("\n")
+    );
+    let config = format!("host: db.internal\ntls_key: |\n{pem}\nport: 5432\n");
+    let account = format!(
+        "{{\"type\": \"service_account\", \"private_key\": \"{}\\n\", \"client_email\": \"ci@example.iam\"}}",
+        pem.replace('\n', "\\n")
+    );
+    let readme = "A PKCS#8 key starts with\n```\n-----BEGIN PRIVATE KEY-----\n```\nand is read with \
+                  `from_pkcs8_pem`.";
+    let upstream = text_upstream(vec![
+        ("config", config.clone()),
+        ("account", account.clone()),
+        ("readme", readme.to_owned()),
+    ])
+    .await;
+    let gw = Gateway::start(&upstream.url()).await;
+    for (tool, kept) in [("config", "port: 5432"), ("account", "ci@example.iam")] {
+        let got = py_call(&gw.url(), tool, json!({}), "legacy").await;
+        assert_ne!(got["isError"], true, "{got}");
+        let text = got["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains(kept) && text.contains("[redacted:"), "{text}");
+        for line in &lines {
+            assert!(!text.contains(line.as_str()), "{tool} leaks {line}: {text}");
+        }
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+    }
+    delivered_as_is(&gw.url(), "readme", readme).await;
+}
+
 /// An order alone under a record's fields is withheld as
 /// `struct.instruction-at-edge`; a `git log` and a changelog, whose last
 /// lines are imperative by convention ("Remove the legacy exporter"), are
