@@ -407,9 +407,10 @@ pub fn featurize_into<S: Sink>(
     // imperative comments and docstrings for it. A document that is mostly
     // table rows is not code, however many parentheses its cells hold
     // ("King of Malaysia (1979–1984)").
-    // A commit log's subjects are imperative by convention ("Add retry to
-    // the client"); the last one is no order to the reader.
     let not_code = code_total * 40 < b.len() || table_lines * 2 > line;
+    // A commit log's subjects are imperative by convention ("Add retry to
+    // the client"): its last one is no order to the reader. Neither is the
+    // last step of a list of steps.
     let edges = first_edge.is_some() || last_edge.is_some();
     if edges && line >= 2 && not_code && records(data_lines) && !is_commit_log(b) {
         let last_edge = last_edge.filter(|span| !in_list(b, span.start));
