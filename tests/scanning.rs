@@ -455,6 +455,77 @@ async fn a_private_key_in_a_result_is_redacted_whole_and_a_readme_delivered() {
     delivered_as_is(&gw.url(), "readme", readme).await;
 }
 
+/// Credentials in a `.env` file, a YAML config, a JSON token response and
+/// a logged request are redacted in a tool result, value by value: the keys
+/// and the rest are delivered, so the agent still sees what the file holds.
+/// Source code whose secret-named keys hold types, calls and pagination
+/// cursors is delivered as it came. A password in an argument is refused.
+#[tokio::test]
+async fn credentials_in_a_config_are_redacted_value_by_value_and_code_delivered() {
+    let secrets = [
+        "Xk9#mQ2vL8pZ",
+        "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        "hvs.CAESIJlU6HEjKrjY8xqvZ1nSp4Wb2Qk7Yq3AbCdEfGhIjKlMnOp",
+        "cGFzc3dvcmQxMjM0NTY3",
+        "q8Zt3LmN0pXv7RwY2kBs",
+        "a8F3kQ9zL2mX7pR4",
+        "7f3c9a0d2e8b4c61a5f0e9d8c7b6a5f4",
+    ];
+    let env = format!(
+        "# staging\nDB_HOST=db.internal\nDB_PASSWORD={}\nexport GITHUB_TOKEN={}\nVAULT_ADDR=https://vault.internal\nVAULT_TOKEN={}\n",
+        secrets[0], secrets[1], secrets[2]
+    );
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {}\n",
+        secrets[3]
+    );
+    let json = format!(
+        "{{\"token_type\": \"Bearer\", \"access_token\": \"{}\", \"expires_in\": 3600}}",
+        secrets[4]
+    );
+    let log = format!(
+        "GET /v1/orders?api_key={}&page=2 HTTP/1.1\nAuthorization: Bearer {}\nstatus=200",
+        secrets[5], secrets[6]
+    );
+    let code = "pub struct Client {\n    api_key: ApiKey2,\n    next_token: Option<String>,\n}\n\
+                let signing_key = ed25519_dalek::SigningKey::from_bytes(&seed);\n\
+                let page = list(\"NextToken\", \"eyJ2IjoxfQ2AbC9\");\n\
+                const DB_PASSWORD: &str = env!(\"DB_PASSWORD\");\n";
+    let upstream = text_upstream(vec![
+        ("env", env.clone()),
+        ("yaml", yaml),
+        ("json", json),
+        ("log", log),
+        ("code", code.to_owned()),
+    ])
+    .await;
+    let gw = Gateway::start(&upstream.url()).await;
+    for (tool, kept) in [
+        ("env", "DB_HOST=db.internal\nDB_PASSWORD="),
+        ("yaml", "  password: "),
+        ("json", "\"expires_in\": 3600"),
+        ("log", "Authorization: Bearer "),
+    ] {
+        let got = py_call(&gw.url(), tool, json!({}), "legacy").await;
+        assert_ne!(got["isError"], true, "{got}");
+        let text = got["content"][0]["text"].as_str().unwrap();
+        assert!(
+            text.contains(kept) && text.contains("[redacted:"),
+            "{tool}: {text}"
+        );
+        for secret in secrets {
+            assert!(!text.contains(secret), "{tool} leaks {secret}: {text}");
+        }
+    }
+    delivered_as_is(&gw.url(), "code", code).await;
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let gw_demo = Gateway::start(&format!("http://{}/mcp", demo.addr())).await;
+    let refused = py_call(&gw_demo.url(), "echo", json!({"text": env}), "legacy").await;
+    refused_naming(&refused, "secret.credential-assignment");
+}
+
 /// A markdown image that carries a placeholder for data in its query is
 /// withheld; a README's coverage badge (a static `?token=`), a gravatar
 /// (`?s=200&d=mp`) and a shields.io badge that reads a JSON path

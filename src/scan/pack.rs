@@ -78,6 +78,14 @@ pub struct RawRule {
     /// Feed the model only: never a finding by itself.
     #[serde(default)]
     pub feature_only: bool,
+    /// Least Shannon entropy, in bits per character, of what the regex
+    /// matched (of its group named `secret`, `secret2`, ... when it has them,
+    /// one per alternative) for a match to count: a credential assignment
+    /// holds a random value, a placeholder (`changeme`, `xxxx1`) does not.
+    /// That group is also the span reported and redacted, so a key's name
+    /// stays readable.
+    #[serde(default)]
+    pub min_entropy: Option<f32>,
     /// Words that show a text talks about what the rule matches instead of
     /// using it (a tokenizer's documentation naming `<|im_start|>`). In a
     /// text holding one of them, a match is a mention and no finding.

@@ -45,6 +45,9 @@ pub struct Rule {
     pub on_original: bool,
     /// Only a model feature.
     pub feature_only: bool,
+    /// Least entropy of the match, or of its `secret*` group, which is then
+    /// the span reported ([`super::pack::RawRule::min_entropy`]); 0 = none.
+    pub min_entropy: f32,
     /// Folded words that make a match a mention ([`super::pack::RawRule::discussion_words`]).
     pub discussion_words: Vec<String>,
     /// Examples from the pack, kept for tests and `scan rules --check`.
@@ -241,15 +244,77 @@ fn confirm(
     };
     let lo = floor_boundary(text, lit.start.saturating_sub(rule.window));
     let hi = ceil_boundary(text, lit.end.saturating_add(rule.window));
+    // Whether the window starts and ends where the text does.
+    let whole = (lo == 0, hi == text.len());
     if rule.on_original {
         let span = norm.original_span(lo..hi, original);
-        let m = re.find(&original[span.clone()])?;
-        let abs = span.start + m.start()..span.start + m.end();
+        let at = norm.original_span(lit.clone(), original).start;
+        let m = find(
+            rule,
+            re,
+            &original[span.clone()],
+            whole,
+            at.saturating_sub(span.start),
+        )?;
+        let abs = span.start + m.start..span.start + m.end;
         return Some((lo..hi, abs));
     }
-    let m = re.find(&text[lo..hi])?;
-    let folded = lo + m.start()..lo + m.end();
+    let m = find(rule, re, &text[lo..hi], whole, lit.start - lo)?;
+    let folded = lo + m.start..lo + m.end;
     Some((folded.clone(), norm.original_span(folded, original)))
+}
+
+/// The first match of `re` in the window `hay`. With an entropy floor: the
+/// first match the floor admits that reaches the literal at `lit` (an earlier
+/// one belongs to another literal: a `.env` file has a secret per line), as
+/// the group it matched whose name starts with `secret` (`secret`,
+/// `secret2`: one per alternative) or else the whole match. `whole` says
+/// whether the window starts and ends where the text does: a rule with a
+/// floor reads a value up to a delimiter, and a window's edge is none (it
+/// would cut `Uint8Array.prototype` into a value that "ends").
+fn find(
+    rule: &Rule,
+    re: &Regex,
+    hay: &str,
+    whole: (bool, bool),
+    lit: usize,
+) -> Option<Range<usize>> {
+    if rule.min_entropy <= 0.0 {
+        return re.find(hay).map(|m| m.range());
+    }
+    re.captures_iter(hay).find_map(|c| {
+        let all = c.get(0)?;
+        let cut = (all.start() == 0 && !whole.0) || (all.end() == hay.len() && !whole.1);
+        if cut || all.end() <= lit {
+            return None;
+        }
+        let m = re
+            .capture_names()
+            .zip(c.iter())
+            .find_map(|(name, m)| m.filter(|_| name.is_some_and(|n| n.starts_with("secret"))))
+            .unwrap_or(all);
+        (entropy(m.as_str().as_bytes()) >= rule.min_entropy).then(|| m.range())
+    })
+}
+
+/// Shannon entropy of `bytes`, in bits per byte.
+fn entropy(bytes: &[u8]) -> f32 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[usize::from(b)] += 1;
+    }
+    let n = bytes.len() as f32;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f32 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// A match of rule number `r` in a text that talks about what the rule

@@ -117,6 +117,46 @@ fn a_regex_on_original_text_reports_the_original_span() {
     assert_eq!(&text[m.hits[0].span.clone()], "AKIAIOSFODNN7EXAMPLE");
 }
 
+fn spans(rs: &RuleSet, text: &str) -> Vec<String> {
+    let n = normalize(text);
+    rs.find(Surface::ToolResult, text, &n)
+        .hits
+        .iter()
+        .map(|h| text[h.span.clone()].to_owned())
+        .collect()
+}
+
+#[test]
+fn an_entropy_floor_reports_the_secret_group_and_drops_placeholders() {
+    let rs = set("pack: t\nrules:\n  - {id: s.kv, description: d, category: secret, severity: high, on: original, literals: [key], min_entropy: 3.0, regex: '(?:key=(?P<secret>[^\\s]+)|k3y:(?P<secret2>[^\\s]+))'}\n").unwrap();
+    assert_eq!(spans(&rs, "key=Xk9mQ2vL8pZ end"), ["Xk9mQ2vL8pZ"]);
+    // A second alternative's group is read the same way.
+    assert_eq!(spans(&rs, "key, k3y:Xk9mQ2vL8pZ end"), ["Xk9mQ2vL8pZ"]);
+    // 1.0 bit and 2.75 bits per character.
+    assert!(spans(&rs, "key=abababab end").is_empty());
+    assert!(spans(&rs, "key=test1234 end").is_empty());
+}
+
+/// In a `.env` file every line's value is reported: a window's first match
+/// belongs to the line above. A window that ends inside a value does not end
+/// the value: the one finding is the whole value.
+#[test]
+fn a_credential_per_line_is_each_reported_whole() {
+    let rs = shipped();
+    let env = "DB_PASSWORD=Xk9#mQ2vL8pZ\nGITHUB_TOKEN=9f8e7d6c5b4a39281706f5e4d3c2b1a0\n";
+    assert_eq!(
+        spans(&rs, env),
+        ["Xk9#mQ2vL8pZ", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"]
+    );
+    // `password`'s window (200 bytes after it) ends at byte 208, inside the
+    // value that starts at byte 200.
+    let text = format!(
+        "password\n{} token: Abc123def456ghi789jkl\n",
+        "a".repeat(183)
+    );
+    assert_eq!(spans(&rs, &text), ["Abc123def456ghi789jkl"]);
+}
+
 #[test]
 fn pack_errors_name_the_file_the_rule_and_the_field() {
     let e = set("pack: t\nrules:\n  - {id: r.bad, description: d, category: jailbreak, severity: high, literals: [abc], regex: '(unclosed'}\n").unwrap_err().to_string();
@@ -127,6 +167,13 @@ fn pack_errors_name_the_file_the_rule_and_the_field() {
     assert!(e.contains("surfaces[0]: unknown surface `toolz`"), "{e}");
     let e = set("pack: t\nrules:\n  - {id: r.n, description: d, category: jailbreak, severity: high, regex: 'x'}\n").unwrap_err().to_string();
     assert!(e.contains("rule `r.n`: literals:"), "{e}");
+    let e = set("pack: t\nrules:\n  - {id: r.e, description: d, category: secret, severity: high, literals: [abc], min_entropy: 3.0}\n").unwrap_err().to_string();
+    assert!(e.contains("rule `r.e`: min_entropy: needs a regex"), "{e}");
+    let e = set("pack: t\nrules:\n  - {id: r.e, description: d, category: secret, severity: high, literals: [abc], regex: 'abc', min_entropy: 9}\n").unwrap_err().to_string();
+    assert!(
+        e.contains("rule `r.e`: min_entropy: 9 is not a number of bits"),
+        "{e}"
+    );
 }
 
 #[test]

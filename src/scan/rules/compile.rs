@@ -350,6 +350,22 @@ fn compile_rule(file: &Path, raw: &RawRule) -> Result<Rule, ScanError> {
         }
         discussion_words.push(folded);
     }
+    let min_entropy = match raw.min_entropy {
+        None => 0.0,
+        Some(_) if regex.is_none() => {
+            return Err(err(
+                "min_entropy",
+                "needs a regex: the floor applies to what the regex matched".into(),
+            ));
+        }
+        Some(e) if e.is_finite() && e > 0.0 && e <= 8.0 => e,
+        Some(e) => {
+            return Err(err(
+                "min_entropy",
+                format!("{e} is not a number of bits per character in (0, 8]"),
+            ));
+        }
+    };
     let examples = raw.examples.clone().unwrap_or_default();
     Ok(Rule {
         id: Arc::from(raw.id.as_str()),
@@ -361,6 +377,7 @@ fn compile_rule(file: &Path, raw: &RawRule) -> Result<Rule, ScanError> {
         window,
         on_original,
         feature_only: raw.feature_only,
+        min_entropy,
         discussion_words,
         examples: (examples.hit, examples.miss),
     })
