@@ -526,6 +526,65 @@ async fn credentials_in_a_config_are_redacted_value_by_value_and_code_delivered(
     refused_naming(&refused, "secret.credential-assignment");
 }
 
+/// Structured content carries a credential as a member's value, its key in
+/// the path: the value is redacted, its neighbours, a pagination cursor and
+/// the text content are delivered. The same member in a tool's arguments is
+/// a secret leaving: refused, and the upstream never sees it.
+#[tokio::test]
+async fn a_credential_named_by_its_json_key_is_redacted_in_structured_content() {
+    let structured = json!({
+        "host": "db.internal", "user": "app", "password": "Xk9#mQ2vL8pZ",
+        "nextToken": "eyJ2IjoxfQ2AbC9xyz"
+    });
+    let reply = structured.clone();
+    let upstream = Recorder::start(move |req: &Recorded| {
+        let msg = req.json();
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        let result = match msg["method"].as_str() {
+            Some("initialize") => json!({"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"db","version":"1"}}),
+            Some("tools/list") => json!({"tools": [
+                {"name": "connection", "description": "Returns the connection.", "inputSchema": {"type": "object"}},
+                {"name": "login", "description": "Logs in.", "inputSchema": {"type": "object"}}
+            ]}),
+            Some("tools/call") => json!({"content": [{"type": "text", "text": "connection for app"}], "structuredContent": reply}),
+            Some(_) => json!({}),
+            None => return full(StatusCode::ACCEPTED, None, Bytes::new()),
+        };
+        full(StatusCode::OK, Some("application/json"), json!({"jsonrpc":"2.0","id":id,"result":result}).to_string())
+    })
+    .await;
+    let direct = py_call(&upstream.url(), "connection", json!({}), "legacy").await;
+    assert_eq!(direct["structuredContent"], structured, "{direct}");
+    let gw = Gateway::start(&upstream.url()).await;
+    let got = py_call(&gw.url(), "connection", json!({}), "legacy").await;
+    assert_ne!(got["isError"], true, "{got}");
+    let sc = &got["structuredContent"];
+    assert_eq!(sc["host"], "db.internal", "{got}");
+    assert_eq!(sc["nextToken"], "eyJ2IjoxfQ2AbC9xyz", "{got}");
+    assert_eq!(got["content"][0]["text"], "connection for app", "{got}");
+    assert!(
+        sc["password"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("[redacted:")),
+        "{got}"
+    );
+    assert!(!got.to_string().contains("Xk9#mQ2vL8pZ"), "{got}");
+    let refused = py_call(
+        &gw.url(),
+        "login",
+        json!({"user": "app", "password": "Xk9#mQ2vL8pZ"}),
+        "legacy",
+    )
+    .await;
+    refused_naming(&refused, "secret.credential-assignment");
+    let logins = upstream
+        .requests()
+        .iter()
+        .filter(|r| !r.body.is_empty() && r.json()["params"]["name"] == "login")
+        .count();
+    assert_eq!(logins, 0, "the login never reached the upstream");
+}
+
 /// A markdown image that carries a placeholder for data in its query is
 /// withheld; a README's coverage badge (a static `?token=`), a gravatar
 /// (`?s=200&d=mp`) and a shields.io badge that reads a JSON path

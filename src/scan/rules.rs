@@ -48,6 +48,10 @@ pub struct Rule {
     /// Least entropy of the match, or of its `secret*` group, which is then
     /// the span reported ([`super::pack::RawRule::min_entropy`]); 0 = none.
     pub min_entropy: f32,
+    /// For a secret rule with an entropy floor, its folded literals: a JSON
+    /// member whose key ends with one is read as an assignment
+    /// ([`RuleSet::keyed_secret`]).
+    pub key_words: Vec<String>,
     /// Folded words that make a match a mention ([`super::pack::RawRule::discussion_words`]).
     pub discussion_words: Vec<String>,
     /// Examples from the pack, kept for tests and `scan rules --check`.
@@ -83,6 +87,11 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Cue words from every pack.
     pub lexicon: Lexicon,
+    /// The last two bytes (lower-case) of every [`Rule::key_words`]: whether
+    /// a JSON key can name a credential at all, in a few comparisons.
+    key_ends: Vec<u16>,
+    /// The rules with [`Rule::key_words`].
+    keyed: Vec<usize>,
 }
 
 /// One rule hit in one text.
@@ -127,6 +136,8 @@ impl RuleSet {
             targets: Vec::new(),
             rules: Vec::new(),
             lexicon: Lexicon::default(),
+            key_ends: Vec::new(),
+            keyed: Vec::new(),
         }
     }
 
@@ -225,6 +236,59 @@ impl RuleSet {
         m.gates.sort_unstable();
         m.gates.dedup();
         m
+    }
+}
+
+impl RuleSet {
+    /// Whether a JSON key ends like one of [`Rule::key_words`] (its last
+    /// two bytes): most keys do not, and are answered here, inline.
+    #[inline]
+    pub fn may_name_secret(&self, key: &str) -> bool {
+        match key.as_bytes() {
+            [.., a, b] => self.key_ends.contains(&u16::from_le_bytes([
+                a.to_ascii_lowercase(),
+                b.to_ascii_lowercase(),
+            ])),
+            _ => false,
+        }
+    }
+
+    /// The secret rule, if any, that reads the JSON member `key: value` on
+    /// `surface` as a credential: `{"password": "Xk9mQ2vL8pZ"}` holds no
+    /// assignment in its string, its key is in the path. Each secret rule
+    /// with an entropy floor whose literal ends the key (`password`,
+    /// `accessToken`; not `password_hash`) reads the member as
+    /// `"key": "value"`; it counts when its `secret*` group is exactly the
+    /// value, so the whole string is the span.
+    pub fn keyed_secret(&self, surface: Surface, key: &str, value: &str) -> Option<usize> {
+        // Cheapest first: most leaves are short or prose.
+        if !self.may_name_secret(key)
+            || !(8..=512).contains(&value.len())
+            || key.len() > 128
+            || value
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b == b'"' || b >= 0x80)
+        {
+            return None;
+        }
+        let ends_with = |w: &String| {
+            key.len() >= w.len()
+                && key.as_bytes()[key.len() - w.len()..].eq_ignore_ascii_case(w.as_bytes())
+        };
+        self.keyed.iter().copied().find(|&r| {
+            let Some(rule) = self.rules.get(r) else {
+                return false;
+            };
+            let Some(re) = &rule.regex else {
+                return false;
+            };
+            if rule.surfaces & surface.bit() == 0 || !rule.key_words.iter().any(ends_with) {
+                return false;
+            }
+            let member = format!("\"{key}\": \"{value}\"");
+            let at = key.len() + 5;
+            find(rule, re, &member, (true, true), 0) == Some(at..at + value.len())
+        })
     }
 }
 

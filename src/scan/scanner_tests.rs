@@ -17,6 +17,54 @@ fn the_embedded_packs_and_weights_compile() {
     assert!(s.model().is_some());
 }
 
+/// A credential in structured content is named by its key, not by its
+/// text: the whole string is the finding, at its member's path. Cursors,
+/// counters, placeholders and names under similar keys are not.
+#[test]
+fn a_credential_named_by_its_json_key_is_a_secret_at_its_path() {
+    let s = scanner();
+    let v = json!({"structuredContent": {
+        "db": {"host": "db.internal", "user": "app", "password": "Xk9#mQ2vL8pZ"},
+        "github": {"token": "9f8e7d6c5b4a39281706f5e4d3c2b1a0"},
+        "page": {"nextToken": "eyJ2IjoxfQ2AbC9xyz", "next_page_token": "AbC123dEf456"},
+        "api_key": "YOUR_API_KEY_HERE", "tokens_used": "12345678a", "secret_name": "prod-db-2024",
+        "password": "correct horse battery staple 9"
+    }});
+    let r = s.scan_json(Surface::ToolResult, &v);
+    let found: Vec<(&str, &str, std::ops::Range<usize>)> = r
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                &*f.rule_id,
+                f.json_path.as_str(),
+                f.span.clone().unwrap_or(0..0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "secret.credential-assignment",
+                "/structuredContent/db/password",
+                0..12
+            ),
+            (
+                "secret.credential-assignment",
+                "/structuredContent/github/token",
+                0..32
+            ),
+        ]
+    );
+    // The same members as a tool's arguments: a secret leaving.
+    let args = json!({"user": "app", "password": "Xk9#mQ2vL8pZ"});
+    assert_eq!(
+        ids(&s.scan_json(Surface::ToolArguments, &args)),
+        ["secret.credential-assignment"]
+    );
+}
+
 #[test]
 fn an_injected_tool_result_is_found_with_its_json_path_and_span() {
     let s = scanner();

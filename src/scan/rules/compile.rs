@@ -9,7 +9,7 @@ use crate::scan::lexicon::{Cue, Lexicon};
 use crate::scan::normalize::fold_literal;
 use crate::scan::pack::{RawPack, RawRule};
 use crate::scan::prefilter::Prefilter;
-use crate::scan::types::Surface;
+use crate::scan::types::{Category, Surface};
 use regex::RegexBuilder;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -201,11 +201,25 @@ impl RuleSet {
         }
         let ac = Prefilter::new(&patterns)
             .map_err(|e| pack_error(Path::new("<packs>"), "", "literals", e))?;
+        let mut key_ends = Vec::new();
+        for word in rules.iter().flat_map(|r| &r.key_words) {
+            if let [.., a, b] = word.as_bytes() {
+                let end = u16::from_le_bytes([a.to_ascii_lowercase(), b.to_ascii_lowercase()]);
+                if !key_ends.contains(&end) {
+                    key_ends.push(end);
+                }
+            }
+        }
+        let keyed = (0..rules.len())
+            .filter(|&r| !rules[r].key_words.is_empty())
+            .collect();
         Ok(RuleSet {
             ac: Some(ac),
             targets,
             rules,
             lexicon,
+            key_ends,
+            keyed,
         })
     }
 }
@@ -378,6 +392,11 @@ fn compile_rule(file: &Path, raw: &RawRule) -> Result<Rule, ScanError> {
         on_original,
         feature_only: raw.feature_only,
         min_entropy,
+        key_words: if min_entropy > 0.0 && raw.category == Category::Secret {
+            raw.literals.iter().map(|l| fold_literal(l)).collect()
+        } else {
+            Vec::new()
+        },
         discussion_words,
         examples: (examples.hit, examples.miss),
     })

@@ -83,12 +83,42 @@ impl Scanner {
             Value::Object(map) => {
                 for (k, item) in map {
                     w.path.push(Step::Key(k));
+                    if let Value::String(s) = item
+                        && self.rules.may_name_secret(k)
+                    {
+                        self.keyed_secret(k, s, w);
+                    }
                     self.walk(item, w, depth + 1);
                     w.path.pop();
                 }
             }
             _ => {}
         }
+    }
+
+    /// A credential named by its key (`{"password": "Xk9mQ2vL8pZ"}`): the
+    /// whole string is the finding ([`crate::scan::rules::RuleSet::keyed_secret`]).
+    fn keyed_secret(&self, key: &str, value: &str, w: &mut Walk<'_, '_, '_>) {
+        let Some(rule) = self
+            .rules
+            .keyed_secret(w.surface, key, value)
+            .and_then(|r| self.rules.rules.get(r))
+        else {
+            return;
+        };
+        let mut f = super::finding(
+            rule.id.clone(),
+            rule.category,
+            rule.severity,
+            Some(0..value.len()),
+            format!(
+                "{} ({} bytes, named by its key)",
+                rule.description,
+                value.len()
+            ),
+        );
+        f.json_path = pointer(&w.path);
+        w.report.findings.push(f);
     }
 
     /// Scans one leaf into `report`. Returns the leaf's model score when it
