@@ -518,12 +518,7 @@ async fn credentials_in_a_config_are_redacted_value_by_value_and_code_delivered(
         }
     }
     delivered_as_is(&gw.url(), "code", code).await;
-    let demo = portcullis::demo::server::start("127.0.0.1:0")
-        .await
-        .unwrap();
-    let gw_demo = Gateway::start(&format!("http://{}/mcp", demo.addr())).await;
-    let refused = py_call(&gw_demo.url(), "echo", json!({"text": env}), "legacy").await;
-    refused_naming(&refused, "secret.credential-assignment");
+    refused_by_demo(&env, "secret.credential-assignment").await;
 }
 
 /// Structured content carries a credential as a member's value, its key in
@@ -755,6 +750,17 @@ fn refused_naming(refused: &Value, rule: &str) {
     );
 }
 
+/// Sends `text` as the demo server's `echo` argument through a gateway with
+/// the Python SDK client: refused, naming `rule`.
+async fn refused_by_demo(text: &str, rule: &str) {
+    let demo = portcullis::demo::server::start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let gw = Gateway::start(&format!("http://{}/mcp", demo.addr())).await;
+    let refused = py_call(&gw.url(), "echo", json!({"text": text}), "legacy").await;
+    refused_naming(&refused, rule);
+}
+
 /// Calls the tool `ask` with `text` as its `prompt` argument, as a
 /// 2026-07-28 client would.
 async fn ask(gw: &Gateway, id: u64, text: &str) -> Reply {
@@ -829,12 +835,7 @@ async fn a_token_flood_in_an_argument_is_refused_and_a_spaced_sequence_forwarded
     assert!(reply.json()["error"].is_null(), "{}", reply.json());
     assert_eq!(upstream.count(), 1, "the sequence was forwarded");
     // A real client gets the same refusal as an MCP error.
-    let demo = portcullis::demo::server::start("127.0.0.1:0")
-        .await
-        .unwrap();
-    let gw_demo = Gateway::start(&format!("http://{}/mcp", demo.addr())).await;
-    let refused = py_call(&gw_demo.url(), "echo", json!({"text": flood}), "legacy").await;
-    refused_naming(&refused, "obf.token-flood");
+    refused_by_demo(&flood, "obf.token-flood").await;
 }
 
 /// An order to output "Access Granted" (the marker of the Tensor Trust

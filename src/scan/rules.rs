@@ -312,14 +312,15 @@ fn confirm(
     let whole = (lo == 0, hi == text.len());
     if rule.on_original {
         let span = norm.original_span(lo..hi, original);
-        let at = norm.original_span(lit.clone(), original).start;
-        let m = find(
-            rule,
-            re,
-            &original[span.clone()],
-            whole,
-            at.saturating_sub(span.start),
-        )?;
+        // Where the literal sits in the original window: read by a floor only.
+        let at = if rule.min_entropy > 0.0 {
+            norm.original_span(lit.clone(), original)
+                .start
+                .saturating_sub(span.start)
+        } else {
+            0
+        };
+        let m = find(rule, re, &original[span.clone()], whole, at)?;
         let abs = span.start + m.start..span.start + m.end;
         return Some((lo..hi, abs));
     }
