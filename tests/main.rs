@@ -63,6 +63,8 @@ mod metrics;
 mod scan_server;
 /// The injection filter on every surface, with real clients.
 mod scanning;
+/// Error messages, log lines and progress messages from an upstream, scanned.
+mod scanning_errors;
 /// The legacy HTTP+SSE upstream transport (issue 3): a real server, killed and restarted.
 mod sse;
 /// HTTP+SSE upstreams misbehaving: a foreign endpoint; which headers are sent.

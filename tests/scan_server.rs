@@ -304,3 +304,32 @@ async fn a_server_that_repeats_its_cursor_is_stopped_not_followed_forever() {
     let run = scan_stdio(&[], &["--cursor-loop"]).await;
     run.fails_with("tools/list: the server repeated cursor `0` (a pagination loop)");
 }
+
+/// The server's `instructions`, which clients may put in the system prompt,
+/// are judged as the gateway judges them: poisoned over stdio (exit 1, the
+/// rule named), clean when they are an ordinary usage note over HTTP.
+#[tokio::test]
+async fn a_servers_poisoned_instructions_are_reported_and_plain_ones_clean() {
+    let python = python().display().to_string();
+    let fixture = script("error_server.py").display().to_string();
+    let run = scan(&["--json", "--", &python, &fixture, "stdio", "poisoned"]).await;
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let instructions = item(&report, "instructions", "initialize");
+    assert_eq!(instructions["verdict"], "poisoned", "{instructions}");
+    assert!(rule_ids(instructions).contains(&"credential.sensitive-file"));
+
+    let port = free_port();
+    let _server = spawn_listening(
+        Command::new(python).args([&fixture, &port.to_string(), "plain"]),
+        port,
+    )
+    .await;
+    let run = scan(&["--json", &format!("http://127.0.0.1:{port}/mcp")]).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        item(&report, "instructions", "initialize")["verdict"],
+        "clean"
+    );
+}

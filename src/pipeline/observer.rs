@@ -161,7 +161,9 @@ impl Observer {
                 .map(|b| Delivery::Replace(Bytes::from(b)))
                 .unwrap_or(Delivery::Drop),
             Some(ScanVerdict::Block(blocked)) => match (is_answer, message.id()) {
-                (true, Some(id)) if answering == Some("tools/call") => {
+                (true, Some(id))
+                    if answering == Some("tools/call") && message.kind() == Kind::Response =>
+                {
                     let mut result = scanning::withheld_result(blocked);
                     // A 2026-07-28 result names its type; keep what the upstream said.
                     if let Some(kind) = message.result().and_then(|r| r.get("resultType")) {
@@ -170,8 +172,12 @@ impl Observer {
                     let answer = json!({"jsonrpc": "2.0", "id": id.to_json(), "result": result});
                     Delivery::Replace(Bytes::from(answer.to_string()))
                 }
-                (true, id) => {
-                    self.answer_error = Some(rpc_error::CONTENT_BLOCKED);
+                // An error stays an error, its text withheld; one that is not
+                // this exchange's answer still answers its own id.
+                (answer, id) if answer || message.kind() == Kind::ErrorResponse => {
+                    if answer {
+                        self.answer_error = Some(rpc_error::CONTENT_BLOCKED);
+                    }
                     Delivery::Replace(error_body(
                         id,
                         rpc_error::CONTENT_BLOCKED,
@@ -182,8 +188,9 @@ impl Observer {
                         None,
                     ))
                 }
-                // A server-to-client request carrying an injection never reaches the client.
-                (false, _) => Delivery::Drop,
+                // A server-to-client request or a notification carrying an
+                // injection never reaches the client.
+                _ => Delivery::Drop,
             },
         };
         let (delivery, pin_findings) = self.pin_tools(message, answering, delivery);

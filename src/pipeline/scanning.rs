@@ -167,11 +167,32 @@ impl Filter<'_> {
                     | "resources/templates/list" => {
                         return Some(self.list(message, result, origin));
                     }
+                    "initialize" | "server/discover" => {
+                        return self.instructions(message, result, origin);
+                    }
                     _ => return None,
                 };
                 Some(self.whole(message, "result", result, surface, origin))
             }
-            Kind::Notification | Kind::ErrorResponse => None,
+            // An upstream's error message is text an agent hands its model
+            // ("the tool failed: ..."), and a log or progress message is
+            // shown or logged: server data like a result.
+            Kind::ErrorResponse => {
+                let error = message.as_object().get("error")?;
+                let surface = match answering {
+                    Some("resources/read") => Surface::ResourceContents,
+                    Some("prompts/get") => Surface::PromptMessages,
+                    _ => Surface::ToolResult,
+                };
+                Some(self.whole(message, "error", error, surface, origin))
+            }
+            Kind::Notification => match message.method()? {
+                "notifications/message" | "notifications/progress" => {
+                    let params = message.as_object().get("params")?;
+                    Some(self.whole(message, "params", params, Surface::ToolResult, origin))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -204,6 +225,76 @@ impl Filter<'_> {
             findings: report.findings,
             verdict,
         }
+    }
+
+    /// A server's `instructions` (in `initialize` and `server/discover`
+    /// results), which clients may add to the model's system prompt: judged
+    /// like a tool description ([`Filter::instructions_entry`]). Blocked,
+    /// they are left out and the server still answers; redacted, they are
+    /// delivered without the spans.
+    fn instructions(
+        &self,
+        message: &Message,
+        result: &Value,
+        origin: Origin<'_>,
+    ) -> Option<Inspection> {
+        let text = result.get("instructions")?;
+        let (report, fate) = self.instructions_entry(text, origin.upstream);
+        let verdict = match fate {
+            EntryFate::Keep => Verdict::Pass,
+            changed => {
+                let mut object = message.as_object().clone();
+                if let Some(Value::Object(result)) = object.get_mut("result") {
+                    match changed {
+                        EntryFate::Redact(text) => {
+                            result.insert("instructions".into(), text);
+                        }
+                        _ => {
+                            result.remove("instructions");
+                        }
+                    }
+                }
+                Verdict::Rewrite(object)
+            }
+        };
+        Some(Inspection {
+            surface: Surface::ToolDescription,
+            secrets: secret_texts(text, &report.findings),
+            findings: report
+                .findings
+                .into_iter()
+                .map(|mut f| {
+                    f.json_path = format!("/instructions{}", f.json_path);
+                    f
+                })
+                .collect(),
+            verdict,
+        })
+    }
+
+    /// Judges a server's instructions on the tool-description surface, as
+    /// [`Filter::upstream`] does in `initialize` and `server/discover`
+    /// answers; `portcullis scan server` calls it too.
+    pub fn instructions_entry(&self, text: &Value, upstream: &str) -> (Report, EntryFate) {
+        let surface = Surface::ToolDescription;
+        let origin = Origin {
+            upstream,
+            object: "",
+        };
+        let report = self.scanner.scan_json(surface, text);
+        let fate = match self.decide(surface, &report, origin) {
+            Verdict::Pass => EntryFate::Keep,
+            Verdict::Rewrite(_) => {
+                let mut text = text.clone();
+                redact(
+                    &mut text,
+                    &self.counted(surface, &report, origin, Action::Redact),
+                );
+                EntryFate::Redact(text)
+            }
+            Verdict::Block(blocked) => EntryFate::Drop(blocked),
+        };
+        (report, fate)
     }
 
     /// List results: each entry is judged on its own; a poisoned entry leaves

@@ -134,6 +134,7 @@ impl HttpClient {
                 .to_owned(),
             capabilities: result.get("capabilities").cloned().unwrap_or(json!({})),
             server_info: result.get("serverInfo").cloned().unwrap_or(Value::Null),
+            instructions: result.get("instructions").cloned(),
         };
         client.version = HeaderValue::try_from(hello.protocol_version.as_str()).ok();
         client

@@ -146,7 +146,11 @@ async fn scan(args: &ServerArgs) -> Result<ServerReport, ProbeError> {
     let listed = list_everything(&mut connection, &hello, limits).await;
     connection.close().await;
     let (lists, notes) = listed?;
-    let mut items = Vec::new();
+    let mut items: Vec<_> = hello
+        .instructions
+        .iter()
+        .map(|text| report::judge_instructions(&filter, text))
+        .collect();
     let mut lookalikes = Vec::new();
     for (kind, list) in &lists {
         items.extend(report::judge(&filter, *kind, list));

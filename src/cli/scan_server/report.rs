@@ -31,7 +31,8 @@ pub enum Verdict {
 /// One listed item and its verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    /// `tool`, `prompt`, `resource` or `resource_template`.
+    /// `tool`, `prompt`, `resource`, `resource_template`, or `instructions`
+    /// (the server's instructions from `initialize`).
     pub kind: &'static str,
     /// Its `name` (for resources, the URI when there is no name).
     pub name: String,
@@ -93,11 +94,7 @@ pub fn judge(filter: &Filter<'_>, kind: ListKind, items: &[Value]) -> Vec<Item> 
         .iter()
         .map(|item| {
             let (report, fate) = filter.list_entry(item, UPSTREAM);
-            let (verdict, rule_id) = match fate {
-                EntryFate::Keep => (Verdict::Clean, None),
-                EntryFate::Redact(_) => (Verdict::Redacted, None),
-                EntryFate::Drop(blocked) => (Verdict::Poisoned, Some(blocked.rule_id)),
-            };
+            let (verdict, rule_id) = verdict_of(fate);
             let name = ["name", "uri", "uriTemplate"]
                 .iter()
                 .find_map(|f| item.get(*f).and_then(Value::as_str))
@@ -116,6 +113,29 @@ pub fn judge(filter: &Filter<'_>, kind: ListKind, items: &[Value]) -> Vec<Item> 
             }
         })
         .collect()
+}
+
+/// Judges the server's `instructions` (from its `initialize` answer), which
+/// the gateway leaves out of the answer when it would drop them.
+pub fn judge_instructions(filter: &Filter<'_>, text: &Value) -> Item {
+    let (report, fate) = filter.instructions_entry(text, UPSTREAM);
+    let (verdict, rule_id) = verdict_of(fate);
+    Item {
+        kind: "instructions",
+        name: "initialize".into(),
+        verdict,
+        rule_id,
+        pin_sha256: None,
+        findings: report.findings,
+    }
+}
+
+fn verdict_of(fate: EntryFate) -> (Verdict, Option<String>) {
+    match fate {
+        EntryFate::Keep => (Verdict::Clean, None),
+        EntryFate::Redact(_) => (Verdict::Redacted, None),
+        EntryFate::Drop(blocked) => (Verdict::Poisoned, Some(blocked.rule_id)),
+    }
 }
 
 /// Tool names of one server that collide or look alike: the gateway's

@@ -111,6 +111,7 @@ impl StdioClient {
             protocol_version: session.version.as_str().to_owned(),
             capabilities: session.capabilities.clone(),
             server_info: session.server_info.clone(),
+            instructions: session.instructions.clone().map(Value::String),
         };
         Ok((
             StdioClient {

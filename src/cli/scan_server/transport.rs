@@ -81,6 +81,8 @@ pub struct Hello {
     pub capabilities: Value,
     /// `serverInfo`.
     pub server_info: Value,
+    /// The server's `instructions`, when it gave any.
+    pub instructions: Option<Value>,
 }
 
 /// An open connection to the server under scan.

@@ -60,6 +60,9 @@ struct Answer {
     headers: HeaderMap,
     /// The body up to and including the answer, as received.
     raw: Bytes,
+    /// The observer replaced or dropped the answer: `raw` is not what the
+    /// client may see.
+    changed: bool,
 }
 
 /// Runs a fan-out.

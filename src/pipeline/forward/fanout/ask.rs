@@ -78,15 +78,15 @@ pub(super) async fn ask(
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let message = match message {
-        None => None,
+    let (message, changed) = match message {
+        None => (None, false),
         Some(m) => {
             let mut observer = observer(ctx, cx, watch(cx, rt, index, false));
             let observed = observer.observe(&m).map_err(|e| e.to_string())?;
             match observed.delivery {
-                Delivery::Forward => Some(Value::Object(m.as_object().clone())),
-                Delivery::Replace(bytes) => serde_json::from_slice(&bytes).ok(),
-                Delivery::Drop => None,
+                Delivery::Forward => (Some(Value::Object(m.as_object().clone())), false),
+                Delivery::Replace(bytes) => (serde_json::from_slice(&bytes).ok(), true),
+                Delivery::Drop => (None, true),
             }
         }
     };
@@ -96,6 +96,7 @@ pub(super) async fn ask(
         status,
         headers,
         raw,
+        changed,
     })
 }
 

@@ -2,6 +2,7 @@
 //! the client gets one sealed session id naming the upstream sessions behind it.
 
 use super::*;
+use crate::pipeline::observer::Delivery;
 
 /// `initialize`: every HTTP upstream opens its own session; shared connections
 /// take part with the session they opened when they started. The client gets
@@ -39,7 +40,10 @@ pub(super) async fn initialize(
             match ctx.shared.connections.get(&spec.name) {
                 Some(up) => match up.ready().await.ok().and_then(|()| up.session()) {
                     Some(s) => (
-                        Some(
+                        handshake(
+                            ctx,
+                            cx,
+                            index,
                             json!({"protocolVersion": s.version.as_str(), "capabilities": s.capabilities,
                             "serverInfo": s.server_info, "instructions": s.instructions}),
                         ),
@@ -88,6 +92,21 @@ pub(super) async fn initialize(
         .and_then(|s| HeaderValue::from_str(&s).ok())
         .ok_or_else(|| failure(cx, "the session id could not be sealed"))?;
     let mut response = match single {
+        // One unprefixed upstream whose answer the filter changed (its
+        // instructions withheld or redacted): the answer as changed.
+        Some(Answer {
+            changed: true,
+            message,
+            ..
+        }) => match message {
+            Some(message) => json_response(StatusCode::OK, &message),
+            None => {
+                return Err(Rejection::UpstreamInvalid {
+                    id: cx.rpc_id.clone(),
+                    what: "the upstream's initialize answer was withheld".into(),
+                });
+            }
+        },
         // One unprefixed upstream: its answer exactly as it sent it.
         Some(answer) => {
             let mut r = Response::new(full(answer.raw));
@@ -112,4 +131,26 @@ pub(super) async fn initialize(
     };
     response.headers_mut().insert(SESSION_HEADER, sealed);
     Ok(response)
+}
+
+/// A shared connection's handshake result, passed through the observer as if
+/// the upstream had just sent it to this client: its instructions are judged
+/// (and audited) like those of an upstream asked over HTTP. `None` when the
+/// answer is withheld or the audit trail refuses its record.
+fn handshake(ctx: &Ctx<'_>, cx: &RequestContext, index: usize, result: Value) -> Option<Value> {
+    let rt = &ctx.snapshot.config;
+    let id = cx.rpc_id.as_ref().map(|i| i.to_json());
+    let answer = json!({"jsonrpc": "2.0", "id": id, "result": result});
+    let message =
+        crate::protocol::jsonrpc::parse_message(answer.to_string().as_bytes(), &rt.limits.parse)
+            .ok()?;
+    let mut observer = observer(ctx, cx, watch(cx, rt, index, false));
+    match observer.observe(&message).ok()?.delivery {
+        Delivery::Forward => Some(result),
+        Delivery::Replace(bytes) => serde_json::from_slice::<Value>(&bytes)
+            .ok()?
+            .get("result")
+            .cloned(),
+        Delivery::Drop => None,
+    }
 }

@@ -1,0 +1,225 @@
+//! What an upstream says besides its results and lists: JSON-RPC error
+//! messages, log lines, progress messages, and the instructions it gives at
+//! `initialize`. Agents hand a failed tool's error text to their model as they
+//! would its result, and clients may put a server's instructions in the
+//! system prompt, so the injection filter reads them too. The upstream is a real Python SDK server (tests/peers/error_server.py);
+//! the client the Python SDK, or raw HTTP where the SDK hides notifications.
+
+use crate::support::Gateway;
+use crate::support::gateway::audit_events;
+use crate::support::http::modern_body;
+use crate::support::http::{Req, initialize};
+use crate::support::peers::{self, free_port, python, script, spawn_listening};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+/// The fixture on a free port; `instructions`: `poisoned`, `plain` or none.
+async fn error_server_with(instructions: &str) -> (Child, String) {
+    let port = free_port();
+    let child = spawn_listening(
+        Command::new(python())
+            .arg(script("error_server.py"))
+            .arg(port.to_string())
+            .arg(instructions),
+        port,
+    )
+    .await;
+    (child, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+async fn error_server() -> (Child, String) {
+    error_server_with("").await
+}
+
+/// One `tools/call` through the Python SDK client; `{"error": ...}` when the
+/// answer is a JSON-RPC error.
+async fn call(url: &str, tool: &str) -> Value {
+    let out = peers::run(
+        &python(),
+        &[
+            script("py_call.py").to_str().unwrap(),
+            url,
+            tool,
+            r#"{"record": "7"}"#,
+            "--mode",
+            "legacy",
+        ],
+        None,
+    )
+    .await;
+    serde_json::from_str(&out).unwrap()
+}
+
+#[tokio::test]
+async fn an_upstreams_error_message_is_scanned_like_its_result() {
+    let (_server, upstream) = error_server().await;
+    let gw = Gateway::start(&upstream).await;
+
+    // Directly, the error carries the injection to the agent.
+    let direct = call(&upstream, "lookup").await;
+    assert_eq!(direct["error"]["code"], -32602, "{direct}");
+    assert!(
+        direct["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ignore all previous instructions"),
+        "{direct}"
+    );
+    // Through the gateway it is still an error, its text withheld.
+    let got = call(&gw.url(), "lookup").await;
+    assert_eq!(got["error"]["code"], -32001, "{got}");
+    let message = got["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("withheld") && message.contains("(rule "),
+        "{got}"
+    );
+    assert!(!message.contains("id_rsa"), "{got}");
+
+    // An ordinary error, orders to the user and all, arrives as it was sent.
+    assert_eq!(
+        call(&gw.url(), "missing").await,
+        call(&upstream, "missing").await
+    );
+    assert_eq!(
+        call(&gw.url(), "missing").await["error"]["message"],
+        "No record 42 in table customers. Check the id and try again."
+    );
+
+    // A password in an error is redacted; the rest of the message stays.
+    let leaky = call(&gw.url(), "connect").await;
+    let message = leaky["error"]["message"].as_str().unwrap();
+    assert_eq!(leaky["error"]["code"], -32603, "{leaky}");
+    assert!(
+        message.starts_with("could not connect to the database: ")
+            && message.contains("[redacted:secret.url-credentials]")
+            && !message.contains("Xk9vQ2mZr7Lp"),
+        "{leaky}"
+    );
+
+    // Each is one finding in the audit trail, at the error's message.
+    let folder = gw.stop().await;
+    let findings: Vec<Value> = audit_events(&folder.path().join("audit"))
+        .into_iter()
+        .filter(|e| e["class_uid"] == 2004)
+        .collect();
+    let text = serde_json::to_string(&findings).unwrap();
+    for rule in ["override.ignore-previous", "secret.url-credentials"] {
+        assert!(text.contains(rule), "{rule}: {findings:#?}");
+    }
+    assert!(text.contains("/message"), "{findings:#?}");
+    assert!(
+        !text.contains("Xk9vQ2mZr7Lp"),
+        "no secret in the audit trail"
+    );
+}
+
+#[tokio::test]
+async fn a_log_line_carrying_an_injection_is_dropped_and_a_progress_message_redacted() {
+    let (_server, upstream) = error_server().await;
+    let gw = Gateway::start(&upstream).await;
+    let (session, _) = initialize(&gw.url(), "2025-11-25").await;
+    let reply = Req::post(&gw.url())
+        .mcp()
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", session.as_deref().unwrap())
+        .body(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "report", "arguments": {}, "_meta": {"progressToken": "p1"}}}))
+        .send()
+        .await;
+    let messages = reply.messages();
+    let methods: Vec<Option<&str>> = messages.iter().map(|m| m["method"].as_str()).collect();
+    assert_eq!(
+        methods,
+        [Some("notifications/progress"), None],
+        "the log line was dropped: {messages:#?}"
+    );
+    let progress = messages[0]["params"]["message"].as_str().unwrap();
+    assert!(
+        progress.starts_with("Connected with ")
+            && progress.contains("[redacted:secret.url-credentials]")
+            && !progress.contains("Xk9vQ2mZr7Lp"),
+        "{progress}"
+    );
+    assert_eq!(
+        messages[1]["result"]["content"][0]["text"], "Report ready.",
+        "{messages:#?}"
+    );
+}
+
+/// The `instructions` of an `initialize` answer from `url`.
+async fn instructions(url: &str) -> Value {
+    let (_, reply) = initialize(url, "2025-11-25").await;
+    reply.message()["result"]["instructions"].clone()
+}
+
+#[tokio::test]
+async fn a_servers_poisoned_instructions_are_left_out_and_plain_ones_delivered() {
+    let (_poisoned, bad) = error_server_with("poisoned").await;
+    let (_plain, good) = error_server_with("plain").await;
+    let direct = instructions(&bad).await;
+    assert!(
+        direct.as_str().unwrap().contains("~/.ssh/id_rsa"),
+        "directly, the instructions hide the order: {direct}"
+    );
+
+    // One upstream: the session opens, without the instructions.
+    let gw = Gateway::start(&bad).await;
+    let (session, reply) = initialize(&gw.url(), "2025-11-25").await;
+    assert!(session.is_some(), "{reply:?}");
+    let result = reply.message()["result"].clone();
+    assert_eq!(result["serverInfo"]["name"], "errors", "{result}");
+    assert!(result.get("instructions").is_none(), "{result}");
+    // 2026-07-28: the same instructions in `server/discover`.
+    let discovered = Req::post(&gw.url())
+        .modern("server/discover", None)
+        .body(modern_body(1, "server/discover", json!({})))
+        .send()
+        .await
+        .message();
+    assert!(
+        discovered["result"].is_object() && discovered["result"].get("instructions").is_none(),
+        "{discovered}"
+    );
+    let folder = gw.stop().await;
+    let text = serde_json::to_string(&audit_events(&folder.path().join("audit"))).unwrap();
+    assert!(
+        text.contains("credential.sensitive-file") && text.contains("/instructions"),
+        "the audit trail names the rule and where"
+    );
+
+    // Plain instructions arrive as they were sent.
+    let gw = Gateway::start(&good).await;
+    assert_eq!(instructions(&gw.url()).await, instructions(&good).await);
+    assert_eq!(
+        instructions(&gw.url()).await,
+        "Use lookup to find a record by its id. Check the id before you call it."
+    );
+
+    // Two upstreams: the federated session keeps the plain server's only.
+    let yaml = format!(
+        "listen:\n  address: 127.0.0.1:0\nreload:\n  poll_interval: 0s\nauthentication:\n  mode: none\n\
+         sessions:\n  keys:\n    - id: k1\n      secret: {{ value: \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\", allow_inline: true }}\n\
+         upstreams:\n  bad:\n    url: {bad}\n  good:\n    url: {good}\n"
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    let merged = instructions(&gw.url()).await;
+    assert_eq!(
+        merged, "[good] Use lookup to find a record by its id. Check the id before you call it.",
+        "{merged}"
+    );
+
+    // Over stdio the gateway shakes hands itself, once, for every client: the
+    // instructions it learnt are judged for each client's session too.
+    let stdio = format!(
+        "{}upstreams:\n  local:\n    prefix: \"\"\n    stdio:\n      command: [{:?}, {:?}, stdio, poisoned]\n",
+        yaml.split("upstreams:").next().unwrap(),
+        python().display().to_string(),
+        script("error_server.py").display().to_string(),
+    );
+    let gw = Gateway::start_yaml(&stdio).await;
+    let (session, reply) = initialize(&gw.url(), "2025-11-25").await;
+    let result = reply.message()["result"].clone();
+    assert!(session.is_some(), "{reply:?}");
+    assert!(result["capabilities"]["tools"].is_object(), "{result}");
+    assert!(result.get("instructions").is_none(), "{result}");
+}
