@@ -424,3 +424,40 @@ async fn an_http_upstream_down_at_initialize_joins_the_session_when_it_is_back()
         "{call:?}"
     );
 }
+
+/// A stdio server that speaks 2026-07-28 (the Python SDK, `era: auto`) has
+/// no session version; a session-era client opening a session through the
+/// gateway keeps the version it asked for, and the gateway envelopes its
+/// requests. (The gateway had answered `2026-07-28` to `initialize`, and the
+/// Python SDK's session client refused it: "Unsupported protocol version".)
+#[tokio::test]
+async fn a_session_era_client_keeps_its_version_in_front_of_a_2026_07_28_stdio_server() {
+    let yaml = format!(
+        "{}{}upstreams:\n  local:\n    prefix: \"\"\n    stdio:\n      command: [{:?}, {:?}, stdio, plain]\n",
+        head(),
+        keys(&[("k1", KEY_1)]),
+        python().display().to_string(),
+        script("error_server.py").display().to_string(),
+    );
+    let gw = Gateway::start_yaml(&yaml).await;
+    for version in ["2025-03-26", "2025-06-18", "2025-11-25"] {
+        let (session, reply) = initialize(&gw.url(), version).await;
+        assert!(session.is_some(), "{reply:?}");
+        assert_eq!(
+            reply.message()["result"]["protocolVersion"],
+            version,
+            "{reply:?}"
+        );
+    }
+    for mode in ["legacy", "2026-07-28", "auto"] {
+        let got = py_call(
+            &gw.url(),
+            &["missing", r#"{"record": "42"}"#, "--mode", mode],
+        )
+        .await;
+        assert_eq!(
+            got["error"]["message"], "No record 42 in table customers. Check the id and try again.",
+            "{mode}: {got}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::pipeline::observer::Delivery;
+use crate::protocol::era::{Era, Version};
 
 /// `initialize`: every HTTP upstream opens its own session; shared connections
 /// take part with the session they opened when they started. The client gets
@@ -44,7 +45,8 @@ pub(super) async fn initialize(
                             ctx,
                             cx,
                             index,
-                            json!({"protocolVersion": s.version.as_str(), "capabilities": s.capabilities,
+                            json!({"protocolVersion": session_version(s.version, &requested),
+                            "capabilities": s.capabilities,
                             "serverInfo": s.server_info, "instructions": s.instructions}),
                         ),
                         None,
@@ -152,5 +154,20 @@ fn handshake(ctx: &Ctx<'_>, cx: &RequestContext, index: usize, result: Value) ->
             .get("result")
             .cloned(),
         Delivery::Drop => None,
+    }
+}
+
+/// The version a shared connection offers a client opening a session. A
+/// 2026-07-28 connection has no session version of its own: the gateway
+/// answers the client in its session era and envelopes each of its requests
+/// ([`super::super::shared`]), so the client keeps the session-era version it
+/// asked for (the newest one when it asked for one the gateway does not know).
+/// Answering `2026-07-28` to an `initialize` made the Python SDK's session
+/// client refuse the gateway ("Unsupported protocol version").
+fn session_version(connection: Version, requested: &str) -> &'static str {
+    match Version::parse(requested) {
+        _ if connection.era() == Era::Legacy => connection.as_str(),
+        Some(v) if v.era() == Era::Legacy => v.as_str(),
+        _ => Version::V2025_11_25.as_str(),
     }
 }
