@@ -223,3 +223,59 @@ async fn a_servers_poisoned_instructions_are_left_out_and_plain_ones_delivered()
     assert!(result["capabilities"]["tools"].is_object(), "{result}");
     assert!(result.get("instructions").is_none(), "{result}");
 }
+
+/// A `tools/call` of `signup` from a client that declares elicitation: every
+/// message of the answer's stream.
+async fn signup(url: &str) -> Vec<Value> {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "portcullis-tests", "version": "1"}}});
+    let opened = Req::post(url).mcp().body(init).send().await;
+    let session = opened.header("mcp-session-id").unwrap().to_owned();
+    let post = |body: Value| {
+        Req::post(url)
+            .mcp()
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("mcp-session-id", &session)
+            .body(body)
+    };
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await;
+    post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "signup", "arguments": {}}}))
+    .send()
+    .await
+    .messages()
+}
+
+/// A server that asks the user for a password through elicitation, which the
+/// specification forbids (URL-mode elicitation exists for that): the request
+/// never reaches the client, and the server's call ends on its own timeout.
+#[tokio::test]
+async fn an_elicitation_asking_for_a_password_never_reaches_the_user() {
+    let (_server, upstream) = error_server().await;
+    let direct = signup(&upstream).await;
+    assert_eq!(
+        direct[0]["method"], "elicitation/create",
+        "directly, the user is asked: {direct:#?}"
+    );
+    let gw = Gateway::start(&upstream).await;
+    let through = signup(&gw.url()).await;
+    assert!(
+        through.iter().all(|m| m["method"] != "elicitation/create"),
+        "{through:#?}"
+    );
+    // (The server cancels its unanswered request: `notifications/cancelled`.)
+    assert_eq!(
+        through.last().unwrap()["result"]["content"][0]["text"],
+        "no answer",
+        "{through:#?}"
+    );
+    let folder = gw.stop().await;
+    let text = serde_json::to_string(&audit_events(&folder.path().join("audit"))).unwrap();
+    assert!(
+        text.contains("credential.elicited"),
+        "the audit names the rule"
+    );
+}

@@ -62,6 +62,8 @@ pub struct Rule {
 #[derive(Debug, Clone, Default)]
 struct Target {
     rules: Vec<u32>,
+    /// The surfaces some rule of `rules` reads (bits of [`Surface::bit`]).
+    surfaces: u16,
     /// A cue word of a respelled text: what reading it calls for.
     reading: Option<Reading>,
     cue: bool,
@@ -194,7 +196,10 @@ impl RuleSet {
             if target.cue && whole_word {
                 m.cue_classes |= target.classes;
             }
-            if !target.rules.is_empty() || (target.cue && whole_word) {
+            // A literal of a rule that cannot fire on this surface (an
+            // elicitation's "password" in a tool result) says nothing about
+            // the sentence it stands in.
+            if target.surfaces & surface.bit() != 0 || (target.cue && whole_word) {
                 m.gates.push(hit.start);
             }
             for &r in &target.rules {

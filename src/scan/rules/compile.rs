@@ -157,6 +157,7 @@ impl RuleSet {
                         && !t.rules.contains(&index)
                     {
                         t.rules.push(index);
+                        t.surfaces |= rule.surfaces;
                     }
                 }
                 rules.push(rule);
