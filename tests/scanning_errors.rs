@@ -1,6 +1,6 @@
 //! What an upstream says besides its results and lists: JSON-RPC error
-//! messages, log lines, progress messages, and the instructions it gives at
-//! `initialize`. Agents hand a failed tool's error text to their model as they
+//! messages, log lines, progress messages, the instructions it gives at
+//! `initialize`, and an elicitation asking the user for a password. Agents hand a failed tool's error text to their model as they
 //! would its result, and clients may put a server's instructions in the
 //! system prompt, so the injection filter reads them too. The upstream is a real Python SDK server (tests/peers/error_server.py);
 //! the client the Python SDK, or raw HTTP where the SDK hides notifications.
