@@ -276,25 +276,13 @@ impl Filter<'_> {
     /// [`Filter::upstream`] does in `initialize` and `server/discover`
     /// answers; `portcullis scan server` calls it too.
     pub fn instructions_entry(&self, text: &Value, upstream: &str) -> (Report, EntryFate) {
-        let surface = Surface::ToolDescription;
-        let origin = Origin {
-            upstream,
-            object: "",
-        };
-        let report = self.scanner.scan_json(surface, text);
-        let fate = match self.decide(surface, &report, origin) {
-            Verdict::Pass => EntryFate::Keep,
-            Verdict::Rewrite(_) => {
-                let mut text = text.clone();
-                redact(
-                    &mut text,
-                    &self.counted(surface, &report, origin, Action::Redact),
-                );
-                EntryFate::Redact(text)
-            }
-            Verdict::Block(blocked) => EntryFate::Drop(blocked),
-        };
-        (report, fate)
+        self.entry(
+            text,
+            Origin {
+                upstream,
+                object: "",
+            },
+        )
     }
 
     /// List results: each entry is judged on its own; a poisoned entry leaves
@@ -356,22 +344,30 @@ impl Filter<'_> {
     /// to the entry. `portcullis scan server` calls it so that its verdicts are
     /// the gateway's.
     pub fn list_entry(&self, item: &Value, upstream: &str) -> (Report, EntryFate) {
-        let surface = Surface::ToolDescription;
         let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
-        let entry = Origin {
-            upstream,
-            object: name,
-        };
-        let report = self.scanner.scan_json(surface, item);
-        let fate = match self.decide(surface, &report, entry) {
+        self.entry(
+            item,
+            Origin {
+                upstream,
+                object: name,
+            },
+        )
+    }
+
+    /// Judges `value` on the tool-description surface: kept, redacted (a
+    /// copy with the spans replaced) or dropped.
+    fn entry(&self, value: &Value, origin: Origin<'_>) -> (Report, EntryFate) {
+        let surface = Surface::ToolDescription;
+        let report = self.scanner.scan_json(surface, value);
+        let fate = match self.decide(surface, &report, origin) {
             Verdict::Pass => EntryFate::Keep,
             Verdict::Rewrite(_) => {
-                let mut item = item.clone();
+                let mut value = value.clone();
                 redact(
-                    &mut item,
-                    &self.counted(surface, &report, entry, Action::Redact),
+                    &mut value,
+                    &self.counted(surface, &report, origin, Action::Redact),
                 );
-                EntryFate::Redact(item)
+                EntryFate::Redact(value)
             }
             Verdict::Block(blocked) => EntryFate::Drop(blocked),
         };
