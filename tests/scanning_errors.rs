@@ -251,7 +251,9 @@ async fn signup(url: &str) -> Vec<Value> {
 
 /// A server that asks the user for a password through elicitation, which the
 /// specification forbids (URL-mode elicitation exists for that): the request
-/// never reaches the client, and the server's call ends on its own timeout.
+/// never reaches the client, and the gateway answers the server in the
+/// client's place with an error naming the rule, over Streamable HTTP and over
+/// stdio, so that the server's call ends at once instead of on its timeout.
 #[tokio::test]
 async fn an_elicitation_asking_for_a_password_never_reaches_the_user() {
     let (_server, upstream) = error_server().await;
@@ -266,16 +268,36 @@ async fn an_elicitation_asking_for_a_password_never_reaches_the_user() {
         through.iter().all(|m| m["method"] != "elicitation/create"),
         "{through:#?}"
     );
-    // (The server cancels its unanswered request: `notifications/cancelled`.)
-    assert_eq!(
-        through.last().unwrap()["result"]["content"][0]["text"],
-        "no answer",
-        "{through:#?}"
-    );
+    refused_by_the_gateway(&through);
     let folder = gw.stop().await;
     let text = serde_json::to_string(&audit_events(&folder.path().join("audit"))).unwrap();
     assert!(
         text.contains("credential.elicited"),
         "the audit names the rule"
+    );
+
+    // Over stdio (a session-era server: a 2026-07-28 one asks through its
+    // result instead) the request is answered through the process's stdin.
+    let stdio = format!(
+        "listen:\n  address: 127.0.0.1:0\nreload:\n  poll_interval: 0s\nauthentication:\n  mode: none\n\
+         upstreams:\n  local:\n    prefix: \"\"\n    stdio:\n      command: [{:?}, {:?}, stdio]\n      era: legacy\n",
+        python().display().to_string(),
+        script("error_server.py").display().to_string(),
+    );
+    let gw = Gateway::start_yaml(&stdio).await;
+    refused_by_the_gateway(&signup(&gw.url()).await);
+}
+
+/// The `signup` call ended with the gateway's error, not the server's timeout
+/// ("no answer") nor anything the user did.
+fn refused_by_the_gateway(messages: &[Value]) {
+    let text = messages.last().unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("refused: ")
+            && text.contains("withheld")
+            && text.contains("credential.elicited"),
+        "{messages:#?}"
     );
 }

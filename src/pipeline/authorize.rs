@@ -3,7 +3,8 @@
 //! Contract: returns a [`Permit`], the only value with which the upstream can be
 //! called ([`crate::upstream::HttpUpstream::send`] requires one), or a rejection that
 //! reads exactly like an unknown tool/method. A `Permit` cannot be built outside
-//! this module. The decision is [`crate::authz::gate`]'s (Cedar policies, input
+//! this module, except [`Permit::gateway_answer`] for the gateway's own answer
+//! to an upstream's request (nothing of the client's is in it). The decision is [`crate::authz::gate`]'s (Cedar policies, input
 //! validation, approvals, tool quotas, flow labels); without `authorization:`
 //! in the configuration every well-formed request is permitted (logged at
 //! start-up).
@@ -18,6 +19,15 @@ use crate::config::Runtime;
 #[derive(Debug)]
 pub struct Permit {
     _private: (),
+}
+
+impl Permit {
+    /// For the gateway's answer to a server-to-client request it withheld from
+    /// the client ([`super::answer_back`]): an error of the gateway's own
+    /// making, sent in the session the client's request already opened.
+    pub(super) fn gateway_answer() -> Permit {
+        Permit { _private: () }
+    }
 }
 
 /// Decides whether the request in `cx` may be forwarded.

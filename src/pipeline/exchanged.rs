@@ -4,9 +4,11 @@
 //! first is delivered as JSON; otherwise everything is delivered as SSE events
 //! as it arrives. Each message passes the observer like any other upstream
 //! message. A server-to-client request reaches the client with an id that names
-//! its upstream, and waits in the gateway for the client's answer.
+//! its upstream, and waits in the gateway for the client's answer; one the
+//! observer withholds is answered by the gateway at once.
 
 use super::super::Shared;
+use super::super::answer_back::Refused;
 use super::super::body::{BodyError, GatewayBody, full};
 use super::super::context::RequestContext;
 use super::super::observer::{Delivery, Observer};
@@ -15,6 +17,7 @@ use super::super::record::Facts;
 use super::super::respond::Rejection;
 use crate::config::Runtime;
 use crate::federation::route::encode_id;
+use crate::protocol::rpc_error::CONTENT_BLOCKED;
 use crate::upstream::UpstreamError;
 use crate::upstream::mux::{Event, Exchange, Frame};
 use bytes::Bytes;
@@ -118,9 +121,9 @@ async fn pump(
 ) {
     let mut next = Some(first);
     while let Some(event) = next.take() {
-        let (frame, last) = match event {
-            Event::Notification(frame) => (frame, false),
-            Event::Response(frame) => (frame, true),
+        let (frame, last, asked) = match event {
+            Event::Notification(frame) => (frame, false, None),
+            Event::Response(frame) => (frame, true, None),
             Event::Request(request) => {
                 let frame = request.frame().clone();
                 let Some(server_id) = frame.message().id() else {
@@ -128,19 +131,30 @@ async fn pump(
                 };
                 let client_id = encode_id(index, server_id);
                 let key = client_id.as_str().unwrap_or_default().to_owned();
-                shared.server_requests.hold(key, request);
-                (with_id(&frame, client_id), false)
+                (with_id(&frame, client_id), false, Some((key, request)))
             }
         };
-        match deliver(&mut observer, &frame).await {
-            Ok(Some(chunk)) => {
-                if tx.send(Ok(http_body::Frame::data(chunk))).await.is_err() {
-                    // The client went away: dropping the exchange cancels upstream.
-                    break;
-                }
-            }
-            Ok(None) => {}
+        let delivered = match deliver(&mut observer, &frame).await {
+            Ok(delivered) => delivered,
             Err(()) => break,
+        };
+        if let Some((key, request)) = asked {
+            match delivered.refused {
+                // Withheld from the client: the gateway answers in its place.
+                Some(refused) => {
+                    if let Err(e) = request.reject(CONTENT_BLOCKED, &refused.reason).await {
+                        tracing::warn!(error = %e, "the gateway's answer to a withheld request was not delivered");
+                    }
+                }
+                // Held before the client can see it, so its answer finds it.
+                None => shared.server_requests.hold(key, request),
+            }
+        }
+        if let Some(chunk) = delivered.chunk
+            && tx.send(Ok(http_body::Frame::data(chunk))).await.is_err()
+        {
+            // The client went away: dropping the exchange cancels upstream.
+            break;
         }
         if last {
             break;
@@ -160,9 +174,16 @@ async fn pump(
     observer.finish();
 }
 
+/// What one message becomes: an SSE event for the client (or none), and the
+/// server request the client will not see.
+struct Delivered {
+    chunk: Option<Bytes>,
+    refused: Option<Refused>,
+}
+
 /// One message through the observer, framed as an SSE event; `Err` when the
 /// audit trail refuses (fail closed: the stream ends).
-async fn deliver(observer: &mut Observer, frame: &Frame) -> Result<Option<Bytes>, ()> {
+async fn deliver(observer: &mut Observer, frame: &Frame) -> Result<Delivered, ()> {
     let observed = observer.observe(frame.message()).map_err(|e| {
         tracing::error!(error = %e, "audit record refused: ending the stream");
     })?;
@@ -174,13 +195,21 @@ async fn deliver(observer: &mut Observer, frame: &Frame) -> Result<Option<Bytes>
     let data = match observed.delivery {
         Delivery::Forward => frame.raw().clone(),
         Delivery::Replace(bytes) => bytes,
-        Delivery::Drop => return Ok(None),
+        Delivery::Drop => {
+            return Ok(Delivered {
+                chunk: None,
+                refused: observed.refused,
+            });
+        }
     };
     let mut chunk = Vec::with_capacity(data.len() + 24);
     chunk.extend_from_slice(b"event: message\ndata: ");
     chunk.extend_from_slice(&data);
     chunk.extend_from_slice(b"\n\n");
-    Ok(Some(Bytes::from(chunk)))
+    Ok(Delivered {
+        chunk: Some(Bytes::from(chunk)),
+        refused: None,
+    })
 }
 
 /// The frame with another id.

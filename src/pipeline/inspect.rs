@@ -13,6 +13,7 @@
 mod exchanged;
 
 use super::Shared;
+use super::answer_back::AnswerTo;
 use super::body::{GatewayBody, full, read_bounded};
 use super::context::RequestContext;
 use super::forward::Upstreamed;
@@ -39,9 +40,11 @@ pub async fn response(
 ) -> Result<Response<GatewayBody>, Rejection> {
     match upstreamed {
         Upstreamed::Composed(response) => Ok(response),
-        Upstreamed::Http { upstream, response } => {
-            http(cx, inbound, upstream, response, rt, shared).await
-        }
+        Upstreamed::Http {
+            upstream,
+            response,
+            answer_to,
+        } => http(cx, inbound, upstream, response, answer_to, rt, shared).await,
         Upstreamed::Shared { upstream, exchange } => {
             exchanged::response(cx, inbound, upstream, exchange, rt, shared).await
         }
@@ -54,6 +57,7 @@ async fn http(
     inbound: &Inbound,
     index: usize,
     upstream: Response<Incoming>,
+    answer_to: Option<Box<AnswerTo>>,
     rt: &Arc<Runtime>,
     shared: &Arc<Shared>,
 ) -> Result<Response<GatewayBody>, Rejection> {
@@ -79,7 +83,9 @@ async fn http(
     .with_lister(crate::authz::filter::lister_for(cx, rt, shared, index));
     let body = if streamed {
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        SseBody::new(body, observer, rt, shared.draining()).boxed()
+        SseBody::new(body, observer, rt, shared.draining())
+            .with_answer_to(answer_to.map(|a| *a))
+            .boxed()
     } else {
         let media = media_type(&parts.headers);
         let limit = rt.limits.max_response_body;

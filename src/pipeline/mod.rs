@@ -20,6 +20,7 @@
 //! never changes the rules halfway through a request.
 
 pub mod admit;
+pub mod answer_back;
 pub mod authenticate;
 pub mod authorize;
 pub mod body;

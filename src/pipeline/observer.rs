@@ -9,6 +9,7 @@
 //! streamed answer, the request's own operation record once its answer passes.
 
 use super::Shared;
+use super::answer_back::Refused;
 use super::record::{self, Facts};
 use super::scanning::{self, Filter, Inspection, Verdict as ScanVerdict};
 use crate::audit::{AuditError, AuditRecord, Receipt, RecordKind, Verdict};
@@ -68,6 +69,9 @@ pub struct Observed {
     pub delivery: Delivery,
     /// Wait for this before delivering, when it must be waited for.
     pub receipt: Option<Receipt>,
+    /// A server-to-client request withheld from the client, which the gateway
+    /// answers in its place (see [`super::answer_back`]).
+    pub refused: Option<Refused>,
 }
 
 /// Watches the upstream's messages for one exchange.
@@ -155,6 +159,7 @@ impl Observer {
         if let Some(i) = &inspection {
             self.shared.metrics.findings(i);
         }
+        let mut refused = None;
         let delivery = match inspection.as_ref().map(|i| &i.verdict) {
             None | Some(ScanVerdict::Pass) => Delivery::Forward,
             Some(ScanVerdict::Rewrite(object)) => serde_json::to_vec(object)
@@ -189,8 +194,18 @@ impl Observer {
                     ))
                 }
                 // A server-to-client request or a notification carrying an
-                // injection never reaches the client.
-                _ => Delivery::Drop,
+                // injection never reaches the client; the request is answered
+                // in the client's place.
+                (_, id) => {
+                    refused = id.filter(|_| message.kind() == Kind::Request).map(|id| Refused {
+                        id: id.clone(),
+                        reason: format!(
+                            "Request withheld from the client by the gateway's injection filter: {} (rule {})",
+                            blocked.category, blocked.rule_id
+                        ),
+                    });
+                    Delivery::Drop
+                }
             },
         };
         let (delivery, pin_findings) = self.pin_tools(message, answering, delivery);
@@ -202,7 +217,11 @@ impl Observer {
             }
         }
         let receipt = self.audit(message, is_answer, inspection.as_ref(), &delivery)?;
-        Ok(Observed { delivery, receipt })
+        Ok(Observed {
+            delivery,
+            receipt,
+            refused,
+        })
     }
 
     /// A `tools/list` answer loses the tools whose definition differs from

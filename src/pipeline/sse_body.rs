@@ -11,6 +11,7 @@
 //! tied to a request (GET, `subscriptions/listen`) ends when the gateway drains,
 //! so that clients reconnect elsewhere; the client may resume with Last-Event-ID.
 
+use super::answer_back::AnswerTo;
 use super::body::{BodyError, GatewayBody};
 use super::observer::{Delivery, Observer};
 use crate::audit::Receipt;
@@ -52,6 +53,8 @@ pub struct SseBody {
     drain: Option<Drain>,
     /// Prefix put before every event id (federated GET streams).
     id_prefix: Option<String>,
+    /// Where the gateway answers a withheld server-to-client request.
+    answer_to: Option<AnswerTo>,
     done: bool,
 }
 
@@ -75,8 +78,16 @@ impl SseBody {
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             drain: standalone.then(|| Box::pin(drain) as Drain),
             id_prefix: None,
+            answer_to: None,
             done: false,
         }
+    }
+
+    /// Answers the upstream's requests withheld from the client through
+    /// `answer_to` (see [`super::answer_back`]).
+    pub fn with_answer_to(mut self, answer_to: Option<AnswerTo>) -> SseBody {
+        self.answer_to = answer_to;
+        self
     }
 
     /// Puts `prefix` before every event id (a federated stream's ids name their
@@ -137,6 +148,14 @@ impl SseBody {
                 // fsync always: the answer is delivered only once its record is durable.
                 self.ready
                     .push_back(Ready::Wait(Box::pin(receipt.durable())));
+            }
+            if let Some(refused) = &observed.refused {
+                match &self.answer_to {
+                    Some(to) => to.send(refused),
+                    None => {
+                        tracing::warn!(id = ?refused.id, "a withheld server request cannot be answered on this stream")
+                    }
+                }
             }
             deliveries.push(observed.delivery);
         }

@@ -17,6 +17,7 @@ mod streams;
 
 use super::Shared;
 use super::Snapshot;
+use super::answer_back::AnswerTo;
 use super::authorize::Permit;
 use super::body::{GatewayBody, full};
 use super::context::RequestContext;
@@ -32,6 +33,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 pub use fanout::Joins;
+pub use http::upstream_session;
 pub use shared::ServerRequests;
 
 /// What came back from upstream, for stage 8.
@@ -43,6 +45,9 @@ pub enum Upstreamed {
         upstream: usize,
         /// Its response.
         response: Response<Incoming>,
+        /// Where the gateway answers the server requests it withholds from
+        /// the client (an SSE response only).
+        answer_to: Option<Box<AnswerTo>>,
     },
     /// One request over a shared connection (stdio).
     Shared {
@@ -133,9 +138,24 @@ async fn one(
             cx.upstream_time = Some(took);
             shared.metrics.upstream_time(&spec.name, took);
             let response = sent?;
+            let streamed = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+            let answer_to = streamed.then(|| {
+                Box::new(AnswerTo::new(
+                    &inbound.parts.headers,
+                    client,
+                    inbound.session.as_ref(),
+                    &spec.name,
+                    !rt.federation.naming.is_identity(),
+                ))
+            });
             Ok(Upstreamed::Http {
                 upstream: index,
                 response,
+                answer_to,
             })
         }
         None => shared::send(permit, cx, inbound, shared, index, spec, body).await,

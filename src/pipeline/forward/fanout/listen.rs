@@ -2,6 +2,7 @@
 //! (2026-07-28) and the legacy GET, one stream per upstream merged into one.
 
 use super::*;
+use crate::pipeline::answer_back::AnswerTo;
 
 /// `subscriptions/listen` (`listen`) or a legacy GET: one stream per upstream,
 /// merged. GET streams carry event ids prefixed with the upstream's index, so
@@ -38,6 +39,13 @@ pub(super) async fn streams(
         if !listen && !headers.contains_key(SESSION_HEADER) {
             continue;
         }
+        let answer_to = AnswerTo::new(
+            &ctx.inbound.parts.headers,
+            client,
+            ctx.inbound.session.as_ref(),
+            &spec.name,
+            true,
+        );
         let response = match send_with(
             ctx.permit,
             cx,
@@ -65,7 +73,8 @@ pub(super) async fn streams(
             observer(ctx, cx, w),
             rt,
             ctx.shared.draining(),
-        );
+        )
+        .with_answer_to(Some(answer_to));
         let sse = if listen {
             sse
         } else {
