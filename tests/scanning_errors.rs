@@ -1,6 +1,7 @@
 //! What an upstream says besides its results and lists: JSON-RPC error
 //! messages, log lines, progress messages, the instructions it gives at
-//! `initialize`, and an elicitation asking the user for a password. Agents hand a failed tool's error text to their model as they
+//! `initialize`, and an elicitation asking the user for a password (standalone,
+//! or inside a 2026-07-28 `input_required` result). Agents hand a failed tool's error text to their model as they
 //! would its result, and clients may put a server's instructions in the
 //! system prompt, so the injection filter reads them too. The upstream is a real Python SDK server (tests/peers/error_server.py);
 //! the client the Python SDK, or raw HTTP where the SDK hides notifications.
@@ -299,5 +300,82 @@ fn refused_by_the_gateway(messages: &[Value]) {
             && text.contains("withheld")
             && text.contains("credential.elicited"),
         "{messages:#?}"
+    );
+}
+
+/// A 2026-07-28 `tools/call` of `tool` from a client that declares elicitation
+/// and sampling: the answer.
+async fn modern_call(url: &str, tool: &str) -> Value {
+    let mut body = modern_body(1, "tools/call", json!({"name": tool, "arguments": {}}));
+    body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
+        json!({"elicitation": {"form": {}}, "sampling": {}});
+    Req::post(url)
+        .modern("tools/call", Some(tool))
+        .body(body)
+        .send()
+        .await
+        .message()
+}
+
+/// At 2026-07-28 a server asks through an `input_required` result instead:
+/// each of its input requests is read on its own surface (an elicitation as
+/// an elicitation) and a redaction lands inside the request it concerns.
+#[tokio::test]
+async fn input_requests_in_a_2026_07_28_result_are_read_like_the_requests_they_replace() {
+    let (_server, upstream) = error_server().await;
+    let gw = Gateway::start(&upstream).await;
+
+    let direct = modern_call(&upstream, "enroll").await;
+    let asked = &direct["result"]["inputRequests"]["__main__:ask_password"];
+    assert_eq!(asked["method"], "elicitation/create", "{direct}");
+    let through = modern_call(&gw.url(), "enroll").await;
+    let result = &through["result"];
+    assert_eq!(result["isError"], true, "{through}");
+    assert_eq!(result["resultType"], "complete", "{through}");
+    assert!(result.get("inputRequests").is_none(), "{through}");
+    assert!(
+        result["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("credential.elicited"),
+        "{through}"
+    );
+
+    let text = |answer: &Value| {
+        answer["result"]["inputRequests"]["__main__:ask_summary"]["params"]["messages"][0]
+            ["content"]["text"]
+            .clone()
+    };
+    let direct = modern_call(&upstream, "digest").await;
+    assert!(
+        text(&direct)
+            .as_str()
+            .unwrap()
+            .contains("AKIAIOSFODNN7EXAMPLE"),
+        "{direct}"
+    );
+    let through = modern_call(&gw.url(), "digest").await;
+    assert_eq!(
+        text(&through),
+        "Summarise this log: Deploy log: used [redacted:secret.aws-access-key-id] for the upload; \
+         build 42 passed all checks.",
+        "{through}"
+    );
+    assert_eq!(through["result"]["resultType"], "input_required");
+    assert!(
+        through["result"]["requestState"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("v1.")),
+        "the request state goes through: {through}"
+    );
+    let folder = gw.stop().await;
+    let text = serde_json::to_string(&audit_events(&folder.path().join("audit"))).unwrap();
+    assert!(
+        text.contains("/inputRequests/__main__:ask_summary/params/messages/0/content/text"),
+        "the finding points into the result"
+    );
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE"),
+        "no secret in the audit trail"
     );
 }

@@ -170,9 +170,12 @@ impl Observer {
                     if answering == Some("tools/call") && message.kind() == Kind::Response =>
                 {
                     let mut result = scanning::withheld_result(blocked);
-                    // A 2026-07-28 result names its type; keep what the upstream said.
-                    if let Some(kind) = message.result().and_then(|r| r.get("resultType")) {
-                        result["resultType"] = kind.clone();
+                    // A 2026-07-28 result names its type. The withheld result is
+                    // the call's last word, whatever the upstream's was: an
+                    // `input_required` result asks nothing once its requests
+                    // are withheld.
+                    if message.result().and_then(|r| r.get("resultType")).is_some() {
+                        result["resultType"] = json!("complete");
                     }
                     let answer = json!({"jsonrpc": "2.0", "id": id.to_json(), "result": result});
                     Delivery::Replace(Bytes::from(answer.to_string()))

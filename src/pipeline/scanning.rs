@@ -149,13 +149,7 @@ impl Filter<'_> {
                 if let Some(requests) = result.get("inputRequests") {
                     // 2026-07-28 input-required results carry what would have been
                     // server-to-client requests.
-                    return Some(self.whole(
-                        message,
-                        "result",
-                        requests,
-                        Surface::SamplingRequest,
-                        origin,
-                    ));
+                    return Some(self.input_requests(message, requests, origin));
                 }
                 let surface = match answering? {
                     "tools/call" => Surface::ToolResult,
@@ -439,6 +433,9 @@ pub fn withheld_result(blocked: &Blocked) -> Value {
         "isError": true
     })
 }
+
+#[path = "scanning_input.rs"]
+mod input;
 
 #[cfg(test)]
 #[path = "scanning_tests.rs"]
