@@ -205,3 +205,146 @@ async fn upstream_tokens_come_from_client_credentials_and_token_exchange_and_are
     }
     let _ = Req::get(&op.issuer).send().await;
 }
+
+/// The outer gateway's configuration: in front of `inner`, with `oauth` (YAML
+/// under `oauth:`, or nothing).
+fn outer_yaml(op: &OidcProvider, inner: &str, oauth: &str) -> String {
+    let upstream = format!(
+        "upstreams:\n  inner:\n    url: {inner}\n    prefix: \"\"\n    response_timeout: 20s\n{oauth}"
+    );
+    crate::support::gateway::default_yaml(inner)
+        .replace(
+            &format!("upstream:\n  url: {inner}\n  response_timeout: 20s\n"),
+            &upstream,
+        )
+        .replace(
+            "authentication:\n  mode: none\n",
+            &section(op, auth::RESOURCE, ""),
+        )
+}
+
+fn oauth(grant: &str, endpoint: &str, secret: &str) -> String {
+    format!(
+        "    oauth:\n      grant: {grant}\n      token_endpoint: {endpoint}\n      client_id: gateway\n      \
+         client_secret: {{ value: \"{secret}\", allow_inline: true }}\n      scope: \"upstream:read\"\n"
+    )
+}
+
+/// The principals the inner gateway saw, as its audit trail records them.
+async fn principals_seen(inner: Gateway) -> Vec<Value> {
+    let folder = inner.stop().await;
+    crate::support::gateway::audit_events(&folder.path().join("audit"))
+        .into_iter()
+        .filter(|e| e["api"]["operation"] == "tools/list")
+        .map(|e| e["actor"].clone())
+        .collect()
+}
+
+/// `upstreams.<name>.oauth` in the running gateway: the upstream gets a token
+/// the gateway obtained for it (client credentials: the gateway's own; token
+/// exchange: the caller's, for this upstream, naming the gateway as actor),
+/// never the caller's. The upstream is a second gateway that accepts tokens
+/// for its own resource only, from the same real provider, in front of a
+/// real Python SDK server.
+#[tokio::test]
+async fn an_upstream_gets_a_token_the_gateway_obtained_for_it_never_the_callers() {
+    let port = peers::free_port();
+    let inner_url = format!("http://127.0.0.1:{port}/mcp");
+    let op = OidcProvider::start(&[auth::RESOURCE, &inner_url]).await;
+    let fixture = Peer::python_fixture().await;
+    let inner_yaml = crate::support::gateway::default_yaml(&fixture.url)
+        .replace(
+            "address: 127.0.0.1:0\nadmin",
+            &format!("address: 127.0.0.1:{port}\nadmin"),
+        )
+        .replace(
+            "authentication:\n  mode: none\n",
+            &section(&op, &inner_url, ""),
+        );
+    let token_url = format!("{}/token", op.issuer);
+    let callers = op.token(AGENT, auth::RESOURCE).await;
+    let listed = |reply: &crate::support::http::Reply| {
+        reply.message()["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "test_simple_text"))
+    };
+
+    // Without `oauth` the caller's token is not passed on: the upstream refuses.
+    let inner = Gateway::start_yaml(&inner_yaml).await;
+    let outer = Gateway::start_yaml(&outer_yaml(&op, &inner_url, "")).await;
+    let reply = auth::call(&outer, Some(&callers)).await;
+    assert!(!listed(&reply), "{reply:?}");
+    drop(outer);
+
+    // Client credentials: the gateway's own token, for the upstream's resource.
+    let yaml = outer_yaml(
+        &op,
+        &inner_url,
+        &oauth(
+            "client_credentials",
+            &token_url,
+            "gateway-secret-0123456789",
+        ),
+    );
+    let outer = Gateway::start_yaml(&yaml).await;
+    for _ in 0..2 {
+        let reply = auth::call(&outer, Some(&callers)).await;
+        assert!(listed(&reply), "{reply:?}");
+    }
+    drop(outer);
+    let seen = principals_seen(inner).await;
+    assert!(!seen.is_empty(), "{seen:#?}");
+    let text = serde_json::to_string(&seen).unwrap();
+    assert!(text.contains("\"gateway\""), "{seen:#?}");
+    assert!(!text.contains("mcp-agent"), "{seen:#?}");
+
+    // Token exchange: the caller's token for one for the upstream; the
+    // upstream sees the caller, and the gateway as the actor.
+    let inner = Gateway::start_yaml(&inner_yaml).await;
+    let yaml = outer_yaml(
+        &op,
+        &inner_url,
+        &oauth("token_exchange", &token_url, "gateway-secret-0123456789"),
+    );
+    let outer = Gateway::start_yaml(&yaml).await;
+    let reply = auth::call(&outer, Some(&callers)).await;
+    assert!(listed(&reply), "{reply:?}");
+    drop(outer);
+    let seen = principals_seen(inner).await;
+    let text = serde_json::to_string(&seen).unwrap();
+    assert!(
+        text.contains("mcp-agent") && text.contains("\"gateway\""),
+        "{seen:#?}"
+    );
+    assert!(
+        !text.contains(claims(&callers)["jti"].as_str().unwrap()),
+        "not the caller's own token: {seen:#?}"
+    );
+
+    // A refused client: no token, no request; the caller gets a JSON-RPC error.
+    let inner = Gateway::start_yaml(&inner_yaml).await;
+    let yaml = outer_yaml(
+        &op,
+        &inner_url,
+        &oauth("client_credentials", &token_url, "wrong-secret"),
+    );
+    let outer = Gateway::start_yaml(&yaml).await;
+    let reply = auth::call(&outer, Some(&callers)).await;
+    assert_eq!(reply.status, 502, "{reply:?}");
+    assert_eq!(
+        reply.message()["error"]["message"],
+        "The gateway could not obtain a token for the upstream MCP server",
+        "{reply:?}"
+    );
+    let folder = outer.stop().await;
+    let text = serde_json::to_string(&crate::support::gateway::audit_events(
+        &folder.path().join("audit"),
+    ))
+    .unwrap();
+    assert!(
+        text.contains("no token for the upstream") && text.contains("invalid_client"),
+        "the audit record says why"
+    );
+    assert!(!text.contains("wrong-secret"), "never the secret");
+    assert!(principals_seen(inner).await.is_empty());
+}

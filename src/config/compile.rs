@@ -147,6 +147,15 @@ pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
         ));
     };
     let authentication = super::authn::compile(raw_authn, &listen, file, base, &mut watched)?;
+    if federation.exchanges_tokens() && !matches!(authentication.authn, crate::authn::Authn::Jwt(_))
+    {
+        return Err(ConfigError::at(
+            file,
+            "upstreams",
+            "an upstream's `oauth.grant: token_exchange` exchanges the caller's token: it needs \
+             `authentication.mode: jwt`",
+        ));
+    }
     let (scanner, scan_policy) = scan(raw.scan.as_ref(), file, base, &mut watched)?;
     let audit = match raw.audit.clone() {
         None => {

@@ -43,6 +43,10 @@ pub struct RawUpstreamEntry {
     /// environment or a file.
     #[serde(default)]
     pub headers: BTreeMap<String, RawSecret>,
+    /// A token of the gateway's own for this upstream, from an OAuth 2.0
+    /// authorization server (Streamable HTTP upstreams).
+    #[serde(default)]
+    pub oauth: Option<RawUpstreamOauth>,
     /// TLS to an `https://` upstream.
     #[serde(default)]
     pub tls: Option<RawUpstreamTls>,
@@ -60,6 +64,36 @@ pub struct RawUpstreamEntry {
     /// a listing has shown them), e.g. `["github://"]`.
     #[serde(default)]
     pub resources: Vec<String>,
+}
+
+/// `upstreams.<name>.oauth`: how the gateway obtains the upstream's token.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamOauth {
+    /// `client_credentials` (a token for the gateway itself) or
+    /// `token_exchange` (RFC 8693: the caller's validated token exchanged for
+    /// one for this upstream; needs `authentication.mode: jwt`).
+    #[schemars(extend("enum" = ["client_credentials", "token_exchange"]))]
+    pub grant: String,
+    /// The authorization server's token endpoint: `https://`, or `http://`
+    /// on a loopback host.
+    pub token_endpoint: String,
+    /// The gateway's client id there.
+    pub client_id: String,
+    /// Its secret (HTTP Basic), from the environment or a file.
+    pub client_secret: RawSecret,
+    /// Scopes asked for, space-separated.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// RFC 8707 resource indicator. Default: the upstream's `url`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// RFC 8693 audience (token exchange), when the server wants one.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// A cached token is renewed this long before it expires. Default `30s`.
+    #[serde(default)]
+    pub refresh_margin: Option<HumanDuration>,
 }
 
 /// A value read from the environment or a file, optionally prefixed.
@@ -155,6 +189,8 @@ pub struct HttpSettings {
     pub origin: HeaderValue,
     /// Credentials and other fixed headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The upstream's own OAuth token, obtained per request (`oauth`).
+    pub oauth: Option<Arc<crate::upstream::oauth::UpstreamOauth>>,
     /// TLS toward the upstream (for `http://` URLs, an unused configuration
     /// without roots).
     pub tls: Arc<rustls::ClientConfig>,
@@ -191,6 +227,17 @@ pub struct Federation {
 }
 
 impl Federation {
+    /// Whether some upstream's token is exchanged for the caller's.
+    pub fn exchanges_tokens(&self) -> bool {
+        self.upstreams.iter().any(|u| match &u.transport {
+            Transport::Http(h) => h
+                .oauth
+                .as_ref()
+                .is_some_and(|o| o.grant == crate::upstream::oauth::Grant::TokenExchange),
+            _ => false,
+        })
+    }
+
     /// The index of the upstream named `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.upstreams.iter().position(|u| u.name == name)

@@ -2,14 +2,17 @@
 
 use super::{
     ConfigError, Federation, HttpSettings, RawFederation, RawSecret, RawSessions, RawUpstreamEntry,
-    RawUpstreamTls, Transport, UpstreamSpec, secret, stdio_settings,
+    RawUpstreamOauth, RawUpstreamTls, Transport, UpstreamSpec, secret, stdio_settings,
 };
+#[path = "upstreams_oauth.rs"]
+mod oauth;
 use crate::config::raw::RawUpstream;
 use crate::config::units::HumanDuration;
 use crate::federation::Naming;
 use crate::session::Sealer;
 use base64::Engine as _;
 use http::{HeaderName, HeaderValue, Uri};
+use oauth::oauth;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::collections::BTreeMap;
@@ -133,6 +136,14 @@ fn entry(
             Transport::Stdio(settings)
         }
         kind => {
+            if kind == "sse" && raw.oauth.is_some() {
+                return Err(ConfigError::at(
+                    file,
+                    &format!("{path}.oauth"),
+                    "`oauth` is for streamable_http upstreams; give an `sse` upstream its \
+                     credentials in `headers`",
+                ));
+            }
             let http = http_settings(&HttpParts::entry(raw), file, base, path, watched)?;
             if kind == "sse" {
                 Transport::Sse(http)
@@ -152,6 +163,7 @@ fn entry(
 pub struct HttpParts<'a> {
     url: &'a str,
     headers: Option<&'a BTreeMap<String, RawSecret>>,
+    oauth: Option<&'a RawUpstreamOauth>,
     tls: Option<&'a RawUpstreamTls>,
     connect_timeout: Option<HumanDuration>,
     response_timeout: Option<HumanDuration>,
@@ -163,6 +175,7 @@ impl<'a> HttpParts<'a> {
         HttpParts {
             url: &raw.url,
             headers: None,
+            oauth: None,
             tls: None,
             connect_timeout: raw.connect_timeout,
             response_timeout: raw.response_timeout,
@@ -174,6 +187,7 @@ impl<'a> HttpParts<'a> {
         HttpParts {
             url: raw.url.as_deref().unwrap_or_default(),
             headers: Some(&raw.headers),
+            oauth: raw.oauth.as_ref(),
             tls: raw.tls.as_ref(),
             connect_timeout: raw.connect_timeout,
             response_timeout: raw.response_timeout,
@@ -232,11 +246,26 @@ pub fn http_settings(
         (_, tls) => client_tls(tls, base, watched, true),
     }
     .map_err(|m| at("tls", m))?;
+    let oauth = raw
+        .oauth
+        .map(|o| oauth(o, raw.url, file, base, &format!("{path}.oauth"), watched))
+        .transpose()?;
+    if oauth.is_some()
+        && headers
+            .iter()
+            .any(|(n, _)| n == http::header::AUTHORIZATION)
+    {
+        return Err(at(
+            "oauth",
+            "the upstream's Authorization comes from `oauth` or from `headers`, not both".into(),
+        ));
+    }
     Ok(HttpSettings {
         host: header(authority.clone())?,
         origin: header(format!("{scheme}://{authority}"))?,
         url,
         headers,
+        oauth,
         tls,
         connect_timeout: raw.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
         response_timeout: raw

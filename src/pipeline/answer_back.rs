@@ -22,6 +22,7 @@ use crate::upstream::{HttpUpstream, headers};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, header};
 use http_body_util::Full;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Most gateway answers in flight at once: an upstream that floods a stream
@@ -52,6 +53,8 @@ impl Refused {
 pub struct AnswerTo {
     client: HttpUpstream,
     headers: HeaderMap,
+    /// The caller's token, for an upstream whose token is exchanged for it.
+    subject: Option<Arc<str>>,
 }
 
 impl AnswerTo {
@@ -60,6 +63,7 @@ impl AnswerTo {
     /// [`headers::request_headers`], [`super::forward::upstream_session`]),
     /// without what only described the client's request.
     pub fn new(
+        permit: &Permit,
         received: &HeaderMap,
         client: &HttpUpstream,
         session: Option<&SessionState>,
@@ -90,6 +94,7 @@ impl AnswerTo {
         AnswerTo {
             client: client.clone(),
             headers,
+            subject: permit.subject_owned(),
         }
     }
 
@@ -115,8 +120,9 @@ impl AnswerTo {
         };
         *request.headers_mut() = self.headers.clone();
         let id = refused.id.clone();
+        let permit = Permit::gateway_answer(self.subject.clone());
         tokio::spawn(async move {
-            match client.send(&Permit::gateway_answer(), request).await {
+            match client.send(&permit, request).await {
                 Ok(r) if r.status().is_success() => {
                     tracing::debug!(?id, "answered a withheld server request for the client");
                 }

@@ -18,15 +18,27 @@ use crate::config::Runtime;
 /// Proof that the authorization stage allowed a request.
 #[derive(Debug)]
 pub struct Permit {
-    _private: (),
+    /// The caller's validated bearer token, for an upstream whose token is
+    /// exchanged for the caller's (RFC 8693); never forwarded as it is.
+    subject: Option<std::sync::Arc<str>>,
 }
 
 impl Permit {
     /// For the gateway's answer to a server-to-client request it withheld from
     /// the client ([`super::answer_back`]): an error of the gateway's own
     /// making, sent in the session the client's request already opened.
-    pub(super) fn gateway_answer() -> Permit {
-        Permit { _private: () }
+    pub(super) fn gateway_answer(subject: Option<std::sync::Arc<str>>) -> Permit {
+        Permit { subject }
+    }
+
+    /// The caller's validated bearer token, when a token authenticated it.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// The same caller's token, to keep past this request's stages.
+    pub fn subject_owned(&self) -> Option<std::sync::Arc<str>> {
+        self.subject.clone()
     }
 }
 
@@ -42,7 +54,27 @@ pub async fn authorize(
         crate::authz::gate::authorize(cx, inbound, engine, shared).await?;
     }
     crate::ratelimit::charge_tool(cx, rt, shared).await?;
-    Ok(Permit { _private: () })
+    Ok(Permit {
+        subject: subject(cx, inbound, rt),
+    })
+}
+
+/// The bearer token that authenticated the caller, when an upstream will
+/// exchange it; `None` otherwise (nothing else keeps it).
+fn subject(cx: &RequestContext, inbound: &Inbound, rt: &Runtime) -> Option<std::sync::Arc<str>> {
+    if !rt.federation.exchanges_tokens() {
+        return None;
+    }
+    let by_token = cx
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.authenticated == crate::authn::principal::Authenticated::Token);
+    if !by_token {
+        return None;
+    }
+    crate::authn::bearer(&inbound.parts.headers, None, usize::MAX)
+        .ok()
+        .map(std::sync::Arc::from)
 }
 
 /// A call to a tool withheld by pinning reads like a call to an unknown tool

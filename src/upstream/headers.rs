@@ -114,6 +114,7 @@ mod tests {
                 http::HeaderName::from_static("authorization"),
                 HeaderValue::from_static("Bearer upstream-own"),
             )],
+            oauth: None,
             tls: std::sync::Arc::new(
                 rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
                     rustls::crypto::aws_lc_rs::default_provider(),

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod headers;
 pub mod liveness;
 pub mod mux;
+pub mod oauth;
 pub mod shared;
 pub mod sse;
 pub mod stdio;
@@ -43,6 +44,9 @@ pub enum UpstreamError {
     /// A shared (stdio or HTTP+SSE) connection failed.
     #[error("{0}")]
     Shared(String),
+    /// No token for the upstream (`oauth`): the request was not sent.
+    #[error("no token for the upstream: {0}")]
+    Token(String),
 }
 
 /// The pooled HTTP client an upstream's settings describe (also used by the
@@ -104,12 +108,20 @@ impl HttpUpstream {
         !self.unreachable.load(Ordering::Relaxed)
     }
 
-    /// Sends `request` upstream and waits for the response head.
+    /// Sends `request` upstream and waits for the response head. With
+    /// `oauth` configured, the request carries the upstream's own token
+    /// (obtained for the permit's caller); without one it is not sent.
     pub async fn send(
         &self,
-        _permit: &Permit,
-        request: Request<Full<Bytes>>,
+        permit: &Permit,
+        mut request: Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        if let Some(oauth) = &self.settings.oauth {
+            let value = oauth.authorization(permit.subject()).await?;
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, value);
+        }
         let timeout = self.settings.response_timeout;
         match tokio::time::timeout(timeout, self.client.request(request)).await {
             Ok(Ok(response)) => {

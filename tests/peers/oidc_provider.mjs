@@ -66,6 +66,9 @@ function provider(keys) {
     // The first key of an algorithm signs; the rest are only published.
     jwks: { keys },
     scopes: ["mcp:tools", "upstream:read"],
+    // Explicit lifetimes: the provider's defaults print a notice on stdout,
+    // which the test harness stops reading after the LISTENING line.
+    ttl: { AccessToken: 300, ClientCredentials: 300 },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -85,20 +88,23 @@ function provider(keys) {
   return p;
 }
 
-// RFC 8693: a token for `resource` in exchange for one this provider issued.
+// RFC 8693: a token for `resource` in exchange for one this provider issued, for
+// the same subject, naming the asking client as actor.
 function exchange(p) {
   return async (ctx) => {
     const { subject_token: subject, resource, scope } = ctx.oidc.params;
     const localKeys = jose.createLocalJWKSet({ keys: published.map(({ kid, kty, n, e, alg }) => ({ kid, kty, n, e, alg })) });
+    let verified;
     try {
-      await jose.jwtVerify(subject, localKeys, { issuer });
+      verified = await jose.jwtVerify(subject, localKeys, { issuer });
     } catch {
       ctx.status = 400;
       ctx.body = { error: "invalid_grant" };
       return;
     }
     const info = { scope: "mcp:tools upstream:read", audience: resource, accessTokenTTL: 300, accessTokenFormat: "jwt", jwt: { sign: { alg: "RS256" } } };
-    const token = new p.ClientCredentials({ client: ctx.oidc.client, scope: scope || "upstream:read" });
+    // The new token's subject is the subject token's; the client that asked is its actor (`act`).
+    const token = new p.AccessToken({ accountId: verified.payload.sub, client: ctx.oidc.client, scope: scope || "upstream:read", gty: "token_exchange" });
     token.resourceServer = new p.ResourceServer(resource, info);
     const value = await token.save();
     ctx.body = { access_token: value, issued_token_type: "urn:ietf:params:oauth:token-type:access_token", token_type: "Bearer", expires_in: token.expiration, scope: token.scope };

@@ -97,6 +97,7 @@ fn settings(
         origin: header(format!("{scheme}://{authority}"))?,
         url: uri,
         headers,
+        oauth: None,
         tls: Arc::new(tls),
         connect_timeout: timeout,
         response_timeout: timeout,

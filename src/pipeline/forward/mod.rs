@@ -145,6 +145,7 @@ async fn one(
                 .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
             let answer_to = streamed.then(|| {
                 Box::new(AnswerTo::new(
+                    permit,
                     &inbound.parts.headers,
                     client,
                     inbound.session.as_ref(),

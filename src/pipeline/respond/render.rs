@@ -143,6 +143,16 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
             format!("Header mismatch: {mismatch}"),
             None,
         ),
+        R::Upstream {
+            id,
+            error: UpstreamError::Token(_),
+        } => (
+            StatusCode::BAD_GATEWAY,
+            id.clone(),
+            rpc_error::INTERNAL_ERROR,
+            "The gateway could not obtain a token for the upstream MCP server".to_owned(),
+            None,
+        ),
         R::Upstream { id, error } => {
             let status = match error {
                 UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,

@@ -40,6 +40,7 @@ pub(super) async fn streams(
             continue;
         }
         let answer_to = AnswerTo::new(
+            ctx.permit,
             &ctx.inbound.parts.headers,
             client,
             ctx.inbound.session.as_ref(),
