@@ -379,3 +379,63 @@ async fn input_requests_in_a_2026_07_28_result_are_read_like_the_requests_they_r
         "no secret in the audit trail"
     );
 }
+
+const SAMPLED: &str = "The deploy used AKIAIOSFODNN7EXAMPLE; all checks passed.";
+
+/// `digest` through the Python SDK client in `mode`, whose "model" answers the
+/// server's sampling request with [`SAMPLED`].
+async fn digest(url: &str, mode: &str) -> Value {
+    let out = peers::run(
+        &python(),
+        &[
+            script("py_call.py").to_str().unwrap(),
+            url,
+            "digest",
+            "{}",
+            "--mode",
+            mode,
+            "--sample",
+            SAMPLED,
+        ],
+        None,
+    )
+    .await;
+    serde_json::from_str(&out).unwrap()
+}
+
+/// What a client answers a server leaves toward the server like arguments
+/// do: a sampled answer quoting an AWS key never reaches it. Session era: the
+/// client's answer is replaced by an error, so the server does not wait for
+/// one; 2026-07-28: the retried call carrying the answer in `inputResponses`
+/// is refused.
+#[tokio::test]
+async fn a_secret_in_a_clients_answer_to_the_server_never_reaches_it() {
+    let (_server, upstream) = error_server().await;
+    let gw = Gateway::start(&upstream).await;
+    for mode in ["legacy", "2026-07-28"] {
+        let direct = digest(&upstream, mode).await;
+        assert_eq!(
+            direct["content"][0]["text"],
+            format!("digest: {SAMPLED}"),
+            "{mode}: {direct}"
+        );
+        let through = digest(&gw.url(), mode).await;
+        assert_eq!(through["error"]["code"], -32001, "{mode}: {through}");
+        let message = through["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("secret.aws-access-key-id") && !message.contains("AKIA"),
+            "{mode}: {through}"
+        );
+    }
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        text.contains("secret.aws-access-key-id") && text.contains("/inputResponses/"),
+        "both answers are findings"
+    );
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE"),
+        "no secret in the audit trail"
+    );
+}

@@ -434,6 +434,8 @@ pub fn withheld_result(blocked: &Blocked) -> Value {
     })
 }
 
+#[path = "scanning_answers.rs"]
+mod answers;
 #[path = "scanning_input.rs"]
 mod input;
 

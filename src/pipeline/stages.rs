@@ -7,9 +7,11 @@ use super::context::RequestContext;
 use super::parse::{Inbound, InboundKind};
 use super::record;
 use super::respond::{self, Rejection};
-use super::scanning::{Filter, Origin, Verdict};
+use super::scanning::{Filter, Inspection, Origin, Verdict};
 use crate::audit::{Outcome, Verdict as AuditVerdict};
 use crate::config::Runtime;
+use crate::protocol::jsonrpc::Kind;
+use crate::protocol::rpc_error;
 use bytes::Bytes;
 use http::Response;
 
@@ -26,7 +28,9 @@ pub async fn rate_limit(
 }
 
 /// Stage 5, scan request. Contract: arguments of tool calls and prompts are
-/// scanned for injection and secrets leaving; by the configured action a finding
+/// scanned for injection and secrets leaving, and a client's answers to server
+/// requests (responses, 2026-07-28 `inputResponses`) for secrets leaving (a
+/// blocked answer is replaced by an error for the server); by the configured action a finding
 /// blocks the request (a JSON-RPC error, nothing forwarded), redacts the
 /// offending spans (the rewritten body is forwarded), or flags it (forwarded
 /// unchanged). Findings go to the context for authorization and audit, and each
@@ -53,38 +57,62 @@ pub fn scan_request(
             upstream: &upstream,
             object,
         };
-        let Some(inspection) = filter.request(m, origin) else {
-            continue;
+        let asked = filter.request(m, origin);
+        let base = match &asked {
+            Some(Inspection {
+                verdict: Verdict::Rewrite(object),
+                ..
+            }) => Some(object.clone()),
+            _ => None,
         };
-        shared.metrics.findings(&inspection);
-        if let Some(auditor) = &shared.auditor {
-            for r in record::findings(&facts, &inspection, m, m.target()) {
-                // Not awaited: the request's operation record, written after
-                // these by the sequential writer, is (under fsync: always).
-                let _receipt = auditor.record(r).map_err(|_| Rejection::AuditUnavailable {
-                    id: m.id().cloned(),
-                })?;
-            }
-        }
-        cx.secrets.extend(inspection.secrets.iter().cloned());
-        let flagged = !inspection.findings.is_empty();
-        cx.findings.extend(inspection.findings);
-        match inspection.verdict {
-            Verdict::Pass => {
-                if flagged && cx.decision.verdict == AuditVerdict::Allowed {
-                    cx.decision.verdict = AuditVerdict::Flagged;
+        let answered = filter.answers(m, base.as_ref(), origin);
+        for inspection in [asked, answered].into_iter().flatten() {
+            shared.metrics.findings(&inspection);
+            if let Some(auditor) = &shared.auditor {
+                for r in record::findings(&facts, &inspection, m, m.target()) {
+                    // Not awaited: the request's operation record, written after
+                    // these by the sequential writer, is (under fsync: always).
+                    let _receipt = auditor.record(r).map_err(|_| Rejection::AuditUnavailable {
+                        id: m.id().cloned(),
+                    })?;
                 }
             }
-            Verdict::Rewrite(object) => {
-                cx.decision.verdict = AuditVerdict::Redacted;
-                rewritten.push((index, object));
-            }
-            Verdict::Block(blocked) => {
-                return Err(Rejection::Blocked {
-                    id: m.id().cloned(),
-                    rule: blocked.rule_id,
-                    category: blocked.category,
-                });
+            cx.secrets.extend(inspection.secrets.iter().cloned());
+            let flagged = !inspection.findings.is_empty();
+            cx.findings.extend(inspection.findings);
+            match inspection.verdict {
+                Verdict::Pass => {
+                    if flagged && cx.decision.verdict == AuditVerdict::Allowed {
+                        cx.decision.verdict = AuditVerdict::Flagged;
+                    }
+                }
+                Verdict::Rewrite(object) => {
+                    cx.decision.verdict = AuditVerdict::Redacted;
+                    put(&mut rewritten, index, object);
+                }
+                // A client's answer to a server request: the server gets an
+                // error in its place (it would wait for an answer otherwise).
+                Verdict::Block(blocked) if m.kind() == Kind::Response => {
+                    let reason = format!(
+                        "Answer withheld by the gateway's injection filter: {} (rule {})",
+                        blocked.category, blocked.rule_id
+                    );
+                    let error = serde_json::json!({"jsonrpc": "2.0",
+                        "id": m.id().map(|i| i.to_json()),
+                        "error": {"code": rpc_error::CONTENT_BLOCKED, "message": reason}});
+                    if let serde_json::Value::Object(object) = error {
+                        put(&mut rewritten, index, object);
+                    }
+                    cx.decision.verdict = AuditVerdict::Denied;
+                    cx.decision.reason = Some(reason);
+                }
+                Verdict::Block(blocked) => {
+                    return Err(Rejection::Blocked {
+                        id: m.id().cloned(),
+                        rule: blocked.rule_id,
+                        category: blocked.category,
+                    });
+                }
             }
         }
     }
@@ -95,6 +123,16 @@ pub fn scan_request(
 }
 
 /// The body with rewritten messages in place of the originals.
+/// Records `object` as message `index`'s rewrite, replacing an earlier one.
+fn put(
+    rewritten: &mut Vec<(usize, serde_json::Map<String, serde_json::Value>)>,
+    index: usize,
+    object: serde_json::Map<String, serde_json::Value>,
+) {
+    rewritten.retain(|(i, _)| *i != index);
+    rewritten.push((index, object));
+}
+
 fn reassemble(
     envelope: &crate::protocol::Envelope,
     mut rewritten: Vec<(usize, serde_json::Map<String, serde_json::Value>)>,

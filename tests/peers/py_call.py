@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """One tool call (or a tools/list) with the MCP Python SDK, printed as JSON.
 
-Usage: py_call.py URL TOOL [ARGUMENTS_JSON] [--mode legacy|2026-07-28|auto]
+Usage: py_call.py URL TOOL [ARGUMENTS_JSON] [--mode legacy|2026-07-28|auto] [--sample TEXT]
        py_call.py URL --list [--mode ...]
+With --sample, the client takes sampling requests and its "model" answers TEXT.
 Prints the CallToolResult (or the tool names) as JSON, or {"error": {...}} when
 the server answers with a JSON-RPC error.
 """
@@ -14,7 +15,7 @@ import asyncio
 import json
 import sys
 
-from mcp import Client
+from mcp import Client, types
 from mcp.shared.exceptions import MCPError
 
 
@@ -26,9 +27,22 @@ async def main() -> None:
     p.add_argument("--mode", default="auto")
     p.add_argument("--list", action="store_true")
     p.add_argument("--bearer")
+    p.add_argument("--sample")
     a = p.parse_args()
+    extra = {}
+    if a.sample is not None:
+
+        async def sample(context, params):
+            return types.CreateMessageResult(
+                role="assistant",
+                content=types.TextContent(type="text", text=a.sample),
+                model="scripted",
+                stop_reason="endTurn",
+            )
+
+        extra["sampling_callback"] = sample
     out: object
-    async with Client(a.url, mode=a.mode, read_timeout_seconds=30, cache=None) as client:
+    async with Client(a.url, mode=a.mode, read_timeout_seconds=30, cache=None, **extra) as client:
         try:
             if a.list:
                 out = sorted(t.name for t in (await client.list_tools()).tools)
