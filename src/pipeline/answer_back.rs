@@ -49,12 +49,24 @@ impl Refused {
 
 /// Where a Streamable HTTP upstream takes an answer: its client, and the
 /// headers of a POST in the upstream's own session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AnswerTo {
     client: HttpUpstream,
     headers: HeaderMap,
     /// The caller's token, for an upstream whose token is exchanged for it.
     subject: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for AnswerTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials are marked sensitive in the headers; the caller's token
+        // is not shown at all.
+        f.debug_struct("AnswerTo")
+            .field("url", &self.client.settings().url)
+            .field("headers", &self.headers)
+            .field("subject", &self.subject.as_ref().map(|_| "<token>"))
+            .finish()
+    }
 }
 
 impl AnswerTo {

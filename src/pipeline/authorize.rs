@@ -3,8 +3,9 @@
 //! Contract: returns a [`Permit`], the only value with which the upstream can be
 //! called ([`crate::upstream::HttpUpstream::send`] requires one), or a rejection that
 //! reads exactly like an unknown tool/method. A `Permit` cannot be built outside
-//! this module, except [`Permit::gateway_answer`] for the gateway's own answer
-//! to an upstream's request (nothing of the client's is in it). The decision is [`crate::authz::gate`]'s (Cedar policies, input
+//! this module, except `Permit::gateway_answer` for the gateway's own answer
+//! to an upstream's request (an error of the gateway's making). The decision
+//! is [`crate::authz::gate`]'s (Cedar policies, input
 //! validation, approvals, tool quotas, flow labels); without `authorization:`
 //! in the configuration every well-formed request is permitted (logged at
 //! start-up).
@@ -16,11 +17,19 @@ use super::respond::Rejection;
 use crate::config::Runtime;
 
 /// Proof that the authorization stage allowed a request.
-#[derive(Debug)]
 pub struct Permit {
     /// The caller's validated bearer token, for an upstream whose token is
     /// exchanged for the caller's (RFC 8693); never forwarded as it is.
     subject: Option<std::sync::Arc<str>>,
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The caller's token never reaches a log.
+        f.debug_struct("Permit")
+            .field("subject", &self.subject.as_ref().map(|_| "<token>"))
+            .finish()
+    }
 }
 
 impl Permit {

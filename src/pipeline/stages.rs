@@ -30,8 +30,8 @@ pub async fn rate_limit(
 /// Stage 5, scan request. Contract: arguments of tool calls and prompts are
 /// scanned for injection and secrets leaving, and a client's answers to server
 /// requests (responses, 2026-07-28 `inputResponses`) for secrets leaving (a
-/// blocked answer is replaced by an error for the server); by the configured action a finding
-/// blocks the request (a JSON-RPC error, nothing forwarded), redacts the
+/// blocked answer is replaced by an error for the server); by the configured
+/// action a finding blocks the request (a JSON-RPC error, nothing forwarded), redacts the
 /// offending spans (the rewritten body is forwarded), or flags it (forwarded
 /// unchanged). Findings go to the context for authorization and audit, and each
 /// is recorded as a detection.
@@ -122,7 +122,6 @@ pub fn scan_request(
     Ok(())
 }
 
-/// The body with rewritten messages in place of the originals.
 /// Records `object` as message `index`'s rewrite, replacing an earlier one.
 fn put(
     rewritten: &mut Vec<(usize, serde_json::Map<String, serde_json::Value>)>,
@@ -133,6 +132,7 @@ fn put(
     rewritten.push((index, object));
 }
 
+/// The body with rewritten messages in place of the originals.
 fn reassemble(
     envelope: &crate::protocol::Envelope,
     mut rewritten: Vec<(usize, serde_json::Map<String, serde_json::Value>)>,
