@@ -32,23 +32,20 @@ async fn error_server() -> (Child, String) {
     error_server_with("").await
 }
 
-/// One `tools/call` through the Python SDK client; `{"error": ...}` when the
+/// One `tools/call` of `tool` through the Python SDK client (`py_call.py`
+/// with `options` after the tool's arguments); `{"error": ...}` when the
 /// answer is a JSON-RPC error.
-async fn call(url: &str, tool: &str) -> Value {
-    let out = peers::run(
-        &python(),
-        &[
-            script("py_call.py").to_str().unwrap(),
-            url,
-            tool,
-            r#"{"record": "7"}"#,
-            "--mode",
-            "legacy",
-        ],
-        None,
-    )
-    .await;
+async fn py_call(url: &str, tool: &str, options: &[&str]) -> Value {
+    let script = script("py_call.py");
+    let mut argv = vec![script.to_str().unwrap(), url, tool];
+    argv.extend_from_slice(options);
+    let out = peers::run(&python(), &argv, None).await;
     serde_json::from_str(&out).unwrap()
+}
+
+/// One session-era `tools/call` with a record id.
+async fn call(url: &str, tool: &str) -> Value {
+    py_call(url, tool, &[r#"{"record": "7"}"#, "--mode", "legacy"]).await
 }
 
 #[tokio::test]
@@ -385,22 +382,7 @@ const SAMPLED: &str = "The deploy used AKIAIOSFODNN7EXAMPLE; all checks passed."
 /// `digest` through the Python SDK client in `mode`, whose "model" answers the
 /// server's sampling request with [`SAMPLED`].
 async fn digest(url: &str, mode: &str) -> Value {
-    let out = peers::run(
-        &python(),
-        &[
-            script("py_call.py").to_str().unwrap(),
-            url,
-            "digest",
-            "{}",
-            "--mode",
-            mode,
-            "--sample",
-            SAMPLED,
-        ],
-        None,
-    )
-    .await;
-    serde_json::from_str(&out).unwrap()
+    py_call(url, "digest", &["{}", "--mode", mode, "--sample", SAMPLED]).await
 }
 
 /// What a client answers a server leaves toward the server like arguments
