@@ -65,6 +65,8 @@ mod scan_server;
 mod scanning;
 /// Error messages, log lines and progress messages from an upstream, scanned.
 mod scanning_errors;
+/// Tools run as tasks: the result from `tasks/result` and status from `tasks/get`, scanned.
+mod scanning_tasks;
 /// The legacy HTTP+SSE upstream transport (issue 3): a real server, killed and restarted.
 mod sse;
 /// HTTP+SSE upstreams misbehaving: a foreign endpoint; which headers are sent.

@@ -167,7 +167,8 @@ impl Observer {
                 .unwrap_or(Delivery::Drop),
             Some(ScanVerdict::Block(blocked)) => match (is_answer, message.id()) {
                 (true, Some(id))
-                    if answering == Some("tools/call") && message.kind() == Kind::Response =>
+                    if matches!(answering, Some("tools/call" | "tasks/result"))
+                        && message.kind() == Kind::Response =>
                 {
                     let mut result = scanning::withheld_result(blocked);
                     // A 2026-07-28 result names its type. The withheld result is

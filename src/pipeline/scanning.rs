@@ -152,7 +152,12 @@ impl Filter<'_> {
                     return Some(self.input_requests(message, requests, origin));
                 }
                 let surface = match answering? {
-                    "tools/call" => Surface::ToolResult,
+                    // A task's result (`tasks/result`) is its tool's result;
+                    // its state carries the server's `statusMessage` text.
+                    "tools/call" | "tasks/result" => Surface::ToolResult,
+                    "tasks/get" | "tasks/list" | "tasks/cancel" => {
+                        return Some(self.task_status(message, "result", result, origin));
+                    }
                     "resources/read" => Surface::ResourceContents,
                     "prompts/get" => Surface::PromptMessages,
                     "tools/list"
@@ -181,6 +186,10 @@ impl Filter<'_> {
                 Some(self.whole(message, "error", error, surface, origin))
             }
             Kind::Notification => match message.method()? {
+                "notifications/tasks/status" => {
+                    let params = message.as_object().get("params")?;
+                    Some(self.task_status(message, "params", params, origin))
+                }
                 "notifications/message" | "notifications/progress" => {
                     let params = message.as_object().get("params")?;
                     Some(self.whole(message, "params", params, Surface::ToolResult, origin))
@@ -438,6 +447,8 @@ pub fn withheld_result(blocked: &Blocked) -> Value {
 mod answers;
 #[path = "scanning_input.rs"]
 mod input;
+#[path = "scanning_tasks.rs"]
+mod tasks;
 
 #[cfg(test)]
 #[path = "scanning_tests.rs"]

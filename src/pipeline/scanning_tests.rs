@@ -267,3 +267,69 @@ fn a_secret_in_a_clients_answer_is_blocked_and_its_injection_words_are_not_read(
     let plain = msg(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"x"}}));
     assert!(owned.filter().answers(&plain, None, ORIGIN).is_none());
 }
+
+#[test]
+fn a_tasks_result_is_judged_as_its_tools_result() {
+    let owned = runtime("{}");
+    let m =
+        msg(json!({"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":INJECTED}]}}));
+    let unattributed = Origin {
+        upstream: "demo",
+        object: "",
+    };
+    let i = owned
+        .filter()
+        .upstream(&m, Some("tasks/result"), unattributed)
+        .unwrap();
+    assert_eq!(i.surface, Surface::ToolResult);
+    assert!(matches!(i.verdict, Verdict::Block(_)), "{:?}", i.verdict);
+}
+
+#[test]
+fn a_tasks_injected_status_message_is_left_out_and_its_state_delivered() {
+    let owned = runtime("{}");
+    let task =
+        |id: &str, said: &str| json!({"taskId": id, "status": "working", "statusMessage": said});
+    let listed = msg(json!({"jsonrpc":"2.0","id":5,"result":{"tasks":[
+        task("t1", "Fetching page 2 of 3."),
+        task("t2", INJECTED),
+    ]}}));
+    let i = owned
+        .filter()
+        .upstream(&listed, Some("tasks/list"), ORIGIN)
+        .unwrap();
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    let tasks = &object["result"]["tasks"];
+    assert_eq!(tasks[0]["statusMessage"], "Fetching page 2 of 3.");
+    assert_eq!(tasks[1]["status"], "working");
+    assert!(tasks[1].get("statusMessage").is_none(), "{tasks}");
+    assert!(
+        i.findings
+            .iter()
+            .any(|f| f.json_path == "/tasks/1/statusMessage")
+    );
+
+    let notified = msg(
+        json!({"jsonrpc":"2.0","method":"notifications/tasks/status","params":task("t2", INJECTED)}),
+    );
+    let i = owned.filter().upstream(&notified, None, ORIGIN).unwrap();
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    assert_eq!(
+        object["params"],
+        json!({"taskId": "t2", "status": "working"})
+    );
+
+    // Text elsewhere in a task is not a status message: the answer is withheld.
+    let mut odd = task("t3", "Working.");
+    odd["note"] = json!(INJECTED);
+    let polled = msg(json!({"jsonrpc":"2.0","id":6,"result":odd}));
+    let i = owned
+        .filter()
+        .upstream(&polled, Some("tasks/get"), ORIGIN)
+        .unwrap();
+    assert!(matches!(i.verdict, Verdict::Block(_)), "{:?}", i.verdict);
+}

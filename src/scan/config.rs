@@ -124,6 +124,17 @@ pub enum Action {
     Flag,
 }
 
+impl Action {
+    /// Block > redact > flag.
+    fn strictness(self) -> u8 {
+        match self {
+            Action::Block => 2,
+            Action::Redact => 1,
+            Action::Flag => 0,
+        }
+    }
+}
+
 /// What the scanner itself needs.
 #[derive(Debug, Clone)]
 pub struct ScanSettings {
@@ -317,6 +328,12 @@ impl RawScanConfig {
 
 impl ScanPolicy {
     /// The action for findings of `category` on `surface`, from `upstream`'s `tool`.
+    ///
+    /// An empty `tool` is content the gateway cannot attribute to one tool (a
+    /// task's result fetched with `tasks/result`, a notification on the
+    /// session's stream, a server's instructions): it gets the strictest action
+    /// any tool of `upstream` would get, so that no tool's stricter setting is
+    /// escaped by taking its output by another path.
     pub fn action(
         &self,
         surface: Surface,
@@ -324,6 +341,19 @@ impl ScanPolicy {
         tool: &str,
         category: Category,
     ) -> Action {
+        if !tool.is_empty() {
+            return self.first(surface, upstream, tool, category);
+        }
+        let named = self.actions.iter().filter_map(|a| a.tool.as_deref());
+        std::iter::once("")
+            .chain(named)
+            .map(|t| self.first(surface, upstream, t, category))
+            .max_by_key(|a| a.strictness())
+            .unwrap_or(Action::Block)
+    }
+
+    /// The first entry's action for `tool` (`""`: a tool no entry names).
+    fn first(&self, surface: Surface, upstream: &str, tool: &str, category: Category) -> Action {
         let secret = category == Category::Secret;
         for a in &self.actions {
             let hit = a.surface.is_none_or(|s| s == surface)
@@ -400,6 +430,28 @@ mod tests {
         assert_eq!(
             p.action(Surface::ToolResult, "docs", "search", Category::Secret),
             Action::Redact
+        );
+    }
+
+    #[test]
+    fn content_of_no_one_tool_gets_the_strictest_action_of_the_upstreams_tools() {
+        let p = parse(
+            "actions:\n  - { upstream: docs, tool: search, injection: block }\n  - { upstream: docs, tool: wiki, injection: redact }\n  - { injection: flag }\n",
+        )
+        .unwrap();
+        let unattributed = |upstream| p.action(Surface::ToolResult, upstream, "", Category::Model);
+        assert_eq!(unattributed("docs"), Action::Block);
+        // Another upstream's tools are not this one's.
+        assert_eq!(unattributed("mail"), Action::Flag);
+        assert_eq!(
+            p.action(Surface::ToolResult, "docs", "wiki", Category::Model),
+            Action::Redact
+        );
+        let lenient = parse("actions:\n  - { tool: search, injection: flag }\n").unwrap();
+        assert_eq!(
+            lenient.action(Surface::ToolResult, "docs", "", Category::Model),
+            Action::Block,
+            "the default for tools no entry names still counts"
         );
     }
 

@@ -1,0 +1,114 @@
+//! Tools that run as tasks (2025-11-25, experimental) through the running
+//! gateway: the real TypeScript SDK on both sides (`tests/peers/task_server.mjs`,
+//! `tests/peers/ts_task_client.mjs`). A task's result comes from `tasks/result`
+//! and its progress from `tasks/get`, not from the `tools/call` answer: both
+//! are the tool's output and are scanned as such.
+
+use crate::support::Gateway;
+use crate::support::gateway::audit_events;
+use crate::support::peers;
+use serde_json::Value;
+use tokio::process::Command;
+
+async fn task_server() -> (tokio::process::Child, String) {
+    let port = peers::free_port();
+    let child = peers::spawn_listening(
+        Command::new(peers::node())
+            .arg(peers::script("task_server.mjs"))
+            .arg(port.to_string())
+            .env(
+                "PEERS_NODE_MODULES",
+                peers::peers_dir().join("node/node_modules"),
+            ),
+        port,
+    )
+    .await;
+    (child, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+/// `tool` called as a task by the TypeScript SDK client at `url`.
+async fn task_call(url: &str, tool: &str) -> Value {
+    let out = Command::new(peers::node())
+        .arg(peers::script("ts_task_client.mjs"))
+        .args([url, tool])
+        .env(
+            "PEERS_NODE_MODULES",
+            peers::peers_dir().join("node/node_modules"),
+        )
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ts task client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn result_text(call: &Value) -> &str {
+    call["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_tasks_result_and_its_status_are_scanned_like_the_tools_answer() {
+    let (_server, url) = task_server().await;
+
+    // Directly, the injection reaches the client in the task's result.
+    let direct = task_call(&url, "fetch_page").await;
+    assert!(result_text(&direct).contains("id_rsa"), "{direct}");
+
+    let gw = Gateway::start(&url).await;
+    // Through the gateway the task still runs (created, polled, fetched), and
+    // its result is the withheld `isError` result.
+    let through = task_call(&gw.url(), "fetch_page").await;
+    assert!(through["created"]["taskId"].is_string(), "{through}");
+    assert_eq!(through["result"]["isError"], true, "{through}");
+    assert!(
+        result_text(&through).contains("withheld") && !through.to_string().contains("id_rsa"),
+        "{through}"
+    );
+    // A clean task result passes unchanged.
+    let clean = task_call(&gw.url(), "weather").await;
+    assert_eq!(result_text(&clean), "Sunny, 21 degrees.", "{clean}");
+    assert!(clean["result"].get("isError").is_none(), "{clean}");
+
+    // A status message carrying an injection never reaches the client: it is
+    // left out of every poll, and the task's (clean) result still arrives.
+    let slow_direct = task_call(&url, "slow_page").await;
+    assert!(
+        slow_direct
+            .to_string()
+            .contains("ignore all previous instructions"),
+        "{slow_direct}"
+    );
+    let slow = task_call(&gw.url(), "slow_page").await;
+    assert!(
+        !slow
+            .to_string()
+            .contains("ignore all previous instructions"),
+        "{slow}"
+    );
+    assert_eq!(result_text(&slow), "Done: 3 pages fetched.", "{slow}");
+    assert_eq!(slow["polled"]["status"], "completed", "{slow}");
+    assert!(slow["polled"].get("statusMessage").is_none(), "{slow}");
+
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let findings: Vec<&Value> = events.iter().filter(|e| e["class_uid"] == 2004).collect();
+    let text = serde_json::to_string(&findings).unwrap();
+    // The result's finding (blocked) and the status message's.
+    assert!(text.contains("\"/content/0/text\""), "{findings:#?}");
+    assert!(text.contains("\"/statusMessage\""), "{findings:#?}");
+    assert!(
+        text.contains("hidden.html-comment-instruction"),
+        "{findings:#?}"
+    );
+    // The operations name the task methods that carried them.
+    let operations = serde_json::to_string(&events).unwrap();
+    assert!(operations.contains("tasks/result"), "{operations}");
+    assert!(operations.contains("tasks/get"), "{operations}");
+}
