@@ -63,7 +63,7 @@ mod metrics;
 mod scan_server;
 /// The injection filter on every surface, with real clients.
 mod scanning;
-/// Error messages, log lines and progress messages from an upstream, scanned.
+/// Error messages, log lines, progress messages and completions from an upstream, scanned.
 mod scanning_errors;
 /// Tools run as tasks: the result from `tasks/result` and status from `tasks/get`, scanned.
 mod scanning_tasks;

@@ -421,3 +421,62 @@ async fn a_secret_in_a_clients_answer_to_the_server_never_reaches_it() {
         "no secret in the audit trail"
     );
 }
+
+/// A server's completions are suggestions a client shows its user and may put
+/// into a prompt's arguments: a poisoned one leaves the list, the others stay.
+/// The request carries what the user types: a secret in it is blocked.
+#[tokio::test]
+async fn a_poisoned_completion_leaves_the_suggestions_and_the_others_stay() {
+    let (_server, upstream) = error_server().await;
+    let gw = Gateway::start(&upstream).await;
+    for mode in ["legacy", "2026-07-28"] {
+        let complete = |url: String| async move {
+            py_call(
+                &url,
+                "--complete",
+                &["ticket", "city", "Pa", "--mode", mode],
+            )
+            .await
+        };
+        let direct = complete(upstream.clone()).await;
+        assert_eq!(direct["total"], 3, "{mode}: {direct}");
+        assert!(
+            direct.to_string().contains("ignore all previous"),
+            "{direct}"
+        );
+        let through = complete(gw.url()).await;
+        assert_eq!(
+            through,
+            json!({"values": ["Paris", "Pau"], "total": 2, "hasMore": false}),
+            "{mode}"
+        );
+    }
+    // What the user types is read too: a key typed into the argument never
+    // reaches the server (directly it gets no suggestion, and the key).
+    let typed = ["ticket", "city", "AKIAIOSFODNN7EXAMPLE", "--mode", "legacy"];
+    let direct = py_call(&upstream, "--complete", &typed).await;
+    assert_eq!(direct["values"], json!([]), "{direct}");
+    let through = py_call(&gw.url(), "--complete", &typed).await;
+    assert_eq!(through["error"]["code"], -32001, "{through}");
+    assert!(
+        through["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("secret.aws-access-key-id")),
+        "{through}"
+    );
+    let folder = gw.stop().await;
+    let text = serde_json::to_string(&audit_events(&folder.path().join("audit"))).unwrap();
+    assert!(
+        text.contains("\"/completion/values/2\""),
+        "the finding names the value"
+    );
+    assert!(
+        text.contains("\"/argument/value\""),
+        "the typed key's finding"
+    );
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE"),
+        "no key in the audit trail"
+    );
+    assert!(text.contains("prompt_messages"), "judged as prompt text");
+}

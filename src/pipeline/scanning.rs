@@ -89,25 +89,34 @@ pub struct Origin<'a> {
 }
 
 impl Filter<'_> {
-    /// Stage 5: a client request's arguments (`tools/call`, `prompts/get`).
+    /// Stage 5: a client request's arguments (`tools/call`, `prompts/get`,
+    /// `completion/complete`).
     pub fn request(&self, message: &Message, origin: Origin<'_>) -> Option<Inspection> {
         if self.policy.disabled {
             return None;
         }
-        let surface = match message.method()? {
-            "tools/call" => Surface::ToolArguments,
-            "prompts/get" => Surface::PromptArguments,
+        // A completion request carries what the user is typing into a prompt's
+        // argument (and the arguments typed so far), keystroke by keystroke:
+        // its whole `params` are read.
+        let (surface, member) = match message.method()? {
+            "tools/call" => (Surface::ToolArguments, Some("arguments")),
+            "prompts/get" => (Surface::PromptArguments, Some("arguments")),
+            "completion/complete" => (Surface::PromptArguments, None),
             _ => return None,
         };
-        let arguments = message.arguments()?;
+        let params = message.as_object().get("params")?;
+        let arguments = match member {
+            Some(m) => params.get(m)?,
+            None => params,
+        };
         let report = self.scanner.scan_json(surface, arguments);
         let mut verdict = self.decide(surface, &report, origin);
         if let Verdict::Rewrite(_) = verdict {
             let mut object = message.as_object().clone();
-            if let Some(args) = object
-                .get_mut("params")
-                .and_then(|p| p.get_mut("arguments"))
-            {
+            if let Some(args) = object.get_mut("params").and_then(|p| match member {
+                Some(m) => p.get_mut(m),
+                None => Some(p),
+            }) {
                 redact(
                     args,
                     &self.counted(surface, &report, origin, Action::Redact),
@@ -165,6 +174,9 @@ impl Filter<'_> {
                     | "resources/list"
                     | "resources/templates/list" => {
                         return Some(self.list(message, result, origin));
+                    }
+                    "completion/complete" => {
+                        return Some(self.completion(message, result, origin));
                     }
                     "initialize" | "server/discover" => {
                         return self.instructions(message, result, origin);
@@ -447,8 +459,8 @@ pub fn withheld_result(blocked: &Blocked) -> Value {
 mod answers;
 #[path = "scanning_input.rs"]
 mod input;
-#[path = "scanning_tasks.rs"]
-mod tasks;
+#[path = "scanning_parts.rs"]
+mod parts;
 
 #[cfg(test)]
 #[path = "scanning_tests.rs"]

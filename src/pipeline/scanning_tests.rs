@@ -333,3 +333,53 @@ fn a_tasks_injected_status_message_is_left_out_and_its_state_delivered() {
         .unwrap();
     assert!(matches!(i.verdict, Verdict::Block(_)), "{:?}", i.verdict);
 }
+
+#[test]
+fn a_poisoned_completion_value_leaves_the_list_and_the_total() {
+    let owned = runtime("{}");
+    let m = msg(json!({"jsonrpc":"2.0","id":7,"result":{"completion":{
+        "values": ["Paris", INJECTED, "Pau", INJECTED],
+        "total": 9,
+        "hasMore": true
+    }}}));
+    let i = owned
+        .filter()
+        .upstream(&m, Some("completion/complete"), ORIGIN)
+        .unwrap();
+    assert_eq!(i.surface, Surface::PromptMessages);
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    assert_eq!(
+        object["result"]["completion"],
+        json!({"values": ["Paris", "Pau"], "total": 7, "hasMore": true})
+    );
+    let clean = msg(json!({"jsonrpc":"2.0","id":8,"result":{"completion":{"values":["Paris"]}}}));
+    let i = owned
+        .filter()
+        .upstream(&clean, Some("completion/complete"), ORIGIN)
+        .unwrap();
+    assert!(matches!(i.verdict, Verdict::Pass), "{:?}", i.verdict);
+}
+
+#[test]
+fn a_secret_typed_into_a_completion_request_is_blocked() {
+    let owned = runtime("{}");
+    let typed = |value: &str| {
+        msg(
+            json!({"jsonrpc":"2.0","id":9,"method":"completion/complete","params":{
+                "ref": {"type": "ref/prompt", "name": "ticket"},
+                "argument": {"name": "city", "value": value}
+            }}),
+        )
+    };
+    let i = owned
+        .filter()
+        .request(&typed("AKIAIOSFODNN7EXAMPLE"), ORIGIN)
+        .unwrap();
+    assert_eq!(i.surface, Surface::PromptArguments);
+    assert!(matches!(i.verdict, Verdict::Block(_)), "{:?}", i.verdict);
+    assert!(i.findings.iter().any(|f| f.json_path == "/argument/value"));
+    let i = owned.filter().request(&typed("Pa"), ORIGIN).unwrap();
+    assert!(matches!(i.verdict, Verdict::Pass), "{:?}", i.verdict);
+}

@@ -3,8 +3,9 @@
 
 Usage: py_call.py URL TOOL [ARGUMENTS_JSON] [--mode legacy|2026-07-28|auto] [--sample TEXT]
        py_call.py URL --list [--mode ...]
+       py_call.py URL --complete PROMPT ARGUMENT VALUE [--mode ...]
 With --sample, the client takes sampling requests and its "model" answers TEXT.
-Prints the CallToolResult (or the tool names) as JSON, or {"error": {...}} when
+Prints the CallToolResult (or the tool names, or the completion) as JSON, or {"error": {...}} when
 the server answers with a JSON-RPC error.
 """
 
@@ -26,6 +27,7 @@ async def main() -> None:
     p.add_argument("arguments", nargs="?", default="{}")
     p.add_argument("--mode", default="auto")
     p.add_argument("--list", action="store_true")
+    p.add_argument("--complete", nargs=3, metavar=("PROMPT", "ARGUMENT", "VALUE"))
     p.add_argument("--bearer")
     p.add_argument("--sample")
     a = p.parse_args()
@@ -46,6 +48,11 @@ async def main() -> None:
         try:
             if a.list:
                 out = sorted(t.name for t in (await client.list_tools()).tools)
+            elif a.complete:
+                prompt, name, value = a.complete
+                ref = types.PromptReference(type="ref/prompt", name=prompt)
+                result = await client.complete(ref, {"name": name, "value": value})
+                out = result.completion.model_dump(mode="json", exclude_none=True, by_alias=True)
             else:
                 result = await client.call_tool(a.tool, json.loads(a.arguments))
                 out = result.model_dump(mode="json", exclude_none=True, by_alias=True)
