@@ -118,9 +118,19 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+/// The folder relative paths in `file` resolve against: its parent, or `.`
+/// for a bare file name (whose parent is the empty path, which a process
+/// cannot be started in).
+pub fn folder_of(file: &Path) -> &Path {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Compiles `raw`, read from `file`.
 pub fn compile(raw: RawConfig, file: &Path) -> Result<Runtime, ConfigError> {
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = folder_of(file);
     let mut watched = vec![file.to_path_buf()];
     let listen = listen(&raw.listen, file, base, &mut watched)?;
     let admission = admission(&raw.listen, &listen, file)?;

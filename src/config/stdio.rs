@@ -258,7 +258,7 @@ pub fn compile_with(
     path: &str,
     lookup: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<StdioSettings, ConfigError> {
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = crate::config::compile::folder_of(file);
     let at =
         |field: &str, message: String| ConfigError::at(file, &format!("{path}.{field}"), message);
     let (program, args) = match raw.command.split_first() {

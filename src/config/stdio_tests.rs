@@ -158,3 +158,25 @@ fn eras_and_pings_are_configurable() {
         (StdioEra::Only(Era::Legacy), Version::V2025_06_18)
     );
 }
+
+#[test]
+fn a_configuration_named_without_a_folder_starts_its_servers_in_the_current_one() {
+    // `portcullis serve -c portcullis.yaml`: the file's parent is the empty
+    // path, in which no process can be started ("No such file or directory").
+    let s = compile_with(
+        &raw("command: [node, server.js]"),
+        Path::new("portcullis.yaml"),
+        "upstreams.files.stdio",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(s.cwd, PathBuf::from("."));
+    let s = compile_with(
+        &raw("command: [node, server.js]\ncwd: srv"),
+        Path::new("portcullis.yaml"),
+        "upstreams.files.stdio",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(s.cwd, PathBuf::from("./srv"));
+}

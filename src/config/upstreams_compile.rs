@@ -29,7 +29,7 @@ pub fn compile(
     file: &Path,
     watched: &mut Vec<PathBuf>,
 ) -> Result<Federation, ConfigError> {
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = crate::config::compile::folder_of(file);
     let (upstreams, prefixes) = match (single, many) {
         (Some(raw), None) => {
             let http = http_settings(&HttpParts::single(raw), file, base, "upstream", watched)?;
