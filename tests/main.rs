@@ -65,7 +65,7 @@ mod scan_server;
 mod scanning;
 /// Error messages, log lines, progress messages and completions from an upstream, scanned.
 mod scanning_errors;
-/// Tools run as tasks: the result from `tasks/result` and status from `tasks/get`, scanned.
+/// Tools run as tasks: result and status scanned; a task only for the client that created it.
 mod scanning_tasks;
 /// The legacy HTTP+SSE upstream transport (issue 3): a real server, killed and restarted.
 mod sse;

@@ -2,7 +2,8 @@
 //! gateway: the real TypeScript SDK on both sides (`tests/peers/task_server.mjs`,
 //! `tests/peers/ts_task_client.mjs`). A task's result comes from `tasks/result`
 //! and its progress from `tasks/get`, not from the `tools/call` answer: both
-//! are the tool's output and are scanned as such.
+//! are the tool's output and are scanned as such. A task is fetched by its id
+//! alone, so only the client that created it may name it.
 
 use crate::support::Gateway;
 use crate::support::gateway::audit_events;
@@ -111,4 +112,55 @@ async fn a_tasks_result_and_its_status_are_scanned_like_the_tools_answer() {
     let operations = serde_json::to_string(&events).unwrap();
     assert!(operations.contains("tasks/result"), "{operations}");
     assert!(operations.contains("tasks/get"), "{operations}");
+}
+
+/// The task server over stdio: one upstream session shared by every client of
+/// the gateway, so the upstream cannot tell whose task is whose.
+fn stdio_yaml() -> String {
+    let modules = peers::peers_dir().join("node/node_modules");
+    format!(
+        "listen:\n  address: 127.0.0.1:0\nreload:\n  poll_interval: 0s\nlogging:\n  format: text\nauthentication:\n  mode: none\nlimits:\n  shutdown_grace: 2s\nupstreams:\n  tasks:\n    prefix: \"\"\n    stdio:\n      command: [{:?}, {:?}, stdio]\n      env:\n        PEERS_NODE_MODULES: {{ value: {:?} }}\n",
+        peers::node(),
+        peers::script("task_server.mjs"),
+        modules,
+    )
+}
+
+#[tokio::test]
+async fn another_clients_tasks_are_neither_listed_nor_fetched() {
+    let gw = Gateway::start_yaml(&stdio_yaml()).await;
+    let mine = task_call(&gw.url(), "weather").await;
+    assert_eq!(result_text(&mine), "Sunny, 21 degrees.", "{mine}");
+    assert_eq!(
+        mine["polled"]["status"], "completed",
+        "the creator polls: {mine}"
+    );
+    let id = mine["created"]["taskId"].as_str().unwrap().to_owned();
+
+    // A second client (its own session) is shown none of it: without the
+    // gateway's check the shared upstream listed the task and handed over
+    // its result.
+    let out = Command::new(peers::node())
+        .arg(peers::script("ts_task_client.mjs"))
+        .args([gw.url().as_str(), "--others", id.as_str(), "not-a-task"])
+        .env(
+            "PEERS_NODE_MODULES",
+            peers::peers_dir().join("node/node_modules"),
+        )
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let others: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(others["listed"], serde_json::json!([]), "{others}");
+    for asked in [id.as_str(), "not-a-task"] {
+        assert_eq!(others["results"][asked]["code"], -32602, "{others}");
+        assert!(
+            others["results"][asked]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("no such task")),
+            "a task of another reads like no task: {others}"
+        );
+    }
+    assert!(!others.to_string().contains("Sunny"), "{others}");
 }

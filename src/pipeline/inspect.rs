@@ -222,6 +222,7 @@ pub(super) fn exchange(
         new_session: None,
         standalone: listen,
         batch,
+        owner: super::tasks::owner(cx),
     }
 }
 

@@ -36,6 +36,7 @@ pub mod scanning;
 pub mod session;
 pub mod sse_body;
 pub mod stages;
+pub mod tasks;
 pub mod traced;
 
 use crate::authn::Authn;
@@ -104,6 +105,8 @@ pub struct Shared {
     pub metrics: crate::telemetry::metrics::Metrics,
     /// HTTP upstreams that joined legacy sessions after they opened.
     pub joins: forward::Joins,
+    /// Who created each task the gateway saw created.
+    pub tasks: tasks::TaskOwners,
     drain: watch::Receiver<bool>,
 }
 
@@ -154,6 +157,7 @@ impl Shared {
             traces: None,
             metrics,
             joins: forward::Joins::default(),
+            tasks: tasks::TaskOwners::default(),
             drain,
         })
     }
@@ -360,6 +364,8 @@ async fn run<B: body::RequestBody>(
     let permit = authorize::authorize(cx, &inbound, rt, shared).await;
     traced::stage(cx, Stage::Authorize, mark, permit.is_err());
     let permit = permit?;
+    // A task is fetched by its id alone: only its creator may name it.
+    shared.tasks.check(cx, &inbound)?;
     // Nothing happens upstream that the audit trail could not record.
     if shared.auditor.as_ref().is_some_and(|a| a.refuses()) {
         return Err(Rejection::AuditUnavailable {

@@ -48,6 +48,9 @@ pub struct Exchange {
     pub standalone: bool,
     /// Whether the request was a batch (so a batch answer is acceptable).
     pub batch: bool,
+    /// Who the request acts for, as the owner of the tasks it creates
+    /// ([`super::tasks::owner`]).
+    pub owner: Arc<str>,
 }
 
 /// What the client gets for one upstream message.
@@ -137,6 +140,9 @@ impl Observer {
             self.answered = true;
             self.answer_error = message.error_code();
             self.learn(message);
+            if self.exchange.method.as_deref() == Some("tools/call") {
+                self.shared.tasks.learn(message, &self.exchange.owner);
+            }
         }
         let answering = is_answer
             .then_some(self.exchange.method.as_deref())
@@ -214,6 +220,7 @@ impl Observer {
         };
         let (delivery, pin_findings) = self.pin_tools(message, answering, delivery);
         let delivery = self.filter_list(message, answering, delivery);
+        let delivery = self.own_tasks(message, answering, delivery);
         let delivery = self.reshape(message, delivery);
         if let Some(auditor) = self.shared.auditor.as_ref() {
             for finding in pin_findings {
@@ -304,6 +311,40 @@ impl Observer {
                 .map(|b| Delivery::Replace(Bytes::from(b)))
                 .unwrap_or(Delivery::Drop),
             None => delivery,
+        }
+    }
+
+    /// Another caller's tasks leave a `tasks/list` answer; a status
+    /// notification for one is dropped ([`super::tasks`]).
+    fn own_tasks(
+        &self,
+        message: &Message,
+        answering: Option<&str>,
+        delivery: Delivery,
+    ) -> Delivery {
+        let relevant = answering == Some("tasks/list")
+            || message.method() == Some("notifications/tasks/status");
+        if !relevant {
+            return delivery;
+        }
+        let object = match &delivery {
+            Delivery::Drop => return delivery,
+            Delivery::Forward => Value::Object(message.as_object().clone()),
+            Delivery::Replace(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(v) => v,
+                _ => return delivery,
+            },
+        };
+        match self
+            .shared
+            .tasks
+            .visible(&object, answering, &self.exchange.owner)
+        {
+            None => delivery,
+            Some(None) => Delivery::Drop,
+            Some(Some(mine)) => serde_json::to_vec(&mine)
+                .map(|b| Delivery::Replace(Bytes::from(b)))
+                .unwrap_or(Delivery::Drop),
         }
     }
 

@@ -4,7 +4,7 @@
 //
 // portcullis' tests put it behind the gateway to check that a task's result and
 // its status messages are scanned like any tool result. Usage (Node 22):
-//   PEERS_NODE_MODULES=.peers/node/node_modules node task_server.mjs PORT
+//   PEERS_NODE_MODULES=.peers/node/node_modules node task_server.mjs PORT|stdio
 // Tools: `fetch_page` (its result carries an injection), `weather` (a clean
 // result), `slow_page` (a clean result, but its status message carries an
 // injection while it works).
@@ -66,8 +66,15 @@ function build() {
   return server;
 }
 
+if (process.argv[2] === "stdio") {
+  const { StdioServerTransport } = await load("@modelcontextprotocol/sdk/dist/esm/server/stdio.js");
+  await build().connect(new StdioServerTransport());
+} else {
+  serve(Number(process.argv[2]));
+}
+
+function serve(port) {
 const transports = new Map();
-const port = Number(process.argv[2]);
 createServer(async (req, res) => {
   const chunks = [];
   for await (const c of req) chunks.push(c);
@@ -87,3 +94,4 @@ createServer(async (req, res) => {
   }
   await transport.handleRequest(req, res, body);
 }).listen(port, "127.0.0.1");
+}

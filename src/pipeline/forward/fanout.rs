@@ -138,6 +138,7 @@ fn watch(cx: &RequestContext, rt: &Runtime, index: usize, standalone: bool) -> W
         new_session: None,
         standalone,
         batch: false,
+        owner: super::super::tasks::owner(cx),
     }
 }
 

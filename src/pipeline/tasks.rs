@@ -1,0 +1,184 @@
+//! Whose task is it. A tool run as a task (2025-11-25, experimental) is fetched
+//! later by its id alone (`tasks/get`, `tasks/result`, `tasks/cancel`), and
+//! `tasks/list` lists the tasks the upstream holds. An upstream binds tasks to
+//! its own session at best; but a stdio or HTTP+SSE upstream is one session
+//! shared by every client of the gateway, and a stateless upstream has none,
+//! while the gateway never passes the caller's token on. Without this module a
+//! second client listed the first one's tasks and fetched their results
+//! (seen with the real TypeScript SDK over stdio).
+//!
+//! The gateway records who created each task it sees created (the `tools/call`
+//! answer carrying `task.taskId`): the authenticated principal, or without
+//! authentication the client's session. A task request for a task of another
+//! caller, or one this replica did not see created, is refused as an unknown
+//! task would be (`-32602`); `tasks/list` answers keep the caller's own tasks;
+//! a status notification for another caller's task is dropped.
+
+use super::context::RequestContext;
+use super::parse::{Inbound, InboundKind};
+use super::respond::Rejection;
+use crate::authn::principal::Authenticated;
+use crate::protocol::jsonrpc::Message;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most tasks remembered; past it, expired ones are forgotten first, and a
+/// task that still finds no room is not recorded (so refused: fail closed).
+const MAX_TASKS: usize = 100_000;
+/// How long a task whose `ttl` is unlimited (`null`) is remembered.
+const UNLIMITED: Duration = Duration::from_secs(24 * 3600);
+
+/// The owner of each task the gateway saw created.
+#[derive(Debug, Default)]
+pub struct TaskOwners {
+    tasks: Mutex<HashMap<String, (Arc<str>, Instant)>>,
+}
+
+/// Who a request acts for, as far as tasks are concerned.
+pub fn owner(cx: &RequestContext) -> Arc<str> {
+    match (&cx.principal, &cx.session) {
+        (Some(p), _) if p.authenticated != Authenticated::Anonymous => format!(
+            "principal {} {}",
+            p.issuer.as_deref().unwrap_or(""),
+            p.subject
+        )
+        .into(),
+        (_, Some(session)) => format!("session {session}").into(),
+        _ => "anonymous".into(),
+    }
+}
+
+impl TaskOwners {
+    /// Records the task a `tools/call` answer created, if it did.
+    pub fn learn(&self, answer: &Message, owner: &Arc<str>) {
+        let Some(task) = answer.result().and_then(|r| r.get("task")) else {
+            return;
+        };
+        let Some(id) = task.get("taskId").and_then(Value::as_str) else {
+            return;
+        };
+        let ttl = task
+            .get("ttl")
+            .and_then(Value::as_u64)
+            .map_or(UNLIMITED, |ms| Duration::from_millis(ms).min(UNLIMITED));
+        let now = Instant::now();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if tasks.len() >= MAX_TASKS {
+            tasks.retain(|_, (_, until)| *until > now);
+        }
+        if tasks.len() < MAX_TASKS || tasks.contains_key(id) {
+            tasks.insert(id.to_owned(), (Arc::clone(owner), now + ttl));
+        }
+    }
+
+    /// Whether `owner` created task `id` (and it has not expired).
+    pub fn owns(&self, id: &str, owner: &str) -> bool {
+        let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks
+            .get(id)
+            .is_some_and(|(o, until)| &**o == owner && *until > Instant::now())
+    }
+
+    /// Refuses a task request naming a task the caller did not create.
+    pub fn check(&self, cx: &RequestContext, inbound: &Inbound) -> Result<(), Rejection> {
+        let InboundKind::Messages(envelope) = &inbound.kind else {
+            return Ok(());
+        };
+        let owner = owner(cx);
+        for m in envelope.messages() {
+            if !matches!(
+                m.method(),
+                Some("tasks/get" | "tasks/result" | "tasks/cancel")
+            ) {
+                continue;
+            }
+            let id = m
+                .params()
+                .and_then(|p| p.get("taskId"))
+                .and_then(Value::as_str);
+            if !id.is_some_and(|id| self.owns(id, &owner)) {
+                return Err(Rejection::InvalidArguments {
+                    id: m.id().cloned(),
+                    reason: "no such task".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A message from the upstream as `owner` may see it: `None` to deliver it
+    /// as it is, `Some(None)` to drop it, `Some(Some(object))` to deliver that.
+    pub fn visible(
+        &self,
+        message: &Value,
+        answering: Option<&str>,
+        owner: &str,
+    ) -> Option<Option<Map<String, Value>>> {
+        if answering == Some("tasks/list") {
+            let tasks = message.pointer("/result/tasks")?.as_array()?;
+            let mine: Vec<Value> = tasks
+                .iter()
+                .filter(|t| {
+                    t.get("taskId")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| self.owns(id, owner))
+                })
+                .cloned()
+                .collect();
+            if mine.len() == tasks.len() {
+                return None;
+            }
+            let mut object = message.as_object()?.clone();
+            if let Some(Value::Object(result)) = object.get_mut("result") {
+                result.insert("tasks".into(), Value::Array(mine));
+            }
+            return Some(Some(object));
+        }
+        if message.get("method").and_then(Value::as_str) == Some("notifications/tasks/status") {
+            let id = message.pointer("/params/taskId").and_then(Value::as_str);
+            if !id.is_some_and(|id| self.owns(id, owner)) {
+                return Some(None);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::jsonrpc::{ParseLimits, parse_message};
+    use serde_json::json;
+
+    fn created(id: &str, ttl: Value) -> Message {
+        let answer = json!({"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":id,"status":"working","ttl":ttl}}});
+        parse_message(answer.to_string().as_bytes(), &ParseLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn a_task_belongs_to_its_creator_until_it_expires() {
+        let owners = TaskOwners::default();
+        let (alice, bob): (Arc<str>, Arc<str>) = ("session a".into(), "session b".into());
+        owners.learn(&created("t1", json!(60_000)), &alice);
+        owners.learn(&created("t2", json!(null)), &bob);
+        owners.learn(&created("t3", json!(0)), &alice);
+        assert!(owners.owns("t1", &alice) && !owners.owns("t1", &bob));
+        assert!(owners.owns("t2", &bob), "no ttl: remembered");
+        assert!(!owners.owns("t3", &alice), "expired");
+        assert!(!owners.owns("t9", &alice), "never seen");
+
+        let listed =
+            json!({"jsonrpc":"2.0","id":2,"result":{"tasks":[{"taskId":"t1"},{"taskId":"t2"}]}});
+        let seen = owners
+            .visible(&listed, Some("tasks/list"), &alice)
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen["result"]["tasks"], json!([{"taskId":"t1"}]));
+        assert!(owners.visible(&listed, Some("tasks/get"), &alice).is_none());
+        let status = |id| json!({"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":id,"status":"working"}});
+        assert_eq!(owners.visible(&status("t2"), None, &alice), Some(None));
+        assert_eq!(owners.visible(&status("t1"), None, &alice), None);
+    }
+}
