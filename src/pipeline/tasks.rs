@@ -51,16 +51,24 @@ pub fn owner(cx: &RequestContext) -> Arc<str> {
 }
 
 impl TaskOwners {
-    /// Records the task a `tools/call` answer created, if it did.
+    /// Records the task a `tools/call` answer created, if it did: a `task`
+    /// member (2025-11-25), or a flat result of `resultType: task` (the
+    /// 2026-07-28 tasks extension, `ttlMs`).
     pub fn learn(&self, answer: &Message, owner: &Arc<str>) {
-        let Some(task) = answer.result().and_then(|r| r.get("task")) else {
+        let Some(result) = answer.result() else {
             return;
+        };
+        let task = match result.get("task") {
+            Some(task) => task,
+            None if result.get("resultType").and_then(Value::as_str) == Some("task") => result,
+            None => return,
         };
         let Some(id) = task.get("taskId").and_then(Value::as_str) else {
             return;
         };
         let ttl = task
             .get("ttl")
+            .or_else(|| task.get("ttlMs"))
             .and_then(Value::as_u64)
             .map_or(UNLIMITED, |ms| Duration::from_millis(ms).min(UNLIMITED));
         let now = Instant::now();
@@ -87,11 +95,17 @@ impl TaskOwners {
             return Ok(());
         };
         let owner = owner(cx);
+        let modern = cx.era == Some(crate::protocol::Era::Modern);
         for m in envelope.messages() {
-            if !matches!(
-                m.method(),
-                Some("tasks/get" | "tasks/result" | "tasks/cancel")
-            ) {
+            // The 2026-07-28 tasks extension has no `tasks/result` (the
+            // upstream answers it as an unknown method) and adds `tasks/update`.
+            let names_a_task = match m.method() {
+                Some("tasks/get" | "tasks/cancel") => true,
+                Some("tasks/result") => !modern,
+                Some("tasks/update") => modern,
+                _ => false,
+            };
+            if !names_a_task {
                 continue;
             }
             let id = m
@@ -164,6 +178,10 @@ mod tests {
         owners.learn(&created("t1", json!(60_000)), &alice);
         owners.learn(&created("t2", json!(null)), &bob);
         owners.learn(&created("t3", json!(0)), &alice);
+        let flat = json!({"jsonrpc":"2.0","id":3,"result":{"resultType":"task","taskId":"t4","status":"working","ttlMs":60_000}});
+        let flat = parse_message(flat.to_string().as_bytes(), &ParseLimits::default()).unwrap();
+        owners.learn(&flat, &bob);
+        assert!(owners.owns("t4", &bob), "a 2026-07-28 task");
         assert!(owners.owns("t1", &alice) && !owners.owns("t1", &bob));
         assert!(owners.owns("t2", &bob), "no ttl: remembered");
         assert!(!owners.owns("t3", &alice), "expired");
