@@ -27,11 +27,11 @@ async fn task_server() -> (tokio::process::Child, String) {
     (child, format!("http://127.0.0.1:{port}/mcp"))
 }
 
-/// `tool` called as a task by the TypeScript SDK client at `url`.
-async fn task_call(url: &str, tool: &str) -> Value {
+/// `tests/peers/ts_task_client.mjs` with `args`, its JSON summary.
+async fn ts_task_client(args: &[&str]) -> Value {
     let out = Command::new(peers::node())
         .arg(peers::script("ts_task_client.mjs"))
-        .args([url, tool])
+        .args(args)
         .env(
             "PEERS_NODE_MODULES",
             peers::peers_dir().join("node/node_modules"),
@@ -46,6 +46,11 @@ async fn task_call(url: &str, tool: &str) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `tool` called as a task by the TypeScript SDK client at `url`.
+async fn task_call(url: &str, tool: &str) -> Value {
+    ts_task_client(&[url, tool]).await
 }
 
 fn result_text(call: &Value) -> &str {
@@ -140,18 +145,8 @@ async fn another_clients_tasks_are_neither_listed_nor_fetched() {
     // A second client (its own session) is shown none of it: without the
     // gateway's check the shared upstream listed the task and handed over
     // its result.
-    let out = Command::new(peers::node())
-        .arg(peers::script("ts_task_client.mjs"))
-        .args([gw.url().as_str(), "--others", id.as_str(), "not-a-task"])
-        .env(
-            "PEERS_NODE_MODULES",
-            peers::peers_dir().join("node/node_modules"),
-        )
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    let others: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = gw.url();
+    let others = ts_task_client(&[&url, "--others", &id, "not-a-task"]).await;
     assert_eq!(others["listed"], serde_json::json!([]), "{others}");
     for asked in [id.as_str(), "not-a-task"] {
         assert_eq!(others["results"][asked]["code"], -32602, "{others}");

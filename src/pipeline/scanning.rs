@@ -211,7 +211,8 @@ impl Filter<'_> {
         }
     }
 
-    /// Scans one member of the message as a whole.
+    /// Scans one member of the message as a whole: no part of it is left out
+    /// on its own ([`Filter::parts`] with no such part).
     fn whole(
         &self,
         message: &Message,
@@ -220,26 +221,7 @@ impl Filter<'_> {
         surface: Surface,
         origin: Origin<'_>,
     ) -> Inspection {
-        let report = self.scanner.scan_json(surface, value);
-        let verdict = match self.decide(surface, &report, origin) {
-            Verdict::Rewrite(_) => {
-                let mut object = message.as_object().clone();
-                if let Some(target) = object.get_mut(member) {
-                    redact(
-                        target,
-                        &self.counted(surface, &report, origin, Action::Redact),
-                    );
-                }
-                Verdict::Rewrite(object)
-            }
-            other => other,
-        };
-        Inspection {
-            surface,
-            secrets: secret_texts(value, &report.findings),
-            findings: report.findings,
-            verdict,
-        }
+        self.parts(message, member, value, surface, origin, |_| false)
     }
 
     /// A server's `instructions` (in `initialize` and `server/discover`

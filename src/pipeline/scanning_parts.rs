@@ -83,7 +83,7 @@ impl Filter<'_> {
     /// Scans `value` (member `member` of `message`) on `surface`; when every
     /// blocking finding lies in a part `part` accepts (by its JSON pointer),
     /// those parts are left out and the rest delivered, redactions applied.
-    fn parts(
+    pub(super) fn parts(
         &self,
         message: &Message,
         member: &str,
