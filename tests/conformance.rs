@@ -5,9 +5,9 @@
 //!
 //! Expected differences (checks where the gateway is supposed to do better than
 //! the upstream) are listed in `EXPECTED_DIFFERENCES`. The fixture already
-//! protects itself against DNS rebinding, so the list is empty: the gateway's own
-//! Host/Origin check yields the same verdicts (`dns-rebinding-protection`
-//! passes in both runs, with the gateway answering 421 where the fixture did).
+//! protects itself against DNS rebinding: the gateway's own Host/Origin check
+//! yields the same verdicts (`dns-rebinding-protection` passes in both runs,
+//! with the gateway answering 421 where the fixture did).
 
 use crate::support::Gateway;
 use crate::support::gateway::default_yaml;
@@ -16,7 +16,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// (scenario, check id) pairs whose verdict is allowed to differ, and why.
-const EXPECTED_DIFFERENCES: &[(&str, &str, &str)] = &[];
+const EXPECTED_DIFFERENCES: &[(&str, &str, &str)] = &[(
+    "tasks-dispatch-and-envelope",
+    "sep-2663-tasks-get-invalid-task-id-32602",
+    "a tasks/get naming a task the gateway did not see its caller create is answered -32602 \
+     \"no such task\" by the gateway (src/pipeline/tasks.rs), the code the check wants; the \
+     fixture, which has no tasks, does not",
+)];
 
 /// Scenario → (check id, name, n-th occurrence) → status; INFO entries (wire
 /// logs) are left out.

@@ -126,7 +126,10 @@ pub fn check(
         Some(_) => return Err(Mismatch::Differs("Mcp-Method".into())),
         None => return Err(Mismatch::Missing("Mcp-Method".into())),
     }
-    let body_name = message.target().map(|t| t.name());
+    let body_name = message
+        .target()
+        .map(|t| t.name())
+        .or_else(|| task_id(message));
     let header_name = required(&headers.name, "Mcp-Name")?;
     match (body_name, header_name) {
         (Some(b), Some(h)) if b == h => {}
@@ -138,6 +141,15 @@ pub fn check(
         check_params(message.arguments(), headers, declared)?;
     }
     Ok(())
+}
+
+/// The task a 2026-07-28 tasks-extension request names: its `Mcp-Name` is the
+/// `params.taskId` of `tasks/get`, `tasks/update` and `tasks/cancel`.
+fn task_id(message: &Message) -> Option<&str> {
+    match message.method()? {
+        "tasks/get" | "tasks/update" | "tasks/cancel" => message.params()?.get("taskId")?.as_str(),
+        _ => None,
+    }
 }
 
 fn required(value: &Option<Sent<'_>>, name: &str) -> Result<Option<String>, Mismatch> {

@@ -79,6 +79,23 @@ fn method_and_name_must_match_the_body() {
 }
 
 #[test]
+fn a_task_request_names_its_task() {
+    // The 2026-07-28 tasks extension: `Mcp-Name` is the task id.
+    for method in ["tasks/get", "tasks/update", "tasks/cancel"] {
+        let m = msg(json!({"jsonrpc":"2.0","id":1,"method":method,"params":{"taskId":"t-1"}}));
+        assert_eq!(check(&m, &hdrs(method, Some("t-1"), &[]), None), Ok(()));
+        assert!(matches!(
+            check(&m, &hdrs(method, Some("t-2"), &[]), None),
+            Err(Mismatch::Differs(_))
+        ));
+        assert!(matches!(
+            check(&m, &hdrs(method, None, &[]), None),
+            Err(Mismatch::Missing(_))
+        ));
+    }
+}
+
+#[test]
 fn base64_values_are_decoded_strictly() {
     assert_eq!(decode_value("=?base64?SGVsbG8=?="), Some("Hello".into()));
     assert_eq!(decode_value("=?base64?SGVsbG8?="), None);
