@@ -159,3 +159,127 @@ async fn another_clients_tasks_are_neither_listed_nor_fetched() {
     }
     assert!(!others.to_string().contains("Sunny"), "{others}");
 }
+
+/// The tasks extension of 2026-07-28 (`io.modelcontextprotocol/tasks`) on the
+/// real Python SDK's stateless server (`tests/peers/task_server_2026.py`): a
+/// finished task carries its tool's result inline in the `tasks/get` answer,
+/// where 2025-11-25 had `tasks/result`. The callers are told apart by their
+/// tokens, the only thing that tells stateless callers apart.
+mod extension {
+    use crate::support::Gateway;
+    use crate::support::auth::{self, Keys};
+    use crate::support::gateway::{audit_events, default_yaml};
+    use crate::support::http::{Req, modern_body};
+    use crate::support::peers;
+    use serde_json::{Value, json};
+    use tokio::process::Command;
+
+    const TASKS: &str = "io.modelcontextprotocol/tasks";
+
+    async fn server() -> (tokio::process::Child, String) {
+        let port = peers::free_port();
+        let child = peers::spawn_listening(
+            Command::new(peers::python())
+                .arg(peers::script("task_server_2026.py"))
+                .arg(port.to_string()),
+            port,
+        )
+        .await;
+        (child, format!("http://127.0.0.1:{port}/mcp"))
+    }
+
+    /// A 2026-07-28 request declaring the tasks extension, its JSON answer.
+    async fn send(url: &str, token: &str, method: &str, name: &str, params: Value) -> Value {
+        let mut body = modern_body(1, method, params);
+        body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
+            json!({"extensions": {TASKS: {}}});
+        let reply = Req::post(url)
+            .modern(method, Some(name))
+            .header("authorization", &format!("Bearer {token}"))
+            .body(body)
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.json()
+    }
+
+    /// `tool` run as a task: its creation answer and two polls.
+    async fn run(url: &str, token: &str, tool: &str) -> (Value, Value, Value) {
+        let call =
+            json!({"name": tool, "arguments": {"url": "https://shop.example", "city": "Paris"}});
+        let created = send(url, token, "tools/call", tool, call).await;
+        let id = created["result"]["taskId"].as_str().unwrap_or_default();
+        let poll = json!({"taskId": id});
+        let first = send(url, token, "tasks/get", id, poll.clone()).await;
+        let second = send(url, token, "tasks/get", id, poll).await;
+        (created, first, second)
+    }
+
+    #[tokio::test]
+    async fn a_finished_tasks_inline_result_is_scanned_and_only_its_creator_polls_it() {
+        let (_server, url) = server().await;
+        let keys = Keys::generate().await;
+        let tokens = keys
+            .mint(&[
+                json!({"alg": "ES256", "claims": auth::claims()}),
+                json!({"alg": "ES256", "claims": auth::claims_with(json!({"sub": "bob"}))}),
+            ])
+            .await;
+        let (alice, bob) = (&tokens[0], &tokens[1]);
+
+        // Directly, the injection arrives in the finished task.
+        let (_, _, done) = run(&url, alice, "fetch_page").await;
+        assert_eq!(done["result"]["status"], "completed", "{done}");
+        assert!(done.to_string().contains("id_rsa"), "{done}");
+
+        let yaml = default_yaml(&url)
+            .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
+        let gw = Gateway::start_yaml(&yaml).await;
+        let (created, working, done) = run(&gw.url(), alice, "fetch_page").await;
+        assert_eq!(created["result"]["resultType"], "task", "{created}");
+        assert_eq!(working["result"]["status"], "working", "{working}");
+        assert_eq!(
+            working["result"]["statusMessage"], "Fetching, 1 of 2 steps done.",
+            "a clean status message passes: {working}"
+        );
+        // Finished, and its result the withheld one: the client's wait ends
+        // as it would for a blocked `tools/call`.
+        let task = &done["result"];
+        assert_eq!(task["status"], "completed", "{done}");
+        assert_eq!(task["resultType"], "complete", "{done}");
+        assert_eq!(task["result"]["isError"], true, "{done}");
+        let text = task["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.contains("withheld"), "{done}");
+        assert!(!done.to_string().contains("id_rsa"), "{done}");
+
+        // A clean result passes unchanged.
+        let (_, _, sunny) = run(&gw.url(), alice, "weather").await;
+        assert_eq!(
+            sunny["result"]["result"]["content"][0]["text"], "Sunny in Paris, 21 C.",
+            "{sunny}"
+        );
+
+        // Another caller cannot poll alice's task, though the stateless
+        // upstream would hand it over to anyone who names it.
+        let id = sunny["result"]["taskId"].as_str().unwrap();
+        let direct = send(&url, bob, "tasks/get", id, json!({"taskId": id})).await;
+        assert_eq!(direct["result"]["status"], "completed", "{direct}");
+        let refused = send(&gw.url(), bob, "tasks/get", id, json!({"taskId": id})).await;
+        assert_eq!(refused["error"]["code"], -32602, "{refused}");
+        assert!(!refused.to_string().contains("Sunny"), "{refused}");
+        let cancel = send(&gw.url(), bob, "tasks/cancel", id, json!({"taskId": id})).await;
+        assert_eq!(cancel["error"]["code"], -32602, "{cancel}");
+        let mine = send(&gw.url(), alice, "tasks/get", id, json!({"taskId": id})).await;
+        assert_eq!(mine["result"]["status"], "completed", "{mine}");
+
+        let folder = gw.stop().await;
+        let events = audit_events(&folder.path().join("audit"));
+        let findings: Vec<&Value> = events.iter().filter(|e| e["class_uid"] == 2004).collect();
+        let text = serde_json::to_string(&findings).unwrap();
+        assert!(text.contains("\"/result/content/0/text\""), "{findings:#?}");
+        let operations = serde_json::to_string(&events).unwrap();
+        assert!(operations.contains("tasks/get"), "{operations}");
+    }
+}

@@ -323,7 +323,10 @@ impl Observer {
         delivery: Delivery,
     ) -> Delivery {
         let relevant = answering == Some("tasks/list")
-            || message.method() == Some("notifications/tasks/status");
+            || matches!(
+                message.method(),
+                Some("notifications/tasks/status" | "notifications/tasks")
+            );
         if !relevant {
             return delivery;
         }

@@ -158,7 +158,7 @@ impl Filter<'_> {
                 if let Some(requests) = result.get("inputRequests") {
                     // 2026-07-28 input-required results carry what would have been
                     // server-to-client requests.
-                    return Some(self.input_requests(message, requests, origin));
+                    return Some(self.input_requests(message, "result", requests, origin));
                 }
                 let surface = match answering? {
                     // A task's result (`tasks/result`) is its tool's result;
@@ -198,8 +198,11 @@ impl Filter<'_> {
                 Some(self.whole(message, "error", error, surface, origin))
             }
             Kind::Notification => match message.method()? {
-                "notifications/tasks/status" => {
+                "notifications/tasks/status" | "notifications/tasks" => {
                     let params = message.as_object().get("params")?;
+                    if let Some(requests) = params.get("inputRequests") {
+                        return Some(self.input_requests(message, "params", requests, origin));
+                    }
                     Some(self.task_status(message, "params", params, origin))
                 }
                 "notifications/message" | "notifications/progress" => {
@@ -221,7 +224,7 @@ impl Filter<'_> {
         surface: Surface,
         origin: Origin<'_>,
     ) -> Inspection {
-        self.parts(message, member, value, surface, origin, |_| false)
+        self.parts(message, member, value, surface, origin, |_| None)
     }
 
     /// A server's `instructions` (in `initialize` and `server/discover`

@@ -12,11 +12,13 @@ use crate::scan::{Action, Finding, Surface};
 use serde_json::{Map, Value};
 
 impl Filter<'_> {
-    /// Judges every input request in `requests` (the result's `inputRequests`).
+    /// Judges every input request in `requests` (the `inputRequests` of member
+    /// `member`: an `input_required` result, or a task waiting for input).
     /// The strongest verdict wins: one blocked request withholds the result.
     pub(super) fn input_requests(
         &self,
         message: &Message,
+        member: &str,
         requests: &Value,
         origin: Origin<'_>,
     ) -> Inspection {
@@ -54,8 +56,8 @@ impl Filter<'_> {
         }
         if let Verdict::Rewrite(_) = verdict {
             let mut object = message.as_object().clone();
-            if let Some(result) = object.get_mut("result") {
-                redact(result, &redacted);
+            if let Some(target) = object.get_mut(member) {
+                redact(target, &redacted);
             }
             verdict = Verdict::Rewrite(object);
         }

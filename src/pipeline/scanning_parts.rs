@@ -1,15 +1,21 @@
-//! Server data of which only a part is blocked: the part is left out and the
-//! rest delivered, where an error in place of the whole answer would cost the
-//! client more than the part is worth.
+//! Server data of which only a part is blocked: the part is left out (or, for
+//! a task's result, replaced by the withheld result) and the rest delivered,
+//! where an error in place of the whole answer would cost the client more than
+//! the part is worth.
 //!
-//! - Tasks (2025-11-25, experimental): a tool run as a task answers `tools/call`
-//!   with a task, and its progress comes from `tasks/get`, `tasks/list`,
-//!   `tasks/cancel` and `notifications/tasks/status`, each carrying the task's
-//!   state and the server's `statusMessage` text: the tool's output like its
-//!   result (`tasks/result`, judged as a tool result), so judged on the
-//!   tool-result surface. A poll answered with an error would end the client's
-//!   wait for a result the filter may well let through; a blocked status
-//!   message is left out and the task's state delivered.
+//! - Tasks: a tool run as a task answers `tools/call` with a task, and its
+//!   progress comes from `tasks/get`, `tasks/list` and `tasks/cancel` answers
+//!   and from `notifications/tasks/status` (2025-11-25, experimental) or
+//!   `notifications/tasks` (the 2026-07-28 tasks extension), each carrying the
+//!   task's state and the server's `statusMessage` text: the tool's output
+//!   like its result, so judged on the tool-result surface. A poll answered
+//!   with an error would end the client's wait for a result the filter may
+//!   well let through: a blocked status message is left out and the task's
+//!   state delivered. At 2026-07-28 a finished task carries its tool's `result`
+//!   (or the JSON-RPC `error` it failed with) inline, where 2025-11-25 had
+//!   `tasks/result`: a blocked one is replaced by the withheld result (or the
+//!   filter's own error), as a blocked `tools/call` answer is, and the task
+//!   still reads as finished.
 //! - Completions (`completion/complete`): each suggested value is text a client
 //!   shows its user and may put into a prompt's arguments, judged on the
 //!   prompt-messages surface. A blocked value leaves the list (and `total`), as
@@ -18,10 +24,23 @@
 //! Findings anywhere else in the answer, and an oversize answer, keep the
 //! verdict they get in any other message.
 
-use super::{Filter, Inspection, Origin, Verdict, redact, secret_texts};
+use super::{Blocked, Filter, Inspection, Origin, Verdict, redact, secret_texts, withheld_result};
 use crate::protocol::jsonrpc::Message;
+use crate::protocol::rpc_error::CONTENT_BLOCKED;
 use crate::scan::{Action, Finding, Surface};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+/// What becomes of the part of an answer a blocking finding lies in (JSON
+/// pointers relative to the member judged).
+#[derive(Debug, PartialEq)]
+pub(super) enum Cut {
+    /// The member or array element at this pointer leaves.
+    Out(String),
+    /// The tool result at this pointer is replaced by the withheld result.
+    Withheld(String),
+    /// The JSON-RPC error at this pointer is replaced by the filter's own.
+    WithheldError(String),
+}
 
 impl Filter<'_> {
     /// Judges the task state(s) in `value` (member `member` of `message`: a
@@ -39,7 +58,7 @@ impl Filter<'_> {
             value,
             Surface::ToolResult,
             origin,
-            |path| path.ends_with("/statusMessage"),
+            task_part,
         )
     }
 
@@ -56,7 +75,7 @@ impl Filter<'_> {
             result,
             Surface::PromptMessages,
             origin,
-            |path| value_index(path).is_some(),
+            |path| value_index(path).map(|_| Cut::Out(path.to_owned())),
         );
         if let Verdict::Rewrite(object) = &mut inspection.verdict {
             let sent = result
@@ -81,8 +100,9 @@ impl Filter<'_> {
     }
 
     /// Scans `value` (member `member` of `message`) on `surface`; when every
-    /// blocking finding lies in a part `part` accepts (by its JSON pointer),
-    /// those parts are left out and the rest delivered, redactions applied.
+    /// blocking finding lies in a part `part` names a [`Cut`] for (by the
+    /// finding's JSON pointer), those parts are cut and the rest delivered,
+    /// redactions applied.
     pub(super) fn parts(
         &self,
         message: &Message,
@@ -90,7 +110,7 @@ impl Filter<'_> {
         value: &Value,
         surface: Surface,
         origin: Origin<'_>,
-        part: fn(&str) -> bool,
+        part: fn(&str) -> Option<Cut>,
     ) -> Inspection {
         let report = self.scanner.scan_json(surface, value);
         let verdict = match self.decide(surface, &report, origin) {
@@ -100,18 +120,23 @@ impl Filter<'_> {
             }
             decided => {
                 let blocking = self.counted(surface, &report, origin, Action::Block);
-                if blocking.iter().any(|f| !part(&f.json_path)) {
-                    decided
-                } else {
-                    let mut object = message.as_object().clone();
-                    if let Some(target) = object.get_mut(member) {
-                        redact(
-                            target,
-                            &self.counted(surface, &report, origin, Action::Redact),
-                        );
-                        leave_out(target, &blocking);
+                let cuts: Option<Vec<(Cut, &Finding)>> = blocking
+                    .iter()
+                    .map(|f| part(&f.json_path).map(|cut| (cut, f)))
+                    .collect();
+                match cuts {
+                    None => decided,
+                    Some(cuts) => {
+                        let mut object = message.as_object().clone();
+                        if let Some(target) = object.get_mut(member) {
+                            redact(
+                                target,
+                                &self.counted(surface, &report, origin, Action::Redact),
+                            );
+                            apply(target, cuts);
+                        }
+                        Verdict::Rewrite(object)
                     }
-                    Verdict::Rewrite(object)
                 }
             }
         };
@@ -129,18 +154,71 @@ fn value_index(pointer: &str) -> Option<usize> {
     pointer.strip_prefix("/completion/values/")?.parse().ok()
 }
 
-/// Removes what the findings' pointers (RFC 6901, relative to `value`) name:
-/// an object's member, or an array's element (the highest index first, so that
-/// one removal does not move what another names).
-fn leave_out(value: &mut Value, findings: &[Finding]) {
+/// Where a blocking finding at `pointer` in a task's state (at the root, or
+/// one of a `tasks/list` answer's `tasks`) lies: in its status message, its
+/// inline result or its inline error; `None` anywhere else.
+pub(super) fn task_part(pointer: &str) -> Option<Cut> {
+    let (task, within) = match pointer.strip_prefix("/tasks/") {
+        Some(rest) => {
+            let (index, within) = rest.split_once('/')?;
+            index.parse::<usize>().ok()?;
+            (&pointer[..pointer.len() - within.len() - 1], within)
+        }
+        None => ("", pointer.strip_prefix('/')?),
+    };
+    let (head, _) = within.split_once('/').unwrap_or((within, ""));
+    match head {
+        "statusMessage" if within == head => Some(Cut::Out(pointer.to_owned())),
+        "result" => Some(Cut::Withheld(format!("{task}/result"))),
+        "error" => Some(Cut::WithheldError(format!("{task}/error"))),
+        _ => None,
+    }
+}
+
+/// Applies the cuts to `value`: replacements first (each part once, for the
+/// first finding in it), then removals, the highest array index first so that
+/// one removal does not move what another names.
+fn apply(value: &mut Value, cuts: Vec<(Cut, &Finding)>) {
+    let mut removed = Vec::new();
+    let mut replaced: Vec<String> = Vec::new();
+    for (cut, finding) in cuts {
+        let blocked = || Blocked {
+            rule_id: finding.rule_id.to_string(),
+            category: finding.category.name(),
+        };
+        let (pointer, with) = match cut {
+            Cut::Out(pointer) => {
+                removed.push(pointer);
+                continue;
+            }
+            Cut::Withheld(pointer) => (pointer, withheld_result(&blocked())),
+            Cut::WithheldError(pointer) => {
+                let blocked = blocked();
+                let message = format!(
+                    "Content withheld by the gateway's injection filter: {} (rule {})",
+                    blocked.category, blocked.rule_id
+                );
+                (
+                    pointer,
+                    json!({"code": CONTENT_BLOCKED, "message": message}),
+                )
+            }
+        };
+        if replaced.contains(&pointer) {
+            continue;
+        }
+        if let Some(part) = value.pointer_mut(&pointer) {
+            *part = with;
+        }
+        replaced.push(pointer);
+    }
     let index = |p: &str| {
         p.rsplit_once('/')
             .and_then(|(_, k)| k.parse::<usize>().ok())
     };
-    let mut pointers: Vec<&str> = findings.iter().map(|f| f.json_path.as_str()).collect();
-    pointers.sort_by(|a, b| index(b).cmp(&index(a)).then(a.cmp(b)));
-    pointers.dedup();
-    for pointer in pointers {
+    removed.sort_by(|a, b| index(b).cmp(&index(a)).then(a.cmp(b)));
+    removed.dedup();
+    for pointer in removed {
         let Some((parent, key)) = pointer.rsplit_once('/') else {
             continue;
         };

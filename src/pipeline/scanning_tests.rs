@@ -335,6 +335,108 @@ fn a_tasks_injected_status_message_is_left_out_and_its_state_delivered() {
 }
 
 #[test]
+fn a_finished_2026_task_is_delivered_finished_with_a_blocked_result_withheld() {
+    let owned = runtime("{}");
+    let done = |result: Value| {
+        json!({"resultType": "complete", "taskId": "t5", "status": "completed",
+               "statusMessage": INJECTED, "ttlMs": 60000, "result": result})
+    };
+    let injected = json!({"content": [{"type": "text", "text": INJECTED}], "isError": false});
+    let polled = msg(json!({"jsonrpc":"2.0","id":9,"result":done(injected.clone())}));
+    let i = owned
+        .filter()
+        .upstream(&polled, Some("tasks/get"), ORIGIN)
+        .unwrap();
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    let task = &object["result"];
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["resultType"], "complete");
+    assert!(task.get("statusMessage").is_none(), "{task}");
+    assert_eq!(task["result"]["isError"], true);
+    let text = task["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("withheld"), "{text}");
+    assert!(!text.contains("evil.example"), "{text}");
+    assert!(
+        i.findings
+            .iter()
+            .any(|f| f.json_path.starts_with("/result/content/0"))
+    );
+
+    // The same task pushed as a notification (subscriptions/listen).
+    let pushed =
+        msg(json!({"jsonrpc":"2.0","method":"notifications/tasks","params":done(injected)}));
+    let i = owned.filter().upstream(&pushed, None, ORIGIN).unwrap();
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    assert_eq!(object["params"]["result"]["isError"], true);
+    assert_eq!(object["params"]["status"], "completed");
+
+    // A failed task's error text is the filter's own.
+    let failed = msg(
+        json!({"jsonrpc":"2.0","method":"notifications/tasks","params":{
+        "taskId": "t6", "status": "failed", "error": {"code": -32603, "message": INJECTED}}}),
+    );
+    let i = owned.filter().upstream(&failed, None, ORIGIN).unwrap();
+    let Verdict::Rewrite(object) = i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    assert_eq!(object["params"]["error"]["code"], -32001);
+    assert_eq!(object["params"]["status"], "failed");
+
+    // A clean finished task passes as it is.
+    let clean = json!({"content": [{"type": "text", "text": "Sunny, 21 C."}], "isError": false});
+    let clean = msg(
+        json!({"jsonrpc":"2.0","method":"notifications/tasks","params":{
+        "taskId": "t7", "status": "completed", "result": clean}}),
+    );
+    let i = owned.filter().upstream(&clean, None, ORIGIN).unwrap();
+    assert!(matches!(i.verdict, Verdict::Pass), "{:?}", i.verdict);
+
+    // A task waiting for input: its requests are judged as server requests.
+    let asking = msg(
+        json!({"jsonrpc":"2.0","method":"notifications/tasks","params":{
+        "taskId": "t8", "status": "input_required", "inputRequests": {"name": {
+            "method": "elicitation/create",
+            "params": {"message": INJECTED, "requestedSchema": {"type": "object"}}}}}}),
+    );
+    let i = owned.filter().upstream(&asking, None, ORIGIN).unwrap();
+    assert_eq!(i.surface, Surface::ElicitationRequest);
+    assert!(!i.findings.is_empty());
+}
+
+#[test]
+fn task_parts_are_named_by_where_the_finding_lies() {
+    use super::parts::{Cut, task_part};
+    assert_eq!(
+        task_part("/statusMessage"),
+        Some(Cut::Out("/statusMessage".into()))
+    );
+    assert_eq!(
+        task_part("/tasks/12/statusMessage"),
+        Some(Cut::Out("/tasks/12/statusMessage".into()))
+    );
+    assert_eq!(
+        task_part("/result/content/0/text"),
+        Some(Cut::Withheld("/result".into()))
+    );
+    assert_eq!(
+        task_part("/tasks/3/result/structuredContent/a"),
+        Some(Cut::Withheld("/tasks/3/result".into()))
+    );
+    assert_eq!(
+        task_part("/error/message"),
+        Some(Cut::WithheldError("/error".into()))
+    );
+    assert_eq!(task_part("/statusMessage/x"), None);
+    assert_eq!(task_part("/note"), None);
+    assert_eq!(task_part("/tasks/x/statusMessage"), None);
+    assert_eq!(task_part("/tasks/1"), None);
+}
+
+#[test]
 fn a_poisoned_completion_value_leaves_the_list_and_the_total() {
     let owned = runtime("{}");
     let m = msg(json!({"jsonrpc":"2.0","id":7,"result":{"completion":{

@@ -150,7 +150,11 @@ impl TaskOwners {
             }
             return Some(Some(object));
         }
-        if message.get("method").and_then(Value::as_str) == Some("notifications/tasks/status") {
+        let method = message.get("method").and_then(Value::as_str);
+        if matches!(
+            method,
+            Some("notifications/tasks/status" | "notifications/tasks")
+        ) {
             let id = message.pointer("/params/taskId").and_then(Value::as_str);
             if !id.is_some_and(|id| self.owns(id, owner)) {
                 return Some(None);
@@ -198,5 +202,9 @@ mod tests {
         let status = |id| json!({"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":id,"status":"working"}});
         assert_eq!(owners.visible(&status("t2"), None, &alice), Some(None));
         assert_eq!(owners.visible(&status("t1"), None, &alice), None);
+        // The 2026-07-28 extension's notification carries the task's result.
+        let finished = json!({"jsonrpc":"2.0","method":"notifications/tasks","params":{"taskId":"t2","status":"completed","result":{"content":[]}}});
+        assert_eq!(owners.visible(&finished, None, &alice), Some(None));
+        assert_eq!(owners.visible(&finished, None, &bob), None);
     }
 }
