@@ -196,10 +196,7 @@ impl Observer {
                     Delivery::Replace(error_body(
                         id,
                         rpc_error::CONTENT_BLOCKED,
-                        &format!(
-                            "Content withheld by the gateway's injection filter: {} (rule {})",
-                            blocked.category, blocked.rule_id
-                        ),
+                        &scanning::withheld_reason(blocked),
                         None,
                     ))
                 }

@@ -429,6 +429,15 @@ impl Filter<'_> {
     }
 }
 
+/// The message of the `-32001` error that replaces blocked server content
+/// where an error stays an error.
+pub fn withheld_reason(blocked: &Blocked) -> String {
+    format!(
+        "Content withheld by the gateway's injection filter: {} (rule {})",
+        blocked.category, blocked.rule_id
+    )
+}
+
 /// The `isError` result that replaces a blocked tool result.
 pub fn withheld_result(blocked: &Blocked) -> Value {
     json!({

@@ -24,7 +24,10 @@
 //! Findings anywhere else in the answer, and an oversize answer, keep the
 //! verdict they get in any other message.
 
-use super::{Blocked, Filter, Inspection, Origin, Verdict, redact, secret_texts, withheld_result};
+use super::{
+    Blocked, Filter, Inspection, Origin, Verdict, redact, secret_texts, withheld_reason,
+    withheld_result,
+};
 use crate::protocol::jsonrpc::Message;
 use crate::protocol::rpc_error::CONTENT_BLOCKED;
 use crate::scan::{Action, Finding, Surface};
@@ -192,17 +195,10 @@ fn apply(value: &mut Value, cuts: Vec<(Cut, &Finding)>) {
                 continue;
             }
             Cut::Withheld(pointer) => (pointer, withheld_result(&blocked())),
-            Cut::WithheldError(pointer) => {
-                let blocked = blocked();
-                let message = format!(
-                    "Content withheld by the gateway's injection filter: {} (rule {})",
-                    blocked.category, blocked.rule_id
-                );
-                (
-                    pointer,
-                    json!({"code": CONTENT_BLOCKED, "message": message}),
-                )
-            }
+            Cut::WithheldError(pointer) => (
+                pointer,
+                json!({"code": CONTENT_BLOCKED, "message": withheld_reason(&blocked())}),
+            ),
         };
         if replaced.contains(&pointer) {
             continue;

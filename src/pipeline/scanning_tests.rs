@@ -410,30 +410,25 @@ fn a_finished_2026_task_is_delivered_finished_with_a_blocked_result_withheld() {
 #[test]
 fn task_parts_are_named_by_where_the_finding_lies() {
     use super::parts::{Cut, task_part};
-    assert_eq!(
-        task_part("/statusMessage"),
-        Some(Cut::Out("/statusMessage".into()))
-    );
-    assert_eq!(
-        task_part("/tasks/12/statusMessage"),
-        Some(Cut::Out("/tasks/12/statusMessage".into()))
-    );
-    assert_eq!(
-        task_part("/result/content/0/text"),
-        Some(Cut::Withheld("/result".into()))
-    );
-    assert_eq!(
-        task_part("/tasks/3/result/structuredContent/a"),
-        Some(Cut::Withheld("/tasks/3/result".into()))
-    );
-    assert_eq!(
-        task_part("/error/message"),
-        Some(Cut::WithheldError("/error".into()))
-    );
-    assert_eq!(task_part("/statusMessage/x"), None);
-    assert_eq!(task_part("/note"), None);
-    assert_eq!(task_part("/tasks/x/statusMessage"), None);
-    assert_eq!(task_part("/tasks/1"), None);
+    let out = |p: &str| Some(Cut::Out(p.into()));
+    let withheld = |p: &str| Some(Cut::Withheld(p.into()));
+    let cases = [
+        ("/statusMessage", out("/statusMessage")),
+        ("/tasks/12/statusMessage", out("/tasks/12/statusMessage")),
+        ("/result/content/0/text", withheld("/result")),
+        (
+            "/tasks/3/result/structuredContent/a",
+            withheld("/tasks/3/result"),
+        ),
+        ("/error/message", Some(Cut::WithheldError("/error".into()))),
+        ("/statusMessage/x", None),
+        ("/note", None),
+        ("/tasks/x/statusMessage", None),
+        ("/tasks/1", None),
+    ];
+    for (pointer, expected) in cases {
+        assert_eq!(task_part(pointer), expected, "{pointer}");
+    }
 }
 
 #[test]

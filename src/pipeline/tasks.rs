@@ -8,8 +8,9 @@
 //! (seen with the real TypeScript SDK over stdio).
 //!
 //! The gateway records who created each task it sees created (the `tools/call`
-//! answer carrying `task.taskId`, or at 2026-07-28 a flat `resultType: task`): the authenticated principal, or without
-//! authentication the client's session. A task request for a task of another
+//! answer carrying `task.taskId`, or at 2026-07-28 a flat `resultType: task`):
+//! the authenticated principal, or without authentication the client's
+//! session. A task request for a task of another
 //! caller, or one this replica did not see created, is refused as an unknown
 //! task would be (`-32602`); `tasks/list` answers keep the caller's own tasks;
 //! a status notification for another caller's task is dropped.
