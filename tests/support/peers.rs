@@ -49,8 +49,32 @@ pub fn script(name: &str) -> PathBuf {
     require(repo().join("tests/peers").join(name))
 }
 
-/// A free loopback port (bound and released; fine for peers that need a number).
+/// A free loopback port for a peer that must be told its number.
+///
+/// A port the kernel hands out for `:0` lies in the ephemeral range, where an
+/// outgoing connection of any test may take it between this check and the
+/// peer's bind. So the port comes from below that range (20000-32000, where
+/// the kernel never picks on its own), starts at an offset of this process's
+/// id so that test binaries running at once do not walk the same sequence, and
+/// is never handed out twice by one process. Falls back to a kernel pick only
+/// when the whole band is taken.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (u64::from(std::process::id()) * 7919 % u64::from(SPAN)) as u32,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
