@@ -31,6 +31,8 @@ mod authz;
 mod authz_limits;
 /// Approvals shared by two gateway processes through a real Redis server.
 mod authz_shared_approvals;
+/// Who hears of a resource's change (authorization on server notifications).
+mod authz_updates;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

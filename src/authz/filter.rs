@@ -95,6 +95,21 @@ impl Lister {
         Some(out)
     }
 
+    /// Whether the caller may read the resource at `uri`. A
+    /// `notifications/resources/updated` reaches only such a caller: a server
+    /// that tells every session of every change (the SDKs leave tracking
+    /// subscriptions to the server), a `subscriptions/listen` naming a URI the
+    /// caller may not read, or a subscription made before a policy change must
+    /// not tell the caller that a resource it cannot see exists and changed.
+    /// Decided like a `resources/list` entry: fail closed, shadow mode logs.
+    pub fn may_read(&self, uri: &str) -> bool {
+        let item = serde_json::json!({ "uri": uri });
+        self.visible("resources/read", std::slice::from_ref(&item))
+            .first()
+            .copied()
+            .unwrap_or(false)
+    }
+
     fn visible(&self, using: &str, items: &[Value]) -> Vec<bool> {
         let (names, hints): (Vec<String>, Vec<Hints>) =
             items.iter().map(|i| entry(using, i)).unzip();
@@ -151,8 +166,10 @@ impl Lister {
     }
 }
 
-/// The lister for upstream `index`'s answers to a request, when authorization
-/// is on and the request is a list.
+/// The lister for upstream `index`'s messages to a request, when authorization
+/// is on: it filters list answers and decides who hears of a resource's
+/// update, which any stream (a request's, a GET's, a `subscriptions/listen`)
+/// can carry.
 pub fn lister_for(
     cx: &crate::pipeline::context::RequestContext,
     rt: &crate::config::Runtime,
@@ -160,10 +177,6 @@ pub fn lister_for(
     index: usize,
 ) -> Option<Lister> {
     let engine = rt.authorization.as_ref()?;
-    let method = cx.rpc_method.as_deref()?;
-    if !method.ends_with("/list") {
-        return None;
-    }
     let upstream = rt.federation.upstreams.get(index)?.name.clone();
     let key = super::gate::flow_key(cx);
     Some(Lister {

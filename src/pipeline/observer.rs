@@ -218,13 +218,20 @@ impl Observer {
         let (delivery, pin_findings) = self.pin_tools(message, answering, delivery);
         let delivery = self.filter_list(message, answering, delivery);
         let delivery = self.own_tasks(message, answering, delivery);
+        let (delivery, unreadable) = self.readable_updates(message, delivery);
         let delivery = self.reshape(message, delivery);
         if let Some(auditor) = self.shared.auditor.as_ref() {
             for finding in pin_findings {
                 let _receipt = auditor.record(self.facts.finding(finding))?;
             }
         }
-        let receipt = self.audit(message, is_answer, inspection.as_ref(), &delivery)?;
+        let receipt = self.audit(
+            message,
+            is_answer,
+            inspection.as_ref(),
+            &delivery,
+            unreadable,
+        )?;
         Ok(Observed {
             delivery,
             receipt,
@@ -292,9 +299,14 @@ impl Observer {
         answering: Option<&str>,
         delivery: Delivery,
     ) -> Delivery {
+        // Every exchange has a lister when authorization is on (it also
+        // decides resource updates): only a list answer is copied to filter.
         let (Some(lister), Some(method)) = (&self.lister, answering) else {
             return delivery;
         };
+        if !method.ends_with("/list") {
+            return delivery;
+        }
         let object = match &delivery {
             Delivery::Drop => return delivery,
             Delivery::Forward => message.as_object().clone(),
@@ -348,6 +360,35 @@ impl Observer {
         }
     }
 
+    /// A `notifications/resources/updated` reaches the client only when the
+    /// caller may read that resource (authorization on; see
+    /// [`crate::authz::filter::Lister::may_read`]); the reason goes to audit.
+    fn readable_updates(
+        &self,
+        message: &Message,
+        delivery: Delivery,
+    ) -> (Delivery, Option<&'static str>) {
+        let Some(lister) = &self.lister else {
+            return (delivery, None);
+        };
+        if message.method() != Some("notifications/resources/updated") || delivery == Delivery::Drop
+        {
+            return (delivery, None);
+        }
+        let uri = message.params().and_then(|p| p.get("uri")?.as_str());
+        match uri {
+            Some(uri) if lister.may_read(uri) => (delivery, None),
+            Some(_) => (
+                Delivery::Drop,
+                Some("the caller may not read this resource"),
+            ),
+            None => (
+                Delivery::Drop,
+                Some("a resource update without a string uri"),
+            ),
+        }
+    }
+
     /// Federation changes on the way out: a server-to-client request's id names
     /// its upstream; redundant subscription acknowledgements are dropped.
     fn reshape(&self, message: &Message, delivery: Delivery) -> Delivery {
@@ -385,6 +426,7 @@ impl Observer {
         is_answer: bool,
         inspection: Option<&Inspection>,
         delivery: &Delivery,
+        reason: Option<&str>,
     ) -> Result<Option<Receipt>, AuditError> {
         let Some(auditor) = self.shared.auditor.clone() else {
             return Ok(None);
@@ -411,7 +453,7 @@ impl Observer {
                 let _receipt = auditor.record(r)?;
             }
         }
-        if let Some(r) = record::server_message(&self.facts, message, verdict) {
+        if let Some(r) = record::server_message(&self.facts, message, verdict, reason) {
             let _receipt = auditor.record(r)?;
         }
         if !is_answer {

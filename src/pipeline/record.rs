@@ -217,18 +217,33 @@ pub fn pin_finding(
 }
 
 /// A request or notification the upstream sent toward the client.
-pub fn server_message(facts: &Facts, message: &Message, verdict: Verdict) -> Option<AuditRecord> {
+pub fn server_message(
+    facts: &Facts,
+    message: &Message,
+    verdict: Verdict,
+    reason: Option<&str>,
+) -> Option<AuditRecord> {
     if !matches!(message.kind(), Kind::Request | Kind::Notification) {
         return None;
     }
+    let method = message.method()?;
+    // A resource's update names its resource, as a read of it would.
+    let target = match method {
+        "notifications/resources/updated" => message
+            .params()
+            .and_then(|p| p.get("uri")?.as_str())
+            .map(|uri| Target::Resource(uri.to_owned())),
+        _ => None,
+    };
     let op = Operation {
         direction: Direction::ServerToClient,
-        method: message.method()?.to_owned(),
+        method: method.to_owned(),
         rpc_id: message.id().map(ToString::to_string),
-        target: None,
+        target,
         arguments: None,
         decision: Decision {
             verdict,
+            reason: reason.map(str::to_owned),
             ..Decision::default()
         },
         findings: Vec::new(),
