@@ -157,7 +157,11 @@ impl Filter<'_> {
                 let result = message.result()?;
                 if let Some(requests) = result.get("inputRequests") {
                     // 2026-07-28 input-required results carry what would have been
-                    // server-to-client requests.
+                    // server-to-client requests; a task waiting for input, its
+                    // state besides.
+                    if matches!(answering, Some("tasks/get" | "tasks/cancel")) {
+                        return Some(self.waiting_task(message, "result", result, origin));
+                    }
                     return Some(self.input_requests(message, "result", requests, origin));
                 }
                 let surface = match answering? {
@@ -200,8 +204,8 @@ impl Filter<'_> {
             Kind::Notification => match message.method()? {
                 "notifications/tasks/status" | "notifications/tasks" => {
                     let params = message.as_object().get("params")?;
-                    if let Some(requests) = params.get("inputRequests") {
-                        return Some(self.input_requests(message, "params", requests, origin));
+                    if params.get("inputRequests").is_some() {
+                        return Some(self.waiting_task(message, "params", params, origin));
                     }
                     Some(self.task_status(message, "params", params, origin))
                 }

@@ -4,7 +4,8 @@
 //! names the server chose. Each is judged on the surface its method names, as
 //! the standalone request would have been, and its findings point into the
 //! result (`/inputRequests/<key>/params/...`) so that a redaction lands where
-//! the finding is.
+//! the finding is. A task waiting for input carries them too, beside its
+//! state ([`Filter::waiting_task`]).
 
 use super::{Filter, Inspection, Origin, Verdict, redact, secret_texts};
 use crate::protocol::jsonrpc::Message;
@@ -63,6 +64,60 @@ impl Filter<'_> {
         }
         Inspection {
             surface: judged_on.unwrap_or(Surface::SamplingRequest),
+            findings,
+            secrets,
+            verdict,
+        }
+    }
+
+    /// A task waiting for input (the 2026-07-28 tasks extension: `inputRequests`
+    /// in a `tasks/get` answer or a `notifications/tasks`, member `member`):
+    /// its requests are judged as the server requests they stand for, and the
+    /// rest of it (the server's `statusMessage`) as any task's state, so a
+    /// blocked status message is left out and the requests still delivered.
+    /// One blocked request withholds the whole message, as in any
+    /// `input_required` answer.
+    pub(super) fn waiting_task(
+        &self,
+        message: &Message,
+        member: &str,
+        task: &Value,
+        origin: Origin<'_>,
+    ) -> Inspection {
+        let requests = task.get("inputRequests").unwrap_or(&Value::Null);
+        let asked = self.input_requests(message, member, requests, origin);
+        let mut rest = task.clone();
+        if let Some(fields) = rest.as_object_mut() {
+            fields.remove("inputRequests");
+        }
+        // The state's findings point into `rest`, whose other members sit
+        // where they sit in the task: its cuts land on the message's own.
+        let state = self.task_status(message, member, &rest, origin);
+        let verdict = match (asked.verdict, state.verdict) {
+            (Verdict::Block(b), _) | (_, Verdict::Block(b)) => Verdict::Block(b),
+            (Verdict::Pass, v) | (v, Verdict::Pass) => v,
+            (Verdict::Rewrite(asked), Verdict::Rewrite(mut state)) => {
+                // Each rewrote its own part of a copy: the state's copy takes
+                // the requests as the other redacted them.
+                let requests = asked.get(member).and_then(|m| m.get("inputRequests"));
+                if let (Some(requests), Some(Value::Object(target))) =
+                    (requests, state.get_mut(member))
+                {
+                    target.insert("inputRequests".into(), requests.clone());
+                }
+                Verdict::Rewrite(state)
+            }
+        };
+        let surface = match asked.findings.is_empty() && !state.findings.is_empty() {
+            true => state.surface,
+            false => asked.surface,
+        };
+        let mut findings = asked.findings;
+        findings.extend(state.findings);
+        let mut secrets = asked.secrets;
+        secrets.extend(state.secrets);
+        Inspection {
+            surface,
             findings,
             secrets,
             verdict,

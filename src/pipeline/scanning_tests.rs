@@ -408,6 +408,61 @@ fn a_finished_2026_task_is_delivered_finished_with_a_blocked_result_withheld() {
 }
 
 #[test]
+fn a_task_waiting_for_input_has_its_status_message_read_besides_its_requests() {
+    let owned = runtime("{}");
+    let ask = json!({"name": {"method": "elicitation/create",
+        "params": {"message": "Which city?", "requestedSchema": {"type": "object"}}}});
+    let waiting = |said: &str, requests: &Value| {
+        json!({"taskId": "t9", "status": "input_required", "statusMessage": said,
+               "inputRequests": requests})
+    };
+    // Pushed, with an order in its status message: left out, the request kept.
+    let pushed = msg(json!({"jsonrpc":"2.0","method":"notifications/tasks",
+        "params": waiting(INJECTED, &ask)}));
+    let i = owned.filter().upstream(&pushed, None, ORIGIN).unwrap();
+    let Verdict::Rewrite(object) = &i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    assert!(
+        object["params"].get("statusMessage").is_none(),
+        "{object:?}"
+    );
+    assert_eq!(object["params"]["inputRequests"], ask);
+    assert_eq!(object["params"]["status"], "input_required");
+    assert!(i.findings.iter().all(|f| f.json_path == "/statusMessage"));
+
+    // Polled, with a secret in a sampling request as well: both parts are
+    // rewritten, each its own way.
+    let text = "Summarise: used AKIAIOSFODNN7EXAMPLE for the upload.";
+    let sample = json!({"llm": {"method": "sampling/createMessage", "params": {
+        "maxTokens": 10, "messages": [{"role": "user", "content": {"type": "text", "text": text}}]}}});
+    let polled = msg(json!({"jsonrpc":"2.0","id":4,"result": waiting(INJECTED, &sample)}));
+    let i = owned
+        .filter()
+        .upstream(&polled, Some("tasks/get"), ORIGIN)
+        .unwrap();
+    let Verdict::Rewrite(object) = &i.verdict else {
+        panic!("{:?}", i.verdict)
+    };
+    let task = &object["result"];
+    assert!(task.get("statusMessage").is_none(), "{task}");
+    assert_eq!(
+        task["inputRequests"]["llm"]["params"]["messages"][0]["content"]["text"],
+        "Summarise: used [redacted:secret.aws-access-key-id] for the upload."
+    );
+    assert_eq!(i.secrets, ["AKIAIOSFODNN7EXAMPLE"]);
+
+    // A clean status message and a clean request pass as they are.
+    let clean =
+        msg(json!({"jsonrpc":"2.0","id":5,"result": waiting("Waiting for the city.", &ask)}));
+    let i = owned
+        .filter()
+        .upstream(&clean, Some("tasks/get"), ORIGIN)
+        .unwrap();
+    assert!(matches!(i.verdict, Verdict::Pass), "{:?}", i.verdict);
+}
+
+#[test]
 fn task_parts_are_named_by_where_the_finding_lies() {
     use super::parts::{Cut, task_part};
     let out = |p: &str| Some(Cut::Out(p.into()));
