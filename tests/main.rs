@@ -29,10 +29,10 @@ mod auth_redis;
 mod authz;
 /// Approvals bound to the exact call; rate limits, shared through Redis.
 mod authz_limits;
+/// What a server tells and asks a caller, under policy: resource updates, sampling, elicitation.
+mod authz_server;
 /// Approvals shared by two gateway processes through a real Redis server.
 mod authz_shared_approvals;
-/// Who hears of a resource's change (authorization on server notifications).
-mod authz_updates;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

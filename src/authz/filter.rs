@@ -9,7 +9,7 @@
 //! annotations and input schemas, before filtering.
 
 use super::State;
-use super::engine::{Engine, Query};
+use super::engine::{Effect, Engine, Query};
 use super::entities::{Hints, Object};
 use crate::authn::Principal;
 use serde_json::{Map, Value};
@@ -108,6 +108,42 @@ impl Lister {
             .first()
             .copied()
             .unwrap_or(false)
+    }
+
+    /// Whether policy lets this upstream ask the caller's client for `action`
+    /// (`sampling/createMessage`, `elicitation/create`, `roots/list`): an
+    /// action on the upstream, as `connect` is. Only a plain permit counts: a
+    /// permit that asks for approval does not, since a server's request cannot
+    /// wait for a human here. Fail closed; shadow mode logs and permits.
+    pub fn permits(&self, action: &str) -> bool {
+        let query = Query {
+            principal: &self.principal,
+            method: action,
+            upstream: &self.upstream,
+            object: Object::Upstream,
+            arguments: None,
+            client_ip: self.client_ip,
+            now: crate::authn::now(),
+            era: self.era,
+            protocol_version: self.protocol_version,
+            session_labels: &self.session_labels,
+            findings: &[],
+        };
+        match self.engine.decide(&query) {
+            Ok(d) if d.effect == Effect::Allow => {
+                if d.shadowed {
+                    tracing::info!(target: "portcullis::authz", shadow = true, method = action,
+                        policy.version = %d.version, "would withhold a server's request (shadow mode): delivered");
+                }
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(target: "portcullis::authz", error = %e, method = action,
+                    "server request not decided; withheld");
+                false
+            }
+        }
     }
 
     fn visible(&self, using: &str, items: &[Value]) -> Vec<bool> {

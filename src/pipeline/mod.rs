@@ -21,6 +21,7 @@
 
 pub mod admit;
 pub mod answer_back;
+mod asks;
 pub mod authenticate;
 pub mod authorize;
 pub mod body;

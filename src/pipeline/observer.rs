@@ -91,6 +91,8 @@ pub struct Observer {
     answer_error: Option<i64>,
     /// What the answer got, and the findings in it (for the operation record).
     answer_verdict: Verdict,
+    /// Why the answer was not delivered as sent, when policy says.
+    answer_reason: Option<String>,
     answer_findings: Vec<crate::audit::FindingRef>,
     answer_secrets: Vec<String>,
     /// Filters list answers to what the caller may use (authorization on).
@@ -118,6 +120,7 @@ impl Observer {
             answered: false,
             answer_error: None,
             answer_verdict: Verdict::Allowed,
+            answer_reason: None,
             answer_findings: Vec::new(),
             answer_secrets: Vec::new(),
             lister: None,
@@ -215,6 +218,20 @@ impl Observer {
                 }
             },
         };
+        // What the server asks of the client, under policy ([`super::asks`]).
+        let mut reason = None;
+        let asks = self.lister.as_ref();
+        let delivery = match asks.and_then(|l| super::asks::refuse(l, message, answering)) {
+            Some(r) => {
+                if is_answer && r.error {
+                    self.answer_error = Some(rpc_error::CONTENT_BLOCKED);
+                }
+                refused = r.refused.or(refused);
+                reason = Some(r.reason);
+                r.delivery
+            }
+            None => delivery,
+        };
         let (delivery, pin_findings) = self.pin_tools(message, answering, delivery);
         let delivery = self.filter_list(message, answering, delivery);
         let delivery = self.own_tasks(message, answering, delivery);
@@ -230,7 +247,7 @@ impl Observer {
             is_answer,
             inspection.as_ref(),
             &delivery,
-            unreadable,
+            reason.as_deref().or(unreadable),
         )?;
         Ok(Observed {
             delivery,
@@ -360,32 +377,21 @@ impl Observer {
         }
     }
 
-    /// A `notifications/resources/updated` reaches the client only when the
-    /// caller may read that resource (authorization on; see
-    /// [`crate::authz::filter::Lister::may_read`]); the reason goes to audit.
+    /// A resource's update the caller may not hear is dropped
+    /// ([`super::asks::unreadable`]); the reason goes to audit.
     fn readable_updates(
         &self,
         message: &Message,
         delivery: Delivery,
     ) -> (Delivery, Option<&'static str>) {
-        let Some(lister) = &self.lister else {
-            return (delivery, None);
-        };
-        if message.method() != Some("notifications/resources/updated") || delivery == Delivery::Drop
-        {
-            return (delivery, None);
-        }
-        let uri = message.params().and_then(|p| p.get("uri")?.as_str());
-        match uri {
-            Some(uri) if lister.may_read(uri) => (delivery, None),
-            Some(_) => (
-                Delivery::Drop,
-                Some("the caller may not read this resource"),
-            ),
-            None => (
-                Delivery::Drop,
-                Some("a resource update without a string uri"),
-            ),
+        match (&self.lister, &delivery) {
+            (Some(lister), Delivery::Forward | Delivery::Replace(_)) => {
+                match super::asks::unreadable(lister, message) {
+                    Some(reason) => (Delivery::Drop, Some(reason)),
+                    None => (delivery, None),
+                }
+            }
+            _ => (delivery, None),
         }
     }
 
@@ -437,10 +443,11 @@ impl Observer {
             }
             Delivery::Forward => Verdict::Allowed,
             Delivery::Replace(_)
-                if matches!(
-                    inspection.map(|i| &i.verdict),
-                    Some(ScanVerdict::Rewrite(_))
-                ) =>
+                if reason.is_none()
+                    && matches!(
+                        inspection.map(|i| &i.verdict),
+                        Some(ScanVerdict::Rewrite(_))
+                    ) =>
             {
                 Verdict::Redacted
             }
@@ -460,6 +467,7 @@ impl Observer {
             return Ok(None);
         }
         self.answer_verdict = verdict;
+        self.answer_reason = reason.map(str::to_owned);
         if let Some(i) = inspection {
             self.answer_findings
                 .extend(i.findings.iter().map(|f| crate::audit::FindingRef {
@@ -476,6 +484,9 @@ impl Observer {
             op.outcome.latency = Some(self.started.elapsed());
             if verdict != Verdict::Allowed {
                 op.decision.verdict = verdict;
+            }
+            if let Some(reason) = reason {
+                op.decision.reason = Some(reason.to_owned());
             }
             if let Some(i) = inspection {
                 op.findings
@@ -537,6 +548,9 @@ impl Observer {
         cx.answer_error = self.answer_error;
         if self.answer_verdict != Verdict::Allowed {
             cx.decision.verdict = self.answer_verdict;
+        }
+        if let Some(reason) = self.answer_reason.take() {
+            cx.decision.reason = Some(reason);
         }
         cx.response_findings.append(&mut self.answer_findings);
         cx.secrets.append(&mut self.answer_secrets);

@@ -1,0 +1,210 @@
+//! What a server tells and asks a caller, under policy, with the real Python
+//! SDK on both sides in both eras.
+//!
+//! - Who hears of a resource's change: a `notifications/resources/updated`
+//!   reaches a caller only if the policies let it read that resource, whatever
+//!   the upstream sends (`tests/peers/updates_server.py`,
+//!   `tests/peers/py_updates.py`): a `subscriptions/listen` naming a URI the
+//!   caller may not read (2026-07-28), and a session-era server that tells
+//!   every session of every change.
+//! - What a server may ask: `sampling/createMessage` (and elicitation, roots)
+//!   is an action like any other, default deny (`tests/peers/error_server.py`'s
+//!   `digest`, which asks the client's model for a summary): standalone in the
+//!   session era, inside an `input_required` answer at 2026-07-28.
+
+use crate::authz::{BASE, Policies, gateway_with};
+use crate::support::gateway::audit_events;
+use crate::support::peers;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+const PUBLIC: &str = "notes://public";
+const SECRET: &str = "notes://secret";
+
+async fn server() -> (tokio::process::Child, String) {
+    let port = peers::free_port();
+    let child = peers::spawn_listening(
+        Command::new(peers::python())
+            .arg(peers::script("updates_server.py"))
+            .arg(port.to_string()),
+        port,
+    )
+    .await;
+    (child, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+/// The updates a client in `mode` hears after asking for both resources'
+/// and touching the secret one, then the public one.
+async fn hear(url: &str, mode: &str) -> Value {
+    let out = Command::new(peers::python())
+        .arg(peers::script("py_updates.py"))
+        .args([url, "--mode", mode, "--listen", PUBLIC, SECRET])
+        .args(["--touch", SECRET, PUBLIC])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "py_updates: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_resource_update_reaches_only_a_caller_who_may_read_the_resource() {
+    let (_server, url) = server().await;
+    for mode in ["2026-07-28", "legacy"] {
+        let direct = hear(&url, mode).await;
+        assert_eq!(direct["heard"], json!([SECRET, PUBLIC]), "{mode}: {direct}");
+    }
+
+    let policies = Policies::new(&format!(
+        "{BASE}permit (principal, action in [Mcp::Action::\"tools/call\", Mcp::Action::\"subscriptions/listen\"], resource);\n\
+         permit (principal, action in [Mcp::Action::\"resources/read\", Mcp::Action::\"resources/subscribe\"], resource)\n\
+           when {{ resource.uri == \"{PUBLIC}\" }};\n"
+    ));
+    let gw = gateway_with(&url, None, &policies.section("")).await;
+    let modern = hear(&gw.url(), "2026-07-28").await;
+    assert_eq!(modern["heard"], json!([PUBLIC]), "{modern}");
+    // The session era: subscribing to the secret is refused as a resource
+    // that does not exist, and the server's unasked update is dropped too.
+    let legacy = hear(&gw.url(), "legacy").await;
+    assert_eq!(legacy["heard"], json!([PUBLIC]), "{legacy}");
+    assert_eq!(legacy["subscribed"][PUBLIC], "ok", "{legacy}");
+    assert!(
+        legacy["subscribed"][SECRET]
+            .as_str()
+            .is_some_and(|e| e.contains("not found")),
+        "{legacy}"
+    );
+
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let updates: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.to_string().contains("notifications/resources/updated"))
+        .collect();
+    let withheld: Vec<&&Value> = updates
+        .iter()
+        .filter(|e| e["resources"][0]["name"] == SECRET)
+        .collect();
+    assert_eq!(withheld.len(), 2, "one per era: {updates:#?}");
+    for e in withheld {
+        assert_eq!(
+            e["status_detail"], "the caller may not read this resource",
+            "{e:#}"
+        );
+        assert_eq!(
+            e["unmapped"]["portcullis"]["decision"]["verdict"], "denied",
+            "{e:#}"
+        );
+    }
+    let heard = updates
+        .iter()
+        .filter(|e| e["resources"][0]["name"] == PUBLIC)
+        .all(|e| e["unmapped"]["portcullis"]["decision"]["verdict"] == "allowed");
+    assert!(heard, "{updates:#?}");
+}
+
+const SUMMARY: &str = "All checks passed.";
+
+/// `digest` through the Python SDK client in `mode`, whose "model" answers
+/// the server's sampling request with [`SUMMARY`].
+async fn digest(url: &str, mode: &str) -> Value {
+    let script = peers::script("py_call.py");
+    let argv = [
+        script.to_str().unwrap(),
+        url,
+        "digest",
+        "{}",
+        "--mode",
+        mode,
+        "--sample",
+        SUMMARY,
+    ];
+    let out = peers::run(&peers::python(), &argv, None).await;
+    serde_json::from_str(&out).unwrap()
+}
+
+fn text(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_server_asks_the_clients_model_only_where_policy_permits_it() {
+    let port = peers::free_port();
+    let _server = peers::spawn_listening(
+        Command::new(peers::python())
+            .arg(peers::script("error_server.py"))
+            .arg(port.to_string()),
+        port,
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let calls =
+        format!("{BASE}permit (principal, action == Mcp::Action::\"tools/call\", resource);\n");
+    let denying = Policies::new(&calls);
+    let permitting = Policies::new(&format!(
+        "{calls}permit (principal, action == Mcp::Action::\"sampling/createMessage\", resource);\n"
+    ));
+    // The SDK client calls without listing first.
+    let forward = "  input_validation:\n    unlisted_tools: forward\n";
+    let gw = gateway_with(&url, None, &denying.section(forward)).await;
+    let open = gateway_with(&url, None, &permitting.section(forward)).await;
+    for mode in ["legacy", "2026-07-28"] {
+        let direct = digest(&url, mode).await;
+        assert_eq!(
+            text(&direct),
+            format!("digest: {SUMMARY}"),
+            "{mode}: {direct}"
+        );
+        let permitted = digest(&open.url(), mode).await;
+        assert_eq!(
+            text(&permitted),
+            format!("digest: {SUMMARY}"),
+            "{mode}: {permitted}"
+        );
+        let refused = digest(&gw.url(), mode).await;
+        assert!(!refused.to_string().contains(SUMMARY), "{mode}: {refused}");
+        let said = match mode {
+            // The server's tool ends at once with the error the gateway
+            // answered its request with, in the client's place.
+            "legacy" => {
+                assert_eq!(refused["error"]["code"], -32001, "{refused}");
+                refused["error"]["message"].as_str().unwrap_or_default()
+            }
+            // The `input_required` answer ends the call.
+            _ => {
+                assert_eq!(refused["isError"], true, "{refused}");
+                text(&refused)
+            }
+        };
+        assert!(
+            said.contains("sampling/createMessage") && said.contains("policy"),
+            "{mode}: {refused}"
+        );
+    }
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let reason = "policy does not permit this server's sampling/createMessage for the caller";
+    let refusals: Vec<(&Value, &Value)> = events
+        .iter()
+        .filter(|e| e["status_detail"] == reason)
+        .map(|e| {
+            (
+                &e["api"]["operation"],
+                &e["unmapped"]["portcullis"]["direction"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            (&json!("sampling/createMessage"), &json!("server_to_client")),
+            (&json!("tools/call"), &json!("client_to_server")),
+        ],
+        "the server's request (session era), the call it asked in (2026-07-28)"
+    );
+}
