@@ -282,4 +282,54 @@ mod extension {
         let operations = serde_json::to_string(&events).unwrap();
         assert!(operations.contains("tasks/get"), "{operations}");
     }
+    /// A task waiting for input: its `inputRequests` stand for the server's
+    /// requests (an elicitation here) and its `statusMessage` is the tool's
+    /// text like any task's. The order in the status message is left out and
+    /// the question delivered; with authorization on, the question needs a
+    /// permit like a standalone elicitation.
+    #[tokio::test]
+    async fn a_task_waiting_for_input_is_read_whole_and_asks_only_what_policy_permits() {
+        use crate::authz::{BASE, Policies};
+        let (_server, url) = server().await;
+        let keys = Keys::generate().await;
+        let alice = keys
+            .token(json!({"alg": "ES256", "claims": auth::claims()}))
+            .await;
+
+        let (_, direct, _) = run(&url, &alice, "book").await;
+        assert_eq!(direct["result"]["status"], "input_required", "{direct}");
+        assert!(direct.to_string().contains("id_rsa"), "{direct}");
+        let question = direct["result"]["inputRequests"].clone();
+
+        let yaml = default_yaml(&url)
+            .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
+        let plain = Gateway::start_yaml(&yaml).await;
+        let (_, waiting, done) = run(&plain.url(), &alice, "book").await;
+        let task = &waiting["result"];
+        assert_eq!(task["status"], "input_required", "{waiting}");
+        assert!(task.get("statusMessage").is_none(), "{waiting}");
+        assert_eq!(task["inputRequests"], question, "{waiting}");
+        assert_eq!(done["result"]["status"], "completed", "{done}");
+
+        let calls =
+            format!("{BASE}permit (principal, action == Mcp::Action::\"tools/call\", resource);\n");
+        let forward = "  input_validation:\n    unlisted_tools: forward\n";
+        let denying = Policies::new(&calls);
+        let gw = Gateway::start_yaml(&format!("{yaml}{}", denying.section(forward))).await;
+        let (created, refused, _) = run(&gw.url(), &alice, "book").await;
+        assert_eq!(created["result"]["resultType"], "task", "{created}");
+        assert_eq!(refused["error"]["code"], -32001, "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("elicitation/create")),
+            "{refused}"
+        );
+        let permitting = Policies::new(&format!(
+            "{calls}permit (principal, action == Mcp::Action::\"elicitation/create\", resource);\n"
+        ));
+        let open = Gateway::start_yaml(&format!("{yaml}{}", permitting.section(forward))).await;
+        let (_, asked, _) = run(&open.url(), &alice, "book").await;
+        assert_eq!(asked["result"]["inputRequests"], question, "{asked}");
+    }
 }
