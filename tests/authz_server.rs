@@ -11,6 +11,8 @@
 //!   is an action like any other, default deny (`tests/peers/error_server.py`'s
 //!   `digest`, which asks the client's model for a summary): standalone in the
 //!   session era, inside an `input_required` answer at 2026-07-28.
+//! - What a server suggests: a `completion/complete` of a prompt's argument
+//!   needs the prompt itself to be permitted (`error_server.py`'s `ticket`).
 
 use crate::authz::{BASE, Policies, gateway_with};
 use crate::support::gateway::audit_events;
@@ -206,5 +208,71 @@ async fn a_server_asks_the_clients_model_only_where_policy_permits_it() {
             (&json!("tools/call"), &json!("client_to_server")),
         ],
         "the server's request (session era), the call it asked in (2026-07-28)"
+    );
+}
+
+/// The values the Python SDK client in `mode` gets for `ticket`'s `city`
+/// starting with "Pa".
+async fn complete(url: &str, mode: &str) -> Value {
+    let script = peers::script("py_call.py");
+    let argv = [
+        script.to_str().unwrap(),
+        url,
+        "--complete",
+        "ticket",
+        "city",
+        "Pa",
+        "--mode",
+        mode,
+    ];
+    let out = peers::run(&peers::python(), &argv, None).await;
+    let completion: Value = serde_json::from_str(&out).unwrap();
+    completion["values"].clone()
+}
+
+#[tokio::test]
+async fn completions_of_a_prompt_reach_only_a_caller_who_may_use_the_prompt() {
+    let port = peers::free_port();
+    let _server = peers::spawn_listening(
+        Command::new(peers::python())
+            .arg(peers::script("error_server.py"))
+            .arg(port.to_string()),
+        port,
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let complete_any = format!(
+        "{BASE}permit (principal, action == Mcp::Action::\"completion/complete\", resource);\n"
+    );
+    let hidden = Policies::new(&format!(
+        "{complete_any}permit (principal, action == Mcp::Action::\"prompts/get\", resource) when {{ resource.name == \"other\" }};\n"
+    ));
+    let usable = Policies::new(&format!(
+        "{complete_any}permit (principal, action == Mcp::Action::\"prompts/get\", resource) when {{ resource.name == \"ticket\" }};\n"
+    ));
+    let gw = gateway_with(&url, None, &hidden.section("")).await;
+    let open = gateway_with(&url, None, &usable.section("")).await;
+    for mode in ["legacy", "2026-07-28"] {
+        let direct = complete(&url, mode).await;
+        assert_eq!(direct.as_array().map(Vec::len), Some(3), "{mode}: {direct}");
+        // The gateway's filter leaves the poisoned suggestion out.
+        assert_eq!(
+            complete(&open.url(), mode).await,
+            json!(["Paris", "Pau"]),
+            "{mode}"
+        );
+        assert_eq!(complete(&gw.url(), mode).await, json!([]), "{mode}");
+    }
+    let folder = gw.stop().await;
+    let events = audit_events(&folder.path().join("audit"));
+    let verdicts: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["api"]["operation"] == "completion/complete")
+        .map(|e| &e["unmapped"]["portcullis"]["decision"]["verdict"])
+        .collect();
+    assert_eq!(
+        verdicts,
+        [&json!("denied"), &json!("denied")],
+        "one per era"
     );
 }

@@ -196,6 +196,11 @@ async fn authorize_message(
     if decision.effect == Effect::Deny {
         return Err(denied(cx, engine, m, object_name(&object), era, shared));
     }
+    if method == "completion/complete" {
+        completing(
+            cx, m, engine, shared, &principal, &upstream, rename, &labels,
+        )?;
+    }
     let Object::Tool { name, .. } = object else {
         return Ok(());
     };
@@ -249,6 +254,63 @@ async fn authorize_message(
             .record(&key, &labels, Instant::now(), ttl, max_sessions);
     }
     Ok(())
+}
+
+/// A `completion/complete` suggests arguments of one prompt or resource
+/// template: the caller must also be allowed to use that prompt
+/// (`prompts/get`) or read from that template (`resources/read`), else it
+/// learns nothing of it (an empty completion, as for a prompt without any).
+/// A request without a usable `ref` is refused the same way.
+#[allow(clippy::too_many_arguments)]
+fn completing(
+    cx: &mut RequestContext,
+    m: &Message,
+    engine: &Engine,
+    shared: &Shared,
+    principal: &crate::authn::Principal,
+    upstream: &str,
+    rename: Option<&str>,
+    labels: &[String],
+) -> Result<(), Rejection> {
+    let era = cx.era.unwrap_or(Era::Legacy);
+    let reference = m.params().and_then(|p| p.get("ref"));
+    let field = |k: &str| {
+        reference
+            .and_then(|r| r.get(k))
+            .and_then(serde_json::Value::as_str)
+    };
+    let about = match (field("type"), field("name"), field("uri")) {
+        (Some("ref/prompt"), Some(name), _) => Some((
+            "prompts/get",
+            Object::Prompt {
+                name,
+                upstream_name: rename.unwrap_or(name),
+            },
+        )),
+        (Some("ref/resource"), _, Some(uri)) => Some(("resources/read", Object::Resource { uri })),
+        _ => None,
+    };
+    let Some((action, object)) = about else {
+        return Err(denied(cx, engine, m, "", era, shared));
+    };
+    let name = object_name(&object);
+    let q = query(
+        cx,
+        principal,
+        action,
+        upstream,
+        object.clone(),
+        None,
+        labels,
+    );
+    match engine.decide(&q) {
+        Ok(d) if d.effect != Effect::Deny => Ok(()),
+        Ok(d) => {
+            record(cx, &d, action);
+            Err(denied(cx, engine, m, name, era, shared))
+        }
+        Err(_) => Err(denied(cx, engine, m, name, era, shared)),
+    }
 }
 
 fn object_name<'a>(o: &Object<'a>) -> &'a str {

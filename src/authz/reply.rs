@@ -58,6 +58,18 @@ pub fn denied(d: &DeniedCall) -> Value {
             error(INVALID_PARAMS, format!("Unknown tool: {}", d.name))
         }
         ("prompts/get", _) => error(INVALID_PARAMS, format!("Unknown prompt: {}", d.name)),
+        // Nothing to suggest: what a server says of a prompt or template it
+        // has no completions for.
+        ("completion/complete", _) => {
+            let mut result = json!({"completion": {"values": [], "total": 0, "hasMore": false}});
+            if d.modern {
+                result["resultType"] = json!("complete");
+                if let Some(meta) = &d.meta {
+                    result["_meta"] = meta.clone();
+                }
+            }
+            json!({"jsonrpc": "2.0", "id": id, "result": result})
+        }
         ("resources/read" | "resources/subscribe" | "resources/unsubscribe", _) => {
             let mut e = error(RESOURCE_NOT_FOUND, "Resource not found".into());
             e["error"]["data"] = json!({"uri": d.name});
