@@ -197,9 +197,20 @@ async fn authorize_message(
         return Err(denied(cx, engine, m, object_name(&object), era, shared));
     }
     if method == "completion/complete" {
-        completing(
-            cx, m, engine, shared, &principal, &upstream, rename, &labels,
-        )?;
+        // Its values are suggestions for one prompt or template, which the
+        // caller must be allowed to use too ([`completed`]).
+        let decided = completed(m, rename).map(|(action, object)| {
+            let q = query(cx, &principal, action, &upstream, object, None, &labels);
+            (action, engine.decide(&q))
+        });
+        match decided {
+            Some((_, Ok(d))) if d.effect != Effect::Deny => {}
+            Some((action, Ok(d))) => {
+                record(cx, &d, action);
+                return Err(denied(cx, engine, m, "", era, shared));
+            }
+            _ => return Err(denied(cx, engine, m, "", era, shared)),
+        }
     }
     let Object::Tool { name, .. } = object else {
         return Ok(());
@@ -256,60 +267,23 @@ async fn authorize_message(
     Ok(())
 }
 
-/// A `completion/complete` suggests arguments of one prompt or resource
-/// template: the caller must also be allowed to use that prompt
-/// (`prompts/get`) or read from that template (`resources/read`), else it
-/// learns nothing of it (an empty completion, as for a prompt without any).
-/// A request without a usable `ref` is refused the same way.
-#[allow(clippy::too_many_arguments)]
-fn completing(
-    cx: &mut RequestContext,
-    m: &Message,
-    engine: &Engine,
-    shared: &Shared,
-    principal: &crate::authn::Principal,
-    upstream: &str,
-    rename: Option<&str>,
-    labels: &[String],
-) -> Result<(), Rejection> {
-    let era = cx.era.unwrap_or(Era::Legacy);
-    let reference = m.params().and_then(|p| p.get("ref"));
-    let field = |k: &str| {
-        reference
-            .and_then(|r| r.get(k))
-            .and_then(serde_json::Value::as_str)
-    };
-    let about = match (field("type"), field("name"), field("uri")) {
-        (Some("ref/prompt"), Some(name), _) => Some((
+/// What a `completion/complete` asks about, as the action its values serve:
+/// `prompts/get` of the prompt or `resources/read` of the template. The
+/// caller learns nothing of one it may not use (an empty completion, as for a
+/// prompt without suggestions); a request without a usable `ref`, the same.
+fn completed<'a>(m: &'a Message, rename: Option<&'a str>) -> Option<(&'static str, Object<'a>)> {
+    let reference = m.params()?.get("ref")?;
+    let field = |k: &str| reference.get(k).and_then(serde_json::Value::as_str);
+    match (field("type")?, field("name"), field("uri")) {
+        ("ref/prompt", Some(name), _) => Some((
             "prompts/get",
             Object::Prompt {
                 name,
                 upstream_name: rename.unwrap_or(name),
             },
         )),
-        (Some("ref/resource"), _, Some(uri)) => Some(("resources/read", Object::Resource { uri })),
+        ("ref/resource", _, Some(uri)) => Some(("resources/read", Object::Resource { uri })),
         _ => None,
-    };
-    let Some((action, object)) = about else {
-        return Err(denied(cx, engine, m, "", era, shared));
-    };
-    let name = object_name(&object);
-    let q = query(
-        cx,
-        principal,
-        action,
-        upstream,
-        object.clone(),
-        None,
-        labels,
-    );
-    match engine.decide(&q) {
-        Ok(d) if d.effect != Effect::Deny => Ok(()),
-        Ok(d) => {
-            record(cx, &d, action);
-            Err(denied(cx, engine, m, name, era, shared))
-        }
-        Err(_) => Err(denied(cx, engine, m, name, era, shared)),
     }
 }
 

@@ -57,8 +57,7 @@ pub(super) fn refuse(
     };
     let reason = format!("policy does not permit this server's {denied} for the caller");
     let text = format!(
-        "[portcullis] The server asked for {denied}, which {}.",
-        "the gateway's policy does not permit for this caller"
+        "[portcullis] The server asked for {denied}, which the gateway's policy does not permit for this caller."
     );
     let (delivery, error) = match (message.kind(), message.id()) {
         (Kind::Response, Some(id)) if answering == Some("tools/call") => {
