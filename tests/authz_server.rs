@@ -15,7 +15,9 @@
 //!   needs the prompt itself to be permitted (`error_server.py`'s `ticket`).
 
 use crate::authz::{BASE, Policies, gateway_with};
-use crate::support::gateway::audit_events;
+use crate::support::Gateway;
+use crate::support::gateway::{audit_events, default_yaml};
+use crate::support::http::{Req, modern_body};
 use crate::support::peers;
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -23,11 +25,12 @@ use tokio::process::Command;
 const PUBLIC: &str = "notes://public";
 const SECRET: &str = "notes://secret";
 
-async fn server() -> (tokio::process::Child, String) {
+/// The Python SDK server `script` (in `tests/peers/`) on a free port, and its URL.
+async fn server(script: &str) -> (tokio::process::Child, String) {
     let port = peers::free_port();
     let child = peers::spawn_listening(
         Command::new(peers::python())
-            .arg(peers::script("updates_server.py"))
+            .arg(peers::script(script))
             .arg(port.to_string()),
         port,
     )
@@ -56,7 +59,7 @@ async fn hear(url: &str, mode: &str) -> Value {
 
 #[tokio::test]
 async fn a_resource_update_reaches_only_a_caller_who_may_read_the_resource() {
-    let (_server, url) = server().await;
+    let (_server, url) = server("updates_server.py").await;
     for mode in ["2026-07-28", "legacy"] {
         let direct = hear(&url, mode).await;
         assert_eq!(direct["heard"], json!([SECRET, PUBLIC]), "{mode}: {direct}");
@@ -136,15 +139,7 @@ fn text(result: &Value) -> &str {
 
 #[tokio::test]
 async fn a_server_asks_the_clients_model_only_where_policy_permits_it() {
-    let port = peers::free_port();
-    let _server = peers::spawn_listening(
-        Command::new(peers::python())
-            .arg(peers::script("error_server.py"))
-            .arg(port.to_string()),
-        port,
-    )
-    .await;
-    let url = format!("http://127.0.0.1:{port}/mcp");
+    let (_server, url) = server("error_server.py").await;
     let calls =
         format!("{BASE}permit (principal, action == Mcp::Action::\"tools/call\", resource);\n");
     let denying = Policies::new(&calls);
@@ -232,15 +227,7 @@ async fn complete(url: &str, mode: &str) -> Value {
 
 #[tokio::test]
 async fn completions_of_a_prompt_reach_only_a_caller_who_may_use_the_prompt() {
-    let port = peers::free_port();
-    let _server = peers::spawn_listening(
-        Command::new(peers::python())
-            .arg(peers::script("error_server.py"))
-            .arg(port.to_string()),
-        port,
-    )
-    .await;
-    let url = format!("http://127.0.0.1:{port}/mcp");
+    let (_server, url) = server("error_server.py").await;
     let complete_any = format!(
         "{BASE}permit (principal, action == Mcp::Action::\"completion/complete\", resource);\n"
     );
@@ -275,4 +262,78 @@ async fn completions_of_a_prompt_reach_only_a_caller_who_may_use_the_prompt() {
         [&json!("denied"), &json!("denied")],
         "one per era"
     );
+}
+
+/// A stream outlives a policy reload: what it carries is decided by the set
+/// in force when it arrives. A 2026-07-28 listen opened while the secret was
+/// readable does not hear of it once a reload says otherwise.
+#[tokio::test]
+async fn an_open_stream_follows_the_policies_of_a_reload() {
+    let (_server, url) = server("updates_server.py").await;
+    let grant = |uris: &str| {
+        format!(
+            "{BASE}permit (principal, action in [Mcp::Action::\"tools/call\", Mcp::Action::\"subscriptions/listen\", Mcp::Action::\"resources/list\"], resource);\n\
+             permit (principal, action == Mcp::Action::\"resources/read\", resource) when {{ {uris}.contains(resource.uri) }};\n"
+        )
+    };
+    let policies = Policies::new(&grant(&format!("[\"{PUBLIC}\", \"{SECRET}\"]")));
+    let yaml = format!("{}{}", default_yaml(&url), policies.section(""))
+        .replace("poll_interval: 0s", "poll_interval: 100ms");
+    let gw = Gateway::start_yaml(&yaml).await;
+    let folder = tempfile::tempdir().unwrap();
+    let (ready, go) = (folder.path().join("ready"), folder.path().join("go"));
+    let client = Command::new(peers::python())
+        .arg(peers::script("py_updates.py"))
+        .args([
+            &gw.url(),
+            "--mode",
+            "2026-07-28",
+            "--listen",
+            PUBLIC,
+            SECRET,
+        ])
+        .args(["--touch", SECRET, PUBLIC])
+        .arg("--ready")
+        .arg(&ready)
+        .arg("--go")
+        .arg(&go)
+        .kill_on_drop(true)
+        .output();
+    let client = tokio::spawn(client);
+    // Once the stream is open, the secret stops being readable.
+    let listed = || async {
+        let reply = Req::post(&gw.url())
+            .modern("resources/list", None)
+            .body(modern_body(3, "resources/list", json!({})))
+            .send()
+            .await;
+        reply.message()["result"]["resources"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    for _ in 0..100 {
+        if ready.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready.exists(), "the client never listened");
+    assert_eq!(listed().await, 2);
+    std::fs::write(policies.file(), grant(&format!("[\"{PUBLIC}\"]"))).unwrap();
+    for _ in 0..50 {
+        if listed().await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed().await, 1, "the reload took effect");
+    std::fs::write(&go, "").unwrap();
+    let out = client.await.unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let heard: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(heard["heard"], json!([PUBLIC]), "{heard}");
 }

@@ -136,6 +136,7 @@ impl Observer {
     /// Looks at one upstream message before it is delivered. `Err` means the
     /// audit trail refused a record and fails closed: stop delivering.
     pub fn observe(&mut self, message: &Message) -> Result<Observed, AuditError> {
+        self.current_policies();
         let is_answer = matches!(message.kind(), Kind::Response | Kind::ErrorResponse)
             && message.id().is_some()
             && message.id() == self.exchange.request_id.as_ref();
@@ -220,8 +221,8 @@ impl Observer {
         };
         // What the server asks of the client, under policy ([`super::asks`]).
         let mut reason = None;
-        let asks = self.lister.as_ref();
-        let delivery = match asks.and_then(|l| super::asks::refuse(l, message, answering)) {
+        let lister = self.lister.as_ref();
+        let delivery = match lister.and_then(|l| super::asks::refuse(l, message, answering)) {
             Some(r) => {
                 if is_answer && r.error {
                     self.answer_error = Some(rpc_error::CONTENT_BLOCKED);
@@ -283,6 +284,21 @@ impl Observer {
             crate::federation::route::encode_id(self.exchange.index, id),
         );
         Delivery::Replace(Bytes::from(Value::Object(object).to_string()))
+    }
+
+    /// A stream outlives policy reloads (a GET or `subscriptions/listen`
+    /// stays open for hours): what it carries is decided by the policy set in
+    /// force now, not the one it was opened under, which a reload may have
+    /// narrowed. A reload that turns authorization off keeps the last set.
+    fn current_policies(&mut self) {
+        let Some(lister) = &mut self.lister else {
+            return;
+        };
+        if let Some(engine) = &self.shared.snapshot().config.authorization
+            && !Arc::ptr_eq(engine, &lister.engine)
+        {
+            lister.engine = Arc::clone(engine);
+        }
     }
 
     /// Records what this message means for the audit trail; returns the receipt

@@ -2,13 +2,16 @@
 """Which resource updates an MCP Python SDK client hears, printed as JSON.
 
 Usage: py_updates.py URL --mode legacy|2026-07-28 --touch URI [URI ...] [--listen URI ...]
+                     [--ready FILE --go FILE]
 
 At 2026-07-28 the client opens a `subscriptions/listen` stream for the
 `--listen` URIs; in the session era it subscribes to them with
 `resources/subscribe`. Then it calls the server's `touch` tool on each `--touch`
 URI in order (after listing the tools) and collects `notifications/resources/updated` until the last
 touched URI's update arrives (at most 15 s). Prints
-{"heard": [uri, ...], "subscribed": {uri: "ok" | error}}.
+{"heard": [uri, ...], "subscribed": {uri: "ok" | error}}. With --ready and --go, once
+subscribed it creates the file READY and waits (at most 30 s) for the file GO
+before touching anything: a test changes the gateway's policies meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import warnings
 
@@ -32,7 +36,17 @@ async def main() -> None:
     p.add_argument("--mode", default="auto")
     p.add_argument("--touch", nargs="+", required=True)
     p.add_argument("--listen", nargs="*", default=[])
+    p.add_argument("--ready")
+    p.add_argument("--go")
     a = p.parse_args()
+
+    async def hold() -> None:
+        if not a.ready:
+            return
+        open(a.ready, "w").close()
+        with anyio.move_on_after(30):
+            while not os.path.exists(a.go):
+                await anyio.sleep(0.05)
     heard: list[str] = []
     last = anyio.Event()
 
@@ -56,6 +70,7 @@ async def main() -> None:
                     subscribed[uri] = "ok"
                 except MCPError as e:
                     subscribed[uri] = f"{e.error.code} {e.error.message}"
+            await hold()
             for uri in a.touch:
                 await client.call_tool("touch", {"uri": uri})
             with anyio.move_on_after(15):
@@ -63,6 +78,7 @@ async def main() -> None:
         else:
             # The listen stream's events reach the message handler too.
             async with client.listen(resource_subscriptions=a.listen):
+                await hold()
                 for uri in a.touch:
                     await client.call_tool("touch", {"uri": uri})
                 with anyio.move_on_after(15):
