@@ -197,7 +197,7 @@ fn bench(c: &mut Criterion) {
         client_ip: [10, 0, 0, 7].into(),
         era: "modern",
         protocol_version: "2026-07-28",
-        session_labels: vec![],
+        flow_key: "session bench".into(),
     };
     let answer = tools(500);
     let answer = answer.as_object().unwrap().clone();

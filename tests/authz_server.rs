@@ -337,3 +337,21 @@ async fn an_open_stream_follows_the_policies_of_a_reload() {
     let heard: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(heard["heard"], json!([PUBLIC]), "{heard}");
 }
+
+/// A flow rule on an open stream: the session's labels are read when each
+/// message arrives. Touching a resource goes through a tool labelled
+/// `untrusted_content`; once it ran, the secret's update is withheld from the
+/// listen opened before it.
+#[tokio::test]
+async fn a_flow_rule_holds_on_a_stream_opened_before_the_flow() {
+    let (_server, url) = server("updates_server.py").await;
+    let policies = Policies::new(&format!(
+        "{BASE}permit (principal, action in [Mcp::Action::\"tools/call\", Mcp::Action::\"subscriptions/listen\", Mcp::Action::\"resources/read\"], resource);\n\
+         forbid (principal, action == Mcp::Action::\"resources/read\", resource)\n\
+           when {{ context.session_labels.contains(\"untrusted_content\") && resource.uri == \"{SECRET}\" }};\n"
+    ));
+    let facts = "  upstreams:\n    default:\n      tools:\n        touch: { labels: [untrusted_content] }\n";
+    let gw = gateway_with(&url, None, &policies.section(facts)).await;
+    let heard = hear(&gw.url(), "2026-07-28").await;
+    assert_eq!(heard["heard"], json!([PUBLIC]), "{heard}");
+}

@@ -37,8 +37,10 @@ pub struct Lister {
     pub era: &'static str,
     /// The protocol version or "".
     pub protocol_version: &'static str,
-    /// Labels already used in the session.
-    pub session_labels: Vec<String>,
+    /// The key the session's flow labels are kept under
+    /// ([`super::gate::flow_key`]): they are read at each decision, so a
+    /// long stream sees the labels the session has now.
+    pub flow_key: String,
 }
 
 impl Lister {
@@ -116,6 +118,7 @@ impl Lister {
     /// permit that asks for approval does not, since a server's request cannot
     /// wait for a human here. Fail closed; shadow mode logs and permits.
     pub fn permits(&self, action: &str) -> bool {
+        let labels = self.labels();
         let query = Query {
             principal: &self.principal,
             method: action,
@@ -126,7 +129,7 @@ impl Lister {
             now: crate::authn::now(),
             era: self.era,
             protocol_version: self.protocol_version,
-            session_labels: &self.session_labels,
+            session_labels: &labels,
             findings: &[],
         };
         match self.engine.decide(&query) {
@@ -144,6 +147,14 @@ impl Lister {
                 false
             }
         }
+    }
+
+    /// The labels the session's calls have collected so far.
+    fn labels(&self) -> Vec<String> {
+        let ttl = self.engine.settings.flows.0;
+        self.state
+            .flows
+            .labels(&self.flow_key, std::time::Instant::now(), ttl)
     }
 
     fn visible(&self, using: &str, items: &[Value]) -> Vec<bool> {
@@ -171,6 +182,7 @@ impl Lister {
                 _ => Object::Resource { uri: name },
             })
             .collect();
+        let labels = self.labels();
         let query = Query {
             principal: &self.principal,
             method: using,
@@ -181,7 +193,7 @@ impl Lister {
             now: crate::authn::now(),
             era: self.era,
             protocol_version: self.protocol_version,
-            session_labels: &self.session_labels,
+            session_labels: &labels,
             findings: &[],
         };
         match self.engine.visible(&query, using, &objects) {
@@ -214,7 +226,6 @@ pub fn lister_for(
 ) -> Option<Lister> {
     let engine = rt.authorization.as_ref()?;
     let upstream = rt.federation.upstreams.get(index)?.name.clone();
-    let key = super::gate::flow_key(cx);
     Some(Lister {
         engine: Arc::clone(engine),
         state: Arc::clone(&shared.authz),
@@ -225,11 +236,7 @@ pub fn lister_for(
         client_ip: cx.peer.ip(),
         era: cx.era.map_or("legacy", crate::protocol::Era::as_str),
         protocol_version: cx.version.map_or("", |v| v.as_str()),
-        session_labels: shared.authz.flows.labels(
-            &key,
-            std::time::Instant::now(),
-            engine.settings.flows.0,
-        ),
+        flow_key: super::gate::flow_key(cx),
     })
 }
 
