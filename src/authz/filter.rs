@@ -295,4 +295,60 @@ mod tests {
             (String::new(), Hints::default())
         );
     }
+    /// A lister over `policies` (with the shipped schema), in `mode`.
+    fn lister(policies: &str, mode: &str) -> Lister {
+        use crate::authz::config::{RawAuthorization, RawPaths};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.cedar"), policies).unwrap();
+        let schema =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/mcp.cedarschema");
+        let raw = RawAuthorization {
+            policies: RawPaths::Many(vec![schema, dir.path().join("p.cedar")]),
+            schema: None,
+            mode: Some(mode.into()),
+            unknown_tool: None,
+            upstreams: Default::default(),
+            input_validation: Default::default(),
+            approvals: Default::default(),
+            flows: Default::default(),
+        };
+        let engine = crate::authz::compile(&raw, dir.path(), dir.path(), &mut Vec::new()).unwrap();
+        Lister {
+            engine,
+            state: Arc::default(),
+            principal: Arc::new(Principal::anonymous()),
+            upstream: "default".into(),
+            index: 0,
+            naming: crate::federation::Naming::new(vec![None], "_").unwrap(),
+            client_ip: [127, 0, 0, 1].into(),
+            era: "modern",
+            protocol_version: "2026-07-28",
+            flow_key: "anonymous".into(),
+        }
+    }
+
+    #[test]
+    fn servers_requests_and_resource_updates_are_decided_and_fail_closed() {
+        let policies = r#"
+            permit (principal, action == Mcp::Action::"sampling/createMessage", resource);
+            @approval("a human looks first")
+            permit (principal, action == Mcp::Action::"roots/list", resource);
+            permit (principal, action == Mcp::Action::"resources/read", resource)
+              when { resource.uri == "notes://public" };
+        "#;
+        let enforcing = lister(policies, "enforce");
+        assert!(enforcing.permits("sampling/createMessage"));
+        assert!(!enforcing.permits("elicitation/create"), "no permit");
+        assert!(
+            !enforcing.permits("roots/list"),
+            "a permit asking for approval"
+        );
+        assert!(!enforcing.permits("x/unknown"), "no such action");
+        assert!(enforcing.may_read("notes://public"));
+        assert!(!enforcing.may_read("notes://secret"));
+        // Shadow mode logs what it would withhold and delivers it.
+        let shadow = lister(policies, "shadow");
+        assert!(shadow.permits("elicitation/create"));
+        assert!(shadow.may_read("notes://secret"));
+    }
 }
