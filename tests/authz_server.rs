@@ -25,36 +25,17 @@ use tokio::process::Command;
 const PUBLIC: &str = "notes://public";
 const SECRET: &str = "notes://secret";
 
-/// The Python SDK server `script` (in `tests/peers/`) on a free port, and its URL.
 async fn server(script: &str) -> (tokio::process::Child, String) {
-    let port = peers::free_port();
-    let child = peers::spawn_listening(
-        Command::new(peers::python())
-            .arg(peers::script(script))
-            .arg(port.to_string()),
-        port,
-    )
-    .await;
-    (child, format!("http://127.0.0.1:{port}/mcp"))
+    peers::python_server(script, &[]).await
 }
 
 /// The updates a client in `mode` hears after asking for both resources'
 /// and touching the secret one, then the public one.
 async fn hear(url: &str, mode: &str) -> Value {
-    let out = Command::new(peers::python())
-        .arg(peers::script("py_updates.py"))
-        .args([url, "--mode", mode, "--listen", PUBLIC, SECRET])
-        .args(["--touch", SECRET, PUBLIC])
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "py_updates: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args = [
+        url, "--mode", mode, "--listen", PUBLIC, SECRET, "--touch", SECRET, PUBLIC,
+    ];
+    peers::python_json("py_updates.py", &args).await
 }
 
 #[tokio::test]
@@ -118,19 +99,8 @@ const SUMMARY: &str = "All checks passed.";
 /// `digest` through the Python SDK client in `mode`, whose "model" answers
 /// the server's sampling request with [`SUMMARY`].
 async fn digest(url: &str, mode: &str) -> Value {
-    let script = peers::script("py_call.py");
-    let argv = [
-        script.to_str().unwrap(),
-        url,
-        "digest",
-        "{}",
-        "--mode",
-        mode,
-        "--sample",
-        SUMMARY,
-    ];
-    let out = peers::run(&peers::python(), &argv, None).await;
-    serde_json::from_str(&out).unwrap()
+    let args = [url, "digest", "{}", "--mode", mode, "--sample", SUMMARY];
+    peers::python_json("py_call.py", &args).await
 }
 
 fn text(result: &Value) -> &str {
@@ -209,20 +179,8 @@ async fn a_server_asks_the_clients_model_only_where_policy_permits_it() {
 /// The values the Python SDK client in `mode` gets for `ticket`'s `city`
 /// starting with "Pa".
 async fn complete(url: &str, mode: &str) -> Value {
-    let script = peers::script("py_call.py");
-    let argv = [
-        script.to_str().unwrap(),
-        url,
-        "--complete",
-        "ticket",
-        "city",
-        "Pa",
-        "--mode",
-        mode,
-    ];
-    let out = peers::run(&peers::python(), &argv, None).await;
-    let completion: Value = serde_json::from_str(&out).unwrap();
-    completion["values"].clone()
+    let args = [url, "--complete", "ticket", "city", "Pa", "--mode", mode];
+    peers::python_json("py_call.py", &args).await["values"].clone()
 }
 
 #[tokio::test]

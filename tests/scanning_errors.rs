@@ -10,22 +10,13 @@ use crate::support::Gateway;
 use crate::support::gateway::audit_events;
 use crate::support::http::modern_body;
 use crate::support::http::{Req, initialize};
-use crate::support::peers::{self, free_port, python, script, spawn_listening};
+use crate::support::peers::{self, python, script};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// The fixture on a free port; `instructions`: `poisoned`, `plain` or none.
 async fn error_server_with(instructions: &str) -> (Child, String) {
-    let port = free_port();
-    let child = spawn_listening(
-        Command::new(python())
-            .arg(script("error_server.py"))
-            .arg(port.to_string())
-            .arg(instructions),
-        port,
-    )
-    .await;
-    (child, format!("http://127.0.0.1:{port}/mcp"))
+    peers::python_server("error_server.py", &[instructions]).await
 }
 
 async fn error_server() -> (Child, String) {
@@ -36,11 +27,9 @@ async fn error_server() -> (Child, String) {
 /// with `options` after the tool's arguments); `{"error": ...}` when the
 /// answer is a JSON-RPC error.
 async fn py_call(url: &str, tool: &str, options: &[&str]) -> Value {
-    let script = script("py_call.py");
-    let mut argv = vec![script.to_str().unwrap(), url, tool];
-    argv.extend_from_slice(options);
-    let out = peers::run(&python(), &argv, None).await;
-    serde_json::from_str(&out).unwrap()
+    let mut args = vec![url, tool];
+    args.extend_from_slice(options);
+    peers::python_json("py_call.py", &args).await
 }
 
 /// One session-era `tools/call` with a record id.

@@ -172,20 +172,11 @@ mod extension {
     use crate::support::http::{Req, modern_body};
     use crate::support::peers;
     use serde_json::{Value, json};
-    use tokio::process::Command;
 
     const TASKS: &str = "io.modelcontextprotocol/tasks";
 
     async fn server() -> (tokio::process::Child, String) {
-        let port = peers::free_port();
-        let child = peers::spawn_listening(
-            Command::new(peers::python())
-                .arg(peers::script("task_server_2026.py"))
-                .arg(port.to_string()),
-            port,
-        )
-        .await;
-        (child, format!("http://127.0.0.1:{port}/mcp"))
+        peers::python_server("task_server_2026.py", &[]).await
     }
 
     /// A 2026-07-28 request declaring the tasks extension, its JSON answer.

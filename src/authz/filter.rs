@@ -119,19 +119,7 @@ impl Lister {
     /// wait for a human here. Fail closed; shadow mode logs and permits.
     pub fn permits(&self, action: &str) -> bool {
         let labels = self.labels();
-        let query = Query {
-            principal: &self.principal,
-            method: action,
-            upstream: &self.upstream,
-            object: Object::Upstream,
-            arguments: None,
-            client_ip: self.client_ip,
-            now: crate::authn::now(),
-            era: self.era,
-            protocol_version: self.protocol_version,
-            session_labels: &labels,
-            findings: &[],
-        };
+        let query = self.query(action, &labels);
         match self.engine.decide(&query) {
             Ok(d) if d.effect == Effect::Allow => {
                 if d.shadowed {
@@ -146,6 +134,24 @@ impl Lister {
                     "server request not decided; withheld");
                 false
             }
+        }
+    }
+
+    /// A query for `method` by the caller on the upstream (the objects of a
+    /// list are given to the engine beside it).
+    fn query<'a>(&'a self, method: &'a str, labels: &'a [String]) -> Query<'a> {
+        Query {
+            principal: &self.principal,
+            method,
+            upstream: &self.upstream,
+            object: Object::Upstream,
+            arguments: None,
+            client_ip: self.client_ip,
+            now: crate::authn::now(),
+            era: self.era,
+            protocol_version: self.protocol_version,
+            session_labels: labels,
+            findings: &[],
         }
     }
 
@@ -183,19 +189,7 @@ impl Lister {
             })
             .collect();
         let labels = self.labels();
-        let query = Query {
-            principal: &self.principal,
-            method: using,
-            upstream: &self.upstream,
-            object: Object::Upstream,
-            arguments: None,
-            client_ip: self.client_ip,
-            now: crate::authn::now(),
-            era: self.era,
-            protocol_version: self.protocol_version,
-            session_labels: &labels,
-            findings: &[],
-        };
+        let query = self.query(using, &labels);
         match self.engine.visible(&query, using, &objects) {
             Ok(keep) if !self.engine.settings.shadow => keep,
             Ok(keep) => {

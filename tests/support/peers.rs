@@ -159,6 +159,31 @@ pub async fn spawn_listening(command: &mut Command, port: u16) -> Child {
     child
 }
 
+/// The Python SDK server `name` (a script in `tests/peers/`) on a free port,
+/// with `args` after the port, once it listens; its Streamable HTTP URL.
+pub async fn python_server(name: &str, args: &[&str]) -> (Child, String) {
+    let port = free_port();
+    let child = spawn_listening(
+        Command::new(python())
+            .arg(script(name))
+            .arg(port.to_string())
+            .args(args),
+        port,
+    )
+    .await;
+    (child, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+/// The Python script `name` (in `tests/peers/`) run to completion with
+/// `args`; what it prints, as JSON.
+pub async fn python_json(name: &str, args: &[&str]) -> serde_json::Value {
+    let path = script(name);
+    let mut argv = vec![path.to_str().unwrap_or_default()];
+    argv.extend_from_slice(args);
+    let out = run(&python(), &argv, None).await;
+    serde_json::from_str(&out).unwrap()
+}
+
 /// Waits until something accepts connections on 127.0.0.1:`port`.
 pub async fn wait_for_port(port: u16) {
     for _ in 0..300 {
