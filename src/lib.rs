@@ -29,6 +29,7 @@ pub mod pipeline;
 pub(crate) mod prehashed;
 pub mod protocol;
 pub mod ratelimit;
+pub mod redis_link;
 pub mod scan;
 pub mod server;
 pub mod session;

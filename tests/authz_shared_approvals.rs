@@ -22,15 +22,15 @@ fn section(policies: &Policies, redis: &RedisServer, mode: &str) -> String {
 
 /// The second replica: the gateway binary in its own process, with the same
 /// keys and policies, on fixed ports; its audit trail in `dir/audit`.
-struct Binary {
+pub struct Binary {
     child: tokio::process::Child,
-    url: String,
+    pub url: String,
     admin: String,
     dir: tempfile::TempDir,
 }
 
 impl Binary {
-    async fn start(upstream: &str, keys: &Keys, authorization: &str) -> Binary {
+    pub async fn start(upstream: &str, keys: &Keys, authorization: &str) -> Binary {
         let (port, admin) = (free_port(), free_port());
         let dir = tempfile::tempdir().unwrap();
         let yaml = default_yaml(upstream)
@@ -56,7 +56,7 @@ impl Binary {
     }
 
     /// SIGTERM, so the audit trail is complete; then its events.
-    async fn stop(mut self) -> Vec<Value> {
+    pub async fn stop(mut self) -> Vec<Value> {
         let pid = self.child.id().unwrap().to_string();
         assert!(
             std::process::Command::new("kill")
@@ -73,7 +73,7 @@ impl Binary {
     }
 }
 
-async fn send(url: &str, token: &str, method: &str, params: Value) -> Reply {
+pub async fn send(url: &str, token: &str, method: &str, params: Value) -> Reply {
     let name = params["name"].as_str().map(str::to_owned);
     Req::post(url)
         .modern(method, name.as_deref())

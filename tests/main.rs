@@ -33,6 +33,8 @@ mod authz_limits;
 mod authz_server;
 /// Approvals shared by two gateway processes through a real Redis server.
 mod authz_shared_approvals;
+/// Flow labels shared by two gateway processes through a real Redis server.
+mod authz_shared_flows;
 /// The binary and its shipped examples.
 mod cli;
 /// Real SDK clients through the gateway give the same results as direct.

@@ -126,17 +126,18 @@ pub struct RawApprovals {
     /// Absent: per process. While Redis cannot answer, calls that need an
     /// approval are refused (fail closed).
     #[serde(default)]
-    pub redis: Option<RawApprovalsRedis>,
+    pub redis: Option<RawRedis>,
 }
 
-/// `authorization.approvals.redis`.
+/// `authorization.approvals.redis` and `authorization.flows.redis`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawApprovalsRedis {
+pub struct RawRedis {
     /// `redis://host:port/db` (`rediss://` for TLS). Redis 6.2 or later; one
     /// server or a replicated primary, not Redis Cluster.
     pub url: String,
-    /// Key prefix. Default `portcullis:approvals:`.
+    /// Key prefix. Default `portcullis:approvals:` for approvals,
+    /// `portcullis:flows:` for flow labels.
     #[serde(default)]
     pub prefix: Option<String>,
 }
@@ -151,6 +152,11 @@ pub struct RawFlows {
     /// Most sessions remembered. Default 100000.
     #[serde(default)]
     pub max_sessions: Option<usize>,
+    /// Share labels between replicas through Redis: a label recorded on one
+    /// replica counts on all. Absent: per process. While Redis cannot
+    /// answer, requests are refused (fail closed).
+    #[serde(default)]
+    pub redis: Option<RawRedis>,
 }
 
 /// How a denied tool call is phrased.
@@ -186,8 +192,19 @@ pub struct Settings {
     pub refuse_unlisted: bool,
     /// Approvals.
     pub approvals: ApprovalSettings,
-    /// Flow session bounds: idle TTL and most sessions.
-    pub flows: (Duration, usize),
+    /// Flow labels.
+    pub flows: FlowSettings,
+}
+
+/// Flow label settings.
+#[derive(Debug, Clone)]
+pub struct FlowSettings {
+    /// A session's labels are forgotten after this long without a labelled call.
+    pub idle_ttl: Duration,
+    /// Most sessions remembered in this process.
+    pub max_sessions: usize,
+    /// The labels shared through Redis, if configured.
+    pub redis: Option<std::sync::Arc<super::shared_flows::SharedFlows>>,
 }
 
 /// Approval settings.
@@ -343,11 +360,24 @@ pub fn compile(raw: &RawAuthorization, file: &Path) -> Result<Settings, ConfigEr
         upstreams,
         refuse_unlisted,
         approvals,
-        flows: (
-            raw.flows
+        flows: FlowSettings {
+            idle_ttl: raw
+                .flows
                 .idle_ttl
                 .map_or(Duration::from_secs(3600), |d| d.0),
-            raw.flows.max_sessions.unwrap_or(100_000).max(1),
-        ),
+            max_sessions: raw.flows.max_sessions.unwrap_or(100_000).max(1),
+            redis: match &raw.flows.redis {
+                None => None,
+                Some(r) => Some(std::sync::Arc::new(
+                    super::shared_flows::SharedFlows::new(
+                        &r.url,
+                        r.prefix
+                            .clone()
+                            .unwrap_or_else(|| "portcullis:flows:".into()),
+                    )
+                    .map_err(|e| ConfigError::at(file, "authorization.flows.redis.url", e))?,
+                )),
+            },
+        },
     })
 }

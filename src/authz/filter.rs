@@ -157,7 +157,7 @@ impl Lister {
 
     /// The labels the session's calls have collected so far.
     fn labels(&self) -> Vec<String> {
-        let ttl = self.engine.settings.flows.0;
+        let ttl = self.engine.settings.flows.idle_ttl;
         self.state
             .flows
             .labels(&self.flow_key, std::time::Instant::now(), ttl)

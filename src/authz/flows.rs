@@ -5,6 +5,9 @@
 //!
 //! Bounded: entries idle longer than the TTL are forgotten, and when the
 //! store is full the longest-idle entry makes room. The clock is a parameter.
+//! With `authorization.flows.redis` the replicas' shared store
+//! ([`super::shared_flows`]) is the truth, and this one mirrors it for the
+//! session's requests on this replica ([`Flows::replace`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,17 +42,7 @@ impl Flows {
         let Ok(mut map) = self.entries.lock() else {
             return;
         };
-        if !map.contains_key(key) && map.len() >= max {
-            map.retain(|_, e| now.duration_since(e.seen) <= ttl);
-            if map.len() >= max
-                && let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, e)| e.seen)
-                    .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
+        make_room(&mut map, key, now, ttl, max);
         let entry = map.entry(key.to_owned()).or_insert_with(|| Entry {
             labels: Vec::new(),
             seen: now,
@@ -63,6 +56,51 @@ impl Flows {
                 entry.labels.push(l.clone());
             }
         }
+    }
+
+    /// Makes `key`'s labels those of the shared store, forgotten in `left`
+    /// as they are there; no labels forgets `key`.
+    pub fn replace(
+        &self,
+        key: &str,
+        labels: Vec<String>,
+        left: Option<Duration>,
+        now: Instant,
+        ttl: Duration,
+        max: usize,
+    ) {
+        let Ok(mut map) = self.entries.lock() else {
+            return;
+        };
+        let left = left.unwrap_or_default();
+        // Idle since `seen`, so that it expires when the shared copy does.
+        let seen = match ttl.checked_sub(left) {
+            Some(idle) => now.checked_sub(idle),
+            None => now.checked_add(left - ttl),
+        };
+        let (false, Some(seen)) = (labels.is_empty() || left.is_zero(), seen) else {
+            map.remove(key);
+            return;
+        };
+        make_room(&mut map, key, now, ttl, max);
+        map.insert(key.to_owned(), Entry { labels, seen });
+    }
+}
+
+/// Room for `key` in a store of at most `max` entries: the expired go
+/// first, then the longest idle.
+fn make_room(map: &mut HashMap<String, Entry>, key: &str, now: Instant, ttl: Duration, max: usize) {
+    if map.contains_key(key) || map.len() < max {
+        return;
+    }
+    map.retain(|_, e| now.duration_since(e.seen) <= ttl);
+    if map.len() >= max
+        && let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, e)| e.seen)
+            .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
     }
 }
 
@@ -96,5 +134,33 @@ mod tests {
         let now = t0 + Duration::from_secs(3);
         assert!(f.labels("a", now, ttl).is_empty());
         assert_eq!(f.labels("c", now, ttl), ["x"]);
+    }
+
+    #[test]
+    fn a_mirrored_session_expires_when_the_shared_copy_does() {
+        let f = Flows::default();
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(60);
+        f.record("s", &["old".into()], t0, ttl, 10);
+        let left = Some(Duration::from_secs(20));
+        f.replace("s", vec!["a".into(), "b".into()], left, t0, ttl, 10);
+        assert_eq!(f.labels("s", t0, ttl), ["a", "b"], "replaced, not merged");
+        assert_eq!(f.labels("s", t0 + Duration::from_secs(20), ttl), ["a", "b"]);
+        assert!(f.labels("s", t0 + Duration::from_secs(21), ttl).is_empty());
+        f.replace("s", Vec::new(), None, t0, ttl, 10);
+        assert!(
+            f.labels("s", t0, ttl).is_empty(),
+            "nothing shared: forgotten"
+        );
+        // A replica whose TTL is shorter than the shared copy's keeps it as long.
+        f.replace(
+            "s",
+            vec!["a".into()],
+            Some(Duration::from_secs(90)),
+            t0,
+            ttl,
+            10,
+        );
+        assert_eq!(f.labels("s", t0 + Duration::from_secs(89), ttl), ["a"]);
     }
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod approve;
+mod labels;
 
 use approve::approve;
 pub use approve::{approval_event, approver_name, audit_expired};
@@ -57,6 +58,10 @@ pub async fn authorize(
     shared: &Shared,
 ) -> Result<(), Rejection> {
     cx.policy_version = Some(Arc::clone(&engine.version));
+    let flows = &engine.settings.flows;
+    if let Err(e) = labels::refresh(cx, flows, &shared.authz.flows).await {
+        flows_unavailable(engine, &e, first_id(inbound))?;
+    }
     let InboundKind::Messages(envelope) = &inbound.kind else {
         return decide_bare(cx, engine, "connect");
     };
@@ -78,6 +83,31 @@ pub async fn authorize(
         authorize_message(cx, m, engine, shared, rename.as_deref()).await?;
     }
     Ok(())
+}
+
+/// The id of a request's only message.
+fn first_id(inbound: &Inbound) -> Option<crate::protocol::jsonrpc::RequestId> {
+    match &inbound.kind {
+        InboundKind::Messages(envelope) if !envelope.is_batch() => {
+            envelope.messages().first().and_then(|m| m.id().cloned())
+        }
+        _ => None,
+    }
+}
+
+/// The shared flow labels could not be read or written: refused, or in
+/// shadow mode logged and let through.
+fn flows_unavailable(
+    engine: &Engine,
+    error: &crate::redis_link::LinkError,
+    id: Option<crate::protocol::jsonrpc::RequestId>,
+) -> Result<(), Rejection> {
+    if engine.settings.shadow {
+        tracing::warn!(target: "portcullis::authz", error = %error, shadow = true, "flow labels store unavailable; this replica's labels used (shadow mode)");
+        return Ok(());
+    }
+    tracing::error!(target: "portcullis::authz", error = %error, "flow labels store unavailable; request refused");
+    Err(Rejection::FlowsUnavailable { id })
 }
 
 fn bare_denied(engine: &Engine, method: &str) -> Rejection {
@@ -154,8 +184,8 @@ async fn authorize_message(
         Some(Target::Resource(uri)) => Object::Resource { uri },
         None => Object::Upstream,
     };
-    let (ttl, max_sessions) = engine.settings.flows;
     let key = flow_key(cx);
+    let ttl = engine.settings.flows.idle_ttl;
     let labels = shared.authz.flows.labels(&key, Instant::now(), ttl);
     let findings: Vec<FindingFact> = cx
         .findings
@@ -259,10 +289,10 @@ async fn authorize_message(
         .unwrap_or_default();
     labels.extend(facts.map(|f| f.labels.clone()).unwrap_or_default());
     if !labels.is_empty() {
-        shared
-            .authz
-            .flows
-            .record(&key, &labels, Instant::now(), ttl, max_sessions);
+        let flows = &engine.settings.flows;
+        if let Err(e) = labels::record(&key, &labels, flows, &shared.authz.flows).await {
+            flows_unavailable(engine, &e, m.id().cloned())?;
+        }
     }
     Ok(())
 }

@@ -38,6 +38,7 @@ pub mod policies;
 pub mod reads;
 pub mod reply;
 pub mod shared_approvals;
+pub mod shared_flows;
 pub mod stores;
 pub mod testing;
 pub mod validate;

@@ -146,6 +146,13 @@ pub enum Rejection {
         /// The request's id.
         id: Option<RequestId>,
     },
+    /// The session's flow labels are shared through Redis, which cannot
+    /// answer: refused, never forwarded (fail closed).
+    #[error("the flow labels store is unavailable")]
+    FlowsUnavailable {
+        /// The request's id.
+        id: Option<RequestId>,
+    },
     /// Over a rate limit or quota.
     #[error("rate limit {rule} exceeded")]
     RateLimited {
@@ -241,9 +248,9 @@ impl Rejection {
         use Rejection as R;
         match self {
             R::Upstream { .. } | R::UpstreamInvalid { .. } => RequestOutcome::UpstreamError,
-            R::AuditUnavailable { .. } | R::ApprovalUnavailable { .. } => {
-                RequestOutcome::InternalError
-            }
+            R::AuditUnavailable { .. }
+            | R::ApprovalUnavailable { .. }
+            | R::FlowsUnavailable { .. } => RequestOutcome::InternalError,
             R::UnknownPath
             | R::MethodNotAllowed
             | R::BadHost
@@ -283,6 +290,7 @@ impl Rejection {
                 | Rejection::UpstreamInvalid { .. }
                 | Rejection::AuditUnavailable { .. }
                 | Rejection::ApprovalUnavailable { .. }
+                | Rejection::FlowsUnavailable { .. }
         )
     }
 }
