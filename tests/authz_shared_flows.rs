@@ -116,10 +116,17 @@ async fn with_redis_down_requests_are_refused_not_decided_on_partial_labels() {
     .await;
     let shadow = section(&policies, &redis, "shadow");
     let trying = gateway_with(&demo_url(&demo), Some(&keys), &shadow).await;
+    // No policy here reads the labels: only recording them needs Redis.
+    let unread = Policies::new(&format!(
+        "{BASE}permit (principal, action == Mcp::Action::\"tools/call\", resource);\n"
+    ));
+    let recording = section(&unread, &redis, "enforce");
+    let recording = gateway_with(&demo_url(&demo), Some(&keys), &recording).await;
     let olivia = token(&keys, "olivia", "acme", &["analyst"]).await;
     let listed = send(&b.url, &olivia, "tools/list", json!({})).await;
     assert_eq!(listed.status, 200, "{listed:?}");
     crate::authz::list(&trying, Some(&olivia)).await;
+    crate::authz::list(&recording, Some(&olivia)).await;
 
     redis.stop().await;
     let started = std::time::Instant::now();
@@ -134,6 +141,17 @@ async fn with_redis_down_requests_are_refused_not_decided_on_partial_labels() {
     assert!(
         text.contains("flow labels") && text.contains("not forwarded"),
         "{m}"
+    );
+    let sum = call(&recording, Some(&olivia), "add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(
+        sum.status, 200,
+        "an unlabelled call needs no labels: {sum:?}"
+    );
+    assert!(sum.message()["result"].is_object(), "{sum:?}");
+    let labelled = call(&recording, Some(&olivia), "echo", json!({"text": "out"})).await;
+    assert_eq!(
+        labelled.status, 503,
+        "a labelled call is not forwarded unrecorded: {labelled:?}"
     );
     let logged = call(&trying, Some(&olivia), "echo", json!({"text": "out"})).await;
     assert!(

@@ -264,6 +264,12 @@ impl Engine {
             .is_authorized(&request, policies, &store.entities))
     }
 
+    /// Whether some policy reads the context attribute `name` (a policy
+    /// that uses `context` whole reads them all).
+    pub fn reads_context(&self, name: &str) -> bool {
+        self.contexts.reads(name)
+    }
+
     /// Which of `objects` the principal could use (list filtering): the
     /// decision for the object's use (`tools/call`, `prompts/get`,
     /// `resources/read`) without arguments, where a permit that reads an

@@ -58,8 +58,7 @@ pub async fn authorize(
     shared: &Shared,
 ) -> Result<(), Rejection> {
     cx.policy_version = Some(Arc::clone(&engine.version));
-    let flows = &engine.settings.flows;
-    if let Err(e) = labels::refresh(cx, flows, &shared.authz.flows).await {
+    if let Err(e) = labels::refresh(cx, engine, &shared.authz.flows).await {
         flows_unavailable(engine, &e, first_id(inbound))?;
     }
     let InboundKind::Messages(envelope) = &inbound.kind else {

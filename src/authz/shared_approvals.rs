@@ -26,9 +26,9 @@
 //! Redis Cluster. `SET … EXAT` needs Redis 6.2 or later.
 
 use super::approvals::{Approval, Call, DecideError, Outcome, State};
+use crate::redis_link::{Link, LinkError};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::sync::Mutex;
 
 /// How long an approval's hash outlives its expiry (seconds), so that the
 /// expiry is still reported if no replica looked at approvals meanwhile.
@@ -124,80 +124,38 @@ return out
 /// Why the shared store could not answer (logged; the call is refused).
 #[derive(Debug, thiserror::Error)]
 pub enum SharedApprovalError {
-    /// Connecting or the command failed.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    /// No answer in time.
-    #[error("redis did not answer in time")]
-    Timeout,
+    /// Connecting or the command failed, or no answer in time.
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// Redis holds something these scripts did not write.
     #[error("unexpected approval data in redis: {0}")]
     Corrupt(String),
 }
 
 /// The Redis side of approvals.
+#[derive(Debug)]
 pub struct SharedApprovals {
-    client: redis::Client,
+    link: Link,
     prefix: String,
-    connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
-}
-
-impl std::fmt::Debug for SharedApprovals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedApprovals")
-            .field("prefix", &self.prefix)
-            .finish()
-    }
 }
 
 impl SharedApprovals {
     /// Parses the URL; nothing is contacted yet. Fails on an invalid URL.
     pub fn new(url: &str, prefix: String) -> Result<SharedApprovals, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid redis URL: {e}"))?;
         Ok(SharedApprovals {
-            client,
+            link: Link::open(url, TIMEOUT)?,
             prefix,
-            connection: Mutex::new(None),
         })
     }
 
-    /// Runs one script; the connection is kept, and dropped after a failure
-    /// so that the next call connects afresh (as the shared rate limits do).
+    /// Runs one script (see [`Link::eval`]).
     async fn eval<T: redis::FromRedisValue>(
         &self,
         script: &str,
         keys: &[String],
         args: &[String],
     ) -> Result<T, SharedApprovalError> {
-        let mut conn = {
-            let mut slot = self.connection.lock().await;
-            match slot.as_ref() {
-                Some(c) => c.clone(),
-                None => {
-                    let c = tokio::time::timeout(
-                        TIMEOUT,
-                        self.client.get_multiplexed_async_connection(),
-                    )
-                    .await
-                    .map_err(|_| SharedApprovalError::Timeout)??;
-                    *slot = Some(c.clone());
-                    c
-                }
-            }
-        };
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
-        match tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut conn)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => {
-                *self.connection.lock().await = None;
-                Err(e.into())
-            }
-            Err(_) => {
-                *self.connection.lock().await = None;
-                Err(SharedApprovalError::Timeout)
-            }
-        }
+        Ok(self.link.eval(script, keys, args).await?)
     }
 
     /// [`super::approvals::Approvals::request`], atomically across replicas.

@@ -281,7 +281,7 @@ pub async fn handle<B: body::RequestBody>(
         Ok(response) => (response, None, RequestOutcome::Ok),
         Err(rejection) => {
             if rejection.is_server_side() {
-                tracing::warn!(error = %cause_chain(&rejection), rpc.id = ?cx.rpc_id, "upstream failure");
+                tracing::warn!(error = %cause_chain(&rejection), rpc.id = ?cx.rpc_id, "server-side failure");
                 cx.decision.verdict = crate::audit::Verdict::Error;
             } else {
                 tracing::debug!(reason = %rejection, "request refused");
