@@ -29,6 +29,12 @@ from loadkit import GATEWAY, ROOT, TEXT, call, free_port, wait_port
 
 ISSUER = "https://bench-issuer.invalid"
 
+FLOW_RULE = """
+@id("bench-flow-rule")
+forbid (principal, action == Mcp::Action::"tools/call", resource)
+when { context.session_labels.contains("untrusted_content") && resource.labels.contains("exfiltration") };
+"""
+
 POLICY = """// Load runs: the bench client (role "bench") may connect, list, and call
 // tools that declare themselves read-only.
 @id("bench-connect-and-list")
@@ -73,22 +79,30 @@ class Gateway:
 
 
 def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict | None = None,
-          scan: bool = True) -> Gateway:
+          scan: bool = True, flows: str | None = None) -> Gateway:
     """Writes the full-stage configuration into `folder` and starts the gateway;
     `audit` is the trail's `fsync` setting, `None` for no trail; `scan=False`
-    turns the injection scan off (`scan: { disabled: true }`)."""
+    turns the injection scan off (`scan: { disabled: true }`); `flows` labels
+    the upstream's tools (so every call records a flow label): `"local"` keeps
+    labels in the process, a `redis://` URL shares them through Redis."""
     folder.mkdir(parents=True, exist_ok=True)
     secret = os.urandom(48)
     (folder / "hmac.b64").write_text(base64.b64encode(secret).decode() + "\n")
     policies = folder / "policies"
     policies.mkdir(exist_ok=True)
     shutil.copy(ROOT / "policies" / "mcp.cedarschema", policies)
-    (policies / "bench.cedar").write_text(POLICY)
+    # With flows, a flow rule that never fires, so that labels are read.
+    (policies / "bench.cedar").write_text(POLICY + (FLOW_RULE if flows else ""))
     port, admin_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     audit_yaml = (f"audit:\n  fsync: {audit}\n  file:\n    directory: {folder / 'audit'}\n"
                   if audit else "audit:\n  disabled: true\n")
     limits_yaml = "".join(f"  {k}: {v}\n" for k, v in (limits or {}).items())
+    flows_yaml = ""
+    if flows:
+        flows_yaml = "  upstreams:\n    default:\n      labels: [bench]\n"
+        if flows != "local":
+            flows_yaml += f"  flows:\n    redis:\n      url: {flows}\n"
     config = folder / "portcullis.yaml"
     config.write_text(
         f"listen:\n  address: 127.0.0.1:{port}\n  public_url: {url}\n"
@@ -97,8 +111,7 @@ def start(folder: Path, upstream: str, audit: str | None = "5ms", limits: dict |
         f"authentication:\n  mode: jwt\n  resource: {url}\n  issuers:\n"
         f"    - issuer: {ISSUER}\n      algorithms: [HS256]\n      hmac_secret_file: hmac.b64\n"
         f"      max_lifetime: 24h\n      required_claims: [jti]\n"
-        "authorization:\n  policies: policies/\n"
-        + ("scan: {}\n" if scan else "scan:\n  disabled: true\n")
+        "authorization:\n  policies: policies/\n" + flows_yaml + ("scan: {}\n" if scan else "scan:\n  disabled: true\n")
         + audit_yaml +
         "rate_limits:\n  rules:\n"
         "    - name: per-principal\n      per: [principal]\n      rate: 1000000/s\n      burst: 100000\n"

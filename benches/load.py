@@ -21,6 +21,8 @@ metrics; benches/fullstage.py), each printing a Markdown summary:
                                    audit on vs. off, alternating rounds at --rate
   --scan-overhead                  scan on vs. off, 1 KiB of prose in, 10 KiB out,
                                    alternating rounds at --rate
+  --flows-overhead                 flow labels shared through a local redis-server
+                                   vs. kept in the process, alternating rounds at --rate
   --soak MINUTES --rate R [--csv soak.csv]
                                    one long run; RSS and fds every --sample s
   --idle-sessions N                N idle 2025-06-18 sessions: RSS, fds, latency
@@ -57,6 +59,8 @@ def main() -> None:
                       help="every stage on, audit on vs. off, --rounds alternating rounds at --rate")
     mode.add_argument("--scan-overhead", action="store_true",
                       help="every stage on, scan on vs. off, 1 KiB of prose in and 10 KiB out, --rounds alternating rounds")
+    mode.add_argument("--flows-overhead", action="store_true",
+                      help="every stage on, each call labelled, flow labels in Redis vs. in the process")
     mode.add_argument("--soak", type=int, metavar="MINUTES",
                       help="one open-loop run at --rate through the every-stage gateway, sampling RSS and fds")
     mode.add_argument("--idle-sessions", type=int, metavar="N",
@@ -82,6 +86,8 @@ def main() -> None:
             load_modes.audit_overhead(args, tmp, procs)
         elif args.scan_overhead:
             load_modes.scan_overhead(args, tmp, procs)
+        elif args.flows_overhead:
+            load_modes.flows_overhead(args, tmp, procs)
         elif args.soak:
             load_modes.soak(args, tmp, procs)
         elif args.idle_sessions:

@@ -157,6 +157,28 @@ def scan_overhead(args, tmp: Path, procs: list) -> None:
                   "issue 6 target: under 50 µs for the result")
 
 
+def flows_overhead(args, tmp: Path, procs: list) -> None:
+    """Two full-stage gateways whose calls each record a flow label, one
+    keeping labels in the process and one sharing them through a local
+    `redis-server` (`authorization.flows.redis`), in alternating rounds at one
+    rate: what reading and recording the session's labels in Redis adds."""
+    up_addr = upstream(procs)
+    port = fullstage.free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    procs.append(redis)
+    fullstage.wait_port(port)
+    gws = {"flows in redis": fullstage.start(tmp / "flows-redis", f"http://{up_addr}/mcp",
+                                             flows=f"redis://127.0.0.1:{port}/0"),
+           "flows in process": fullstage.start(tmp / "flows-local", f"http://{up_addr}/mcp", flows="local")}
+    procs.extend(g.proc for g in gws.values())
+    samples = alternate(args, gws)
+    report_on_off(samples,
+                  f"Flow labels in Redis vs. in the process: every stage on, each call labelled, {args.rate} req/s "
+                  f"open loop, {args.duration} s x {args.rounds} alternating rounds (medians)",
+                  "sharing flow labels", "two Redis round trips per call: read, then record")
+
+
 def audit_overhead(args, tmp: Path, procs: list) -> None:
     """Two full-stage gateways, identical but for the audit trail, in
     alternating rounds at one rate: what auditing adds per request."""
