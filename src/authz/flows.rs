@@ -59,7 +59,7 @@ impl Flows {
     }
 
     /// Makes `key`'s labels those of the shared store, forgotten in `left`
-    /// as they are there; no labels forgets `key`.
+    /// as they are there (`None`: a full `ttl`); no labels forgets `key`.
     pub fn replace(
         &self,
         key: &str,
@@ -72,7 +72,7 @@ impl Flows {
         let Ok(mut map) = self.entries.lock() else {
             return;
         };
-        let left = left.unwrap_or_default();
+        let left = left.unwrap_or(ttl);
         // Idle since `seen`, so that it expires when the shared copy does.
         let seen = match ttl.checked_sub(left) {
             Some(idle) => now.checked_sub(idle),

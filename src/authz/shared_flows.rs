@@ -51,15 +51,12 @@ impl SharedFlows {
 
     fn key(&self, flow_key: &str) -> String {
         let digest = Sha256::digest(flow_key.as_bytes());
-        let mut key = self.prefix.clone();
-        for b in digest.iter() {
-            key.push_str(&format!("{b:02x}"));
-        }
-        key
+        format!("{}{}", self.prefix, hex::encode(digest))
     }
 
     /// The labels recorded for `flow_key` by any replica, sorted, and how
-    /// long until they are forgotten (`None`: nothing recorded).
+    /// long until they are forgotten (`None`: nothing recorded, or a set
+    /// without expiry, which these scripts never leave).
     pub async fn labels(
         &self,
         flow_key: &str,
