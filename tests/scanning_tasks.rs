@@ -323,6 +323,71 @@ mod extension {
         let (_, asked, _) = run(&open.url(), &alice, "book").await;
         assert_eq!(asked["result"]["inputRequests"], question, "{asked}");
     }
+
+    /// Two replicas sharing task owners through a real Redis server
+    /// (`sessions.tasks.redis`): created through A, the task is polled by its
+    /// creator through B, and still refused to another caller there; B lists
+    /// it for its creator. With Redis down, B refuses what it cannot check.
+    #[tokio::test]
+    async fn a_task_created_through_one_replica_is_polled_by_its_creator_through_another() {
+        let mut redis = peers::RedisServer::start().await;
+        let (_server, url) = server().await;
+        let keys = Keys::generate().await;
+        let tokens = keys
+            .mint(&[
+                json!({"alg": "ES256", "claims": auth::claims()}),
+                json!({"alg": "ES256", "claims": auth::claims_with(json!({"sub": "bob"}))}),
+            ])
+            .await;
+        let (alice, bob) = (&tokens[0], &tokens[1]);
+        let yaml = default_yaml(&url)
+            .replace("authentication:\n  mode: none\n", &auth::section(&keys, ""));
+        let shared = format!(
+            "sessions:\n  tasks:\n    redis:\n      url: {}\n",
+            redis.url
+        );
+        let a = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let b = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let alone = Gateway::start_yaml(&yaml).await;
+
+        let call = json!({"name": "weather", "arguments": {"city": "Paris"}});
+        let created = send(&a.url(), alice, "tools/call", "weather", call).await;
+        let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+        let poll = json!({"taskId": id});
+        // At once: B waits for A's record if it is still on its way.
+        let polled = send(&b.url(), alice, "tasks/get", &id, poll.clone()).await;
+        assert!(polled["result"]["status"].is_string(), "{polled}");
+        let refused = send(&b.url(), bob, "tasks/get", &id, poll.clone()).await;
+        assert_eq!(refused["error"]["code"], -32602, "{refused}");
+        let unshared = send(&alone.url(), alice, "tasks/get", &id, poll.clone()).await;
+        assert_eq!(
+            unshared["error"]["code"], -32602,
+            "without the shared registry another replica refuses: {unshared}"
+        );
+
+        redis.stop().await;
+        // B adopted the task: it serves its creator without Redis.
+        let again = send(&b.url(), alice, "tasks/get", &id, poll.clone()).await;
+        assert!(again["result"]["status"].is_string(), "{again}");
+        // A replica that never saw it cannot check, and says so.
+        let c = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let mut body = crate::support::http::modern_body(1, "tasks/get", poll);
+        body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
+            json!({"extensions": {TASKS: {}}});
+        let down = Req::post(&c.url())
+            .modern("tasks/get", Some(&id))
+            .header("authorization", &format!("Bearer {alice}"))
+            .body(body)
+            .send()
+            .await;
+        assert_eq!(down.status, 503, "{down:?}");
+        let m = down.message();
+        assert_eq!(m["error"]["code"], -32603, "{m}");
+        assert!(
+            m["error"]["message"].as_str().unwrap().contains("task"),
+            "{m}"
+        );
+    }
 }
 
 /// The tasks extension's push (2026-07-28): a server streams a finished task
@@ -433,5 +498,71 @@ mod pushed {
             text.contains("\"/result/content/0/text\"") && text.contains("\"tool_result\""),
             "the task's result, read as the tool's: {findings:#?}"
         );
+    }
+
+    /// `tasks/list` (2025-11-25) through a replica that did not see the
+    /// caller's task created: with `sessions.tasks.redis` it lists the tasks
+    /// the caller created through another replica, and still no one else's.
+    #[tokio::test]
+    async fn a_replica_lists_the_tasks_its_caller_created_through_another() {
+        let redis = crate::support::peers::RedisServer::start().await;
+        let up = Recorder::start(|req| {
+            let msg = req.json();
+            let id = &msg["id"];
+            let result = match msg["method"].as_str() {
+                Some("tools/call") => json!({"task": {"taskId": "t-alice", "status": "working",
+                    "ttl": 60_000, "createdAt": "2026-12-03T08:00:00Z"}}),
+                Some("tasks/list") => json!({"tasks": [
+                    {"taskId": "t-alice", "status": "working", "ttl": 60_000},
+                    {"taskId": "t-someone", "status": "completed", "ttl": 60_000}]}),
+                _ => return answer_ok(req),
+            };
+            full(
+                StatusCode::OK,
+                Some("application/json"),
+                json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
+            )
+        })
+        .await;
+        let keys = crate::support::auth::Keys::generate().await;
+        let alice = crate::authz::token(&keys, "alice", "acme", &[]).await;
+        let yaml = default_yaml(&up.url()).replace(
+            "authentication:\n  mode: none\n",
+            &crate::support::auth::section(&keys, ""),
+        );
+        let shared = format!(
+            "sessions:\n  tasks:\n    redis:\n      url: {}\n",
+            redis.url
+        );
+        let a = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let b = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let legacy = |url: String, id: u64, method: &str, params: Value| {
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let token = alice.clone();
+            async move {
+                let reply = Req::post(&url)
+                    .mcp()
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .header("authorization", &format!("Bearer {token}"))
+                    .body(body)
+                    .send()
+                    .await;
+                assert_eq!(reply.status, 200, "{reply:?}");
+                reply.message()
+            }
+        };
+        let call = json!({"name": "report", "arguments": {}, "task": {"ttl": 60_000}});
+        let created = legacy(a.url(), 1, "tools/call", call).await;
+        assert_eq!(created["result"]["task"]["taskId"], "t-alice", "{created}");
+        // The record is written in the background: give it a moment.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let listed = legacy(b.url(), 2, "tasks/list", json!({})).await;
+        let ids: Vec<&Value> = listed["result"]["tasks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{listed}"))
+            .iter()
+            .map(|t| &t["taskId"])
+            .collect();
+        assert_eq!(ids, [&json!("t-alice")], "{listed}");
     }
 }

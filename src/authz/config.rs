@@ -126,18 +126,19 @@ pub struct RawApprovals {
     /// Absent: per process. While Redis cannot answer, calls that need an
     /// approval are refused (fail closed).
     #[serde(default)]
-    pub redis: Option<RawRedis>,
+    pub redis: Option<RawRedisStore>,
 }
 
-/// `authorization.approvals.redis` and `authorization.flows.redis`.
+/// A Redis store shared by the replicas: `authorization.approvals.redis`,
+/// `authorization.flows.redis` and `sessions.tasks.redis`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawRedis {
+pub struct RawRedisStore {
     /// `redis://host:port/db` (`rediss://` for TLS). Redis 6.2 or later; one
     /// server or a replicated primary, not Redis Cluster.
     pub url: String,
     /// Key prefix. Default `portcullis:approvals:` for approvals,
-    /// `portcullis:flows:` for flow labels.
+    /// `portcullis:flows:` for flow labels, `portcullis:tasks:` for tasks.
     #[serde(default)]
     pub prefix: Option<String>,
 }
@@ -156,7 +157,7 @@ pub struct RawFlows {
     /// replica counts on all. Absent: per process. While Redis cannot
     /// answer, requests are refused (fail closed).
     #[serde(default)]
-    pub redis: Option<RawRedis>,
+    pub redis: Option<RawRedisStore>,
 }
 
 /// How a denied tool call is phrased.

@@ -155,6 +155,22 @@ pub struct RawSessions {
     /// Sessions older than this are unknown. Default `24h`.
     #[serde(default)]
     pub max_age: Option<HumanDuration>,
+    /// Who created which task (tools run as tasks).
+    #[serde(default)]
+    pub tasks: RawSessionTasks,
+}
+
+/// `sessions.tasks`.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessionTasks {
+    /// Share task owners between replicas through Redis: a task created
+    /// through one replica is fetched by its creator through any. Absent: per
+    /// process (other replicas refuse the task). While Redis cannot answer,
+    /// requests naming a task this replica did not see are refused (503).
+    /// Default prefix `portcullis:tasks:`.
+    #[serde(default)]
+    pub redis: Option<crate::authz::config::RawRedisStore>,
 }
 
 /// One session key.
@@ -224,6 +240,8 @@ pub struct Federation {
     pub sealer: Option<Arc<Sealer>>,
     /// Session lifetime.
     pub session_max_age: Duration,
+    /// Task owners shared through Redis, if configured.
+    pub tasks: Option<Arc<crate::pipeline::shared_tasks::SharedTasks>>,
 }
 
 impl Federation {

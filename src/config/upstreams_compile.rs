@@ -80,6 +80,18 @@ pub fn compile(
         session_max_age: sessions
             .max_age
             .map_or(Duration::from_secs(24 * 3600), |d| d.0),
+        tasks: match &sessions.tasks.redis {
+            None => None,
+            Some(r) => Some(Arc::new(
+                crate::pipeline::shared_tasks::SharedTasks::new(
+                    &r.url,
+                    r.prefix
+                        .clone()
+                        .unwrap_or_else(|| "portcullis:tasks:".into()),
+                )
+                .map_err(|e| ConfigError::at(file, "sessions.tasks.redis.url", e))?,
+            )),
+        },
     })
 }
 

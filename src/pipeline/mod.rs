@@ -35,6 +35,7 @@ pub mod record;
 pub mod respond;
 pub mod scanning;
 pub mod session;
+pub mod shared_tasks;
 pub mod sse_body;
 pub mod stages;
 pub mod tasks;
@@ -366,7 +367,10 @@ async fn run<B: body::RequestBody>(
     traced::stage(cx, Stage::Authorize, mark, permit.is_err());
     let permit = permit?;
     // A task is fetched by its id alone: only its creator may name it.
-    shared.tasks.check(cx, &inbound)?;
+    shared
+        .tasks
+        .check(cx, &inbound, rt.federation.tasks.as_deref())
+        .await?;
     // Nothing happens upstream that the audit trail could not record.
     if shared.auditor.as_ref().is_some_and(|a| a.refuses()) {
         return Err(Rejection::AuditUnavailable {

@@ -145,7 +145,11 @@ impl Observer {
             self.answer_error = message.error_code();
             self.learn(message);
             if self.exchange.method.as_deref() == Some("tools/call") {
-                self.shared.tasks.learn(message, &self.exchange.owner);
+                self.shared.tasks.learn(
+                    message,
+                    &self.exchange.owner,
+                    self.config.federation.tasks.as_ref(),
+                );
             }
         }
         let answering = is_answer

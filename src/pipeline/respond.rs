@@ -146,6 +146,13 @@ pub enum Rejection {
         /// The request's id.
         id: Option<RequestId>,
     },
+    /// The request names a task and the replicas' shared task registry
+    /// (Redis) cannot answer: refused, never forwarded (fail closed).
+    #[error("the task registry is unavailable")]
+    TasksUnavailable {
+        /// The request's id.
+        id: Option<RequestId>,
+    },
     /// The session's flow labels are shared through Redis, which cannot
     /// answer: refused, never forwarded (fail closed).
     #[error("the flow labels store is unavailable")]
@@ -250,7 +257,8 @@ impl Rejection {
             R::Upstream { .. } | R::UpstreamInvalid { .. } => RequestOutcome::UpstreamError,
             R::AuditUnavailable { .. }
             | R::ApprovalUnavailable { .. }
-            | R::FlowsUnavailable { .. } => RequestOutcome::InternalError,
+            | R::FlowsUnavailable { .. }
+            | R::TasksUnavailable { .. } => RequestOutcome::InternalError,
             R::UnknownPath
             | R::MethodNotAllowed
             | R::BadHost
@@ -291,6 +299,7 @@ impl Rejection {
                 | Rejection::AuditUnavailable { .. }
                 | Rejection::ApprovalUnavailable { .. }
                 | Rejection::FlowsUnavailable { .. }
+                | Rejection::TasksUnavailable { .. }
         )
     }
 }

@@ -14,10 +14,19 @@
 //! caller, or one this replica did not see created, is refused as an unknown
 //! task would be (`-32602`); `tasks/list` answers keep the caller's own tasks;
 //! a status notification for another caller's task is dropped.
+//!
+//! With `sessions.tasks.redis` the owners are shared by the replicas
+//! ([`super::shared_tasks`]): a replica records each task it sees created
+//! there (in the background: the answer is not held), and one asked about a
+//! task it did not see looks it up, waiting up to [`SETTLE`] for a record
+//! still on its way. A `tasks/list` request first adopts the caller's tasks
+//! recorded there. A status notification on a stream is still decided with
+//! what this replica knows (its own records and those it adopted).
 
 use super::context::RequestContext;
 use super::parse::{Inbound, InboundKind};
 use super::respond::Rejection;
+use super::shared_tasks::{Known, SharedTasks};
 use crate::authn::principal::Authenticated;
 use crate::protocol::jsonrpc::Message;
 use serde_json::{Map, Value};
@@ -29,7 +38,11 @@ use std::time::{Duration, Instant};
 /// task that still finds no room is not recorded (so refused: fail closed).
 const MAX_TASKS: usize = 100_000;
 /// How long a task whose `ttl` is unlimited (`null`) is remembered.
-const UNLIMITED: Duration = Duration::from_secs(24 * 3600);
+pub const UNLIMITED: Duration = Duration::from_secs(24 * 3600);
+/// How long a replica waits for the record of a task another replica saw
+/// created a moment ago (looking again every [`SETTLE_STEP`]).
+pub const SETTLE: Duration = Duration::from_millis(300);
+const SETTLE_STEP: Duration = Duration::from_millis(50);
 
 /// The owner of each task the gateway saw created.
 #[derive(Debug, Default)]
@@ -54,8 +67,9 @@ pub fn owner(cx: &RequestContext) -> Arc<str> {
 impl TaskOwners {
     /// Records the task a `tools/call` answer created, if it did: a `task`
     /// member (2025-11-25), or a flat result of `resultType: task` (the
-    /// 2026-07-28 tasks extension, `ttlMs`).
-    pub fn learn(&self, answer: &Message, owner: &Arc<str>) {
+    /// 2026-07-28 tasks extension, `ttlMs`); also in `shared`, in the
+    /// background (a failure is logged: other replicas then refuse the task).
+    pub fn learn(&self, answer: &Message, owner: &Arc<str>, shared: Option<&Arc<SharedTasks>>) {
         let Some(result) = answer.result() else {
             return;
         };
@@ -72,6 +86,20 @@ impl TaskOwners {
             .or_else(|| task.get("ttlMs"))
             .and_then(Value::as_u64)
             .map_or(UNLIMITED, |ms| Duration::from_millis(ms).min(UNLIMITED));
+        self.adopt(id, owner, ttl);
+        let (Some(shared), Ok(runtime)) = (shared, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let (shared, id, owner) = (Arc::clone(shared), id.to_owned(), Arc::clone(owner));
+        runtime.spawn(async move {
+            if let Err(e) = shared.record(&id, &owner, ttl).await {
+                tracing::warn!(error = %e, task = %id, "task owner not shared; other replicas will refuse this task");
+            }
+        });
+    }
+
+    /// Remembers that `owner` owns task `id` for `ttl` from now.
+    fn adopt(&self, id: &str, owner: &Arc<str>, ttl: Duration) {
         let now = Instant::now();
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         if tasks.len() >= MAX_TASKS {
@@ -90,8 +118,15 @@ impl TaskOwners {
             .is_some_and(|(o, until)| &**o == owner && *until > Instant::now())
     }
 
-    /// Refuses a task request naming a task the caller did not create.
-    pub fn check(&self, cx: &RequestContext, inbound: &Inbound) -> Result<(), Rejection> {
+    /// Refuses a task request naming a task the caller did not create; with
+    /// `shared`, first adopts what the replicas recorded (a `tasks/list`: all
+    /// of the caller's tasks; a request naming one: that task).
+    pub async fn check(
+        &self,
+        cx: &RequestContext,
+        inbound: &Inbound,
+        shared: Option<&SharedTasks>,
+    ) -> Result<(), Rejection> {
         let InboundKind::Messages(envelope) = &inbound.kind else {
             return Ok(());
         };
@@ -104,6 +139,12 @@ impl TaskOwners {
                 Some("tasks/get" | "tasks/cancel") => true,
                 Some("tasks/result") => !modern,
                 Some("tasks/update") => modern,
+                Some("tasks/list") => {
+                    if let Some(shared) = shared {
+                        self.adopt_all(shared, &owner, m).await?;
+                    }
+                    false
+                }
                 _ => false,
             };
             if !names_a_task {
@@ -113,12 +154,57 @@ impl TaskOwners {
                 .params()
                 .and_then(|p| p.get("taskId"))
                 .and_then(Value::as_str);
-            if !id.is_some_and(|id| self.owns(id, &owner)) {
+            let known = match (id, shared) {
+                (Some(id), _) if self.owns(id, &owner) => true,
+                (Some(id), Some(shared)) => self.look_up(shared, id, &owner, m).await?,
+                _ => false,
+            };
+            if !known {
                 return Err(Rejection::InvalidArguments {
                     id: m.id().cloned(),
                     reason: "no such task".into(),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Whether the replicas recorded task `id` as `owner`'s (then adopted),
+    /// waiting up to [`SETTLE`] for a record on its way.
+    async fn look_up(
+        &self,
+        shared: &SharedTasks,
+        id: &str,
+        owner: &Arc<str>,
+        m: &Message,
+    ) -> Result<bool, Rejection> {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        loop {
+            match shared.owner(id, owner).await {
+                Ok(Known::Owned(ttl)) => {
+                    self.adopt(id, owner, ttl);
+                    return Ok(true);
+                }
+                Ok(Known::Other) => return Ok(false),
+                Ok(Known::Unknown) if tokio::time::Instant::now() + SETTLE_STEP <= deadline => {
+                    tokio::time::sleep(SETTLE_STEP).await;
+                }
+                Ok(Known::Unknown) => return Ok(false),
+                Err(e) => return Err(unavailable(&e, m)),
+            }
+        }
+    }
+
+    /// Adopts every task the replicas recorded as `owner`'s.
+    async fn adopt_all(
+        &self,
+        shared: &SharedTasks,
+        owner: &Arc<str>,
+        m: &Message,
+    ) -> Result<(), Rejection> {
+        let owned = shared.owned(owner).await.map_err(|e| unavailable(&e, m))?;
+        for (id, ttl) in owned {
+            self.adopt(&id, owner, ttl);
         }
         Ok(())
     }
@@ -165,6 +251,14 @@ impl TaskOwners {
     }
 }
 
+/// The shared registry did not answer: the request is refused (fail closed).
+fn unavailable(e: &crate::redis_link::LinkError, m: &Message) -> Rejection {
+    tracing::error!(error = %e, "task registry unavailable; request refused");
+    Rejection::TasksUnavailable {
+        id: m.id().cloned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,12 +274,12 @@ mod tests {
     fn a_task_belongs_to_its_creator_until_it_expires() {
         let owners = TaskOwners::default();
         let (alice, bob): (Arc<str>, Arc<str>) = ("session a".into(), "session b".into());
-        owners.learn(&created("t1", json!(60_000)), &alice);
-        owners.learn(&created("t2", json!(null)), &bob);
-        owners.learn(&created("t3", json!(0)), &alice);
+        owners.learn(&created("t1", json!(60_000)), &alice, None);
+        owners.learn(&created("t2", json!(null)), &bob, None);
+        owners.learn(&created("t3", json!(0)), &alice, None);
         let flat = json!({"jsonrpc":"2.0","id":3,"result":{"resultType":"task","taskId":"t4","status":"working","ttlMs":60_000}});
         let flat = parse_message(flat.to_string().as_bytes(), &ParseLimits::default()).unwrap();
-        owners.learn(&flat, &bob);
+        owners.learn(&flat, &bob, None);
         assert!(owners.owns("t4", &bob), "a 2026-07-28 task");
         assert!(owners.owns("t1", &alice) && !owners.owns("t1", &bob));
         assert!(owners.owns("t2", &bob), "no ttl: remembered");

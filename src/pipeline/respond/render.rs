@@ -222,6 +222,15 @@ pub fn reject(rejection: &Rejection, http1: bool) -> (Response<GatewayBody>, i64
                 .to_owned(),
             None,
         ),
+        R::TasksUnavailable { id } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            id.clone(),
+            rpc_error::INTERNAL_ERROR,
+            "Service Unavailable: the gateway cannot reach the registry of who created which \
+             task; the request was not forwarded, retry later"
+                .to_owned(),
+            None,
+        ),
         R::FlowsUnavailable { id } => (
             StatusCode::SERVICE_UNAVAILABLE,
             id.clone(),
