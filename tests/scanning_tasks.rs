@@ -369,6 +369,11 @@ mod extension {
         // B adopted the task: it serves its creator without Redis.
         let again = send(&b.url(), alice, "tasks/get", &id, poll.clone()).await;
         assert!(again["result"]["status"].is_string(), "{again}");
+        let still = send(&b.url(), bob, "tasks/get", &id, poll.clone()).await;
+        assert_eq!(
+            still["error"]["code"], -32602,
+            "known to be another's: no store needed: {still}"
+        );
         // A replica that never saw it cannot check, and says so.
         let c = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
         let mut body = crate::support::http::modern_body(1, "tasks/get", poll);

@@ -40,7 +40,7 @@ const MAX_TASKS: usize = 100_000;
 /// How long a task whose `ttl` is unlimited (`null`) is remembered.
 pub const UNLIMITED: Duration = Duration::from_secs(24 * 3600);
 /// How long a replica waits for the record of a task another replica saw
-/// created a moment ago (looking again every [`SETTLE_STEP`]).
+/// created a moment ago (looking again every 50 ms).
 pub const SETTLE: Duration = Duration::from_millis(300);
 const SETTLE_STEP: Duration = Duration::from_millis(50);
 
@@ -118,6 +118,14 @@ impl TaskOwners {
             .is_some_and(|(o, until)| &**o == owner && *until > Instant::now())
     }
 
+    /// Whether some caller created task `id` (and it has not expired).
+    fn knows(&self, id: &str) -> bool {
+        let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks
+            .get(id)
+            .is_some_and(|(_, until)| *until > Instant::now())
+    }
+
     /// Refuses a task request naming a task the caller did not create; with
     /// `shared`, first adopts what the replicas recorded (a `tasks/list`: all
     /// of the caller's tasks; a request naming one: that task).
@@ -156,6 +164,8 @@ impl TaskOwners {
                 .and_then(Value::as_str);
             let known = match (id, shared) {
                 (Some(id), _) if self.owns(id, &owner) => true,
+                // Another caller's, as this replica saw it created.
+                (Some(id), _) if self.knows(id) => false,
                 (Some(id), Some(shared)) => self.look_up(shared, id, &owner, m).await?,
                 _ => false,
             };
