@@ -505,6 +505,55 @@ mod pushed {
         );
     }
 
+    /// A listen through a replica that did not see the task created: with
+    /// `sessions.tasks.redis` it adopts the caller's tasks as the stream
+    /// opens, and delivers their notifications (scanned as ever); without it,
+    /// they are dropped.
+    #[tokio::test]
+    async fn a_listen_through_another_replica_delivers_the_callers_task() {
+        let mut redis = crate::support::peers::RedisServer::start().await;
+        let up = upstream().await;
+        let yaml = default_yaml(&up.url());
+        let shared = format!(
+            "sessions:\n  tasks:\n    redis:\n      url: {}\n",
+            redis.url
+        );
+        let a = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let b = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let alone = Gateway::start_yaml(&yaml).await;
+        let call = json!({"name": "weather", "arguments": {"city": "Paris"}});
+        let created = post(&a.url(), 1, "tools/call", Some("weather"), call).await;
+        assert!(created.contains("t-mine"), "{created}");
+        // The record is written in the background: give it a moment.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let listen = json!({"notifications": {"toolsListChanged": true}});
+        let tasks = |body: &str| -> Vec<Value> {
+            events(body)
+                .into_iter()
+                .filter(|m| m["method"] == "notifications/tasks")
+                .map(|m| m["params"]["taskId"].clone())
+                .collect()
+        };
+        let body = post(&b.url(), 2, "subscriptions/listen", None, listen.clone()).await;
+        assert_eq!(tasks(&body), [json!("t-mine"), json!("t-mine")], "{body}");
+        assert!(!body.contains("evil.example"), "still scanned: {body}");
+        let body = post(
+            &alone.url(),
+            2,
+            "subscriptions/listen",
+            None,
+            listen.clone(),
+        )
+        .await;
+        assert!(tasks(&body).is_empty(), "not shared: dropped: {body}");
+        // Redis down: the stream still opens (`post` checks the 200), with
+        // only what its replica knows.
+        redis.stop().await;
+        let c = Gateway::start_yaml(&format!("{yaml}{shared}")).await;
+        let body = post(&c.url(), 2, "subscriptions/listen", None, listen).await;
+        assert!(tasks(&body).is_empty(), "{body}");
+    }
+
     /// `tasks/list` (2025-11-25) through a replica that did not see the
     /// caller's task created: with `sessions.tasks.redis` it lists the tasks
     /// the caller created through another replica, and still no one else's.

@@ -19,9 +19,10 @@
 //! ([`super::shared_tasks`]): a replica records each task it sees created
 //! there (in the background: the answer is not held), and one asked about a
 //! task it did not see looks it up, waiting up to [`SETTLE`] for a record
-//! still on its way. A `tasks/list` request first adopts the caller's tasks
-//! recorded there. A status notification on a stream is still decided with
-//! what this replica knows (its own records and those it adopted).
+//! still on its way. A `tasks/list` request, and a stream as it opens (a GET,
+//! a `subscriptions/listen`), first adopt the caller's tasks recorded there;
+//! a status notification on a stream is decided with what this replica
+//! knows (its own records and those it adopted).
 
 use super::context::RequestContext;
 use super::parse::{Inbound, InboundKind};
@@ -135,10 +136,16 @@ impl TaskOwners {
         inbound: &Inbound,
         shared: Option<&SharedTasks>,
     ) -> Result<(), Rejection> {
-        let InboundKind::Messages(envelope) = &inbound.kind else {
-            return Ok(());
-        };
         let owner = owner(cx);
+        let envelope = match (&inbound.kind, shared) {
+            (InboundKind::Messages(envelope), _) => envelope,
+            // A stream opened (GET): its status notifications are decided here.
+            (InboundKind::OpenStream, Some(shared)) => {
+                self.adopt_for_stream(shared, &owner).await;
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
         let modern = cx.era == Some(crate::protocol::Era::Modern);
         for m in envelope.messages() {
             // The 2026-07-28 tasks extension has no `tasks/result` (the
@@ -150,6 +157,12 @@ impl TaskOwners {
                 Some("tasks/list") => {
                     if let Some(shared) = shared {
                         self.adopt_all(shared, &owner, m).await?;
+                    }
+                    false
+                }
+                Some("subscriptions/listen") => {
+                    if let Some(shared) = shared {
+                        self.adopt_for_stream(shared, &owner).await;
                     }
                     false
                 }
@@ -200,23 +213,44 @@ impl TaskOwners {
                     tokio::time::sleep(SETTLE_STEP).await;
                 }
                 Ok(Known::Unknown) => return Ok(false),
-                Err(e) => return Err(unavailable(&e, m)),
+                Err(e) => return Err(unavailable(&e, m.id().cloned())),
             }
         }
     }
 
-    /// Adopts every task the replicas recorded as `owner`'s.
+    /// Adopts every task the replicas recorded as `owner`'s, for the
+    /// listing `m` (whose answer would be incomplete without them: refused
+    /// when Redis does not answer).
     async fn adopt_all(
         &self,
         shared: &SharedTasks,
         owner: &Arc<str>,
         m: &Message,
     ) -> Result<(), Rejection> {
-        let owned = shared.owned(owner).await.map_err(|e| unavailable(&e, m))?;
+        let owned = shared
+            .owned(owner)
+            .await
+            .map_err(|e| unavailable(&e, m.id().cloned()))?;
         for (id, ttl) in owned {
             self.adopt(&id, owner, ttl);
         }
         Ok(())
+    }
+
+    /// Adopts `owner`'s recorded tasks for a stream about to open. Redis not
+    /// answering is logged and the stream opens: the notifications of tasks
+    /// this replica does not know are dropped, as without a shared registry.
+    async fn adopt_for_stream(&self, shared: &SharedTasks, owner: &Arc<str>) {
+        match shared.owned(owner).await {
+            Ok(owned) => {
+                for (id, ttl) in owned {
+                    self.adopt(&id, owner, ttl);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "task registry unavailable; the stream carries only the tasks this replica knows");
+            }
+        }
     }
 
     /// A message from the upstream as `owner` may see it: `None` to deliver it
@@ -262,11 +296,12 @@ impl TaskOwners {
 }
 
 /// The shared registry did not answer: the request is refused (fail closed).
-fn unavailable(e: &crate::redis_link::LinkError, m: &Message) -> Rejection {
+fn unavailable(
+    e: &crate::redis_link::LinkError,
+    id: Option<crate::protocol::jsonrpc::RequestId>,
+) -> Rejection {
     tracing::error!(error = %e, "task registry unavailable; request refused");
-    Rejection::TasksUnavailable {
-        id: m.id().cloned(),
-    }
+    Rejection::TasksUnavailable { id }
 }
 
 #[cfg(test)]
